@@ -1,0 +1,3 @@
+module github.com/gorerank/gorerank
+
+go 1.26

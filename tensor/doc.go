@@ -1,0 +1,2 @@
+// Package tensor holds the float32 kernels of gorerank.
+package tensor

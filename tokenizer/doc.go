@@ -1,0 +1,2 @@
+// Package tokenizer reads HF tokenizer.json files (XLM-R Unigram pipeline).
+package tokenizer

@@ -1,0 +1,2 @@
+// Package weights reads and writes safetensors checkpoints.
+package weights

@@ -1,0 +1,2 @@
+// Package xlmr is the XLM-RoBERTa cross-encoder (XLMRobertaForSequenceClassification).
+package xlmr
