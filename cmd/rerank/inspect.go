@@ -1,0 +1,8 @@
+package main
+
+import "fmt"
+
+func runInspect(e *env, args []string) int {
+	fmt.Fprintln(e.stderr, "rerank: not implemented yet")
+	return exitFailure
+}

@@ -1,0 +1,72 @@
+// Command rerank scores (query, document) pairs with an XLM-RoBERTa cross-encoder such as
+// BAAI/bge-reranker-v2-m3, serves it over HTTP, and helps inspect and benchmark it.
+//
+// Exit codes: 0 success; 1 runtime failure (bad model files, bad input data, I/O);
+// 2 usage error (unknown command or flag, missing argument).
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// Exit codes shared by every subcommand.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// env is what a subcommand may touch; tests pass their own.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+type command struct {
+	name, summary string
+	run           func(e *env, args []string) int
+}
+
+// commands is the subcommand table; each subcommand lives in its own file.
+var commands = []command{
+	{"score", "score (query, document) pairs from JSON Lines or the command line", runScore},
+	{"tokenize", "tokenize texts or pairs with a tokenizer.json", runTokenize},
+	{"inspect", "dump per-layer hidden states and attentions, or diff two dumps", runInspect},
+	{"serve", "run the HTTP rerank server", runServe},
+	{"download", "download a model from the Hugging Face hub into the local cache", runDownload},
+	{"gen-random", "write a random-weight checkpoint of any config", runGenRandom},
+	{"bench", "benchmark the forward pass", runBench},
+	{"version", "print the version", runVersion},
+}
+
+func main() {
+	os.Exit(run(&env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}, os.Args[1:]))
+}
+
+func run(e *env, args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(e.stderr)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(e, args[1:])
+		}
+	}
+	fmt.Fprintf(e.stderr, "rerank: unknown command %q\n\n", args[0])
+	usage(e.stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: rerank <command> [flags]\n\ncommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'rerank <command> --help' for a command's flags and examples.")
+}
