@@ -2,29 +2,58 @@ package nn
 
 import "github.com/gorerank/gorerank/tensor"
 
-// Linear is y = x·Wᵀ + b with PyTorch's weight layout W (Out,In). The model builds one per
-// checkpoint linear with NewLinear and only calls Forward; how the weight is stored
-// (packed, half precision) is the kernel's business.
+// Precision says how a Linear stores its weight and computes.
+type Precision int
+
+const (
+	F32         Precision = iota // float32 weight, float32 math
+	F16                          // F16 weight bits (half memory), float32 math
+	BF16                         // BF16 weight bits (half memory), float32 math
+	BF16Compute                  // BF16 weight bits, activations rounded to BF16, float32 accumulation
+)
+
+// Linear is y = x·Wᵀ + b with PyTorch's weight layout (Out,In). The model builds one per
+// checkpoint linear and only calls Forward; how the weight is stored is the kernel's business.
 type Linear struct {
-	W       []float32 // (Out, In)
+	W       []float32 // (Out, In), Precision F32
+	W16     []uint16  // (Out, In) F16 or BF16 bits, other precisions
 	B       []float32 // (Out), may be nil
 	Out, In int
+	Prec    Precision
 }
 
-// NewLinear wraps a (Out,In) weight and (Out) bias (bias may be nil).
+// NewLinear wraps a float32 (Out,In) weight and (Out) bias (bias may be nil).
 func NewLinear(w, b []float32, out, in int) *Linear {
 	if len(w) != out*in || (b != nil && len(b) != out) {
 		panic("nn: NewLinear: weight/bias length does not match shape")
 	}
-	return &Linear{W: w, B: b, Out: out, In: in}
+	return &Linear{W: w, B: b, Out: out, In: in, Prec: F32}
+}
+
+// NewLinearHalf wraps a half-precision (Out,In) weight given as raw F16 or BF16 bits.
+func NewLinearHalf(w16 []uint16, b []float32, out, in int, p Precision) *Linear {
+	if len(w16) != out*in || (b != nil && len(b) != out) || p == F32 {
+		panic("nn: NewLinearHalf: weight/bias length or precision does not match")
+	}
+	return &Linear{W16: w16, B: b, Out: out, In: in, Prec: p}
 }
 
 // Forward computes dst (rows,Out) = x (rows,In)·Wᵀ + b. No allocation.
 func (l *Linear) Forward(dst, x []float32, rows int) {
-	tensor.MatMulNT(dst[:rows*l.Out], x[:rows*l.In], l.W, rows, l.Out, l.In)
+	d, xs := dst[:rows*l.Out], x[:rows*l.In]
+	switch l.Prec {
+	case F32:
+		tensor.MatMulNT(d, xs, l.W, rows, l.Out, l.In)
+	case F16:
+		tensor.MatMulNTF16(d, xs, l.W16, rows, l.Out, l.In)
+	case BF16:
+		tensor.MatMulNTBF16(d, xs, l.W16, rows, l.Out, l.In)
+	case BF16Compute:
+		tensor.MatMulNTBF16Compute(d, xs, l.W16, rows, l.Out, l.In)
+	}
 	if l.B != nil {
 		for r := 0; r < rows; r++ {
-			row := dst[r*l.Out : (r+1)*l.Out]
+			row := d[r*l.Out : (r+1)*l.Out]
 			for j, b := range l.B {
 				row[j] += b
 			}

@@ -1,5 +1,7 @@
 package xlmr
 
+import "time"
+
 // Config mirrors an HF XLM-RoBERTa config.json.
 type Config struct {
 	ModelType             string  `json:"model_type"`
@@ -36,7 +38,9 @@ func Load(dir string, o LoadOptions) (*Model, error) { panic("xlmr: not implemen
 func (m *Model) MaxTokens() int { return m.Config.MaxPositionEmbeddings - m.Config.PadTokenID - 1 }
 
 // Scratch holds the activations of one in-flight batch; reuse it across calls (one per goroutine).
-type Scratch struct{}
+type Scratch struct {
+	Timings *Timings // optional per-stage timing
+}
 
 // NewScratch returns an empty scratch that grows to the largest batch it sees.
 func (m *Model) NewScratch() *Scratch { return &Scratch{} }
@@ -51,3 +55,9 @@ func (m *Model) Forward(s *Scratch, seqs [][]int32, logits []float32, hook Hook)
 // for N = 0..L-1 (HF hidden_states[N+1]), "attention.probs.N" (heads,T,T). data is only
 // valid during the call.
 type Hook func(seq int, name string, shape []int, data []float32)
+
+// Timings, when set on a Scratch, accumulates wall time per stage across Forward calls
+// (for `rerank bench`). Nil costs nothing.
+type Timings struct {
+	Embeddings, Attention, FFN, Head time.Duration
+}
