@@ -275,7 +275,7 @@ type vocabTable struct {
 	scores []float64
 }
 
-func (v *vocabTable) len() int             { return len(v.scores) }
+func (v *vocabTable) len() int              { return len(v.scores) }
 func (v *vocabTable) piece(id int32) string { return v.pieces[v.off[id]:v.off[id+1]] }
 
 // parseVocab parses the Unigram "vocab" array: [[piece, score], ...].
