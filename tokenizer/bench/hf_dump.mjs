@@ -1,0 +1,10 @@
+import { createRequire } from "node:module";
+import { readFileSync, writeFileSync } from "node:fs";
+const require = createRequire(process.cwd() + "/");
+const { Tokenizer } = require("@anush008/tokenizers");
+const tok = Tokenizer.fromFile(process.argv[2]);
+const lines = readFileSync(process.argv[3], "utf8").split("\n").filter((l) => l);
+const texts = lines.map((l) => JSON.parse(l).text);
+const encs = await tok.encodeBatch(texts, { addSpecialTokens: true });
+const out = encs.map((e) => JSON.stringify({ ids: e.getIds(), tokens: e.getTokens(), offsets: e.getOffsets() }));
+writeFileSync(process.argv[4], out.join("\n") + "\n");
