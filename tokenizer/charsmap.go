@@ -160,22 +160,20 @@ func (m *charsmap) normalize(n *normString, t *transformer) {
 	modified := false
 	state := -1
 	for i := 0; i < len(s); {
-		b := s[i]
-		var g []byte
-		if b < utf8.RuneSelf && (i+1 == len(s) || s[i+1] < utf8.RuneSelf) && !(b == '\r' && i+1 < len(s) && s[i+1] == '\n') {
-			// An ASCII character followed by ASCII (or the end) is a grapheme on its own.
-			if v := m.ascii[b]; v >= 0 {
-				t.replace(1, (m.str(uint32(v))))
+		var end int
+		end, state = nextGrapheme(s, i, state)
+		g := s[i:end]
+		i = end
+		if len(g) == 1 {
+			// ASCII: a table lookup instead of the trie.
+			if v := m.ascii[g[0]]; v >= 0 {
+				t.replace(1, m.str(uint32(v)))
 				modified = true
 			} else {
-				t.keep(rune(b))
+				t.keep(rune(g[0]))
 			}
-			i++
-			state = -1
 			continue
 		}
-		g, _, _, state = uniseg.FirstGraphemeCluster(s[i:], state)
-		i += len(g)
 		if len(g) < 6 {
 			if v, ok := m.lookup(g); ok {
 				t.replace(utf8.RuneCount(g), (m.str(v)))
@@ -208,4 +206,50 @@ func (e *FormatError) Error() string { return "tokenizer: invalid tokenizer.json
 
 func formatErr(format string, args ...any) error {
 	return &FormatError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// nextGrapheme returns the end of the extended grapheme cluster starting at s[i] and the
+// uniseg state to pass on. Between two characters of common scripts whose grapheme break
+// class is Other (see simpleGrapheme) the boundary is certain and uniseg is skipped.
+func nextGrapheme(s []byte, i, state int) (int, int) {
+	r, sz := utf8.DecodeRune(s[i:])
+	if simpleGrapheme(r) {
+		j := i + sz
+		if j == len(s) {
+			return j, -1
+		}
+		if r2, _ := utf8.DecodeRune(s[j:]); simpleGrapheme(r2) {
+			return j, -1
+		}
+		state = -1 // the cluster starts fresh after an Other character
+	}
+	g, _, _, state := uniseg.FirstGraphemeCluster(s[i:], state)
+	return i + len(g), state
+}
+
+// simpleGrapheme reports characters of Grapheme_Cluster_Break Other (or Control) that are
+// neither Extended_Pictographic nor Indic conjunct consonants nor CR: no rule of UAX #29
+// joins two of them, so there is a boundary between any two.
+func simpleGrapheme(r rune) bool {
+	switch {
+	case r < 0x80:
+		return r != '\r'
+	case r < 0x300:
+		return r != 0xA9 && r != 0xAE // (c) and (R) are Extended_Pictographic
+	case r < 0x370:
+		return false // combining diacritics
+	case r <= 0x482:
+		return true // Greek, Cyrillic
+	case r < 0x48A:
+		return false // Cyrillic combining marks
+	case r <= 0x52F:
+		return true
+	case r >= 0x3000 && r <= 0x3029, r >= 0x3041 && r <= 0x3096, r >= 0x30A1 && r <= 0x30FA:
+		return true // CJK punctuation, Hiragana, Katakana
+	case r >= 0x3400 && r <= 0x4DBF, r >= 0x4E00 && r <= 0x9FFF:
+		return true // CJK ideographs
+	case r >= 0xFF01 && r <= 0xFF9D:
+		return true // full-width forms, half-width katakana (not the sound marks)
+	}
+	return false
 }

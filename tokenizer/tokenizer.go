@@ -440,13 +440,16 @@ func (t *Tokenizer) assemble(pa, pb []piece, pair, noSpecial, truncated bool, a,
 			}
 		}
 	}
+	// One backing array per element type: 4 allocations instead of 7.
+	i32 := make([]int32, 3*n)
+	off := make([][2]int, 2*n)
 	e := &Encoding{
-		IDs:           make([]int32, 0, n),
+		IDs:           i32[0:0:n],
+		AttentionMask: i32[n : n : 2*n],
+		TypeIDs:       i32[2*n : 2*n : 3*n],
 		Tokens:        make([]string, 0, n),
-		AttentionMask: make([]int32, 0, n),
-		TypeIDs:       make([]int32, 0, n),
-		Offsets:       make([][2]int, 0, n),
-		ByteOffsets:   make([][2]int, 0, n),
+		Offsets:       off[0:0:n],
+		ByteOffsets:   off[n : n : 2*n],
 		SequenceIDs:   make([]int, 0, n),
 		Truncated:     truncated,
 	}

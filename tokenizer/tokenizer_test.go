@@ -4,11 +4,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/rivo/uniseg"
 )
 
 // TestTrieMatchesVocab checks the trie against a plain map of every piece (last id wins)
@@ -420,4 +423,39 @@ func FuzzCharsmap(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestNextGrapheme checks the fast grapheme path against uniseg alone.
+func TestNextGrapheme(t *testing.T) {
+	texts := corpus(t)
+	rng := uint32(1)
+	pick := func(n int) int { rng = rng*1664525 + 1013904223; return int(rng>>8) % n }
+	tricky := []rune{'\r', '\n', 'a', 'é', 0x301, 0x200D, 0x1F468, 0x1F1FA, 0x1F1F8, 0xA9, 0xFE0F, 'ｶ', 0xFF9E, 0x915, 0x94D, 0x937,
+		0x1100, 0x1161, 0x11A8, 0xAC00, 'ж', 0x483, 'の', 0x3099, '中', 0x302A, 0x600, 0xE33, ' ', 0x3000}
+	for k := 0; k < 3000; k++ {
+		var sb strings.Builder
+		for n := pick(20); n > 0; n-- {
+			sb.WriteRune(tricky[pick(len(tricky))])
+		}
+		texts = append(texts, sb.String())
+	}
+	for _, s := range texts {
+		b := []byte(validUTF8(s))
+		var fast, slow []int
+		state := -1
+		for i := 0; i < len(b); {
+			i, state = nextGrapheme(b, i, state)
+			fast = append(fast, i)
+		}
+		state = -1
+		for i, rest := 0, b; len(rest) > 0; {
+			var g []byte
+			g, rest, _, state = uniseg.FirstGraphemeCluster(rest, state)
+			i += len(g)
+			slow = append(slow, i)
+		}
+		if fmt.Sprint(fast) != fmt.Sprint(slow) {
+			t.Fatalf("%+q: boundaries %v, uniseg %v", s, fast, slow)
+		}
+	}
 }
