@@ -490,32 +490,47 @@ func (t *Tokenizer) assemble(pa, pb []piece, pair, noSpecial, truncated bool, a,
 }
 
 // offsetConv turns byte offsets in text (the valid-UTF-8 form of orig) into code-point
-// offsets and byte offsets in orig, walking forward (offsets are mostly increasing).
+// offsets and byte offsets in orig. Offsets are mostly increasing, so for valid input it
+// counts from the previous position in either direction; for input that had invalid
+// bytes it builds a table once.
 type offsetConv struct {
 	text, orig string
-	b, r, ob   int // byte in text, code point, byte in orig
+	b, r       int     // last byte offset in text and its code point
+	runeAt     []int32 // invalid input only: code point at each byte of text
+	origAt     []int32 // invalid input only: byte in orig of each code point
 }
 
 func (c *offsetConv) convert(b int) (runes, origBytes int) {
-	if b < c.b {
-		c.b, c.r, c.ob = 0, 0, 0
-	}
-	if b > len(c.text) {
-		b = len(c.text)
-	}
-	if len(c.text) == len(c.orig) {
-		c.r += utf8.RuneCountInString(c.text[c.b:b])
-		c.b, c.ob = b, b
+	b = min(max(b, 0), len(c.text))
+	if len(c.text) == len(c.orig) { // valid input: text == orig
+		if b >= c.b {
+			c.r += utf8.RuneCountInString(c.text[c.b:b])
+		} else {
+			c.r -= utf8.RuneCountInString(c.text[b:c.b])
+		}
+		c.b = b
 		return c.r, b
 	}
-	for c.b < b {
-		_, sz := utf8.DecodeRuneInString(c.text[c.b:])
-		c.b += sz
-		c.r++
-		_, osz := utf8.DecodeRuneInString(c.orig[c.ob:])
-		c.ob += osz
+	if c.runeAt == nil {
+		c.runeAt = make([]int32, len(c.text)+1)
+		c.origAt = make([]int32, 0, len(c.orig)+1)
+		r, ob := 0, 0
+		for i := 0; i < len(c.text); {
+			_, sz := utf8.DecodeRuneInString(c.text[i:])
+			for k := 0; k < sz; k++ {
+				c.runeAt[i+k] = int32(r)
+			}
+			c.origAt = append(c.origAt, int32(ob))
+			_, osz := utf8.DecodeRuneInString(c.orig[ob:])
+			ob += osz
+			i += sz
+			r++
+		}
+		c.runeAt[len(c.text)] = int32(r)
+		c.origAt = append(c.origAt, int32(ob))
 	}
-	return c.r, c.ob
+	r := c.runeAt[b]
+	return int(r), int(c.origAt[r])
 }
 
 // validUTF8 replaces every byte of s that is not part of a valid UTF-8 sequence by U+FFFD
