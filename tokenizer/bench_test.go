@@ -33,6 +33,7 @@ func corpus(tb testing.TB) []string {
 func BenchmarkLoad(b *testing.B) {
 	b.ReportAllocs()
 	var heap uint64
+	cpu0 := cpuTime()
 	for i := 0; i < b.N; i++ {
 		tk, err := Load(tokenizerPath)
 		if err != nil {
@@ -46,6 +47,7 @@ func BenchmarkLoad(b *testing.B) {
 			runtime.KeepAlive(tk)
 		}
 	}
+	b.ReportMetric(float64(cpuTime()-cpu0)/1e6/float64(b.N), "cpu-ms/op")
 	b.ReportMetric(float64(heap)/(1<<20), "live-MiB")
 }
 
@@ -64,6 +66,7 @@ func benchEncode(b *testing.B, parallel bool) {
 	b.SetBytes(int64(bytes))
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	if parallel {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
@@ -85,6 +88,7 @@ func benchEncode(b *testing.B, parallel bool) {
 		}
 	}
 	b.ReportMetric(float64(toks)*float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
+	b.ReportMetric(float64(bytes)*float64(b.N)/(cpuTime()-cpu0).Seconds()/1e6, "MB/cpu-s")
 }
 
 // BenchmarkEncode encodes the whole multilingual corpus (one goroutine).

@@ -165,7 +165,12 @@ func sortPieces(v *vocabTable) []int32 {
 			j++
 		}
 		if long && j-i > 1 {
-			slices.SortStableFunc(order[i:j], func(x, y int32) int { return strings.Compare(v.piece(x), v.piece(y)) })
+			slices.SortFunc(order[i:j], func(x, y int32) int {
+				if c := strings.Compare(v.piece(x), v.piece(y)); c != 0 {
+					return c
+				}
+				return int(x - y)
+			})
 		}
 		i = j
 	}
