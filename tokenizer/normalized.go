@@ -125,3 +125,13 @@ func (n *normString) originalSpan(s, e int) span {
 	}
 	return span{n.align[s].s, n.align[e-1].e}
 }
+
+// view is n[from:to] as its own piece, like HF's NormalizedString::slice: its original
+// start (HF original_shift) is where its first character came from.
+func (n *normString) view(from, to int) normString {
+	base := n.base
+	if from < to {
+		base = n.align[from].s
+	}
+	return normString{s: n.s[from:to:to], align: n.align[from:to:to], base: base}
+}

@@ -98,13 +98,13 @@ func (m *metaspace) split(dst []normString, src normString, a *arena) []normStri
 		}
 		at := i + j
 		if at > from {
-			dst = append(dst, normString{s: v.s[from:at], align: v.align[from:at], base: v.base})
+			dst = append(dst, v.view(from, at))
 			from = at
 		}
 		i = at + len(m.repl)
 	}
 	if from < len(v.s) {
-		dst = append(dst, normString{s: v.s[from:], align: v.align[from:], base: v.base})
+		dst = append(dst, v.view(from, len(v.s)))
 	}
 	return dst
 }
@@ -118,7 +118,7 @@ func (whitespaceSplit) split(dst []normString, src normString, _ *arena) []normS
 		r, sz := utf8.DecodeRune(src.s[i:])
 		if unicode.IsSpace(r) {
 			if from >= 0 {
-				dst = append(dst, normString{s: src.s[from:i], align: src.align[from:i], base: src.base})
+				dst = append(dst, src.view(from, i))
 				from = -1
 			}
 		} else if from < 0 {
@@ -127,7 +127,7 @@ func (whitespaceSplit) split(dst []normString, src normString, _ *arena) []normS
 		i += sz
 	}
 	if from >= 0 {
-		dst = append(dst, normString{s: src.s[from:], align: src.align[from:], base: src.base})
+		dst = append(dst, src.view(from, len(src.s)))
 	}
 	return dst
 }

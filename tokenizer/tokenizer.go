@@ -248,7 +248,7 @@ func (t *Tokenizer) encodeSeq(sc *scratch, text string, out []piece) ([]piece, e
 		if t.normAdded != nil && len(t.normAdded.toks) > 0 {
 			sc.nsegs = t.normAdded.split(sc.nsegs[:0], string(n.s))
 			for _, ns := range sc.nsegs {
-				sub := normString{s: n.s[ns.s:ns.e], align: n.align[ns.s:ns.e], base: n.base}
+				sub := n.view(ns.s, ns.e)
 				if ns.tok != nil {
 					o := sub.originalSpan(0, len(sub.s))
 					out = append(out, piece{id: ns.tok.id, text: string(sub.s), s: o.s, e: o.e})

@@ -459,3 +459,26 @@ func TestNextGrapheme(t *testing.T) {
 		}
 	}
 }
+
+// TestPrependFirst: with prepend_scheme "first" only the piece at the start of the text
+// gets the "▁" (HF checks that the piece's original offset is 0).
+func TestPrependFirst(t *testing.T) {
+	js := strings.Replace(string(tinyJSON(t)), `"replacement":"▁","add_prefix_space":true}`, `"replacement":"▁","prepend_scheme":"first"}`, 1)
+	tk, err := Parse([]byte(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := tk.Encode("ab ab", Options{NoSpecial: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(e.Tokens, "|"); got != "▁ab|a|b" {
+		t.Fatalf("tokens %q", got)
+	}
+	if e.Offsets[1] != [2]int{3, 4} {
+		t.Fatalf("offsets %v", e.Offsets)
+	}
+	if got := tk.Decode(e.IDs, false); got != "abab" { // the space was dropped by WhitespaceSplit
+		t.Fatalf("decode %q", got)
+	}
+}
