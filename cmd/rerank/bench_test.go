@@ -76,4 +76,3 @@ func TestBenchUsageErrors(t *testing.T) {
 		}
 	}
 }
-
