@@ -43,9 +43,9 @@ type gemmShape struct{ mr, nr, kc, nc int }
 func (t gemmTier) shape() gemmShape {
 	switch t {
 	case tierAVX2:
-		return gemmShape{mr: 6, nr: 16, kc: 256, nc: 192}
+		return gemmShape{mr: 6, nr: 16, kc: 256, nc: 128}
 	case tierAVX512:
-		return gemmShape{mr: 12, nr: 32, kc: 256, nc: 384}
+		return gemmShape{mr: 12, nr: 32, kc: 256, nc: 256}
 	default:
 		return gemmShape{mr: 4, nr: 4, kc: 256, nc: 128}
 	}
@@ -141,8 +141,15 @@ func (c *gemmOps) plan(threads int) {
 	sh := c.sh
 	c.tn = min(sh.nc, roundUp(c.n, sh.nr))
 	c.ntn = ceilDiv(c.n, c.tn)
+	if threads > 1 && c.ntn%threads != 0 && c.ntn > threads {
+		// Equal shares: a task count that is a multiple of threads, of near-equal widths.
+		c.ntn = roundUp(c.ntn, threads)
+		c.tn = roundUp(ceilDiv(c.n, c.ntn), sh.nr)
+		c.ntn = ceilDiv(c.n, c.tn)
+	}
 	c.ntm = 1
-	if want := 3 * threads; threads > 1 && c.ntn < want {
+	if want := 2 * threads; threads > 1 && c.ntn < want {
+		// Too few column blocks: split rows too (each row block packs its own b panels).
 		c.ntm = min(ceilDiv(want, c.ntn), ceilDiv(c.m, sh.mr))
 	}
 	c.tm = roundUp(ceilDiv(c.m, c.ntm), sh.mr)
@@ -214,12 +221,7 @@ func (c *gemmOps) packB(dst []float32, p0, kc, j0, j1 int) {
 		}
 		if c.transB {
 			// op(b) = bᵀ: column j of op(b) is row j of b, contiguous in k.
-			for q := 0; q < cols; q++ {
-				row := c.b[(j+q)*c.ldb+p0 : (j+q)*c.ldb+p0+kc]
-				for p, v := range row {
-					panel[p*nr+q] = v
-				}
-			}
+			packNT(c.tier, panel, nr, c.b, c.ldb, j, cols, p0, kc)
 		} else {
 			for p := 0; p < kc; p++ {
 				copy(panel[p*nr:p*nr+cols], c.b[(p0+p)*c.ldb+j:(p0+p)*c.ldb+j+cols])

@@ -61,3 +61,29 @@ func gemmKernelAVX2(k int, a *float32, lda int, b *float32, c *float32, ldc int,
 //
 //go:noescape
 func gemmKernelAVX512(k int, a *float32, lda int, b *float32, c *float32, ldc int, add int)
+
+// packNT8AVX transposes 8 rows of b into 8 columns of dst, 8 k at a time (AVX):
+//
+//	for r < 8, p < 8*k8: dst[p*ldd+r] = b[r*ldb+p]
+//
+//go:noescape
+func packNT8AVX(k8 int, b *float32, ldb int, dst *float32, ldd int)
+
+// packNT packs rows [j, j+cols) × [p0, p0+kc) of b transposed into a kc×nr panel (see
+// gemmOps.packB), 8 rows and 8 k at a time with packNT8AVX where the tier has AVX.
+func packNT(t gemmTier, panel []float32, nr int, b []float32, ldb, j, cols, p0, kc int) {
+	q := 0
+	if t != tierGeneric {
+		k8 := kc / 8
+		for ; q+8 <= cols && k8 > 0; q += 8 {
+			packNT8AVX(k8, &b[(j+q)*ldb+p0], ldb, &panel[q], nr)
+			for r := q; r < q+8; r++ { // k tail
+				row := b[(j+r)*ldb+p0 : (j+r)*ldb+p0+kc]
+				for p := 8 * k8; p < kc; p++ {
+					panel[p*nr+r] = row[p]
+				}
+			}
+		}
+	}
+	packNTGeneric(panel[q:], nr, b, ldb, j+q, cols-q, p0, kc)
+}

@@ -50,3 +50,14 @@ func kernelGeneric(k int, a []float32, lda int, b []float32, c []float32, ldc in
 		}
 	}
 }
+
+// packNTGeneric packs rows [j, j+cols) × [p0, p0+kc) of b transposed: panel[p*nr+q] =
+// b[(j+q)*ldb+p0+p].
+func packNTGeneric(panel []float32, nr int, b []float32, ldb, j, cols, p0, kc int) {
+	for q := 0; q < cols; q++ {
+		row := b[(j+q)*ldb+p0 : (j+q)*ldb+p0+kc]
+		for p, v := range row {
+			panel[p*nr+q] = v
+		}
+	}
+}

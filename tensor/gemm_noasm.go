@@ -12,3 +12,8 @@ func tiers() []gemmTier { return []gemmTier{tierGeneric} }
 func kernel(_ gemmTier, k int, a []float32, lda int, b []float32, c []float32, ldc int, add bool) {
 	kernelGeneric(k, a, lda, b, c, ldc, add)
 }
+
+// packNT packs rows [j, j+cols) × [p0, p0+kc) of b transposed into a kc×nr panel.
+func packNT(_ gemmTier, panel []float32, nr int, b []float32, ldb, j, cols, p0, kc int) {
+	packNTGeneric(panel, nr, b, ldb, j, cols, p0, kc)
+}

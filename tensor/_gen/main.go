@@ -151,6 +151,64 @@ func gen(w *bytes.Buffer, kn kernel) {
 	fmt.Fprintln(w)
 }
 
+// genPack writes packNT8AVX: the 8×8 block transpose that packs op(b) = bᵀ panels.
+func genPack(w *bytes.Buffer) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
+	fmt.Fprintf(w, "// func packNT8AVX(k8 int, b *float32, ldb int, dst *float32, ldd int)\n")
+	fmt.Fprintf(w, "TEXT ·packNT8AVX(SB), NOSPLIT, $0-40\n")
+	p("MOVQ k8+0(FP), CX")
+	p("MOVQ b+8(FP), SI")
+	p("MOVQ ldb+16(FP), R8")
+	p("SHLQ $2, R8")
+	p("LEAQ (R8)(R8*2), R9")
+	p("LEAQ (SI)(R9*1), R10")  // row 3
+	p("LEAQ (R10)(R9*1), R11") // row 6
+	p("MOVQ dst+24(FP), DI")
+	p("MOVQ ldd+32(FP), DX")
+	p("SHLQ $2, DX")
+	p("LEAQ (DX)(DX*2), BX") // 3·ldd
+	p("TESTQ CX, CX")
+	p("JEQ done")
+	fmt.Fprintf(w, "loop:\n")
+	rows := []string{"(SI)", "(SI)(R8*1)", "(SI)(R8*2)", "(R10)", "(R10)(R8*1)", "(R10)(R8*2)", "(R11)", "(R11)(R8*1)"}
+	for r, m := range rows {
+		p("VMOVUPS %s, Y%d", m, r)
+	}
+	// t(2i) = unpcklps(r(2i), r(2i+1)), t(2i+1) = unpckhps(...): Y8..Y15.
+	for i := 0; i < 4; i++ {
+		p("VUNPCKLPS Y%d, Y%d, Y%d", 2*i+1, 2*i, 8+2*i)
+		p("VUNPCKHPS Y%d, Y%d, Y%d", 2*i+1, 2*i, 9+2*i)
+	}
+	// s: rows 0-3 from t8..t11 into Y0..Y3, rows 4-7 from t12..t15 into Y4..Y7.
+	for h := 0; h < 2; h++ {
+		t := 8 + 4*h
+		s := 4 * h
+		p("VSHUFPS $0x44, Y%d, Y%d, Y%d", t+2, t, s+0)   // col 0 | 4
+		p("VSHUFPS $0xEE, Y%d, Y%d, Y%d", t+2, t, s+1)   // col 1 | 5
+		p("VSHUFPS $0x44, Y%d, Y%d, Y%d", t+3, t+1, s+2) // col 2 | 6
+		p("VSHUFPS $0xEE, Y%d, Y%d, Y%d", t+3, t+1, s+3) // col 3 | 7
+	}
+	// column c (0..3) = low halves of Y(c), Y(4+c); column c+4 = high halves.
+	outs := []string{"(DI)", "(DI)(DX*1)", "(DI)(DX*2)", "(DI)(BX*1)", "(R12)", "(R12)(DX*1)", "(R12)(DX*2)", "(R12)(BX*1)"}
+	p("LEAQ (DI)(DX*4), R12")
+	for c := 0; c < 4; c++ {
+		p("VPERM2F128 $0x20, Y%d, Y%d, Y%d", 4+c, c, 8+c)
+		p("VPERM2F128 $0x31, Y%d, Y%d, Y%d", 4+c, c, 12+c)
+		p("VMOVUPS Y%d, %s", 8+c, outs[c])
+		p("VMOVUPS Y%d, %s", 12+c, outs[c+4])
+	}
+	p("ADDQ $32, SI")
+	p("ADDQ $32, R10")
+	p("ADDQ $32, R11")
+	p("LEAQ (R12)(DX*4), DI")
+	p("DECQ CX")
+	p("JNZ loop")
+	fmt.Fprintf(w, "done:\n")
+	p("VZEROUPPER")
+	p("RET")
+	fmt.Fprintln(w)
+}
+
 func main() {
 	out := flag.String("out", "gemm_amd64.s", "output file")
 	flag.Parse()
@@ -166,6 +224,7 @@ func main() {
 		}
 		gen(&w, kn)
 	}
+	genPack(&w)
 	if err := os.WriteFile(*out, w.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
