@@ -18,11 +18,12 @@ import (
 //	  for pc in [0,k) by lowpKC            // depth block
 //	    pack b[jc:jc+NC, pc:pc+KC] -> float32 slivers [NC/16][KC][16]   (widened once per call)
 //	    for ic in [0,m) by lowpMC          // activation block, lives in L2
-//	      pack a[ic:ic+MC, pc:pc+KC] -> slivers [MC/6][KC][6]           (rounded to BF16 if asked)
-//	      for each 16-column sliver, for each 6-row sliver: kernel 6x16 over KC
+//	      stage a[ic:ic+MC, pc:pc+KC] row-major (MC,KC), rounded to BF16 for the compute path
+//	      for each 16-column sliver (L1), for each 6-row sliver: kernel 6x16 over KC
 //
-// Every weight element is widened exactly once per call; every activation element
-// is packed once per (worker, weight block).
+// Every weight element is widened exactly once per call, every activation element
+// copied once per (worker, weight block). The kernel broadcasts activations straight
+// from the staged rows, so they need no transposition.
 
 type weightFormat uint8
 
@@ -44,15 +45,18 @@ type lowpTier struct {
 	name string
 	// widenF16 and widenBF16 convert len(src) half-precision values into dst exactly.
 	widenF16, widenBF16 func(dst []float32, src []uint16)
+	// roundBF16 rounds len(src) values to BF16 (nearest even) into dst, as float32.
+	roundBF16 func(dst, src []float32)
 	// kernel computes c (6,16) = a·b over kc, or adds it to c when acc is true;
-	// a is a packed [kc][6] sliver, b a packed [kc][16] sliver, c has row stride ldc.
-	kernel func(kc int, a, b, c []float32, ldc int, acc bool)
+	// a is 6 rows of stride lda, b a packed [kc][16] sliver, c has row stride ldc.
+	kernel func(kc int, a []float32, lda int, b, c []float32, ldc int, acc bool)
 }
 
 var genericTier = &lowpTier{
 	name:      "generic",
 	widenF16:  widenF16Generic,
 	widenBF16: widenBF16Generic,
+	roundBF16: roundBF16Generic,
 	kernel:    kernel6x16Generic,
 }
 
@@ -73,15 +77,22 @@ func widenBF16Generic(dst []float32, src []uint16) {
 	}
 }
 
-// kernel6x16Generic is the portable micro-kernel: c (6,16) (+)= a[kc][6] · b[kc][16].
-func kernel6x16Generic(kc int, a, b, c []float32, ldc int, acc bool) {
+func roundBF16Generic(dst, src []float32) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] = roundBF16(v)
+	}
+}
+
+// kernel6x16Generic is the portable micro-kernel: c (6,16) (+)= a (6,kc; stride lda) · b[kc][16].
+func kernel6x16Generic(kc int, a []float32, lda int, b, c []float32, ldc int, acc bool) {
 	var t [lowpMR * lowpNR]float32
-	a, b = a[:kc*lowpMR], b[:kc*lowpNR]
-	for p := 0; p < kc; p++ {
-		ap := a[p*lowpMR : p*lowpMR+lowpMR]
-		bp := b[p*lowpNR : p*lowpNR+lowpNR]
-		for r, av := range ap {
-			row := t[r*lowpNR : r*lowpNR+lowpNR]
+	b = b[:kc*lowpNR]
+	for r := 0; r < lowpMR; r++ {
+		ar := a[r*lda : r*lda+kc]
+		row := t[r*lowpNR : r*lowpNR+lowpNR]
+		for p, av := range ar {
+			bp := b[p*lowpNR : p*lowpNR+lowpNR]
 			for j, bv := range bp {
 				row[j] += av * bv
 			}
@@ -106,7 +117,7 @@ func roundBF16(f float32) float32 { return BF16ToFloat32(Float32ToBF16(f)) }
 // lowpScratch holds one worker's packed panels; pooled, so calls do not allocate.
 type lowpScratch struct {
 	bp  [lowpNC * lowpKC]float32 // weight slivers [NC/16][KC][16]
-	ap  [lowpMC * lowpKC]float32 // activation slivers [MC/6][KC][6]
+	ap  [lowpMC * lowpKC]float32 // BF16-rounded activation block (MC,KC)
 	row [lowpKC]float32          // one widened weight row segment
 	c   [lowpMR * lowpNR]float32 // edge tile
 }
@@ -207,19 +218,20 @@ func (job *lowpJob) columns(s *lowpScratch, j0, j1 int) {
 			job.packB(s, widen, jc, nc, pc, kc)
 			for ic := 0; ic < m; ic += lowpMC {
 				mc := min(lowpMC, m-ic)
-				job.packA(s, ic, mc, pc, kc)
+				job.stageA(s, ic, mc, pc, kc)
 				for jr := 0; jr < nc; jr += lowpNR {
 					nr := min(lowpNR, nc-jr)
 					bs := s.bp[jr*kc : (jr+lowpNR)*kc]
+					col := jc + jr
 					for ir := 0; ir < mc; ir += lowpMR {
 						mr := min(lowpMR, mc-ir)
-						as := s.ap[ir*kc : (ir+lowpMR)*kc]
-						row, col := ic+ir, jc+jr
+						as := s.ap[ir*kc:]
+						row := ic + ir
 						if mr == lowpMR && nr == lowpNR {
-							t.kernel(kc, as, bs, job.dst[row*n+col:], n, acc)
+							t.kernel(kc, as, kc, bs, job.dst[row*n+col:], n, acc)
 							continue
 						}
-						t.kernel(kc, as, bs, s.c[:], lowpNR, false)
+						t.kernel(kc, as, kc, bs, s.c[:], lowpNR, false)
 						for r := 0; r < mr; r++ {
 							d := job.dst[(row+r)*n+col : (row+r)*n+col+nr]
 							e := s.c[r*lowpNR : r*lowpNR+nr]
@@ -235,6 +247,25 @@ func (job *lowpJob) columns(s *lowpScratch, j0, j1 int) {
 				}
 			}
 		}
+	}
+}
+
+// stageA copies a[ic:ic+mc, pc:pc+kc] into the contiguous block s.ap (mc,kc), rounded
+// to BF16 when the job asks for it, and zero-fills rows up to the next multiple of 6.
+// The copy also keeps the kernel's six rows 4·kc bytes apart, whatever k is: rows
+// 16 KiB apart (k=4096) would fight over the same cache sets.
+func (job *lowpJob) stageA(s *lowpScratch, ic, mc, pc, kc int) {
+	k := job.k
+	for r := 0; r < mc; r++ {
+		src := job.a[(ic+r)*k+pc : (ic+r)*k+pc+kc]
+		if job.round {
+			job.tier.roundBF16(s.ap[r*kc:(r+1)*kc], src)
+		} else {
+			copy(s.ap[r*kc:(r+1)*kc], src)
+		}
+	}
+	if pad := (lowpMR - mc%lowpMR) % lowpMR; pad > 0 {
+		clear(s.ap[mc*kc : (mc+pad)*kc])
 	}
 }
 
@@ -256,33 +287,6 @@ func (job *lowpJob) packB(s *lowpScratch, widen func([]float32, []uint16), jc, n
 			widen(w, src)
 			for p, v := range w {
 				bs[p*lowpNR+c] = v
-			}
-		}
-	}
-}
-
-// packA copies a[ic:ic+mc, pc:pc+kc] into 6-row slivers [kc][6], rounding to BF16 when
-// the job asks for it and zero-padding the last sliver's missing rows.
-func (job *lowpJob) packA(s *lowpScratch, ic, mc, pc, kc int) {
-	k := job.k
-	for ir := 0; ir < mc; ir += lowpMR {
-		as := s.ap[ir*kc : (ir+lowpMR)*kc]
-		for r := 0; r < lowpMR; r++ {
-			if ir+r >= mc {
-				for p := 0; p < kc; p++ {
-					as[p*lowpMR+r] = 0
-				}
-				continue
-			}
-			src := job.a[(ic+ir+r)*k+pc : (ic+ir+r)*k+pc+kc]
-			if job.round {
-				for p, v := range src {
-					as[p*lowpMR+r] = roundBF16(v)
-				}
-			} else {
-				for p, v := range src {
-					as[p*lowpMR+r] = v
-				}
 			}
 		}
 	}

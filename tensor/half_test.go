@@ -263,3 +263,29 @@ func TestFloat32ToBF16(t *testing.T) {
 		}
 	}
 }
+
+func TestLowpRoundBF16Tiers(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	src := []float32{1 + 0x1p-8, 1 + 3*0x1p-8, -(1 + 0x1p-8 + 0x1p-20), 0, float32(math.Copysign(0, -1)),
+		float32(math.Inf(1)), float32(math.Inf(-1)), math.Float32frombits(0x7f800001), math.Float32frombits(0xffc00001),
+		math.Float32frombits(0x7f7fffff), math.Float32frombits(0x00000001), math.Float32frombits(0x807fffff)}
+	for len(src) < 1003 {
+		src = append(src, math.Float32frombits(r.Uint32()))
+	}
+	for _, tier := range lowpTiers() {
+		for _, off := range []int{0, 1, 7} {
+			s := src[off:]
+			dst := make([]float32, len(s)+1)
+			dst[len(s)] = 42
+			tier.roundBF16(dst[:len(s)], s)
+			for i, v := range s {
+				if want := math.Float32bits(roundBF16(v)); math.Float32bits(dst[i]) != want {
+					t.Fatalf("%s: round(%#08x) = %#08x, want %#08x", tier.name, math.Float32bits(v), math.Float32bits(dst[i]), want)
+				}
+			}
+			if dst[len(s)] != 42 {
+				t.Fatalf("%s: wrote past the end", tier.name)
+			}
+		}
+	}
+}
