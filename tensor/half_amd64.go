@@ -7,8 +7,7 @@ import "golang.org/x/sys/cpu"
 // avx2Tier uses AVX2 + FMA for the float32 math and F16C (VCVTPH2PS) to widen F16.
 var avx2Tier = &lowpTier{
 	name:      "avx2",
-	widenF16:  widenF16AVX2,
-	widenBF16: widenBF16AVX2,
+	pack:      packAVX2,
 	roundBF16: roundBF16Vec,
 	kernel:    kernel6x16AVX2,
 }
@@ -21,22 +20,26 @@ func lowpTiers() []*lowpTier {
 	return []*lowpTier{genericTier}
 }
 
-func widenF16AVX2(dst []float32, src []uint16) {
-	n := len(src) &^ 7
-	if n > 0 {
-		_ = dst[len(src)-1]
-		widenF16F16C(&dst[0], &src[0], n)
+// packAVX2 widens and transposes 8 rows × 8 columns at a time; the edges go the
+// portable way.
+func packAVX2(dst []float32, src []uint16, ldb, rows, kc int, wf weightFormat) {
+	k8 := kc &^ 7
+	done := 0 // rows [0,done) are packed for columns [0,k8)
+	for ; done+8 <= rows && k8 > 0; done += 8 {
+		_, _ = src[(done+7)*ldb+k8-1], dst[(k8-1)*lowpNR+done+7]
+		if wf == weightF16 {
+			packF16x8(&dst[done], &src[done*ldb], ldb, k8)
+		} else {
+			packBF16x8(&dst[done], &src[done*ldb], ldb, k8)
+		}
 	}
-	widenF16Generic(dst[n:], src[n:])
-}
-
-func widenBF16AVX2(dst []float32, src []uint16) {
-	n := len(src) &^ 7
-	if n > 0 {
-		_ = dst[len(src)-1]
-		widenBF16Shift(&dst[0], &src[0], n)
+	packRange(dst, src, ldb, 0, done, k8, kc, wf)
+	packRange(dst, src, ldb, done, rows, 0, kc, wf)
+	for c := rows; c < lowpNR; c++ {
+		for p := 0; p < kc; p++ {
+			dst[p*lowpNR+c] = 0
+		}
 	}
-	widenBF16Generic(dst[n:], src[n:])
 }
 
 func roundBF16Vec(dst, src []float32) {
@@ -53,19 +56,20 @@ func kernel6x16AVX2(kc int, a []float32, lda int, b, c []float32, ldc int, acc b
 	kernel6x16FMA(kc, &a[0], lda, &b[0], &c[0], ldc, acc)
 }
 
-// widenF16F16C converts n (a multiple of 8) F16 values at src to float32 at dst:
+// packF16x8 widens 8 rows (stride ldb) × kc (a multiple of 8) F16 values into the
+// first 8 columns of the sliver dst [kc][16]:
 //
-//	for i := range n { dst[i] = float16.Frombits(src[i]).Float32() }
+//	for r := range 8 { for p := range kc { dst[p*16+r] = float16.Frombits(src[r*ldb+p]).Float32() } }
 //
 //go:noescape
-func widenF16F16C(dst *float32, src *uint16, n int)
+func packF16x8(dst *float32, src *uint16, ldb, kc int)
 
-// widenBF16Shift converts n (a multiple of 8) BF16 values at src to float32 at dst:
+// packBF16x8 is packF16x8 for BF16 weights:
 //
-//	for i := range n { dst[i] = math.Float32frombits(uint32(src[i]) << 16) }
+//	for r := range 8 { for p := range kc { dst[p*16+r] = math.Float32frombits(uint32(src[r*ldb+p]) << 16) } }
 //
 //go:noescape
-func widenBF16Shift(dst *float32, src *uint16, n int)
+func packBF16x8(dst *float32, src *uint16, ldb, kc int)
 
 // roundBF16AVX2 rounds n (a multiple of 8) values to BF16, nearest even, NaN quieted:
 //

@@ -2,47 +2,6 @@
 
 #include "textflag.h"
 
-// func widenF16F16C(dst *float32, src *uint16, n int)
-TEXT ·widenF16F16C(SB), NOSPLIT, $0-24
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ n+16(FP), CX
-	SHRQ $3, CX
-	JZ   f16done
-
-f16loop:
-	VCVTPH2PS (SI), Y0
-	VMOVUPS   Y0, (DI)
-	ADDQ      $16, SI
-	ADDQ      $32, DI
-	DECQ      CX
-	JNZ       f16loop
-
-f16done:
-	VZEROUPPER
-	RET
-
-// func widenBF16Shift(dst *float32, src *uint16, n int)
-TEXT ·widenBF16Shift(SB), NOSPLIT, $0-24
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ n+16(FP), CX
-	SHRQ $3, CX
-	JZ   bf16done
-
-bf16loop:
-	VPMOVZXWD (SI), Y0
-	VPSLLD    $16, Y0, Y0
-	VMOVUPS   Y0, (DI)
-	ADDQ      $16, SI
-	ADDQ      $32, DI
-	DECQ      CX
-	JNZ       bf16loop
-
-bf16done:
-	VZEROUPPER
-	RET
-
 // STOREROW stores (or accumulates into) one 16-wide row of c at R9 and steps R9 by ldc.
 #define STOREROW(lo, hi) \
 	VMOVUPS lo, (R9)    \
@@ -178,5 +137,115 @@ roundloop:
 	JNZ       roundloop
 
 rounddone:
+	VZEROUPPER
+	RET
+
+// TRANSPOSE8 transposes the 8x8 float32 block in Y0..Y7 (row r = Yr) and stores
+// column q at q·64(DI), i.e. one 8-float half of dst row p+q of a [kc][16] sliver.
+#define TRANSPOSE8 \
+	VUNPCKLPS  Y1, Y0, Y8          \
+	VUNPCKHPS  Y1, Y0, Y9          \
+	VUNPCKLPS  Y3, Y2, Y10         \
+	VUNPCKHPS  Y3, Y2, Y11         \
+	VUNPCKLPS  Y5, Y4, Y12         \
+	VUNPCKHPS  Y5, Y4, Y13         \
+	VUNPCKLPS  Y7, Y6, Y14         \
+	VUNPCKHPS  Y7, Y6, Y15         \
+	VSHUFPS    $0x44, Y10, Y8, Y0  \
+	VSHUFPS    $0xEE, Y10, Y8, Y1  \
+	VSHUFPS    $0x44, Y11, Y9, Y2  \
+	VSHUFPS    $0xEE, Y11, Y9, Y3  \
+	VSHUFPS    $0x44, Y14, Y12, Y4 \
+	VSHUFPS    $0xEE, Y14, Y12, Y5 \
+	VSHUFPS    $0x44, Y15, Y13, Y6 \
+	VSHUFPS    $0xEE, Y15, Y13, Y7 \
+	VPERM2F128 $0x20, Y4, Y0, Y8   \
+	VPERM2F128 $0x20, Y5, Y1, Y9   \
+	VPERM2F128 $0x20, Y6, Y2, Y10  \
+	VPERM2F128 $0x20, Y7, Y3, Y11  \
+	VPERM2F128 $0x31, Y4, Y0, Y12  \
+	VPERM2F128 $0x31, Y5, Y1, Y13  \
+	VPERM2F128 $0x31, Y6, Y2, Y14  \
+	VPERM2F128 $0x31, Y7, Y3, Y15  \
+	VMOVUPS    Y8, (DI)            \
+	VMOVUPS    Y9, 64(DI)          \
+	VMOVUPS    Y10, 128(DI)        \
+	VMOVUPS    Y11, 192(DI)        \
+	VMOVUPS    Y12, 256(DI)        \
+	VMOVUPS    Y13, 320(DI)        \
+	VMOVUPS    Y14, 384(DI)        \
+	VMOVUPS    Y15, 448(DI)
+
+// Row addressing for packing: rows 0-2 via SI, 3-5 via R9 = SI+3·ldb, 6-7 via R10 = SI+6·ldb.
+// Expects DI = dst, SI = src, R8 = ldb, CX = kc; leaves CX = kc/8 and the flags of that shift.
+#define PACKSETUP \
+	SHLQ $1, R8          \
+	LEAQ (R8)(R8*2), R9  \
+	LEAQ (R9)(R9*1), R10 \
+	ADDQ SI, R9          \
+	ADDQ SI, R10         \
+	SHRQ $3, CX
+
+// func packF16x8(dst *float32, src *uint16, ldb, kc int)
+TEXT ·packF16x8(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ldb+16(FP), R8
+	MOVQ kc+24(FP), CX
+	PACKSETUP
+	JZ   pf16done
+
+pf16loop:
+	VCVTPH2PS (SI), Y0
+	VCVTPH2PS (SI)(R8*1), Y1
+	VCVTPH2PS (SI)(R8*2), Y2
+	VCVTPH2PS (R9), Y3
+	VCVTPH2PS (R9)(R8*1), Y4
+	VCVTPH2PS (R9)(R8*2), Y5
+	VCVTPH2PS (R10), Y6
+	VCVTPH2PS (R10)(R8*1), Y7
+	TRANSPOSE8
+	ADDQ      $16, SI
+	ADDQ      $16, R9
+	ADDQ      $16, R10
+	ADDQ      $512, DI
+	DECQ      CX
+	JNZ       pf16loop
+
+pf16done:
+	VZEROUPPER
+	RET
+
+#define BF16ROW(addr, reg) \
+	VPMOVZXWD addr, reg      \
+	VPSLLD    $16, reg, reg
+
+// func packBF16x8(dst *float32, src *uint16, ldb, kc int)
+TEXT ·packBF16x8(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ldb+16(FP), R8
+	MOVQ kc+24(FP), CX
+	PACKSETUP
+	JZ   pbf16done
+
+pbf16loop:
+	BF16ROW((SI), Y0)
+	BF16ROW((SI)(R8*1), Y1)
+	BF16ROW((SI)(R8*2), Y2)
+	BF16ROW((R9), Y3)
+	BF16ROW((R9)(R8*1), Y4)
+	BF16ROW((R9)(R8*2), Y5)
+	BF16ROW((R10), Y6)
+	BF16ROW((R10)(R8*1), Y7)
+	TRANSPOSE8
+	ADDQ $16, SI
+	ADDQ $16, R9
+	ADDQ $16, R10
+	ADDQ $512, DI
+	DECQ CX
+	JNZ  pbf16loop
+
+pbf16done:
 	VZEROUPPER
 	RET

@@ -43,8 +43,9 @@ const (
 // lowpTier is one CPU tier's set of building blocks.
 type lowpTier struct {
 	name string
-	// widenF16 and widenBF16 convert len(src) half-precision values into dst exactly.
-	widenF16, widenBF16 func(dst []float32, src []uint16)
+	// pack widens rows [0,rows) × columns [0,kc) of the weight rows at src (stride ldb)
+	// into the 16-column sliver dst [kc][16]; columns of dst from rows on are zeroed.
+	pack func(dst []float32, src []uint16, ldb, rows, kc int, wf weightFormat)
 	// roundBF16 rounds len(src) values to BF16 (nearest even) into dst, as float32.
 	roundBF16 func(dst, src []float32)
 	// kernel computes c (6,16) = a·b over kc, or adds it to c when acc is true;
@@ -54,8 +55,7 @@ type lowpTier struct {
 
 var genericTier = &lowpTier{
 	name:      "generic",
-	widenF16:  widenF16Generic,
-	widenBF16: widenBF16Generic,
+	pack:      packGeneric,
 	roundBF16: roundBF16Generic,
 	kernel:    kernel6x16Generic,
 }
@@ -63,17 +63,28 @@ var genericTier = &lowpTier{
 // lowpActive is the tier in use, chosen once at start-up (see lowpTiers); tests switch it.
 var lowpActive = lowpTiers()[0]
 
-func widenF16Generic(dst []float32, src []uint16) {
-	dst = dst[:len(src)]
-	for i, h := range src {
-		dst[i] = float16.Frombits(h).Float32()
+func packGeneric(dst []float32, src []uint16, ldb, rows, kc int, wf weightFormat) {
+	packRange(dst, src, ldb, 0, rows, 0, kc, wf)
+	for c := rows; c < lowpNR; c++ {
+		for p := 0; p < kc; p++ {
+			dst[p*lowpNR+c] = 0
+		}
 	}
 }
 
-func widenBF16Generic(dst []float32, src []uint16) {
-	dst = dst[:len(src)]
-	for i, h := range src {
-		dst[i] = math.Float32frombits(uint32(h) << 16)
+// packRange widens rows [r0,r1) × columns [p0,p1) of src (stride ldb) into the sliver dst.
+func packRange(dst []float32, src []uint16, ldb, r0, r1, p0, p1 int, wf weightFormat) {
+	for c := r0; c < r1; c++ {
+		row := src[c*ldb+p0 : c*ldb+p1]
+		if wf == weightF16 {
+			for p, h := range row {
+				dst[(p0+p)*lowpNR+c] = float16.Frombits(h).Float32()
+			}
+		} else {
+			for p, h := range row {
+				dst[(p0+p)*lowpNR+c] = math.Float32frombits(uint32(h) << 16)
+			}
+		}
 	}
 }
 
@@ -116,10 +127,9 @@ func roundBF16(f float32) float32 { return BF16ToFloat32(Float32ToBF16(f)) }
 
 // lowpScratch holds one worker's packed panels; pooled, so calls do not allocate.
 type lowpScratch struct {
-	bp  [lowpNC * lowpKC]float32 // weight slivers [NC/16][KC][16]
-	ap  [lowpMC * lowpKC]float32 // BF16-rounded activation block (MC,KC)
-	row [lowpKC]float32          // one widened weight row segment
-	c   [lowpMR * lowpNR]float32 // edge tile
+	bp [lowpNC * lowpKC]float32 // weight slivers [NC/16][KC][16]
+	ap [lowpMC * lowpKC]float32 // BF16-rounded activation block (MC,KC)
+	c  [lowpMR * lowpNR]float32 // edge tile
 }
 
 var lowpScratchPool = sync.Pool{New: func() any { return new(lowpScratch) }}
@@ -206,16 +216,12 @@ func lowpGemm(dst, a []float32, b []uint16, m, n, k int, wf weightFormat, round 
 func (job *lowpJob) columns(s *lowpScratch, j0, j1 int) {
 	m, n, k := job.m, job.n, job.k
 	t := job.tier
-	widen := t.widenBF16
-	if job.wf == weightF16 {
-		widen = t.widenF16
-	}
 	for jc := j0; jc < j1; jc += lowpNC {
 		nc := min(lowpNC, j1-jc)
 		for pc := 0; pc < k; pc += lowpKC {
 			kc := min(lowpKC, k-pc)
 			acc := pc > 0
-			job.packB(s, widen, jc, nc, pc, kc)
+			job.packB(s, jc, nc, pc, kc)
 			for ic := 0; ic < m; ic += lowpMC {
 				mc := min(lowpMC, m-ic)
 				job.stageA(s, ic, mc, pc, kc)
@@ -271,23 +277,10 @@ func (job *lowpJob) stageA(s *lowpScratch, ic, mc, pc, kc int) {
 
 // packB widens b[jc:jc+nc, pc:pc+kc] into 16-column slivers [kc][16], zero-padding the
 // last sliver's missing columns.
-func (job *lowpJob) packB(s *lowpScratch, widen func([]float32, []uint16), jc, nc, pc, kc int) {
+func (job *lowpJob) packB(s *lowpScratch, jc, nc, pc, kc int) {
 	k := job.k
 	for jr := 0; jr < nc; jr += lowpNR {
-		bs := s.bp[jr*kc : (jr+lowpNR)*kc]
-		for c := 0; c < lowpNR; c++ {
-			if jr+c >= nc {
-				for p := 0; p < kc; p++ {
-					bs[p*lowpNR+c] = 0
-				}
-				continue
-			}
-			src := job.b[(jc+jr+c)*k+pc : (jc+jr+c)*k+pc+kc]
-			w := s.row[:kc]
-			widen(w, src)
-			for p, v := range w {
-				bs[p*lowpNR+c] = v
-			}
-		}
+		rows := min(lowpNR, nc-jr)
+		job.tier.pack(s.bp[jr*kc:(jr+lowpNR)*kc], job.b[(jc+jr)*k+pc:], k, rows, kc, job.wf)
 	}
 }

@@ -289,3 +289,36 @@ func TestLowpRoundBF16Tiers(t *testing.T) {
 		}
 	}
 }
+
+// Every tier's weight packing must equal the portable one bit for bit, edges included.
+func TestLowpPackTiers(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	const ldb = 300
+	src := make([]uint16, lowpNR*ldb)
+	for i := range src {
+		src[i] = uint16(r.Uint32())
+	}
+	for _, tier := range lowpTiers() {
+		for _, wf := range []weightFormat{weightF16, weightBF16} {
+			for _, rows := range []int{1, 7, 8, 9, 15, 16} {
+				for _, kc := range []int{1, 7, 8, 9, 64, 255, 256} {
+					want := make([]float32, kc*lowpNR)
+					got := make([]float32, kc*lowpNR+1)
+					for i := range got {
+						got[i] = -1
+					}
+					packGeneric(want, src, ldb, rows, kc, wf)
+					tier.pack(got[:kc*lowpNR], src, ldb, rows, kc, wf)
+					for i, w := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(w) {
+							t.Fatalf("%s wf=%d rows=%d kc=%d: dst[%d] = %v, want %v", tier.name, wf, rows, kc, i, got[i], w)
+						}
+					}
+					if got[kc*lowpNR] != -1 {
+						t.Fatalf("%s: wrote past the sliver", tier.name)
+					}
+				}
+			}
+		}
+	}
+}
