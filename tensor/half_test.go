@@ -322,3 +322,49 @@ func TestLowpPackTiers(t *testing.T) {
 		}
 	}
 }
+
+// TestLowpFidelity reports, on random layer-like data (a ~ N(0,1), w ~ N(0,0.05²)),
+// the max abs error of each path against its own float64 oracle (kernel error) and
+// against float64 math on the unrounded float32 weights (kernel + quantisation).
+// Run with -v to read the numbers.
+func TestLowpFidelity(t *testing.T) {
+	const m, n, k = 48, 256, 1024
+	r := rand.New(rand.NewPCG(9, 10))
+	a := make([]float32, m*k)
+	w := make([]float32, n*k)
+	for i := range a {
+		a[i] = float32(r.NormFloat64())
+	}
+	for i := range w {
+		w[i] = float32(r.NormFloat64() * 0.05)
+	}
+	exact := make([]float32, m*n)
+	GemmNTRef(false, exact, n, a, k, w, k, m, n, k)
+	maxAbs := func(x, y []float32) (e float64) {
+		for i := range x {
+			e = max(e, math.Abs(float64(x[i])-float64(y[i])))
+		}
+		return e
+	}
+	var scale float64 // typical |dst|
+	for _, v := range exact {
+		scale = max(scale, math.Abs(float64(v)))
+	}
+	withTier(t, func(t *testing.T) {
+		for _, c := range lowpCases {
+			b := make([]uint16, n*k)
+			for i, v := range w {
+				b[i] = c.bits(v)
+			}
+			got, ref := make([]float32, m*n), make([]float32, m*n)
+			c.fast(got, a, b, m, n, k)
+			c.ref(ref, a, b, m, n, k)
+			kern, total := maxAbs(got, ref), maxAbs(got, exact)
+			t.Logf("%-12s max|dst|=%.3g  vs own oracle %.3g  vs fp32 weights %.3g", c.name, scale, kern, total)
+			// Quantisation bound, generously: relative step 2⁻⁸ (BF16) per term, random signs.
+			if total > 0.05*scale {
+				t.Errorf("%s: error %.3g vs float32 weights is too large for |dst| ≤ %.3g", c.name, total, scale)
+			}
+		}
+	})
+}
