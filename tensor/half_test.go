@@ -221,6 +221,9 @@ func TestLowpPanicsOnShortSlices(t *testing.T) {
 }
 
 func TestLowpNoAllocs(t *testing.T) {
+	if lowpRace {
+		t.Skip("sync.Pool drops items under the race detector")
+	}
 	const m, n, k = 64, 256, 256 // large enough to use the workers
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, c := range lowpCases {
