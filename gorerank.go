@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/gorerank/gorerank/nn"
@@ -79,7 +80,16 @@ type PairError struct {
 	Err   error
 }
 
-func (e *PairError) Error() string { return fmt.Sprintf("gorerank: pair %d: %v", e.Index, e.Err) }
+func (e *PairError) Error() string {
+	return fmt.Sprintf("gorerank: pair %d: %v", e.Index, unprefixed{e.Err})
+}
+
+// unprefixed wraps an error of this package without repeating the "gorerank: " prefix
+// when it is nested in another.
+type unprefixed struct{ err error }
+
+func (u unprefixed) Error() string { return strings.TrimPrefix(u.err.Error(), "gorerank: ") }
+func (u unprefixed) Unwrap() error { return u.err }
 func (e *PairError) Unwrap() error { return e.Err }
 
 // Reranker is a loaded cross-encoder with its tokenizer. Safe for concurrent use.
@@ -141,7 +151,7 @@ func (r *Reranker) Rerank(ctx context.Context, query string, docs []string, o Sc
 	if err != nil {
 		var pe *PairError
 		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("gorerank: document %d: %w", pe.Index, pe.Err)
+			return nil, fmt.Errorf("gorerank: document %d: %w", pe.Index, unprefixed{pe.Err})
 		}
 		return nil, err
 	}

@@ -156,3 +156,20 @@ func TestInspectErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestInspectTextEqualsIDs(t *testing.T) {
+	g := openGoldens(t)
+	ids, _ := goldenValues(t, g, "pair_000.input_ids")
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "text.safetensors"), filepath.Join(dir, "ids.safetensors")
+	if code, _, stderr := runCmd("", "inspect", "--model", tinyModel, "--tokenizer", tinyTokenizer,
+		"--query", "中国的首都是哪里?", "--document", "北京是中国的首都。", "--out", a); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := runCmd("", "inspect", "--model", tinyModel, "--ids", idsFlag(ids), "--out", b); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if code, stdout, _ := runCmd("", "inspect", "--diff", a, b, "--tol", "0"); code != exitOK {
+		t.Errorf("text and ids dumps differ:\n%s", stdout)
+	}
+}
