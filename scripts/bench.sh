@@ -8,7 +8,8 @@
 #
 # Settings (environment):
 #   CONFIG     config.json to generate weights for   (testdata/bge-reranker-v2-m3.config.json)
-#   DTYPE      f32 | bf16: checkpoint dtype; torch runs fp32 resp. bf16      (f32)
+#   DTYPE      f32 | bf16 | f16: checkpoint dtype and `rerank bench --dtype`;
+#              torch runs fp32 resp. bf16 (it has no f16 mode: TORCH=0 for f16)  (f32)
 #   THREADS    threads for both systems                                        (2)
 #   ROUNDS     timed rounds per measurement (median reported)                  (3)
 #   MIN_TIME   seconds per round                                               (2)
@@ -48,7 +49,11 @@ TOKENIZER=testdata/tokenizer/tokenizer.json
 case "$DTYPE" in
 f32) TORCH_DTYPE=fp32 ;;
 bf16) TORCH_DTYPE=bf16 ;;
-*) echo "bench.sh: DTYPE must be f32 or bf16" >&2; exit 2 ;;
+f16)
+	TORCH_DTYPE=none
+	if [ "$TORCH" = 1 ]; then echo "bench.sh: torch_xlmr.py has no f16 mode; running without it" >&2; TORCH=0; fi
+	;;
+*) echo "bench.sh: DTYPE must be f32, bf16 or f16" >&2; exit 2 ;;
 esac
 
 mkdir -p "$WORKDIR"
@@ -87,7 +92,7 @@ torch_run() { # batch seq
 }
 
 ours_run() { # bench flags...
-	"$RERANK" bench --model "$MODEL" --threads "$THREADS" --rounds "$ROUNDS" --min-time "${MIN_TIME}s" --json "$@"
+	"$RERANK" bench --model "$MODEL" --dtype "$DTYPE" --threads "$THREADS" --rounds "$ROUNDS" --min-time "${MIN_TIME}s" --json "$@"
 }
 
 record() { # label system json
