@@ -103,10 +103,12 @@ for shape in $SHAPES; do
 	b=${shape%x*}
 	s=${shape#*x}
 	echo "== $shape: gorerank" >&2
-	record "$shape" gorerank "$(ours_run --batch "$b" --seq "$s")"
+	out=$(ours_run --batch "$b" --seq "$s") # a failure stops the script (set -e)
+	record "$shape" gorerank "$out"
 	if [ "$TORCH" = 1 ]; then
 		echo "== $shape: torch" >&2
-		record "$shape" torch "$(torch_run "$b" "$s")"
+		out=$(torch_run "$b" "$s")
+		record "$shape" torch "$out"
 	fi
 done
 
@@ -117,7 +119,8 @@ if [ "$RAG" = 1 ]; then
 	if [ "$TORCH" = 1 ]; then
 		seq=$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin); print(round(r["tokens_per_call"]/r["pairs_per_call"]))')
 		echo "== rag proxy: torch 50x$seq" >&2
-		record "rag" "torch-proxy-50x$seq" "$(torch_run 50 "$seq")"
+		out=$(torch_run 50 "$seq")
+		record rag "torch-proxy-50x$seq" "$out"
 	fi
 fi
 

@@ -257,6 +257,7 @@ func bench(o *benchOptions, prec nn.Precision) (*benchResult, error) {
 	if o.workload == "synthetic" {
 		delete(r.StageMSPerCall, "tokenize")
 	}
+	r.PeakRSSBytes = peakRSS() // before the GEMM peak run, whose buffers are not the model's
 	if !o.noPeak {
 		r.PeakGFLOPS = gemmPeak(o.peakM, o.peakN, o.peakK)
 		r.PeakShape = fmt.Sprintf("%dx%dx%d", o.peakM, o.peakN, o.peakK)
@@ -264,7 +265,6 @@ func bench(o *benchOptions, prec nn.Precision) (*benchResult, error) {
 			r.PctOfPeak = 100 * r.GFLOPS / r.PeakGFLOPS
 		}
 	}
-	r.PeakRSSBytes = peakRSS()
 	return r, nil
 }
 
