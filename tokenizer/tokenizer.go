@@ -209,7 +209,8 @@ func Parse(data []byte) (*Tokenizer, error) {
 	return t, nil
 }
 
-// VocabSize is the number of ids.
+// VocabSize is the number of ids: the model vocabulary and any added token beyond it.
+// Every id Encode returns is below it.
 func (t *Tokenizer) VocabSize() int { return t.vocabSize }
 
 // scratch is the per-call working memory.
@@ -294,12 +295,18 @@ func (t *Tokenizer) encodeNormalized(sc *scratch, n normString, out []piece) ([]
 	return out, nil
 }
 
-// Encode tokenizes one text.
+// Encode tokenizes one text: <s> text </s> with the XLM-R template. Errors:
+// ErrSecondSequenceNotProvided (only_second when the text must be cut),
+// ErrSequenceTooShort (only_first cannot reach MaxLength), ErrOptions, ErrNoUnk.
 func (t *Tokenizer) Encode(text string, o Options) (*Encoding, error) {
 	return t.encode(text, "", false, o)
 }
 
-// EncodePair tokenizes a (query, document) pair with the pair template.
+// EncodePair tokenizes a (query, document) pair with the pair template (XLM-R:
+// <s> query </s></s> document </s>). With MaxLength set, Strategy decides what is cut
+// (HF truncate_encodings); ErrSequenceTooShort (message identical to HF's) when the
+// side that may be cut is too short, e.g. only_second with a query that alone exceeds the
+// budget.
 func (t *Tokenizer) EncodePair(query, doc string, o Options) (*Encoding, error) {
 	return t.encode(query, doc, true, o)
 }
