@@ -482,3 +482,24 @@ func TestPrependFirst(t *testing.T) {
 		t.Fatalf("decode %q", got)
 	}
 }
+
+// TestByteFallback: an unknown character becomes its UTF-8 byte pieces when all exist,
+// each with the offsets of the character; otherwise <unk>.
+func TestByteFallback(t *testing.T) {
+	js := `{"pre_tokenizer":{"type":"Metaspace","replacement":"▁","prepend_scheme":"never","split":true},
+"model":{"type":"Unigram","unk_id":0,"byte_fallback":true,"vocab":[["<unk>",0],["a",-1],["<0xC3>",-5],["<0xA9>",-5]]}}`
+	tk, err := Parse([]byte(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := tk.Encode("aéa∂", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(e.Tokens, "|"); got != "a|<0xC3>|<0xA9>|a|∂" {
+		t.Fatalf("tokens %q", got)
+	}
+	if e.IDs[4] != 0 || e.Offsets[1] != [2]int{1, 2} || e.Offsets[2] != [2]int{1, 2} {
+		t.Fatalf("ids %v offsets %v", e.IDs, e.Offsets)
+	}
+}
