@@ -205,7 +205,9 @@ func TestServeEndToEnd(t *testing.T) {
 				RelevanceScore float64 `json:"relevance_score"`
 				Document       struct{ Text string }
 			} `json:"results"`
-			Usage struct{ TotalTokens int `json:"total_tokens"` } `json:"usage"`
+			Usage struct {
+				TotalTokens int `json:"total_tokens"`
+			} `json:"usage"`
 		}
 		json.Unmarshal(body, &v1)
 		if len(v1.Results) != len(docs) || v1.Usage.TotalTokens == 0 {
