@@ -305,6 +305,7 @@ func TestOpenAPIResponses(t *testing.T) {
 		{"POST", "/v1/rerank", `{"query": "q", "documents": ["a", "` + long + `"], "return_documents": false, "top_n": 1, "raw_scores": true}`, true, nil, false},
 		{"POST", "/v1/rerank", `{"query": "q", "documents": ["` + long + `"], "truncation": "windows", "max_chunks_per_doc": 1}`, true, nil, false},
 		{"POST", "/rerank", `{"query": "q", "documents": ["a", "b"]}`, true, nil, false},
+		{"POST", "/v2/rerank", `{"model": "rerank-v3.5", "query": "q", "documents": ["a", "b"], "top_n": 1}`, true, nil, false},
 		{"POST", "/rerank", `{"query": "q", "texts": ["a", "b"], "return_text": true, "truncation_direction": "Left"}`, true, nil, false},
 		{"POST", "/rerank", `{"query": "q", "texts": ["a"]}`, true, nil, false},
 		{"POST", "/tokenize", `{"inputs": "hello world"}`, true, nil, false},
@@ -379,7 +380,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 		documented = append(documented, p)
 	}
 	sort.Strings(documented)
-	want := []string{"/docs", "/health", "/info", "/metrics", "/openapi.json", "/ready", "/rerank", "/tokenize", "/v1/rerank"}
+	want := []string{"/docs", "/health", "/info", "/metrics", "/openapi.json", "/ready", "/rerank", "/tokenize", "/v1/rerank", "/v2/rerank"}
 	if !slices.Equal(documented, want) {
 		t.Errorf("documented %v, want %v", documented, want)
 	}

@@ -206,6 +206,7 @@ func (s *Server) routes() http.Handler {
 	metricsH := promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{Registry: s.m.reg})
 	table := map[string]route{
 		"/v1/rerank":    {http.MethodPost, false, s.handleV1Rerank},
+		"/v2/rerank":    {http.MethodPost, false, s.handleV1Rerank}, // the path of Cohere's v2 client; same format
 		"/rerank":       {http.MethodPost, false, s.handleRerank},
 		"/tokenize":     {http.MethodPost, false, s.handleTokenize},
 		"/info":         {http.MethodGet, false, s.handleInfo},

@@ -189,7 +189,7 @@ func TestRerankErrors(t *testing.T) {
 		{"too long, no truncation", "/v1/rerank", `{"query": "q", "documents": ["a", "` + long + `"], "truncate": false}`, 413, "documents[1]: the pair has 45 tokens, over max_length 32"},
 		{"query too long for only_second", "/v1/rerank", `{"query": "` + long + `", "documents": ["a"], "truncation": "only_second"}`, 413, "query has 40 tokens"},
 		{"body too large", "/v1/rerank", `{"query": "q", "documents": ["` + strings.Repeat("x", 5000) + `"]}`, 413, "--max-body-bytes"},
-		{"unknown path", "/v2/rerank", `{}`, 404, "no endpoint"},
+		{"unknown path", "/v3/rerank", `{}`, 404, "no endpoint"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
