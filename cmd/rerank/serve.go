@@ -29,7 +29,8 @@ Examples:
   # a model folder (config.json, model.safetensors, tokenizer.json)
   rerank serve --model ./bge-reranker-v2-m3
 
-  # a Hugging Face model id: downloaded once into $HF_HOME/hub, then used offline
+  # a Hugging Face model id: downloaded on first use into $HF_HOME/hub
+  # (later starts only check refs/main; HF_HUB_OFFLINE=1 skips even that)
   rerank serve --model BAAI/bge-reranker-v2-m3 --host 0.0.0.0 --port 8080 --api-key "$KEY"
 
   # the tiny test model with a separate tokenizer file
@@ -85,7 +86,7 @@ func parseServeFlags(e *env, args []string) (*serveFlags, int) {
 	fs.IntVar(&c.WindowOverlap, "window-overlap", c.WindowOverlap, "windows mode: tokens shared by neighbouring windows")
 	fs.IntVar(&c.MaxChunks, "max-chunks", c.MaxChunks, "windows mode: most windows per document (and ceiling of max_chunks_per_doc)")
 	fs.BoolVar(&c.NoReturnDocuments, "no-return-documents", false, "/v1/rerank: return_documents defaults to false (Cohere) instead of true (Jina)")
-	fs.StringVar(&c.APIKey, "api-key", os.Getenv("RERANK_API_KEY"), "require Authorization: Bearer KEY (except /health, /ready, /docs, /openapi.json)")
+	fs.StringVar(&c.APIKey, "api-key", "", "require Authorization: Bearer KEY (except /health, /ready, /docs, /openapi.json); default $RERANK_API_KEY")
 	fs.StringVar(&f.cors, "cors-origin", "", "comma-separated origins allowed by CORS, or * (default: CORS off)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -118,6 +119,9 @@ func parseServeFlags(e *env, args []string) (*serveFlags, int) {
 	}
 	if c.CacheSize == 0 {
 		c.NoCache = true
+	}
+	if c.APIKey == "" {
+		c.APIKey = os.Getenv("RERANK_API_KEY") // read here so --help never prints it
 	}
 	if f.cors != "" {
 		for _, o := range strings.Split(f.cors, ",") {
