@@ -359,3 +359,60 @@ func TestDownloadUsage(t *testing.T) {
 		t.Errorf("offline download: %d %s", code, errb.String())
 	}
 }
+
+// SIGTERM while a large request is being scored: the request still gets its full answer,
+// then the process exits 0.
+func TestServeGracefulShutdown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	p := startServe(t, "--model", "../../testdata/tiny", "--tokenizer", "../../testdata/tokenizer/tokenizer.json", "--cache-size", "0", "--max-batch-size", "16")
+	docs := make([]string, 400)
+	for i := range docs {
+		docs[i] = fmt.Sprintf("Document %d says that Beijing is the capital of China and Paris the capital of France.", i)
+	}
+	type result struct {
+		code int
+		body []byte
+	}
+	res := make(chan result, 1)
+	go func() {
+		code, body := p.post(t, "/v1/rerank", map[string]any{"query": "capital of China", "documents": docs})
+		res <- result{code, body}
+	}()
+	// wait until the request is queued or running
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(p.base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), "rerank_requests_in_flight 1") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("request never in flight")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	r := <-res
+	if r.code != 200 || strings.Count(string(r.body), `"index"`) != len(docs) {
+		t.Errorf("in-flight request: %d %.300s", r.code, r.body)
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Errorf("exit: %v\n%s", err, p.logs)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no exit after SIGTERM")
+	}
+	if _, err := http.Get(p.base + "/health"); err == nil {
+		t.Error("still accepting connections after shutdown")
+	}
+}
