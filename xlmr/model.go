@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"unsafe"
 
 	"github.com/gorerank/gorerank/nn"
 	"github.com/gorerank/gorerank/tensor"
@@ -304,8 +303,8 @@ func (l *loader) half(t *weights.Tensor) ([]uint16, error) {
 	if l.prec == nn.F16 {
 		want = weights.F16
 	}
-	if t.DType == want && littleEndian && uintptr(unsafe.Pointer(unsafe.SliceData(t.Data)))%2 == 0 && len(t.Data) > 0 {
-		return unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(t.Data))), len(t.Data)/2), nil
+	if t.DType == want {
+		return t.Uint16() // the mapped bits, no copy
 	}
 	f, err := t.Float32()
 	if err != nil {
@@ -322,8 +321,6 @@ func (l *loader) half(t *weights.Tensor) ([]uint16, error) {
 	}
 	return out, nil
 }
-
-var littleEndian = func() bool { x := uint16(1); return *(*byte)(unsafe.Pointer(&x)) == 1 }()
 
 func fromCheckpoint(cfg Config, ck *weights.Checkpoint, o LoadOptions) (*Model, error) {
 	switch o.Precision {

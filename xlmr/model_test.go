@@ -16,7 +16,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
 )
 
 // smallConfig is a valid config of a very small model for synthetic checkpoints.
