@@ -29,7 +29,7 @@ func TestServeLoad(t *testing.T) {
 		docsPerRequest   = 10
 		levelTimeLimit   = 30 * time.Second
 	)
-	pairs := loadGoldenPairs(t)
+	pairs := loadServeGoldens(t)
 	var docs []string
 	for _, g := range pairs {
 		if len(g.Document) > 20 && len(g.Document) < 400 && len(docs) < docsPerRequest {

@@ -143,19 +143,19 @@ func (p *serverProc) post(t testing.TB, path string, body any) (int, []byte) {
 	return resp.StatusCode, out
 }
 
-type goldenPair struct {
+type serveGolden struct {
 	Query    string  `json:"query"`
 	Document string  `json:"document"`
 	Logit    float64 `json:"logit_f64"`
 }
 
-func loadGoldenPairs(t testing.TB) []goldenPair {
+func loadServeGoldens(t testing.TB) []serveGolden {
 	b, err := os.ReadFile("../../testdata/tiny/goldens_index.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var idx struct {
-		Pairs []goldenPair `json:"pairs"`
+		Pairs []serveGolden `json:"pairs"`
 	}
 	if err := json.Unmarshal(b, &idx); err != nil {
 		t.Fatal(err)
@@ -173,8 +173,8 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	p := startServe(t, "--model", "../../testdata/tiny", "--tokenizer", "../../testdata/tokenizer/tokenizer.json")
-	pairs := loadGoldenPairs(t)
-	byQuery := map[string][]goldenPair{}
+	pairs := loadServeGoldens(t)
+	byQuery := map[string][]serveGolden{}
 	var order []string
 	for _, g := range pairs {
 		if strings.TrimSpace(g.Query) == "" {
