@@ -184,9 +184,15 @@ func runServe(e *env, args []string) int {
 	log.Info("listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String(), "docs", "http://"+ln.Addr().String()+"/docs")
 
 	loaded := make(chan error, 1)
-	go func() { loaded <- loadEngine(ctx, f, srv, log, e.stderr) }()
+	var model *xlmr.Model // closed after the last batch; set before loaded is sent on
+	go func() {
+		var err error
+		model, err = loadEngine(ctx, f, srv, log, e.stderr)
+		loaded <- err
+	}()
 
 	exit := exitOK
+	modelLoaded := false // model may only be read after a receive from loaded
 	select {
 	case err := <-loaded:
 		if err != nil {
@@ -194,6 +200,7 @@ func runServe(e *env, args []string) int {
 			exit = exitFailure
 			break
 		}
+		modelLoaded = true
 		select {
 		case <-ctx.Done():
 			log.Info("shutting down: finishing accepted requests", "timeout", f.shutdownTimeout)
@@ -213,16 +220,19 @@ func runServe(e *env, args []string) int {
 		log.Warn("shutdown: some requests did not finish", "error", err)
 	}
 	srv.Close()
+	if modelLoaded {
+		model.Close()
+	}
 	log.Info("stopped")
 	return exit
 }
 
 // loadEngine resolves, loads and warms up the model, then hands it to the server.
-func loadEngine(ctx context.Context, f *serveFlags, srv *server.Server, log *slog.Logger, progress io.Writer) error {
+func loadEngine(ctx context.Context, f *serveFlags, srv *server.Server, log *slog.Logger, progress io.Writer) (*xlmr.Model, error) {
 	t0 := time.Now()
 	dir, rev, err := hub.Resolve(ctx, f.model, hub.Options{Revision: f.revision, Progress: progress, Logger: log})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	tokPath := f.tokenizer
 	if tokPath == "" {
@@ -230,11 +240,11 @@ func loadEngine(ctx context.Context, f *serveFlags, srv *server.Server, log *slo
 	}
 	tok, err := tokenizer.Load(tokPath)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	m, err := xlmr.Load(dir, xlmr.LoadOptions{WeightsFile: f.weights, Precision: precisions[f.dtype], Logger: log})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	dtype := strings.ToLower(m.Report.DType)
 	if f.dtype != "f32" {
@@ -242,22 +252,22 @@ func loadEngine(ctx context.Context, f *serveFlags, srv *server.Server, log *slo
 	}
 	eng, err := server.NewXLMREngine(m, tok, server.ModelInfo{ID: f.cfg.ModelName, Path: dir, Revision: rev, DType: dtype})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	log.Info("model loaded", "dir", dir, "layers", m.Config.NumHiddenLayers, "hidden", m.Config.HiddenSize,
 		"checkpoint_dtype", m.Report.DType, "dtype", dtype, "max_position_tokens", m.MaxTokens(), "seconds", time.Since(t0).Seconds())
 	if !f.noWarmup {
 		t1 := time.Now()
 		if err := warmUp(eng, f.cfg.MaxLength); err != nil {
-			return fmt.Errorf("warm-up: %w", err)
+			return nil, fmt.Errorf("warm-up: %w", err)
 		}
 		log.Info("warmed up", "seconds", time.Since(t1).Seconds())
 	}
 	if err := srv.SetEngine(eng); err != nil {
-		return err
+		return nil, err
 	}
 	log.Info("ready")
-	return nil
+	return m, nil
 }
 
 // warmUp runs one short and one max-length pair so that code paths, thread pools and the

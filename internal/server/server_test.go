@@ -646,3 +646,45 @@ func TestDocsUI(t *testing.T) {
 		t.Errorf("missing asset: %d", r.status)
 	}
 }
+
+// A client that goes away while its pairs are queued: the handler returns at once and the
+// pairs never reach the engine.
+func TestClientDisconnectDropsQueuedPairs(t *testing.T) {
+	f := &fakeEngine{gate: make(chan struct{}), started: make(chan struct{}, 10)}
+	s := newTestServer(t, Config{NoCache: true, MaxBatchSize: 1}, f)
+	h := s.Handler()
+	first := make(chan int)
+	go func() { first <- do(t, h, "POST", "/rerank", `{"query": "q", "texts": ["a"]}`).status }()
+	<-f.started // the worker is busy with the first request
+
+	ctx, cancel := context.WithCancel(context.Background())
+	req := httptest.NewRequest("POST", "/v1/rerank", strings.NewReader(`{`+threeDocs+`}`)).WithContext(ctx)
+	w := httptest.NewRecorder()
+	returned := make(chan struct{})
+	go func() { h.ServeHTTP(w, req); close(returned) }()
+	for testutil.ToFloat64(s.m.queueDepth) < 3 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("handler still waiting after the client went away")
+	}
+	close(f.gate)
+	if c := <-first; c != 200 {
+		t.Errorf("first request: %d", c)
+	}
+	for testutil.ToFloat64(s.m.queueDepth) > 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if calls, _ := f.snapshot(); calls != 1 {
+		t.Errorf("engine ran %d batches, want 1", calls)
+	}
+	if n := testutil.ToFloat64(s.m.dropped); n != 3 {
+		t.Errorf("dropped %v, want 3", n)
+	}
+	if n := testutil.ToFloat64(s.m.requests.WithLabelValues("/v1/rerank", "499")); n != 1 {
+		t.Errorf("requests{status=499} = %v", n)
+	}
+}
