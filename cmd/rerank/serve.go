@@ -178,6 +178,7 @@ func runServe(e *env, args []string) int {
 		return exitFailure
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+		ReadTimeout: 2 * time.Minute, WriteTimeout: f.cfg.RequestTimeout + 2*time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
@@ -230,7 +231,11 @@ func runServe(e *env, args []string) int {
 // loadEngine resolves, loads and warms up the model, then hands it to the server.
 func loadEngine(ctx context.Context, f *serveFlags, srv *server.Server, log *slog.Logger, progress io.Writer) (*xlmr.Model, error) {
 	t0 := time.Now()
-	dir, rev, err := hub.Resolve(ctx, f.model, hub.Options{Revision: f.revision, Progress: progress, Logger: log})
+	ho := hub.Options{Revision: f.revision, Logger: log}
+	if isTerminal(progress) { // a progress bar on a terminal; otherwise only log lines
+		ho.Progress = progress
+	}
+	dir, rev, err := hub.Resolve(ctx, f.model, ho)
 	if err != nil {
 		return nil, err
 	}
@@ -288,4 +293,13 @@ func warmUp(eng server.Engine, maxLength int) error {
 	}
 	logits := make([]float32, 2)
 	return eng.Score([][]int32{short, eng.JoinPair(q.IDs, long)}, logits)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

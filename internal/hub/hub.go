@@ -513,6 +513,7 @@ func (o *Options) download(ctx context.Context, u, blob, name string, meta *file
 	if err := f.Close(); err != nil {
 		return err
 	}
+	o.Logger.Info("hub: downloaded", "file", name, "bytes", meta.size, "seconds", time.Since(bar.start).Seconds())
 	return os.Rename(tmp, blob)
 }
 
