@@ -163,17 +163,15 @@ func (s *Server) encodeAll(eng Engine, query string, docs []string, idx []int, o
 	// report the error of the lowest document index, whatever worker found it
 	var first error
 	firstIdx := len(docs)
-	for w, err := range errs {
-		if err == nil {
-			continue
-		}
+	for _, err := range errs {
 		var de *docError
-		if errors.As(err, &de) && de.index < firstIdx {
+		switch {
+		case err == nil:
+		case errors.As(err, &de) && de.index < firstIdx:
 			first, firstIdx = err, de.index
-		} else if first == nil {
+		case first == nil:
 			first = err
 		}
-		_ = w
 	}
 	return out, first
 }

@@ -688,3 +688,38 @@ func TestClientDisconnectDropsQueuedPairs(t *testing.T) {
 		t.Errorf("requests{status=499} = %v", n)
 	}
 }
+
+// Large requests are tokenized in parallel; the error still names the first bad document
+// and the results are the same as sequential tokenization.
+func TestParallelTokenization(t *testing.T) {
+	s := newTestServer(t, Config{MaxLength: 32, NoCache: true}, &fakeEngine{})
+	docs := make([]string, 100)
+	for i := range docs {
+		docs[i] = fmt.Sprintf("doc %d capital of France", i)
+	}
+	long := strings.Repeat("w ", 40)
+	docs[71], docs[37] = long, long
+	body, _ := json.Marshal(map[string]any{"query": "capital of France", "documents": docs, "truncate": false})
+	for range 5 {
+		r := do(t, s.Handler(), "POST", "/v1/rerank", string(body))
+		if r.status != 413 || !strings.Contains(string(r.body), "documents[37]") {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+	}
+	docs[71], docs[37] = "x", "y"
+	body, _ = json.Marshal(map[string]any{"query": "capital of France", "documents": docs, "raw_scores": true})
+	r := do(t, s.Handler(), "POST", "/v1/rerank", string(body))
+	v := decode[v1Response](t, r.body)
+	if len(v.Results) != 100 {
+		t.Fatalf("%d results", len(v.Results))
+	}
+	for k, res := range v.Results {
+		want := 1.0
+		if res.Index == 37 || res.Index == 71 {
+			want = -2
+		}
+		if res.RelevanceScore != want || (k < 98 && res.Index == 37) {
+			t.Errorf("result %d: %+v", k, res)
+		}
+	}
+}
