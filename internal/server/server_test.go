@@ -206,7 +206,11 @@ func TestRerankErrors(t *testing.T) {
 			}
 		})
 	}
-	r := do(t, s.Handler(), "GET", "/v1/rerank", "")
+	r := do(t, s.Handler(), "POST", "/rerank", `{"query": "q", "texts": ["a", "`+long+`"], "truncate": false}`)
+	if r.status != 413 || !strings.Contains(string(r.body), "texts[1]: the pair has") {
+		t.Errorf("TEI too long: %d %s", r.status, r.body)
+	}
+	r = do(t, s.Handler(), "GET", "/v1/rerank", "")
 	if r.status != 405 || r.header.Get("Allow") != "POST" {
 		t.Errorf("GET /v1/rerank: %d %v", r.status, r.header)
 	}
