@@ -157,6 +157,11 @@ func runServe(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "rerank serve: %v\n", err)
 		return exitUsage
 	}
+	// lifecycle lines (listening, ready, stopping) are printed even with --log-level warn
+	life := log
+	if !log.Enabled(context.Background(), slog.LevelInfo) {
+		life, _ = newLogger(e.stderr, f.logFormat, "info")
+	}
 	f.cfg.Logger = log
 	f.cfg.Version = version()
 	if f.cfg.ModelName == "" {
@@ -182,13 +187,13 @@ func runServe(e *env, args []string) int {
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String(), "docs", "http://"+ln.Addr().String()+"/docs")
+	life.Info("listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String(), "docs", "http://"+ln.Addr().String()+"/docs")
 
 	loaded := make(chan error, 1)
 	var model *xlmr.Model // closed after the last batch; set before loaded is sent on
 	go func() {
 		var err error
-		model, err = loadEngine(ctx, f, srv, log, e.stderr)
+		model, err = loadEngine(ctx, f, srv, log, life, e.stderr)
 		loaded <- err
 	}()
 
@@ -204,13 +209,13 @@ func runServe(e *env, args []string) int {
 		modelLoaded = true
 		select {
 		case <-ctx.Done():
-			log.Info("shutting down: finishing accepted requests", "timeout", f.shutdownTimeout)
+			life.Info("shutting down: finishing accepted requests", "timeout", f.shutdownTimeout)
 		case err := <-serveErr:
 			log.Error("server stopped", "error", err)
 			exit = exitFailure
 		}
 	case <-ctx.Done():
-		log.Info("interrupted while loading the model")
+		life.Info("interrupted while loading the model")
 	case err := <-serveErr:
 		log.Error("server stopped", "error", err)
 		exit = exitFailure
@@ -224,12 +229,12 @@ func runServe(e *env, args []string) int {
 	if modelLoaded {
 		model.Close()
 	}
-	log.Info("stopped")
+	life.Info("stopped")
 	return exit
 }
 
 // loadEngine resolves, loads and warms up the model, then hands it to the server.
-func loadEngine(ctx context.Context, f *serveFlags, srv *server.Server, log *slog.Logger, progress io.Writer) (*xlmr.Model, error) {
+func loadEngine(ctx context.Context, f *serveFlags, srv *server.Server, log, life *slog.Logger, progress io.Writer) (*xlmr.Model, error) {
 	t0 := time.Now()
 	ho := hub.Options{Revision: f.revision, Logger: log}
 	if isTerminal(progress) { // a progress bar on a terminal; otherwise only log lines
@@ -271,7 +276,7 @@ func loadEngine(ctx context.Context, f *serveFlags, srv *server.Server, log *slo
 	if err := srv.SetEngine(eng); err != nil {
 		return nil, err
 	}
-	log.Info("ready")
+	life.Info("ready")
 	return m, nil
 }
 
