@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"hash/fnv"
 	"strings"
 	"sync"
@@ -85,7 +84,7 @@ func (f *fakeEngine) EncodePair(q, d string, o tokenizer.Options) (*tokenizer.En
 			truncated = true
 			if o.Strategy == tokenizer.OnlySecond || len(b) >= len(a) {
 				if len(b) == 0 {
-					return nil, errors.New("fake: cannot truncate")
+					return nil, tokenizer.ErrSequenceTooShort
 				}
 				b = b[:len(b)-1]
 			} else {

@@ -193,8 +193,11 @@ func (s *Server) handleTokenize(w http.ResponseWriter, r *http.Request) error {
 	if rr.opts.truncate {
 		o.MaxLength = rr.opts.maxLength
 	}
-	for _, d := range rr.docs {
+	for i, d := range rr.docs {
 		enc, err := st.eng.EncodePair(rr.query, d, o)
+		if errors.Is(err, tokenizer.ErrSequenceTooShort) {
+			return tooLarge("documents[%d]: the query does not fit in max_length %d with truncation %q", i, rr.opts.maxLength, rr.opts.mode)
+		}
 		if err != nil {
 			return fmt.Errorf("tokenizing: %w", err)
 		}

@@ -276,6 +276,9 @@ func (p *pairEncoder) encode(i int, doc string) (docInput, error) {
 		strategy = tokenizer.OnlySecond
 	}
 	e, err := p.eng.EncodePair(p.query, doc, tokenizer.Options{MaxLength: maxLen, Strategy: strategy, Left: p.o.left})
+	if errors.Is(err, tokenizer.ErrSequenceTooShort) { // checkQuery should prevent it; a 4xx either way
+		return docInput{}, &docError{i, tooLarge("the pair cannot be cut to max_length %d with truncation %q", maxLen, p.o.mode)}
+	}
 	if err != nil {
 		return docInput{}, &docError{i, err}
 	}

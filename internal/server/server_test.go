@@ -306,6 +306,10 @@ func TestTokenize(t *testing.T) {
 	if len(got) != 2 || len(got[0]) != 9 || got[0][0].Sequence == nil || *got[0][6].Sequence != 1 {
 		t.Errorf("pairs: %s", r.body)
 	}
+	r = do(t, s.Handler(), "POST", "/tokenize", `{"query": "`+strings.Repeat("q ", 40)+`", "documents": ["a"], "max_length": 16, "truncation": "only_second"}`)
+	if r.status != 413 {
+		t.Errorf("only_second with a long query: %d %s", r.status, r.body)
+	}
 	for _, bad := range []string{`{"inputs": 5}`, `{"inputs": []}`, `{}`, `{"query": "q"}`, `nope`} {
 		if r := do(t, s.Handler(), "POST", "/tokenize", bad); r.status != 400 {
 			t.Errorf("%s: status %d %s", bad, r.status, r.body)
