@@ -132,3 +132,19 @@ func TestXLMRWindows(t *testing.T) {
 		t.Errorf("usage %d below %d", decode[v1Response](t, r.body).Usage.TotalTokens, wantTok)
 	}
 }
+
+// Odd but valid input through the real tokenizer and model: always 200, never a 5xx.
+func TestXLMROddInputs(t *testing.T) {
+	e := loadTiny(t)
+	s := newTestServer(t, Config{MaxLength: 32}, e)
+	docs := []string{"", " ", "\u200d", "<s></s><pad><mask>", "👩‍👩‍👧‍👦🇫🇷", strings.Repeat("x", 5000), "e\u0301\u0301\u0301", "\x00\x01", "\ufeffBOM", "日本語のテキスト" + strings.Repeat("。", 100)}
+	for _, mode := range []string{"longest_first", "only_second", "flag", "windows"} {
+		for _, q := range []string{"q", "<mask>", strings.Repeat("long query ", 30)} {
+			body, _ := json.Marshal(map[string]any{"query": q, "documents": docs, "truncation": mode})
+			r := do(t, s.Handler(), "POST", "/v1/rerank", string(body))
+			if r.status != 200 && !(r.status == 413 && mode == "only_second") {
+				t.Errorf("%s / %.20q: %d %s", mode, q, r.status, r.body)
+			}
+		}
+	}
+}
