@@ -2,6 +2,7 @@ package server
 
 import (
 	"hash/fnv"
+	"math"
 	"strings"
 	"sync"
 	"unicode"
@@ -20,6 +21,7 @@ type fakeEngine struct {
 	started chan struct{} // when non-nil, Score sends on it when it starts
 	fail    error
 	panics  bool
+	nan     bool // every logit is NaN
 }
 
 const (
@@ -142,6 +144,9 @@ func (f *fakeEngine) Score(seqs [][]int32, logits []float32) error {
 	}
 	for i, s := range seqs {
 		logits[i] = fakeLogit(s)
+		if f.nan {
+			logits[i] = float32(math.NaN())
+		}
 	}
 	return nil
 }

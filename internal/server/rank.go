@@ -94,6 +94,9 @@ func (s *Server) rank(ctx context.Context, st *engineState, query string, docs [
 				tokens += len(q)
 				k++
 			}
+			if math.IsNaN(float64(best)) || math.IsInf(float64(best), 0) {
+				return nil, 0, fmt.Errorf("the model produced a non-finite logit (%v) for documents[%d]", best, i)
+			}
 			out[i].logit, out[i].truncated, out[i].tokens = best, in.truncated, tokens
 			if in.truncated {
 				s.m.truncated.Inc()

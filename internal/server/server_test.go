@@ -505,6 +505,11 @@ func TestEngineFailures(t *testing.T) {
 	if r.status != 500 || decode[errorBody](t, r.body).Error.Type != errInternal {
 		t.Errorf("engine panic: %d %s", r.status, r.body)
 	}
+	s = newTestServer(t, Config{}, &fakeEngine{nan: true})
+	r = do(t, s.Handler(), "POST", "/v1/rerank", `{`+threeDocs+`}`)
+	if r.status != 500 || !json.Valid(r.body) || !strings.Contains(string(r.body), "non-finite") {
+		t.Errorf("NaN logits: %d %s", r.status, r.body)
+	}
 	// the server still works afterwards
 	s2 := newTestServer(t, Config{}, &fakeEngine{})
 	if r := do(t, s2.Handler(), "POST", "/v1/rerank", `{`+threeDocs+`}`); r.status != 200 {
