@@ -54,7 +54,9 @@ models), HF_HUB_OFFLINE=1 (only check the cache).`)
 		return exitUsage
 	}
 	if !*quiet {
-		o.Progress = e.stderr
+		if isTerminal(e.stderr) {
+			o.Progress = e.stderr // progress bars; log lines either way
+		}
 		o.Logger = slog.New(slog.NewTextHandler(e.stderr, nil))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

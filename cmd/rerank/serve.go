@@ -29,7 +29,8 @@ Examples:
   # a model folder (config.json, model.safetensors, tokenizer.json)
   rerank serve --model ./bge-reranker-v2-m3
 
-  # a Hugging Face model id: downloaded once into $HF_HOME/hub, then used offline
+  # a Hugging Face model id: downloaded on first use into $HF_HOME/hub
+  # (later starts only check refs/main; HF_HUB_OFFLINE=1 skips even that)
   rerank serve --model BAAI/bge-reranker-v2-m3 --host 0.0.0.0 --port 8080 --api-key "$KEY"
 
   # the tiny test model with a separate tokenizer file
@@ -85,7 +86,7 @@ func parseServeFlags(e *env, args []string) (*serveFlags, int) {
 	fs.IntVar(&c.WindowOverlap, "window-overlap", c.WindowOverlap, "windows mode: tokens shared by neighbouring windows")
 	fs.IntVar(&c.MaxChunks, "max-chunks", c.MaxChunks, "windows mode: most windows per document (and ceiling of max_chunks_per_doc)")
 	fs.BoolVar(&c.NoReturnDocuments, "no-return-documents", false, "/v1/rerank: return_documents defaults to false (Cohere) instead of true (Jina)")
-	fs.StringVar(&c.APIKey, "api-key", os.Getenv("RERANK_API_KEY"), "require Authorization: Bearer KEY (except /health, /ready, /docs, /openapi.json)")
+	fs.StringVar(&c.APIKey, "api-key", "", "require Authorization: Bearer KEY (except /health, /ready, /docs, /openapi.json); default $RERANK_API_KEY")
 	fs.StringVar(&f.cors, "cors-origin", "", "comma-separated origins allowed by CORS, or * (default: CORS off)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -118,6 +119,9 @@ func parseServeFlags(e *env, args []string) (*serveFlags, int) {
 	}
 	if c.CacheSize == 0 {
 		c.NoCache = true
+	}
+	if c.APIKey == "" {
+		c.APIKey = os.Getenv("RERANK_API_KEY") // read here so --help never prints it
 	}
 	if f.cors != "" {
 		for _, o := range strings.Split(f.cors, ",") {
@@ -153,6 +157,11 @@ func runServe(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "rerank serve: %v\n", err)
 		return exitUsage
 	}
+	// lifecycle lines (listening, ready, stopping) are printed even with --log-level warn
+	life := log
+	if !log.Enabled(context.Background(), slog.LevelInfo) {
+		life, _ = newLogger(e.stderr, f.logFormat, "info")
+	}
 	f.cfg.Logger = log
 	f.cfg.Version = version()
 	if f.cfg.ModelName == "" {
@@ -174,15 +183,22 @@ func runServe(e *env, args []string) int {
 		return exitFailure
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+		ReadTimeout: 2 * time.Minute, WriteTimeout: f.cfg.RequestTimeout + 2*time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String(), "docs", "http://"+ln.Addr().String()+"/docs")
+	life.Info("listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String(), "docs", "http://"+ln.Addr().String()+"/docs")
 
 	loaded := make(chan error, 1)
-	go func() { loaded <- loadEngine(ctx, f, srv, log, e.stderr) }()
+	var model *xlmr.Model // closed after the last batch; set before loaded is sent on
+	go func() {
+		var err error
+		model, err = loadEngine(ctx, f, srv, log, life, e.stderr)
+		loaded <- err
+	}()
 
 	exit := exitOK
+	modelLoaded := false // model may only be read after a receive from loaded
 	select {
 	case err := <-loaded:
 		if err != nil {
@@ -190,15 +206,16 @@ func runServe(e *env, args []string) int {
 			exit = exitFailure
 			break
 		}
+		modelLoaded = true
 		select {
 		case <-ctx.Done():
-			log.Info("shutting down: finishing accepted requests", "timeout", f.shutdownTimeout)
+			life.Info("shutting down: finishing accepted requests", "timeout", f.shutdownTimeout)
 		case err := <-serveErr:
 			log.Error("server stopped", "error", err)
 			exit = exitFailure
 		}
 	case <-ctx.Done():
-		log.Info("interrupted while loading the model")
+		life.Info("interrupted while loading the model")
 	case err := <-serveErr:
 		log.Error("server stopped", "error", err)
 		exit = exitFailure
@@ -209,16 +226,23 @@ func runServe(e *env, args []string) int {
 		log.Warn("shutdown: some requests did not finish", "error", err)
 	}
 	srv.Close()
-	log.Info("stopped")
+	if modelLoaded {
+		model.Close()
+	}
+	life.Info("stopped")
 	return exit
 }
 
 // loadEngine resolves, loads and warms up the model, then hands it to the server.
-func loadEngine(ctx context.Context, f *serveFlags, srv *server.Server, log *slog.Logger, progress io.Writer) error {
+func loadEngine(ctx context.Context, f *serveFlags, srv *server.Server, log, life *slog.Logger, progress io.Writer) (*xlmr.Model, error) {
 	t0 := time.Now()
-	dir, rev, err := hub.Resolve(ctx, f.model, hub.Options{Revision: f.revision, Progress: progress, Logger: log})
+	ho := hub.Options{Revision: f.revision, Logger: log}
+	if isTerminal(progress) { // a progress bar on a terminal; otherwise only log lines
+		ho.Progress = progress
+	}
+	dir, rev, err := hub.Resolve(ctx, f.model, ho)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	tokPath := f.tokenizer
 	if tokPath == "" {
@@ -226,11 +250,11 @@ func loadEngine(ctx context.Context, f *serveFlags, srv *server.Server, log *slo
 	}
 	tok, err := tokenizer.Load(tokPath)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	m, err := xlmr.Load(dir, xlmr.LoadOptions{WeightsFile: f.weights, Precision: precisions[f.dtype], Logger: log})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	dtype := strings.ToLower(m.Report.DType)
 	if f.dtype != "f32" {
@@ -238,22 +262,22 @@ func loadEngine(ctx context.Context, f *serveFlags, srv *server.Server, log *slo
 	}
 	eng, err := server.NewXLMREngine(m, tok, server.ModelInfo{ID: f.cfg.ModelName, Path: dir, Revision: rev, DType: dtype})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	log.Info("model loaded", "dir", dir, "layers", m.Config.NumHiddenLayers, "hidden", m.Config.HiddenSize,
 		"checkpoint_dtype", m.Report.DType, "dtype", dtype, "max_position_tokens", m.MaxTokens(), "seconds", time.Since(t0).Seconds())
 	if !f.noWarmup {
 		t1 := time.Now()
 		if err := warmUp(eng, f.cfg.MaxLength); err != nil {
-			return fmt.Errorf("warm-up: %w", err)
+			return nil, fmt.Errorf("warm-up: %w", err)
 		}
 		log.Info("warmed up", "seconds", time.Since(t1).Seconds())
 	}
 	if err := srv.SetEngine(eng); err != nil {
-		return err
+		return nil, err
 	}
-	log.Info("ready")
-	return nil
+	life.Info("ready")
+	return m, nil
 }
 
 // warmUp runs one short and one max-length pair so that code paths, thread pools and the
@@ -274,4 +298,13 @@ func warmUp(eng server.Engine, maxLength int) error {
 	}
 	logits := make([]float32, 2)
 	return eng.Score([][]int32{short, eng.JoinPair(q.IDs, long)}, logits)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -315,7 +315,17 @@ func (o *Options) head(ctx context.Context, u string) (*fileMeta, error) {
 	}
 	req.Header.Set("Accept-Encoding", "identity")
 	c := *o.Client
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	// The metadata is on the hub's own response, not on the CDN's: follow only relative
+	// redirects (a renamed repository), as huggingface_hub does.
+	c.CheckRedirect = func(r *http.Request, via []*http.Request) error {
+		if len(via) >= 5 || r.Response == nil {
+			return http.ErrUseLastResponse
+		}
+		if loc, err := url.Parse(r.Response.Header.Get("Location")); err != nil || loc.Scheme != "" || loc.Host != "" {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}
 	resp, err := c.Do(req)
 	if err != nil {
 		return nil, &netError{err}
@@ -503,6 +513,7 @@ func (o *Options) download(ctx context.Context, u, blob, name string, meta *file
 	if err := f.Close(); err != nil {
 		return err
 	}
+	o.Logger.Info("hub: downloaded", "file", name, "bytes", meta.size, "seconds", time.Since(bar.start).Seconds())
 	return os.Rename(tmp, blob)
 }
 

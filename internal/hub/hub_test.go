@@ -76,6 +76,10 @@ func (h *fakeHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sib = append(sib, map[string]any{"rfilename": "onnx/model.onnx", "size": 5})
 		sib = append(sib, map[string]any{"rfilename": "README.md", "size": 5})
 		json.NewEncoder(w).Encode(map[string]any{"id": h.repo, "sha": commit, "siblings": sib})
+	case strings.HasPrefix(p, "/BAAI/old-name/resolve/"): // a renamed repository: relative redirect
+		http.Redirect(w, r, "/"+h.repo+strings.TrimPrefix(p, "/BAAI/old-name"), http.StatusTemporaryRedirect)
+	case p == "/api/models/BAAI/old-name/revision/main":
+		http.Redirect(w, r, "/api/models/"+h.repo+"/revision/main", http.StatusTemporaryRedirect)
 	case strings.HasPrefix(p, "/"+h.repo+"/resolve/"):
 		rest := strings.TrimPrefix(p, "/"+h.repo+"/resolve/")
 		rev, name, _ := strings.Cut(rest, "/")
@@ -90,7 +94,9 @@ func (h *fakeHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("X-Linked-Etag", `"`+sha256hex(f.data)+`"`)
 			w.Header().Set("X-Linked-Size", fmt.Sprint(len(f.data)))
 			w.Header().Set("ETag", `"`+gitSHA1([]byte("pointer"))+`"`)
-			http.Redirect(w, r, "/cdn/"+sha256hex(f.data), http.StatusFound)
+			// the CDN URL is absolute, as the hub's is (it points at another host there)
+			w.Header().Set("Location", "http://"+r.Host+"/cdn/"+sha256hex(f.data))
+			w.WriteHeader(http.StatusFound)
 			return
 		}
 		w.Header().Set("ETag", `"`+gitSHA1(f.data)+`"`)
@@ -299,5 +305,17 @@ func TestResolveLocalAndInvalid(t *testing.T) {
 		if !IsRepoID(good) {
 			t.Errorf("IsRepoID(%q) = false", good)
 		}
+	}
+}
+
+func TestDownloadRenamedRepo(t *testing.T) {
+	_, srv := newFakeHub(t)
+	o := opts(t, srv)
+	dir, rev, err := Download(context.Background(), "BAAI/old-name", o)
+	if err != nil || rev != commit {
+		t.Fatalf("renamed repo: %s %s %v", dir, rev, err)
+	}
+	if !strings.Contains(dir, "models--BAAI--old-name") {
+		t.Errorf("cached under %s, want the requested id's folder", dir)
 	}
 }

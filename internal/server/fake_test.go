@@ -1,8 +1,8 @@
 package server
 
 import (
-	"errors"
 	"hash/fnv"
+	"math"
 	"strings"
 	"sync"
 	"unicode"
@@ -21,6 +21,7 @@ type fakeEngine struct {
 	started chan struct{} // when non-nil, Score sends on it when it starts
 	fail    error
 	panics  bool
+	nan     bool // every logit is NaN
 }
 
 const (
@@ -85,7 +86,7 @@ func (f *fakeEngine) EncodePair(q, d string, o tokenizer.Options) (*tokenizer.En
 			truncated = true
 			if o.Strategy == tokenizer.OnlySecond || len(b) >= len(a) {
 				if len(b) == 0 {
-					return nil, errors.New("fake: cannot truncate")
+					return nil, tokenizer.ErrSequenceTooShort
 				}
 				b = b[:len(b)-1]
 			} else {
@@ -143,6 +144,9 @@ func (f *fakeEngine) Score(seqs [][]int32, logits []float32) error {
 	}
 	for i, s := range seqs {
 		logits[i] = fakeLogit(s)
+		if f.nan {
+			logits[i] = float32(math.NaN())
+		}
 	}
 	return nil
 }

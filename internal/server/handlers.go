@@ -99,7 +99,11 @@ func (s *Server) serveRerank(w http.ResponseWriter, r *http.Request, cohere bool
 			if ae.status == 429 {
 				w.Header().Set("Retry-After", "1")
 			}
-			return &apiError{status: ae.status, typ: ae.typ, msg: err.Error()}
+			msg := err.Error()
+			if req.format == formatTEI { // name the field the client sent
+				msg = strings.Replace(msg, "documents[", "texts[", 1)
+			}
+			return &apiError{status: ae.status, typ: ae.typ, msg: msg}
 		}
 		return err
 	}
@@ -189,8 +193,11 @@ func (s *Server) handleTokenize(w http.ResponseWriter, r *http.Request) error {
 	if rr.opts.truncate {
 		o.MaxLength = rr.opts.maxLength
 	}
-	for _, d := range rr.docs {
+	for i, d := range rr.docs {
 		enc, err := st.eng.EncodePair(rr.query, d, o)
+		if errors.Is(err, tokenizer.ErrSequenceTooShort) {
+			return tooLarge("documents[%d]: the query does not fit in max_length %d with truncation %q", i, rr.opts.maxLength, rr.opts.mode)
+		}
 		if err != nil {
 			return fmt.Errorf("tokenizing: %w", err)
 		}
@@ -297,9 +304,12 @@ func (s *Server) handleDocs(w http.ResponseWriter, r *http.Request) error {
 	if name == "" {
 		name = "index.html"
 	}
+	if strings.Contains(name, "/") {
+		return &apiError{status: 404, typ: errNotFound, msg: "no such file under /docs/"}
+	}
 	sub, _ := fs.Sub(swaggerFS, "swaggerui")
 	data, err := fs.ReadFile(sub, name)
-	if err != nil || strings.Contains(name, "/") {
+	if err != nil {
 		return &apiError{status: 404, typ: errNotFound, msg: "no such file under /docs/"}
 	}
 	switch {

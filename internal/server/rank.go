@@ -94,6 +94,9 @@ func (s *Server) rank(ctx context.Context, st *engineState, query string, docs [
 				tokens += len(q)
 				k++
 			}
+			if math.IsNaN(float64(best)) || math.IsInf(float64(best), 0) {
+				return nil, 0, fmt.Errorf("the model produced a non-finite logit (%v) for documents[%d]", best, i)
+			}
 			out[i].logit, out[i].truncated, out[i].tokens = best, in.truncated, tokens
 			if in.truncated {
 				s.m.truncated.Inc()
@@ -163,17 +166,15 @@ func (s *Server) encodeAll(eng Engine, query string, docs []string, idx []int, o
 	// report the error of the lowest document index, whatever worker found it
 	var first error
 	firstIdx := len(docs)
-	for w, err := range errs {
-		if err == nil {
-			continue
-		}
+	for _, err := range errs {
 		var de *docError
-		if errors.As(err, &de) && de.index < firstIdx {
+		switch {
+		case err == nil:
+		case errors.As(err, &de) && de.index < firstIdx:
 			first, firstIdx = err, de.index
-		} else if first == nil {
+		case first == nil:
 			first = err
 		}
-		_ = w
 	}
 	return out, first
 }
@@ -278,6 +279,9 @@ func (p *pairEncoder) encode(i int, doc string) (docInput, error) {
 		strategy = tokenizer.OnlySecond
 	}
 	e, err := p.eng.EncodePair(p.query, doc, tokenizer.Options{MaxLength: maxLen, Strategy: strategy, Left: p.o.left})
+	if errors.Is(err, tokenizer.ErrSequenceTooShort) { // checkQuery should prevent it; a 4xx either way
+		return docInput{}, &docError{i, tooLarge("the pair cannot be cut to max_length %d with truncation %q", maxLen, p.o.mode)}
+	}
 	if err != nil {
 		return docInput{}, &docError{i, err}
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -206,6 +207,7 @@ func (s *Server) routes() http.Handler {
 	metricsH := promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{Registry: s.m.reg})
 	table := map[string]route{
 		"/v1/rerank":    {http.MethodPost, false, s.handleV1Rerank},
+		"/v2/rerank":    {http.MethodPost, false, s.handleV1Rerank}, // the path of Cohere's v2 client; same format
 		"/rerank":       {http.MethodPost, false, s.handleRerank},
 		"/tokenize":     {http.MethodPost, false, s.handleTokenize},
 		"/info":         {http.MethodGet, false, s.handleInfo},
@@ -377,12 +379,20 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// writeJSON encodes v before writing anything, so an encoding failure becomes a clean 500
+// instead of a truncated body.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		status = http.StatusInternalServerError
+		buf.Reset()
+		_ = enc.Encode(errorBody{errorDetail{Message: "encoding the response: " + err.Error(), Type: errInternal}})
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
+	_, _ = w.Write(buf.Bytes())
 }
 
 type errorBody struct {

@@ -189,7 +189,7 @@ func TestRerankErrors(t *testing.T) {
 		{"too long, no truncation", "/v1/rerank", `{"query": "q", "documents": ["a", "` + long + `"], "truncate": false}`, 413, "documents[1]: the pair has 45 tokens, over max_length 32"},
 		{"query too long for only_second", "/v1/rerank", `{"query": "` + long + `", "documents": ["a"], "truncation": "only_second"}`, 413, "query has 40 tokens"},
 		{"body too large", "/v1/rerank", `{"query": "q", "documents": ["` + strings.Repeat("x", 5000) + `"]}`, 413, "--max-body-bytes"},
-		{"unknown path", "/v2/rerank", `{}`, 404, "no endpoint"},
+		{"unknown path", "/v3/rerank", `{}`, 404, "no endpoint"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -206,7 +206,11 @@ func TestRerankErrors(t *testing.T) {
 			}
 		})
 	}
-	r := do(t, s.Handler(), "GET", "/v1/rerank", "")
+	r := do(t, s.Handler(), "POST", "/rerank", `{"query": "q", "texts": ["a", "`+long+`"], "truncate": false}`)
+	if r.status != 413 || !strings.Contains(string(r.body), "texts[1]: the pair has") {
+		t.Errorf("TEI too long: %d %s", r.status, r.body)
+	}
+	r = do(t, s.Handler(), "GET", "/v1/rerank", "")
 	if r.status != 405 || r.header.Get("Allow") != "POST" {
 		t.Errorf("GET /v1/rerank: %d %v", r.status, r.header)
 	}
@@ -301,6 +305,10 @@ func TestTokenize(t *testing.T) {
 	got = decode[[][]tokenOut](t, r.body)
 	if len(got) != 2 || len(got[0]) != 9 || got[0][0].Sequence == nil || *got[0][6].Sequence != 1 {
 		t.Errorf("pairs: %s", r.body)
+	}
+	r = do(t, s.Handler(), "POST", "/tokenize", `{"query": "`+strings.Repeat("q ", 40)+`", "documents": ["a"], "max_length": 16, "truncation": "only_second"}`)
+	if r.status != 413 {
+		t.Errorf("only_second with a long query: %d %s", r.status, r.body)
 	}
 	for _, bad := range []string{`{"inputs": 5}`, `{"inputs": []}`, `{}`, `{"query": "q"}`, `nope`} {
 		if r := do(t, s.Handler(), "POST", "/tokenize", bad); r.status != 400 {
@@ -497,6 +505,11 @@ func TestEngineFailures(t *testing.T) {
 	if r.status != 500 || decode[errorBody](t, r.body).Error.Type != errInternal {
 		t.Errorf("engine panic: %d %s", r.status, r.body)
 	}
+	s = newTestServer(t, Config{}, &fakeEngine{nan: true})
+	r = do(t, s.Handler(), "POST", "/v1/rerank", `{`+threeDocs+`}`)
+	if r.status != 500 || !json.Valid(r.body) || !strings.Contains(string(r.body), "non-finite") {
+		t.Errorf("NaN logits: %d %s", r.status, r.body)
+	}
 	// the server still works afterwards
 	s2 := newTestServer(t, Config{}, &fakeEngine{})
 	if r := do(t, s2.Handler(), "POST", "/v1/rerank", `{`+threeDocs+`}`); r.status != 200 {
@@ -644,5 +657,82 @@ func TestDocsUI(t *testing.T) {
 	}
 	if r := do(t, s.Handler(), "GET", "/docs/nope.js", ""); r.status != 404 {
 		t.Errorf("missing asset: %d", r.status)
+	}
+}
+
+// A client that goes away while its pairs are queued: the handler returns at once and the
+// pairs never reach the engine.
+func TestClientDisconnectDropsQueuedPairs(t *testing.T) {
+	f := &fakeEngine{gate: make(chan struct{}), started: make(chan struct{}, 10)}
+	s := newTestServer(t, Config{NoCache: true, MaxBatchSize: 1}, f)
+	h := s.Handler()
+	first := make(chan int)
+	go func() { first <- do(t, h, "POST", "/rerank", `{"query": "q", "texts": ["a"]}`).status }()
+	<-f.started // the worker is busy with the first request
+
+	ctx, cancel := context.WithCancel(context.Background())
+	req := httptest.NewRequest("POST", "/v1/rerank", strings.NewReader(`{`+threeDocs+`}`)).WithContext(ctx)
+	w := httptest.NewRecorder()
+	returned := make(chan struct{})
+	go func() { h.ServeHTTP(w, req); close(returned) }()
+	for testutil.ToFloat64(s.m.queueDepth) < 3 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("handler still waiting after the client went away")
+	}
+	close(f.gate)
+	if c := <-first; c != 200 {
+		t.Errorf("first request: %d", c)
+	}
+	for testutil.ToFloat64(s.m.queueDepth) > 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if calls, _ := f.snapshot(); calls != 1 {
+		t.Errorf("engine ran %d batches, want 1", calls)
+	}
+	if n := testutil.ToFloat64(s.m.dropped); n != 3 {
+		t.Errorf("dropped %v, want 3", n)
+	}
+	if n := testutil.ToFloat64(s.m.requests.WithLabelValues("/v1/rerank", "499")); n != 1 {
+		t.Errorf("requests{status=499} = %v", n)
+	}
+}
+
+// Large requests are tokenized in parallel; the error still names the first bad document
+// and the results are the same as sequential tokenization.
+func TestParallelTokenization(t *testing.T) {
+	s := newTestServer(t, Config{MaxLength: 32, NoCache: true}, &fakeEngine{})
+	docs := make([]string, 100)
+	for i := range docs {
+		docs[i] = fmt.Sprintf("doc %d capital of France", i)
+	}
+	long := strings.Repeat("w ", 40)
+	docs[71], docs[37] = long, long
+	body, _ := json.Marshal(map[string]any{"query": "capital of France", "documents": docs, "truncate": false})
+	for range 5 {
+		r := do(t, s.Handler(), "POST", "/v1/rerank", string(body))
+		if r.status != 413 || !strings.Contains(string(r.body), "documents[37]") {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+	}
+	docs[71], docs[37] = "x", "y"
+	body, _ = json.Marshal(map[string]any{"query": "capital of France", "documents": docs, "raw_scores": true})
+	r := do(t, s.Handler(), "POST", "/v1/rerank", string(body))
+	v := decode[v1Response](t, r.body)
+	if len(v.Results) != 100 {
+		t.Fatalf("%d results", len(v.Results))
+	}
+	for k, res := range v.Results {
+		want := 1.0
+		if res.Index == 37 || res.Index == 71 {
+			want = -2
+		}
+		if res.RelevanceScore != want || (k < 98 && res.Index == 37) {
+			t.Errorf("result %d: %+v", k, res)
+		}
 	}
 }

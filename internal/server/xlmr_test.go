@@ -90,3 +90,61 @@ func TestXLMREngineThroughServer(t *testing.T) {
 		}
 	}
 }
+
+// windows mode over the real model: the score is the best of the windows, each scored as
+// <s> q </s></s> window </s>.
+func TestXLMRWindows(t *testing.T) {
+	e := loadTiny(t)
+	s := newTestServer(t, Config{MaxLength: 64, WindowOverlap: 8}, e)
+	q := "what is the capital of China?"
+	doc := strings.Repeat("Shanghai is a financial centre with a large port. ", 12) + "Beijing is the capital of China."
+	body, _ := json.Marshal(map[string]any{"query": q, "documents": []string{doc}, "raw_scores": true, "truncation": "windows"})
+	r := do(t, s.Handler(), "POST", "/v1/rerank", string(body))
+	if r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	got := decode[v1Response](t, r.body).Results[0]
+
+	qe, _ := e.Encode(q, tokenizer.Options{NoSpecial: true})
+	de, _ := e.Encode(doc, tokenizer.Options{NoSpecial: true})
+	room := 64 - 4 - len(qe.IDs)
+	stride := room - 8
+	best, n := math.Inf(-1), 0
+	for start := 0; ; start += stride {
+		end := min(start+room, len(de.IDs))
+		l := make([]float32, 1)
+		if err := e.Score([][]int32{e.JoinPair(qe.IDs, de.IDs[start:end])}, l); err != nil {
+			t.Fatal(err)
+		}
+		best = math.Max(best, float64(l[0]))
+		n++
+		if end == len(de.IDs) {
+			break
+		}
+	}
+	if n < 3 {
+		t.Fatalf("only %d windows; make the document longer", n)
+	}
+	if math.Abs(got.RelevanceScore-best) > 1e-6 || got.Truncated {
+		t.Errorf("server %v (truncated %v), best of %d windows %v", got.RelevanceScore, got.Truncated, n, best)
+	}
+	if wantTok := n*4 + n*len(qe.IDs); decode[v1Response](t, r.body).Usage.TotalTokens < wantTok {
+		t.Errorf("usage %d below %d", decode[v1Response](t, r.body).Usage.TotalTokens, wantTok)
+	}
+}
+
+// Odd but valid input through the real tokenizer and model: always 200, never a 5xx.
+func TestXLMROddInputs(t *testing.T) {
+	e := loadTiny(t)
+	s := newTestServer(t, Config{MaxLength: 32}, e)
+	docs := []string{"", " ", "\u200d", "<s></s><pad><mask>", "👩‍👩‍👧‍👦🇫🇷", strings.Repeat("x", 5000), "e\u0301\u0301\u0301", "\x00\x01", "\ufeffBOM", "日本語のテキスト" + strings.Repeat("。", 100)}
+	for _, mode := range []string{"longest_first", "only_second", "flag", "windows"} {
+		for _, q := range []string{"q", "<mask>", strings.Repeat("long query ", 30)} {
+			body, _ := json.Marshal(map[string]any{"query": q, "documents": docs, "truncation": mode})
+			r := do(t, s.Handler(), "POST", "/v1/rerank", string(body))
+			if r.status != 200 && !(r.status == 413 && mode == "only_second") {
+				t.Errorf("%s / %.20q: %d %s", mode, q, r.status, r.body)
+			}
+		}
+	}
+}
