@@ -52,6 +52,9 @@ type lowpTier struct {
 	// kernel computes c (6,16) = a·b over kc, or adds it to c when acc is true;
 	// a is 6 rows of stride lda, b a packed [kc][16] sliver, c has row stride ldc.
 	kernel func(kc int, a []float32, lda int, b, c []float32, ldc int, acc bool)
+	// tiles, if not nil, is a BF16 matrix-unit kernel for MatMulNTBF16Compute
+	// (see bf16_tiles.go): c (32,32) = a (32,k) BF16 rows · b BF16 pairs.
+	tiles func(a []uint16, lda int, b []uint32, ldb int, kblocks int, c []float32, ldc int)
 }
 
 var genericTier = &lowpTier{
@@ -131,6 +134,7 @@ type lowpScratch struct {
 	bp [lowpNC * lowpKC]float32 // weight slivers [NC/16][KC][16]
 	ap [lowpMC * lowpKC]float32 // BF16-rounded activation block (MC,KC)
 	c  [lowpMR * lowpNR]float32 // edge tile
+	tc [32 * 32]float32         // edge tile of the tile path
 }
 
 var lowpScratchPool = sync.Pool{New: func() any { return new(lowpScratch) }}
@@ -145,7 +149,9 @@ type lowpJob struct {
 	wf      weightFormat
 	round   bool
 	tier    *lowpTier
-	slivers int // 16-column slivers of dst
+	tb      *tileBuf // prepared operands of the tile path, nil on the float32 path
+	unit    int      // column granularity of tasks: 16, or 32 on the tile path
+	slivers int      // units of dst columns
 	ntasks  int64
 	next    atomic.Int64
 	wg      sync.WaitGroup
@@ -194,7 +200,13 @@ func lowpGemm(dst, a []float32, b []uint16, m, n, k int, wf weightFormat, round 
 	})
 	j := lowpJobPool.Get().(*lowpJob)
 	j.dst, j.a, j.b, j.m, j.n, j.k, j.wf, j.round, j.tier = dst, a, b, m, n, k, wf, round, lowpActive
-	j.slivers = (n + lowpNR - 1) / lowpNR
+	j.unit = lowpNR
+	if tileOK(j.tier, round, n, k) {
+		j.unit = 32
+		j.tb = tileBufPool.Get().(*tileBuf)
+		j.prepareTiles()
+	}
+	j.slivers = (n + j.unit - 1) / j.unit
 	threads := 1 + lowpHelpers.n
 	if m*n*k < lowpParallelMin {
 		threads = 1
@@ -216,7 +228,10 @@ func lowpGemm(dst, a []float32, b []uint16, m, n, k int, wf weightFormat, round 
 	}
 	j.work()
 	j.wg.Wait()
-	j.dst, j.a, j.b, j.tier = nil, nil, nil, nil
+	if j.tb != nil {
+		tileBufPool.Put(j.tb)
+	}
+	j.dst, j.a, j.b, j.tier, j.tb = nil, nil, nil, nil, nil
 	lowpJobPool.Put(j)
 }
 
@@ -229,9 +244,13 @@ func (j *lowpJob) work() {
 			break
 		}
 		q, nt := int(t), int(j.ntasks)
-		j0 := min(j.n, j.slivers*q/nt*lowpNR)
-		j1 := min(j.n, j.slivers*(q+1)/nt*lowpNR)
-		j.columns(s, j0, j1)
+		j0 := min(j.n, j.slivers*q/nt*j.unit)
+		j1 := min(j.n, j.slivers*(q+1)/nt*j.unit)
+		if j.tb != nil {
+			j.tileColumns(s, j0, j1)
+		} else {
+			j.columns(s, j0, j1)
+		}
 	}
 	lowpScratchPool.Put(s)
 }

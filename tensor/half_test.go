@@ -23,11 +23,22 @@ var lowpCases = []lowpCase{
 	{"BF16Compute", MatMulNTBF16Compute, MatMulNTBF16ComputeRef, Float32ToBF16},
 }
 
-// withTier runs f once per tier this CPU supports, with that tier active.
+// tilesEmulated is the generic tier plus the Go reference tile kernel: it runs the
+// tile path's driver (BF16 operand preparation, 32×32 blocks, edges) on any CPU.
+var tilesEmulated = &lowpTier{
+	name:      "tiles-emulated",
+	pack:      packGeneric,
+	roundBF16: roundBF16Generic,
+	kernel:    kernel6x16Generic,
+	tiles:     tilesGo,
+}
+
+// withTier runs f once per tier this CPU supports, with that tier active, and once
+// with the emulated tile kernel.
 func withTier(t *testing.T, f func(t *testing.T)) {
 	saved := lowpActive
 	defer func() { lowpActive = saved }()
-	for _, tier := range lowpTiers() {
+	for _, tier := range append(lowpTiers(), tilesEmulated) {
 		lowpActive = tier
 		t.Run(tier.name, f)
 	}
@@ -63,6 +74,7 @@ func randLowp(r *rand.Rand, m, n, k int, bits func(float32) uint16) ([]float32, 
 var lowpShapes = [][3]int{
 	{1, 1, 1}, {1, 16, 8}, {6, 16, 1}, {5, 17, 3}, {7, 15, 9}, {13, 33, 256}, {12, 32, 257},
 	{73, 130, 513}, {72, 1024, 64}, {2, 1040, 31}, {150, 200, 300}, {64, 1037, 40},
+	{1, 32, 32}, {33, 64, 96}, {70, 96, 320}, {64, 512, 64}, // tile path: n, k multiples of 32
 }
 
 func TestLowpMatchesOracle(t *testing.T) {
