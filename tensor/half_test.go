@@ -38,7 +38,7 @@ var tilesEmulated = &lowpTier{
 func withTier(t *testing.T, f func(t *testing.T)) {
 	saved := lowpActive
 	defer func() { lowpActive = saved }()
-	for _, tier := range append(lowpTiers(), tilesEmulated) {
+	for _, tier := range append(append(lowpTiers(), lowpExtraTestTiers()...), tilesEmulated) {
 		lowpActive = tier
 		t.Run(tier.name, f)
 	}
