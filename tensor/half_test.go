@@ -413,3 +413,38 @@ func TestLowpConcurrentCallers(t *testing.T) {
 		}
 	}
 }
+
+// The tile path must really be taken for tile-friendly shapes, and only for those.
+func TestLowpTilePathTaken(t *testing.T) {
+	saved := lowpActive
+	defer func() { lowpActive = saved }()
+	calls := 0
+	counting := *tilesEmulated
+	counting.tiles = func(a []uint16, lda int, b []uint32, ldb int, kblocks int, c []float32, ldc int) {
+		calls++
+		tilesGo(a, lda, b, ldb, kblocks, c, ldc)
+	}
+	lowpActive = &counting
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, tc := range []struct {
+		m, n, k, calls int
+		round          bool
+	}{
+		{40, 64, 64, 4, true}, // 2 row blocks × 2 column blocks
+		{40, 64, 64, 0, false},
+		{40, 48, 64, 0, true}, // n not a multiple of 32
+		{40, 64, 48, 0, true}, // k not a multiple of 32
+	} {
+		calls = 0
+		a, b := randLowp(r, tc.m, tc.n, tc.k, Float32ToBF16)
+		dst := make([]float32, tc.m*tc.n)
+		if tc.round {
+			MatMulNTBF16Compute(dst, a, b, tc.m, tc.n, tc.k)
+		} else {
+			MatMulNTBF16(dst, a, b, tc.m, tc.n, tc.k)
+		}
+		if calls != tc.calls {
+			t.Errorf("%dx%dx%d round=%v: %d tile calls, want %d", tc.m, tc.n, tc.k, tc.round, calls, tc.calls)
+		}
+	}
+}
