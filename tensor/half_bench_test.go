@@ -47,7 +47,7 @@ func BenchmarkLowp(b *testing.B) {
 			})
 		}
 		run("fp32", func() { MatMulNT(dst, a, w, m, n, k) })
-		for _, tier := range lowpTiers() {
+		for _, tier := range append(lowpTiers(), lowpExtraTestTiers()...) {
 			if tier == genericTier && len(lowpTiers()) > 1 && m > 16 {
 				continue // the portable tier is too slow to time on the large shapes
 			}
