@@ -12,7 +12,7 @@ import (
 //	c (32,32) = a (32,k) · bᵀ, a BF16 rows (stride lda elements),
 //	b "VNNI" pairs: b[p*ldb + j] = w[j][2p] | w[j][2p+1]<<16 (ldb in uint32s)
 //
-// so the driver prepares, once per call and shared by the workers: the activations
+// so the driver prepares, once per call, in parallel, and shared by the workers: the activations
 // rounded to BF16, row-major, rows padded with zeros to a multiple of 32 (2·m·k bytes),
 // and the weights regrouped into k/2 rows of n BF16 pairs (2·n·k bytes, as much as
 // the weights themselves). Then the column tasks run 32×32 output blocks over the
@@ -33,23 +33,32 @@ func tileOK(t *lowpTier, round bool, n, k int) bool {
 	return t.tiles != nil && round && n%32 == 0 && k%32 == 0
 }
 
-// prepareTiles fills job.tb from job.a and job.b.
-func (job *lowpJob) prepareTiles() {
-	m, n, k := job.m, job.n, job.k
+// grow makes room for an (m,k)·(n,k)ᵀ call.
+func (tb *tileBuf) grow(m, n, k int) {
 	mpad := (m + 31) &^ 31
-	tb := job.tb
 	if cap(tb.a) < mpad*k {
 		tb.a = make([]uint16, mpad*k)
 	}
 	if cap(tb.b) < n*k/2 {
 		tb.b = make([]uint32, n*k/2)
 	}
-	ta, tw := tb.a[:mpad*k], tb.b[:n*k/2]
-	for i, v := range job.a[:m*k] {
-		ta[i] = Float32ToBF16(v)
+	tb.a, tb.b = tb.a[:mpad*k], tb.b[:n*k/2]
+}
+
+// prepareTiles fills piece q of nq of job.tb: its share of the activation rows
+// (rounded to BF16; the last piece also zeroes the padding rows) and of the weight
+// rows (regrouped into pairs).
+func (job *lowpJob) prepareTiles(q, nq int) {
+	m, n, k := job.m, job.n, job.k
+	ta, tw := job.tb.a, job.tb.b
+	r0, r1 := m*q/nq, m*(q+1)/nq
+	for i, v := range job.a[r0*k : r1*k] {
+		ta[r0*k+i] = Float32ToBF16(v)
 	}
-	clear(ta[m*k:])
-	for j := 0; j < n; j++ {
+	if q == nq-1 {
+		clear(ta[m*k:])
+	}
+	for j := n * q / nq; j < n*(q+1)/nq; j++ {
 		row := job.b[j*k : (j+1)*k]
 		for p := 0; p < k/2; p++ {
 			tw[p*n+j] = uint32(row[2*p]) | uint32(row[2*p+1])<<16

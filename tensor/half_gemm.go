@@ -150,6 +150,7 @@ type lowpJob struct {
 	round   bool
 	tier    *lowpTier
 	tb      *tileBuf // prepared operands of the tile path, nil on the float32 path
+	prep    bool     // tasks prepare tb instead of computing columns
 	unit    int      // column granularity of tasks: 16, or 32 on the tile path
 	slivers int      // units of dst columns
 	ntasks  int64
@@ -201,19 +202,32 @@ func lowpGemm(dst, a []float32, b []uint16, m, n, k int, wf weightFormat, round 
 	j := lowpJobPool.Get().(*lowpJob)
 	j.dst, j.a, j.b, j.m, j.n, j.k, j.wf, j.round, j.tier = dst, a, b, m, n, k, wf, round, lowpActive
 	j.unit = lowpNR
-	if tileOK(j.tier, round, n, k) {
-		j.unit = 32
-		j.tb = tileBufPool.Get().(*tileBuf)
-		j.prepareTiles()
-	}
-	j.slivers = (n + j.unit - 1) / j.unit
 	threads := 1 + lowpHelpers.n
 	if m*n*k < lowpParallelMin {
 		threads = 1
 	}
+	if tileOK(j.tier, round, n, k) {
+		j.unit = 32
+		j.tb = tileBufPool.Get().(*tileBuf)
+		j.tb.grow(m, n, k)
+		j.prep = true // first round: prepare the BF16 operands, in pieces
+		j.run(threads, 4*threads)
+		j.prep = false
+	}
+	j.slivers = (n + j.unit - 1) / j.unit
 	// Enough tasks to balance (up to 4 per thread), none narrower than lowpTaskCols
 	// unless that is needed to give every thread one.
-	ntasks := min(j.slivers, max(threads, min(4*threads, n/lowpTaskCols)))
+	j.run(threads, min(j.slivers, max(threads, min(4*threads, n/lowpTaskCols))))
+	if j.tb != nil {
+		tileBufPool.Put(j.tb)
+	}
+	j.dst, j.a, j.b, j.tier, j.tb = nil, nil, nil, nil, nil
+	lowpJobPool.Put(j)
+}
+
+// run executes ntasks tasks of j on the calling goroutine plus up to threads−1
+// idle helpers, and returns when all are done.
+func (j *lowpJob) run(threads, ntasks int) {
 	j.ntasks = int64(ntasks)
 	j.next.Store(0)
 	for h := 1; h < min(threads, ntasks); h++ {
@@ -228,11 +242,6 @@ func lowpGemm(dst, a []float32, b []uint16, m, n, k int, wf weightFormat, round 
 	}
 	j.work()
 	j.wg.Wait()
-	if j.tb != nil {
-		tileBufPool.Put(j.tb)
-	}
-	j.dst, j.a, j.b, j.tier, j.tb = nil, nil, nil, nil, nil
-	lowpJobPool.Put(j)
 }
 
 // work takes tasks of j until none is left.
@@ -244,6 +253,10 @@ func (j *lowpJob) work() {
 			break
 		}
 		q, nt := int(t), int(j.ntasks)
+		if j.prep {
+			j.prepareTiles(q, nt)
+			continue
+		}
 		j0 := min(j.n, j.slivers*q/nt*j.unit)
 		j1 := min(j.n, j.slivers*(q+1)/nt*j.unit)
 		if j.tb != nil {

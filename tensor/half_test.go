@@ -236,14 +236,19 @@ func TestLowpNoAllocs(t *testing.T) {
 	if lowpRace {
 		t.Skip("sync.Pool drops items under the race detector")
 	}
-	const m, n, k = 64, 256, 256 // large enough to use the workers
+	const m, n, k = 64, 256, 256 // large enough to use the workers; tile-friendly
+	saved := lowpActive
+	defer func() { lowpActive = saved }()
 	r := rand.New(rand.NewPCG(3, 4))
-	for _, c := range lowpCases {
-		a, b := randLowp(r, m, n, k, c.bits)
-		dst := make([]float32, m*n)
-		c.fast(dst, a, b, m, n, k)
-		if allocs := testing.AllocsPerRun(20, func() { c.fast(dst, a, b, m, n, k) }); allocs != 0 {
-			t.Errorf("%s: %v allocations per call, want 0", c.name, allocs)
+	for _, tier := range []*lowpTier{saved, tilesEmulated} {
+		lowpActive = tier
+		for _, c := range lowpCases {
+			a, b := randLowp(r, m, n, k, c.bits)
+			dst := make([]float32, m*n)
+			c.fast(dst, a, b, m, n, k)
+			if allocs := testing.AllocsPerRun(5, func() { c.fast(dst, a, b, m, n, k) }); allocs != 0 {
+				t.Errorf("%s/%s: %v allocations per call, want 0", tier.name, c.name, allocs)
+			}
 		}
 	}
 }
