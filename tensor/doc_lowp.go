@@ -27,7 +27,7 @@
 // a 6×16 float32 micro-kernel. Tiers: "avx2" (amd64 with AVX2+FMA+F16C, assembly in
 // half_amd64.s) and "generic" (pure Go; arm64, purego builds, older CPUs). Weights
 // are not repacked ahead of time: each call widens each weight element once into a
-// per-worker scratch of at most 1 MiB (weights 1024 columns × 256 deep) plus 72 KiB
+// per-worker scratch of 512 KiB (weights 512 columns × 256 deep) plus 72 KiB
 // of staged activations, taken from a sync.Pool. The output columns are split over
 // GOMAXPROCS worker goroutines (started on first use) for calls with m·n·k ≥ 2²⁰.
 //

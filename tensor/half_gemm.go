@@ -13,7 +13,7 @@ import (
 // MatMulNTBF16Compute. The CPU tier only supplies the building blocks (lowpTier);
 // blocking, packing order and the split over cores are the same on every tier.
 //
-// Loop nest for one worker, which owns the output columns [j0,j1):
+// Loop nest of one task, which owns the output columns [j0,j1):
 //
 //	for jc in [j0,j1) by lowpNC            // weight block
 //	  for pc in [0,k) by lowpKC            // depth block
@@ -23,8 +23,9 @@ import (
 //	      for each 16-column sliver (L1), for each 6-row sliver: kernel 6x16 over KC
 //
 // Every weight element is widened exactly once per call, every activation element
-// copied once per column task (≥ 256 columns wide, so the copy is ~1% of the work). The kernel broadcasts activations straight
-// from the staged rows, so they need no transposition.
+// copied once per column task (≥ 256 columns wide, so the copy is ~1% of the work).
+// The kernel broadcasts activations straight from the staged rows, so they need no
+// transposition.
 
 type weightFormat uint8
 
@@ -34,11 +35,11 @@ const (
 )
 
 const (
-	lowpMR = 6    // rows of a micro-tile
-	lowpNR = 16   // columns of a micro-tile
-	lowpKC = 256  // depth block: a 16-column weight sliver is 16 KiB (L1)
-	lowpMC = 72   // activation block: 72 KiB (L2)
-	lowpNC = 1024 // weight block: 1 MiB of float32 per worker (L2/L3)
+	lowpMR = 6   // rows of a micro-tile
+	lowpNR = 16  // columns of a micro-tile
+	lowpKC = 256 // depth block: a 16-column weight sliver is 16 KiB (L1)
+	lowpMC = 72  // activation block: 72 KiB (L2)
+	lowpNC = 512 // weight block: 512 KiB of float32 per worker (L2/L3)
 )
 
 // lowpTier is one CPU tier's set of building blocks.
@@ -132,7 +133,7 @@ func roundBF16(f float32) float32 { return BF16ToFloat32(Float32ToBF16(f)) }
 // lowpScratch holds one worker's packed panels; pooled, so calls do not allocate.
 type lowpScratch struct {
 	bp [lowpNC * lowpKC]float32 // weight slivers [NC/16][KC][16]
-	ap [lowpMC * lowpKC]float32 // BF16-rounded activation block (MC,KC)
+	ap [lowpMC * lowpKC]float32 // staged activation block (MC,KC), BF16-rounded if asked
 	c  [lowpMR * lowpNR]float32 // edge tile
 	tc [32 * 32]float32         // edge tile of the tile path
 }
