@@ -28,8 +28,10 @@
 // half_amd64.s) and "generic" (pure Go; arm64, purego builds, older CPUs). Weights
 // are not repacked ahead of time: each call widens each weight element once into a
 // per-worker scratch of 512 KiB (weights 512 columns × 256 deep) plus 72 KiB
-// of staged activations, taken from a sync.Pool. The output columns are split over
-// GOMAXPROCS worker goroutines (started on first use) for calls with m·n·k ≥ 2²⁰.
+// of staged activations, taken from a sync.Pool. Calls with m·n·k ≥ 2²⁰ cut the
+// output columns into tasks (256 columns or wider); the caller and whichever of the
+// GOMAXPROCS−1 helper goroutines (started on first use) are idle take tasks from a
+// shared counter, so concurrent callers never queue behind each other.
 //
 // AMX tile path (MatMulNTBF16Compute only, n and k multiples of 32; bf16_tiles.go,
 // amx_*.go). Per call the activations are rounded to BF16 into a row-major copy
