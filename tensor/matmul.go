@@ -9,13 +9,13 @@ func MatMulNT(dst, a, b []float32, m, n, k int) {
 // GemmNT computes dst (m,n) = a (m,k) · b (n,k)ᵀ, or adds it to dst when acc is true.
 // ldd, lda, ldb are the row strides (elements) of dst, a, b.
 func GemmNT(acc bool, dst []float32, ldd int, a []float32, lda int, b []float32, ldb int, m, n, k int) {
-	GemmNTRef(acc, dst, ldd, a, lda, b, ldb, m, n, k)
+	gemm("GemmNT", true, acc, dst, ldd, a, lda, b, ldb, m, n, k)
 }
 
 // GemmNN computes dst (m,n) = a (m,k) · b (k,n), or adds it to dst when acc is true.
 // ldd, lda, ldb are the row strides (elements) of dst, a, b.
 func GemmNN(acc bool, dst []float32, ldd int, a []float32, lda int, b []float32, ldb int, m, n, k int) {
-	GemmNNRef(acc, dst, ldd, a, lda, b, ldb, m, n, k)
+	gemm("GemmNN", false, acc, dst, ldd, a, lda, b, ldb, m, n, k)
 }
 
 // GemmNTRef is the naive oracle for GemmNT: float64 accumulation, no blocking.

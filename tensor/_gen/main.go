@@ -1,0 +1,231 @@
+// Command _gen writes tensor/gemm_amd64.s: the register-blocked GEMM micro-kernels of package
+// tensor, one per CPU tier, from one template so that every tier has the same structure.
+//
+//	cd tensor && go run ./_gen -out gemm_amd64.s
+//
+// A kernel computes one MR×NR tile of C from a row-major, unpacked A block (MR rows, stride lda)
+// and a packed B micro-panel (k rows of NR contiguous floats):
+//
+//	for i < MR, j < NR: c[i*ldc+j] = (add ? c[i*ldc+j] : 0) + Σ_p a[i*lda+p] * b[p*NR+j]
+//
+// The MR·NR/W accumulators stay in vector registers for the whole k loop; each step loads the NR
+// floats of B once, broadcasts the MR floats of A one by one and issues MR·NR/W FMAs.
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+)
+
+// kernel describes one tier's micro-kernel.
+type kernel struct {
+	name   string // Go name of the stub
+	reg    string // vector register prefix: "Y" (AVX2) or "Z" (AVX-512)
+	width  int    // floats per vector register
+	mr     int    // rows of A / C per tile
+	nv     int    // vectors of B per k step: NR = nv*width
+	unroll int    // k steps per loop iteration
+}
+
+func (kn kernel) nr() int { return kn.nv * kn.width }
+
+// acc is the accumulator register of row i, vector v.
+func (kn kernel) acc(i, v int) string { return fmt.Sprintf("%s%d", kn.reg, i*kn.nv+v) }
+
+// bvec is the register that holds vector v of the current B row.
+func (kn kernel) bvec(v int) string { return fmt.Sprintf("%s%d", kn.reg, kn.mr*kn.nv+v) }
+
+// bcast is a scratch register for the broadcast of A's element in row i.
+func (kn kernel) bcast(i int) string { return fmt.Sprintf("%s%d", kn.reg, kn.mr*kn.nv+kn.nv+i%2) }
+
+// Row pointers: rows come in groups of three off one base register, at +0, +lda, +2·lda.
+var bases = []string{"AX", "R11", "R12", "R13"}
+
+// arow is the memory operand of A's row i, displaced by off bytes.
+func arow(i, off int) string {
+	base := bases[i/3]
+	switch i % 3 {
+	case 0:
+		return fmt.Sprintf("%d(%s)", off, base)
+	case 1:
+		return fmt.Sprintf("%d(%s)(R9*1)", off, base)
+	default:
+		return fmt.Sprintf("%d(%s)(R9*2)", off, base)
+	}
+}
+
+func gen(w *bytes.Buffer, kn kernel) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
+	nr := kn.nr()
+	vbytes := kn.width * 4
+	ngroups := (kn.mr + 2) / 3
+
+	fmt.Fprintf(w, "// func %s(k int, a *float32, lda int, b *float32, c *float32, ldc int, add int)\n", kn.name)
+	fmt.Fprintf(w, "// MR=%d NR=%d, %s registers.\n", kn.mr, nr, kn.reg)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-56\n", kn.name)
+	p("MOVQ k+0(FP), CX")
+	p("MOVQ a+8(FP), AX")
+	p("MOVQ lda+16(FP), R9")
+	p("SHLQ $2, R9")
+	p("LEAQ (R9)(R9*2), R10")
+	for g := 1; g < ngroups; g++ {
+		p("LEAQ (%s)(R10*1), %s", bases[g-1], bases[g])
+	}
+	p("MOVQ b+24(FP), BX")
+	for i := 0; i < kn.mr; i++ {
+		for v := 0; v < kn.nv; v++ {
+			r := kn.acc(i, v)
+			p("VXORPS %s, %s, %s", r, r, r)
+		}
+	}
+
+	step := func(s int) {
+		for v := 0; v < kn.nv; v++ {
+			p("VMOVUPS %d(BX), %s", (s*nr+v*kn.width)*4, kn.bvec(v))
+		}
+		for i := 0; i < kn.mr; i++ {
+			p("VBROADCASTSS %s, %s", arow(i, s*4), kn.bcast(i))
+			for v := 0; v < kn.nv; v++ {
+				p("VFMADD231PS %s, %s, %s", kn.bvec(v), kn.bcast(i), kn.acc(i, v))
+			}
+		}
+	}
+	advance := func(steps int) {
+		for g := 0; g < ngroups; g++ {
+			p("ADDQ $%d, %s", steps*4, bases[g])
+		}
+		p("ADDQ $%d, BX", steps*nr*4)
+	}
+
+	p("CMPQ CX, $%d", kn.unroll)
+	p("JLT tail")
+	fmt.Fprintf(w, "loop:\n")
+	for s := 0; s < kn.unroll; s++ {
+		step(s)
+	}
+	advance(kn.unroll)
+	p("SUBQ $%d, CX", kn.unroll)
+	p("CMPQ CX, $%d", kn.unroll)
+	p("JGE loop")
+	fmt.Fprintf(w, "tail:\n")
+	p("TESTQ CX, CX")
+	p("JEQ store")
+	fmt.Fprintf(w, "tail1:\n")
+	step(0)
+	advance(1)
+	p("DECQ CX")
+	p("JNZ tail1")
+
+	fmt.Fprintf(w, "store:\n")
+	p("MOVQ c+32(FP), DI")
+	p("MOVQ ldc+40(FP), SI")
+	p("SHLQ $2, SI")
+	p("MOVQ add+48(FP), DX")
+	p("TESTQ DX, DX")
+	p("JEQ overwrite")
+	for i := 0; i < kn.mr; i++ {
+		for v := 0; v < kn.nv; v++ {
+			p("VADDPS %d(DI), %s, %s", v*vbytes, kn.acc(i, v), kn.acc(i, v))
+			p("VMOVUPS %s, %d(DI)", kn.acc(i, v), v*vbytes)
+		}
+		if i < kn.mr-1 {
+			p("ADDQ SI, DI")
+		}
+	}
+	p("VZEROUPPER")
+	p("RET")
+	fmt.Fprintf(w, "overwrite:\n")
+	for i := 0; i < kn.mr; i++ {
+		for v := 0; v < kn.nv; v++ {
+			p("VMOVUPS %s, %d(DI)", kn.acc(i, v), v*vbytes)
+		}
+		if i < kn.mr-1 {
+			p("ADDQ SI, DI")
+		}
+	}
+	p("VZEROUPPER")
+	p("RET")
+	fmt.Fprintln(w)
+}
+
+// genPack writes packNT8AVX: the 8×8 block transpose that packs op(b) = bᵀ panels.
+func genPack(w *bytes.Buffer) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
+	fmt.Fprintf(w, "// func packNT8AVX(k8 int, b *float32, ldb int, dst *float32, ldd int)\n")
+	fmt.Fprintf(w, "TEXT ·packNT8AVX(SB), NOSPLIT, $0-40\n")
+	p("MOVQ k8+0(FP), CX")
+	p("MOVQ b+8(FP), SI")
+	p("MOVQ ldb+16(FP), R8")
+	p("SHLQ $2, R8")
+	p("LEAQ (R8)(R8*2), R9")
+	p("LEAQ (SI)(R9*1), R10")  // row 3
+	p("LEAQ (R10)(R9*1), R11") // row 6
+	p("MOVQ dst+24(FP), DI")
+	p("MOVQ ldd+32(FP), DX")
+	p("SHLQ $2, DX")
+	p("LEAQ (DX)(DX*2), BX") // 3·ldd
+	p("TESTQ CX, CX")
+	p("JEQ done")
+	fmt.Fprintf(w, "loop:\n")
+	rows := []string{"(SI)", "(SI)(R8*1)", "(SI)(R8*2)", "(R10)", "(R10)(R8*1)", "(R10)(R8*2)", "(R11)", "(R11)(R8*1)"}
+	for r, m := range rows {
+		p("VMOVUPS %s, Y%d", m, r)
+	}
+	// t(2i) = unpcklps(r(2i), r(2i+1)), t(2i+1) = unpckhps(...): Y8..Y15.
+	for i := 0; i < 4; i++ {
+		p("VUNPCKLPS Y%d, Y%d, Y%d", 2*i+1, 2*i, 8+2*i)
+		p("VUNPCKHPS Y%d, Y%d, Y%d", 2*i+1, 2*i, 9+2*i)
+	}
+	// s: rows 0-3 from t8..t11 into Y0..Y3, rows 4-7 from t12..t15 into Y4..Y7.
+	for h := 0; h < 2; h++ {
+		t := 8 + 4*h
+		s := 4 * h
+		p("VSHUFPS $0x44, Y%d, Y%d, Y%d", t+2, t, s+0)   // col 0 | 4
+		p("VSHUFPS $0xEE, Y%d, Y%d, Y%d", t+2, t, s+1)   // col 1 | 5
+		p("VSHUFPS $0x44, Y%d, Y%d, Y%d", t+3, t+1, s+2) // col 2 | 6
+		p("VSHUFPS $0xEE, Y%d, Y%d, Y%d", t+3, t+1, s+3) // col 3 | 7
+	}
+	// column c (0..3) = low halves of Y(c), Y(4+c); column c+4 = high halves.
+	outs := []string{"(DI)", "(DI)(DX*1)", "(DI)(DX*2)", "(DI)(BX*1)", "(R12)", "(R12)(DX*1)", "(R12)(DX*2)", "(R12)(BX*1)"}
+	p("LEAQ (DI)(DX*4), R12")
+	for c := 0; c < 4; c++ {
+		p("VPERM2F128 $0x20, Y%d, Y%d, Y%d", 4+c, c, 8+c)
+		p("VPERM2F128 $0x31, Y%d, Y%d, Y%d", 4+c, c, 12+c)
+		p("VMOVUPS Y%d, %s", 8+c, outs[c])
+		p("VMOVUPS Y%d, %s", 12+c, outs[c+4])
+	}
+	p("ADDQ $32, SI")
+	p("ADDQ $32, R10")
+	p("ADDQ $32, R11")
+	p("LEAQ (R12)(DX*4), DI")
+	p("DECQ CX")
+	p("JNZ loop")
+	fmt.Fprintf(w, "done:\n")
+	p("VZEROUPPER")
+	p("RET")
+	fmt.Fprintln(w)
+}
+
+func main() {
+	out := flag.String("out", "gemm_amd64.s", "output file")
+	flag.Parse()
+	var w bytes.Buffer
+	fmt.Fprintf(&w, "// Code generated by go run ./_gen -out %s. DO NOT EDIT.\n\n", *out)
+	fmt.Fprintf(&w, "//go:build amd64 && gc && !purego\n\n#include \"textflag.h\"\n\n")
+	for _, kn := range []kernel{
+		{name: "gemmKernelAVX2", reg: "Y", width: 8, mr: 6, nv: 2, unroll: 4},
+		{name: "gemmKernelAVX512", reg: "Z", width: 16, mr: 12, nv: 2, unroll: 4},
+	} {
+		if kn.mr*kn.nv+kn.nv+2 > map[string]int{"Y": 16, "Z": 32}[kn.reg] {
+			log.Fatalf("%s: too many registers", kn.name)
+		}
+		gen(&w, kn)
+	}
+	genPack(&w)
+	if err := os.WriteFile(*out, w.Bytes(), 0o644); err != nil {
+		log.Fatal(err)
+	}
+}

@@ -1,0 +1,89 @@
+//go:build amd64 && gc && !purego
+
+package tensor
+
+import "golang.org/x/sys/cpu"
+
+// bestTier picks the widest kernel the CPU and OS support.
+func bestTier() gemmTier {
+	switch {
+	case cpu.X86.HasAVX512F:
+		return tierAVX512
+	case cpu.X86.HasAVX2 && cpu.X86.HasFMA:
+		return tierAVX2
+	default:
+		return tierGeneric
+	}
+}
+
+// tiers lists the tiers this machine can run, best first.
+func tiers() []gemmTier {
+	var ts []gemmTier
+	if cpu.X86.HasAVX512F {
+		ts = append(ts, tierAVX512)
+	}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		ts = append(ts, tierAVX2)
+	}
+	return append(ts, tierGeneric)
+}
+
+// kernel runs t's micro-kernel on one mr×nr tile (see gemmKernelAVX2 for the contract).
+func kernel(t gemmTier, k int, a []float32, lda int, b []float32, c []float32, ldc int, add bool) {
+	ad := 0
+	if add {
+		ad = 1
+	}
+	switch t {
+	case tierAVX512:
+		gemmKernelAVX512(k, &a[0], lda, &b[0], &c[0], ldc, ad)
+	case tierAVX2:
+		gemmKernelAVX2(k, &a[0], lda, &b[0], &c[0], ldc, ad)
+	default:
+		kernelGeneric(k, a, lda, b, c, ldc, add)
+	}
+}
+
+// gemmKernelAVX2 computes one 6×16 tile of C (AVX2+FMA):
+//
+//	for i < 6, j < 16: c[i*ldc+j] = (add != 0 ? c[i*ldc+j] : 0) + Σ_{p<k} a[i*lda+p] * b[p*16+j]
+//
+// a is read in place (6 rows of stride lda), b is a packed k×16 panel. k ≥ 0.
+//
+//go:noescape
+func gemmKernelAVX2(k int, a *float32, lda int, b *float32, c *float32, ldc int, add int)
+
+// gemmKernelAVX512 computes one 12×32 tile of C (AVX-512F):
+//
+//	for i < 12, j < 32: c[i*ldc+j] = (add != 0 ? c[i*ldc+j] : 0) + Σ_{p<k} a[i*lda+p] * b[p*32+j]
+//
+// a is read in place (12 rows of stride lda), b is a packed k×32 panel. k ≥ 0.
+//
+//go:noescape
+func gemmKernelAVX512(k int, a *float32, lda int, b *float32, c *float32, ldc int, add int)
+
+// packNT8AVX transposes 8 rows of b into 8 columns of dst, 8 k at a time (AVX):
+//
+//	for r < 8, p < 8*k8: dst[p*ldd+r] = b[r*ldb+p]
+//
+//go:noescape
+func packNT8AVX(k8 int, b *float32, ldb int, dst *float32, ldd int)
+
+// packNT packs rows [j, j+cols) × [p0, p0+kc) of b transposed into a kc×nr panel (see
+// gemmOps.packB), 8 rows and 8 k at a time with packNT8AVX where the tier has AVX.
+func packNT(t gemmTier, panel []float32, nr int, b []float32, ldb, j, cols, p0, kc int) {
+	q := 0
+	if t != tierGeneric {
+		k8 := kc / 8
+		for ; q+8 <= cols && k8 > 0; q += 8 {
+			packNT8AVX(k8, &b[(j+q)*ldb+p0], ldb, &panel[q], nr)
+			for r := q; r < q+8; r++ { // k tail
+				row := b[(j+r)*ldb+p0 : (j+r)*ldb+p0+kc]
+				for p := 8 * k8; p < kc; p++ {
+					panel[p*nr+r] = row[p]
+				}
+			}
+		}
+	}
+	packNTGeneric(panel[q:], nr, b, ldb, j+q, cols-q, p0, kc)
+}

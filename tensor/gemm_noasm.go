@@ -1,0 +1,19 @@
+//go:build !amd64 || !gc || purego
+
+package tensor
+
+// bestTier is the pure-Go kernel: this build has no assembly.
+func bestTier() gemmTier { return tierGeneric }
+
+// tiers lists the tiers this build can run.
+func tiers() []gemmTier { return []gemmTier{tierGeneric} }
+
+// kernel runs the pure-Go micro-kernel on one tile.
+func kernel(_ gemmTier, k int, a []float32, lda int, b []float32, c []float32, ldc int, add bool) {
+	kernelGeneric(k, a, lda, b, c, ldc, add)
+}
+
+// packNT packs rows [j, j+cols) × [p0, p0+kc) of b transposed into a kc×nr panel.
+func packNT(_ gemmTier, panel []float32, nr int, b []float32, ldb, j, cols, p0, kc int) {
+	packNTGeneric(panel, nr, b, ldb, j, cols, p0, kc)
+}
