@@ -14,10 +14,13 @@ var avx2Tier = &lowpTier{
 
 // lowpTiers lists the tiers this CPU can run, best first; the generic tier always.
 func lowpTiers() []*lowpTier {
-	if cpu.X86.HasAVX && cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C {
-		return []*lowpTier{avx2Tier, genericTier}
+	if !(cpu.X86.HasAVX && cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C) {
+		return []*lowpTier{genericTier}
 	}
-	return []*lowpTier{genericTier}
+	if amxOptIn && amxAvailable() {
+		return []*lowpTier{amxTier, avx2Tier, genericTier}
+	}
+	return []*lowpTier{avx2Tier, genericTier}
 }
 
 // packAVX2 widens and transposes 8 rows × 8 columns at a time; the edges go the

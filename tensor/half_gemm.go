@@ -13,7 +13,7 @@ import (
 // MatMulNTBF16Compute. The CPU tier only supplies the building blocks (lowpTier);
 // blocking, packing order and the split over cores are the same on every tier.
 //
-// Loop nest for one worker, which owns the output columns [j0,j1):
+// Loop nest of one task, which owns the output columns [j0,j1):
 //
 //	for jc in [j0,j1) by lowpNC            // weight block
 //	  for pc in [0,k) by lowpKC            // depth block
@@ -23,8 +23,9 @@ import (
 //	      for each 16-column sliver (L1), for each 6-row sliver: kernel 6x16 over KC
 //
 // Every weight element is widened exactly once per call, every activation element
-// copied once per column task (≥ 256 columns wide, so the copy is ~1% of the work). The kernel broadcasts activations straight
-// from the staged rows, so they need no transposition.
+// copied once per column task (≥ 256 columns wide, so the copy is ~1% of the work).
+// The kernel broadcasts activations straight from the staged rows, so they need no
+// transposition.
 
 type weightFormat uint8
 
@@ -34,11 +35,11 @@ const (
 )
 
 const (
-	lowpMR = 6    // rows of a micro-tile
-	lowpNR = 16   // columns of a micro-tile
-	lowpKC = 256  // depth block: a 16-column weight sliver is 16 KiB (L1)
-	lowpMC = 72   // activation block: 72 KiB (L2)
-	lowpNC = 1024 // weight block: 1 MiB of float32 per worker (L2/L3)
+	lowpMR = 6   // rows of a micro-tile
+	lowpNR = 16  // columns of a micro-tile
+	lowpKC = 256 // depth block: a 16-column weight sliver is 16 KiB (L1)
+	lowpMC = 72  // activation block: 72 KiB (L2)
+	lowpNC = 512 // weight block: 512 KiB of float32 per worker (L2/L3)
 )
 
 // lowpTier is one CPU tier's set of building blocks.
@@ -52,6 +53,9 @@ type lowpTier struct {
 	// kernel computes c (6,16) = a·b over kc, or adds it to c when acc is true;
 	// a is 6 rows of stride lda, b a packed [kc][16] sliver, c has row stride ldc.
 	kernel func(kc int, a []float32, lda int, b, c []float32, ldc int, acc bool)
+	// tiles, if not nil, is a BF16 matrix-unit kernel for MatMulNTBF16Compute
+	// (see bf16_tiles.go): c (32,32) = a (32,k) BF16 rows · b BF16 pairs.
+	tiles func(a []uint16, lda int, b []uint32, ldb int, kblocks int, c []float32, ldc int)
 }
 
 var genericTier = &lowpTier{
@@ -129,8 +133,9 @@ func roundBF16(f float32) float32 { return BF16ToFloat32(Float32ToBF16(f)) }
 // lowpScratch holds one worker's packed panels; pooled, so calls do not allocate.
 type lowpScratch struct {
 	bp [lowpNC * lowpKC]float32 // weight slivers [NC/16][KC][16]
-	ap [lowpMC * lowpKC]float32 // BF16-rounded activation block (MC,KC)
+	ap [lowpMC * lowpKC]float32 // staged activation block (MC,KC), BF16-rounded if asked
 	c  [lowpMR * lowpNR]float32 // edge tile
+	tc [32 * 32]float32         // edge tile of the tile path
 }
 
 var lowpScratchPool = sync.Pool{New: func() any { return new(lowpScratch) }}
@@ -145,7 +150,10 @@ type lowpJob struct {
 	wf      weightFormat
 	round   bool
 	tier    *lowpTier
-	slivers int // 16-column slivers of dst
+	tb      *tileBuf // prepared operands of the tile path, nil on the float32 path
+	prep    bool     // tasks prepare tb instead of computing columns
+	unit    int      // column granularity of tasks: 16, or 32 on the tile path
+	slivers int      // units of dst columns
 	ntasks  int64
 	next    atomic.Int64
 	wg      sync.WaitGroup
@@ -194,14 +202,33 @@ func lowpGemm(dst, a []float32, b []uint16, m, n, k int, wf weightFormat, round 
 	})
 	j := lowpJobPool.Get().(*lowpJob)
 	j.dst, j.a, j.b, j.m, j.n, j.k, j.wf, j.round, j.tier = dst, a, b, m, n, k, wf, round, lowpActive
-	j.slivers = (n + lowpNR - 1) / lowpNR
+	j.unit = lowpNR
 	threads := 1 + lowpHelpers.n
 	if m*n*k < lowpParallelMin {
 		threads = 1
 	}
+	if tileOK(j.tier, round, n, k) {
+		j.unit = 32
+		j.tb = tileBufPool.Get().(*tileBuf)
+		j.tb.grow(m, n, k)
+		j.prep = true // first round: prepare the BF16 operands, in pieces
+		j.run(threads, 4*threads)
+		j.prep = false
+	}
+	j.slivers = (n + j.unit - 1) / j.unit
 	// Enough tasks to balance (up to 4 per thread), none narrower than lowpTaskCols
 	// unless that is needed to give every thread one.
-	ntasks := min(j.slivers, max(threads, min(4*threads, n/lowpTaskCols)))
+	j.run(threads, min(j.slivers, max(threads, min(4*threads, n/lowpTaskCols))))
+	if j.tb != nil {
+		tileBufPool.Put(j.tb)
+	}
+	j.dst, j.a, j.b, j.tier, j.tb = nil, nil, nil, nil, nil
+	lowpJobPool.Put(j)
+}
+
+// run executes ntasks tasks of j on the calling goroutine plus up to threads−1
+// idle helpers, and returns when all are done.
+func (j *lowpJob) run(threads, ntasks int) {
 	j.ntasks = int64(ntasks)
 	j.next.Store(0)
 	for h := 1; h < min(threads, ntasks); h++ {
@@ -216,8 +243,6 @@ func lowpGemm(dst, a []float32, b []uint16, m, n, k int, wf weightFormat, round 
 	}
 	j.work()
 	j.wg.Wait()
-	j.dst, j.a, j.b, j.tier = nil, nil, nil, nil
-	lowpJobPool.Put(j)
 }
 
 // work takes tasks of j until none is left.
@@ -229,9 +254,17 @@ func (j *lowpJob) work() {
 			break
 		}
 		q, nt := int(t), int(j.ntasks)
-		j0 := min(j.n, j.slivers*q/nt*lowpNR)
-		j1 := min(j.n, j.slivers*(q+1)/nt*lowpNR)
-		j.columns(s, j0, j1)
+		if j.prep {
+			j.prepareTiles(q, nt)
+			continue
+		}
+		j0 := min(j.n, j.slivers*q/nt*j.unit)
+		j1 := min(j.n, j.slivers*(q+1)/nt*j.unit)
+		if j.tb != nil {
+			j.tileColumns(s, j0, j1)
+		} else {
+			j.columns(s, j0, j1)
+		}
 	}
 	lowpScratchPool.Put(s)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/x448/float16"
@@ -23,11 +24,22 @@ var lowpCases = []lowpCase{
 	{"BF16Compute", MatMulNTBF16Compute, MatMulNTBF16ComputeRef, Float32ToBF16},
 }
 
-// withTier runs f once per tier this CPU supports, with that tier active.
+// tilesEmulated is the generic tier plus the Go reference tile kernel: it runs the
+// tile path's driver (BF16 operand preparation, 32×32 blocks, edges) on any CPU.
+var tilesEmulated = &lowpTier{
+	name:      "tiles-emulated",
+	pack:      packGeneric,
+	roundBF16: roundBF16Generic,
+	kernel:    kernel6x16Generic,
+	tiles:     tilesGo,
+}
+
+// withTier runs f once per tier this CPU supports, with that tier active, and once
+// with the emulated tile kernel.
 func withTier(t *testing.T, f func(t *testing.T)) {
 	saved := lowpActive
 	defer func() { lowpActive = saved }()
-	for _, tier := range lowpTiers() {
+	for _, tier := range append(append(lowpTiers(), lowpExtraTestTiers()...), tilesEmulated) {
 		lowpActive = tier
 		t.Run(tier.name, f)
 	}
@@ -63,6 +75,7 @@ func randLowp(r *rand.Rand, m, n, k int, bits func(float32) uint16) ([]float32, 
 var lowpShapes = [][3]int{
 	{1, 1, 1}, {1, 16, 8}, {6, 16, 1}, {5, 17, 3}, {7, 15, 9}, {13, 33, 256}, {12, 32, 257},
 	{73, 130, 513}, {72, 1024, 64}, {2, 1040, 31}, {150, 200, 300}, {64, 1037, 40},
+	{1, 32, 32}, {33, 64, 96}, {70, 96, 320}, {64, 512, 64}, // tile path: n, k multiples of 32
 }
 
 func TestLowpMatchesOracle(t *testing.T) {
@@ -224,14 +237,22 @@ func TestLowpNoAllocs(t *testing.T) {
 	if lowpRace {
 		t.Skip("sync.Pool drops items under the race detector")
 	}
-	const m, n, k = 64, 256, 256 // large enough to use the workers
+	const m, n, k = 64, 256, 256 // large enough to use the workers; tile-friendly
+	saved := lowpActive
+	defer func() { lowpActive = saved }()
 	r := rand.New(rand.NewPCG(3, 4))
-	for _, c := range lowpCases {
-		a, b := randLowp(r, m, n, k, c.bits)
-		dst := make([]float32, m*n)
-		c.fast(dst, a, b, m, n, k)
-		if allocs := testing.AllocsPerRun(20, func() { c.fast(dst, a, b, m, n, k) }); allocs != 0 {
-			t.Errorf("%s: %v allocations per call, want 0", c.name, allocs)
+	for _, tier := range []*lowpTier{saved, tilesEmulated} {
+		lowpActive = tier
+		for _, c := range lowpCases {
+			a, b := randLowp(r, m, n, k, c.bits)
+			dst := make([]float32, m*n)
+			c.fast(dst, a, b, m, n, k)
+			// Finish any garbage collection now: a cycle starting during the runs
+			// would empty the sync.Pools and count their refills.
+			runtime.GC()
+			if allocs := testing.AllocsPerRun(5, func() { c.fast(dst, a, b, m, n, k) }); allocs != 0 {
+				t.Errorf("%s/%s: %v allocations per call, want 0", tier.name, c.name, allocs)
+			}
 		}
 	}
 }
@@ -398,6 +419,41 @@ func TestLowpConcurrentCallers(t *testing.T) {
 	for g := 0; g < 8; g++ {
 		if err := <-errs; err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// The tile path must really be taken for tile-friendly shapes, and only for those.
+func TestLowpTilePathTaken(t *testing.T) {
+	saved := lowpActive
+	defer func() { lowpActive = saved }()
+	calls := 0
+	counting := *tilesEmulated
+	counting.tiles = func(a []uint16, lda int, b []uint32, ldb int, kblocks int, c []float32, ldc int) {
+		calls++
+		tilesGo(a, lda, b, ldb, kblocks, c, ldc)
+	}
+	lowpActive = &counting
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, tc := range []struct {
+		m, n, k, calls int
+		round          bool
+	}{
+		{40, 64, 64, 4, true}, // 2 row blocks × 2 column blocks
+		{40, 64, 64, 0, false},
+		{40, 48, 64, 0, true}, // n not a multiple of 32
+		{40, 64, 48, 0, true}, // k not a multiple of 32
+	} {
+		calls = 0
+		a, b := randLowp(r, tc.m, tc.n, tc.k, Float32ToBF16)
+		dst := make([]float32, tc.m*tc.n)
+		if tc.round {
+			MatMulNTBF16Compute(dst, a, b, tc.m, tc.n, tc.k)
+		} else {
+			MatMulNTBF16(dst, a, b, tc.m, tc.n, tc.k)
+		}
+		if calls != tc.calls {
+			t.Errorf("%dx%dx%d round=%v: %d tile calls, want %d", tc.m, tc.n, tc.k, tc.round, calls, tc.calls)
 		}
 	}
 }
