@@ -23,6 +23,10 @@ const (
 	tierGeneric gemmTier = iota // pure Go, every GOARCH
 	tierAVX2                    // amd64 AVX2+FMA, 6×16 tile in Y registers
 	tierAVX512                  // amd64 AVX-512F, 12×32 tile in Z registers
+
+	// tierSim512 is for tests only: the AVX-512 blocking (12×32 tiles) with the Go reference
+	// tile kernel, so that the driver paths of that shape run on machines without AVX-512.
+	tierSim512
 )
 
 func (t gemmTier) String() string {
@@ -31,6 +35,8 @@ func (t gemmTier) String() string {
 		return "avx2"
 	case tierAVX512:
 		return "avx512"
+	case tierSim512:
+		return "sim512"
 	default:
 		return "generic"
 	}
@@ -44,7 +50,7 @@ func (t gemmTier) shape() gemmShape {
 	switch t {
 	case tierAVX2:
 		return gemmShape{mr: 6, nr: 16, kc: 256, nc: 128}
-	case tierAVX512:
+	case tierAVX512, tierSim512:
 		return gemmShape{mr: 12, nr: 32, kc: 256, nc: 256}
 	default:
 		return gemmShape{mr: 4, nr: 4, kc: 256, nc: 128}

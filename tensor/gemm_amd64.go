@@ -39,6 +39,8 @@ func kernel(t gemmTier, k int, a []float32, lda int, b []float32, c []float32, l
 		gemmKernelAVX512(k, &a[0], lda, &b[0], &c[0], ldc, ad)
 	case tierAVX2:
 		gemmKernelAVX2(k, &a[0], lda, &b[0], &c[0], ldc, ad)
+	case tierSim512:
+		kernelTileRef(12, 32, k, a, lda, b, c, ldc, add)
 	default:
 		kernelGeneric(k, a, lda, b, c, ldc, add)
 	}
@@ -73,7 +75,7 @@ func packNT8AVX(k8 int, b *float32, ldb int, dst *float32, ldd int)
 // gemmOps.packB), 8 rows and 8 k at a time with packNT8AVX where the tier has AVX.
 func packNT(t gemmTier, panel []float32, nr int, b []float32, ldb, j, cols, p0, kc int) {
 	q := 0
-	if t != tierGeneric {
+	if t != tierGeneric && cpu.X86.HasAVX {
 		k8 := kc / 8
 		for ; q+8 <= cols && k8 > 0; q += 8 {
 			packNT8AVX(k8, &b[(j+q)*ldb+p0], ldb, &panel[q], nr)

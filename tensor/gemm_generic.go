@@ -61,3 +61,23 @@ func packNTGeneric(panel []float32, nr int, b []float32, ldb, j, cols, p0, kc in
 		}
 	}
 }
+
+// kernelTileRef is the reference of every micro-kernel, for an mr×nr tile:
+//
+//	for i < mr, j < nr: c[i*ldc+j] = (add ? c[i*ldc+j] : 0) + Σ_{p<k} a[i*lda+p] * b[p*nr+j]
+//
+// Tests run the driver with it (tierSim512) to cover tile shapes this machine has no kernel for.
+func kernelTileRef(mr, nr, k int, a []float32, lda int, b []float32, c []float32, ldc int, add bool) {
+	for i := 0; i < mr; i++ {
+		for j := 0; j < nr; j++ {
+			var s float32
+			for p := 0; p < k; p++ {
+				s += a[i*lda+p] * b[p*nr+j]
+			}
+			if add {
+				s += c[i*ldc+j]
+			}
+			c[i*ldc+j] = s
+		}
+	}
+}

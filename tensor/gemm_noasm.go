@@ -9,7 +9,11 @@ func bestTier() gemmTier { return tierGeneric }
 func tiers() []gemmTier { return []gemmTier{tierGeneric} }
 
 // kernel runs the pure-Go micro-kernel on one tile.
-func kernel(_ gemmTier, k int, a []float32, lda int, b []float32, c []float32, ldc int, add bool) {
+func kernel(t gemmTier, k int, a []float32, lda int, b []float32, c []float32, ldc int, add bool) {
+	if t == tierSim512 {
+		kernelTileRef(12, 32, k, a, lda, b, c, ldc, add)
+		return
+	}
 	kernelGeneric(k, a, lda, b, c, ldc, add)
 }
 

@@ -120,7 +120,7 @@ func TestGemmTiers(t *testing.T) {
 		{13, 33, 17}, {23, 47, 255}, {24, 48, 256}, {25, 49, 257}, {6, 200, 513}, {37, 385, 40},
 		{50, 70, 300}, {97, 130, 129}, {130, 97, 300}, {64, 64, 64}, {128, 64, 128},
 	}
-	for _, tr := range tiers() {
+	for _, tr := range append(tiers(), tierSim512) {
 		t.Run(tr.String(), func(t *testing.T) {
 			defer useTier(tr)()
 			rng := rand.New(rand.NewPCG(1, uint64(tr)))
@@ -142,7 +142,7 @@ func TestGemmTiersLarge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("large products: skipped with -short")
 	}
-	for _, tr := range tiers() {
+	for _, tr := range append(tiers(), tierSim512) {
 		t.Run(tr.String(), func(t *testing.T) {
 			defer useTier(tr)()
 			rng := rand.New(rand.NewPCG(2, uint64(tr)))
