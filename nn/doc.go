@@ -1,2 +1,19 @@
-// Package nn holds the neural-network building blocks of the XLM-RoBERTa forward pass.
+// Package nn holds the neural-network building blocks of the XLM-RoBERTa forward pass:
+// linear layers, layer normalisation, the erf GELU, tanh, embedding gathers, softmax and
+// fused (flash-style) attention.
+//
+// Conventions, stated once:
+//
+//   - Everything is float32, row-major and dense unless a row stride (ld*) is given.
+//     Activations are (tokens, features): row r of a (rows, n) matrix is x[r*n : (r+1)*n].
+//   - Linear weights keep PyTorch's (Out, In) layout: y = x·Wᵀ + b.
+//   - Kernels are plain functions, destination first, sizes as ints; the first line of each
+//     doc comment gives the shape contract. They never allocate. A slice that is too short
+//     is a programmer bug and panics with an "nn: ..." message.
+//   - Where a kernel says so, dst may alias an input (in-place use); otherwise it must not.
+//   - Every fast kernel has a naive reference twin (suffix Ref) that accumulates in float64.
+//     The references are the test oracles; they are slow and are not meant for production.
+//
+// What this package is not: it has no tensor type, no autograd and no graph; the model
+// (package xlmr) calls these functions in order on buffers it owns.
 package nn

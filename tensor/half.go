@@ -3,8 +3,16 @@ package tensor
 import "github.com/x448/float16"
 
 // MatMulNTF16 computes dst (m,n) = a (m,k) · bᵀ with b (n,k) stored as IEEE F16 bits:
-// half-size weights, float32 math.
+// half-size weights, float32 math. Weights are widened exactly (F16C VCVTPH2PS on amd64)
+// while packing; products and sums are float32 FMAs. No allocation in steady state.
 func MatMulNTF16(dst, a []float32, b []uint16, m, n, k int) {
+	checkLowp("MatMulNTF16", dst, a, b, m, n, k)
+	lowpGemm(dst, a, b, m, n, k, weightF16, false)
+}
+
+// MatMulNTF16Ref is the naive oracle for MatMulNTF16: exact widening, float64 accumulation.
+func MatMulNTF16Ref(dst, a []float32, b []uint16, m, n, k int) {
+	checkLowp("MatMulNTF16Ref", dst, a, b, m, n, k)
 	for i := 0; i < m; i++ {
 		for j := 0; j < n; j++ {
 			var s float64
@@ -16,31 +24,9 @@ func MatMulNTF16(dst, a []float32, b []uint16, m, n, k int) {
 	}
 }
 
-// MatMulNTBF16 computes dst (m,n) = a (m,k) · bᵀ with b (n,k) stored as BF16 bits:
-// half-size weights, float32 math.
-func MatMulNTBF16(dst, a []float32, b []uint16, m, n, k int) {
-	for i := 0; i < m; i++ {
-		for j := 0; j < n; j++ {
-			var s float64
-			for p := 0; p < k; p++ {
-				s += float64(a[i*k+p]) * float64(BF16ToFloat32(b[j*k+p]))
-			}
-			dst[i*n+j] = float32(s)
-		}
-	}
-}
-
-// MatMulNTBF16Compute computes dst (m,n) = bf16(a) (m,k) · bᵀ with b (n,k) BF16 bits and
-// float32 accumulation: the BF16 compute path (AVX512_BF16 / AMX where available).
-func MatMulNTBF16Compute(dst, a []float32, b []uint16, m, n, k int) {
-	for i := 0; i < m; i++ {
-		for j := 0; j < n; j++ {
-			var s float64
-			for p := 0; p < k; p++ {
-				av := BF16ToFloat32(Float32ToBF16(a[i*k+p]))
-				s += float64(av) * float64(BF16ToFloat32(b[j*k+p]))
-			}
-			dst[i*n+j] = float32(s)
-		}
+// checkLowp panics (programmer bug) when an operand is shorter than its shape.
+func checkLowp(op string, dst, a []float32, b []uint16, m, n, k int) {
+	if m < 0 || n < 0 || k < 0 || len(dst) < m*n || len(a) < m*k || len(b) < n*k {
+		panic("tensor: " + op + ": operand does not fit its slice")
 	}
 }

@@ -1,7 +1,28 @@
 package tokenizer
 
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
 // Tokenizer is a loaded HF tokenizer.json. Safe for concurrent use.
-type Tokenizer struct{}
+type Tokenizer struct {
+	model     *unigram
+	norm      normalizer   // nil: none
+	pre       preTokenizer // nil: none
+	post      *postProcessor
+	dec       *metaspace // nil: tokens joined with " "
+	added     []*addedToken
+	addedByID map[int32]*addedToken
+	rawAdded  *matcher // added tokens matched in the raw text
+	normAdded *matcher // added tokens matched in the normalized text
+	vocabSize int
+	pool      sync.Pool // *scratch
+}
 
 // Strategy is a pair truncation strategy, named as in HF tokenizers.
 type Strategy string
@@ -33,21 +54,509 @@ type Encoding struct {
 	Truncated     bool     // tokens were removed by truncation
 }
 
+// Errors returned by Encode and EncodePair.
+var (
+	// ErrSequenceTooShort is HF's TruncationError::SequenceTooShort: the sequence that the
+	// strategy may cut is too short to reach max_length. Its text is HF's message.
+	ErrSequenceTooShort = errors.New("Truncation error: Sequence to truncate too short to respect the provided max_length")
+	// ErrSecondSequenceNotProvided is HF's error for only_second on a single text that
+	// needs truncation.
+	ErrSecondSequenceNotProvided = errors.New("Truncation error: Second sequence not provided")
+	// ErrOptions reports invalid Options (wrapped with the detail).
+	ErrOptions = errors.New("tokenizer: invalid options")
+)
+
 // Load reads a tokenizer.json file.
-func Load(path string) (*Tokenizer, error) { panic("tokenizer: not implemented") }
+func Load(path string) (*Tokenizer, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer: %w", err)
+	}
+	t, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return t, nil
+}
+
+// Parse builds a Tokenizer from the bytes of a tokenizer.json. A component this package
+// does not implement is an *UnsupportedError naming it; a malformed file is a *FormatError.
+func Parse(data []byte) (*Tokenizer, error) {
+	if !utf8.Valid(data) {
+		return nil, formatErr("not valid UTF-8")
+	}
+	// The model (and in it the vocabulary, nearly all of the file) is parsed in place.
+	var model map[string][]byte
+	var vocab *vocabTable
+	top, err := objectMembers(data, func(key string, s *jsonScanner) (bool, error) {
+		if key != "model" {
+			return false, nil
+		}
+		var err error
+		model, err = s.members(func(key string, s *jsonScanner) (bool, error) {
+			if key != "vocab" || s.pos >= len(s.b) || s.b[s.pos] != '[' {
+				return false, nil // not a Unigram vocabulary: kept raw, rejected below
+			}
+			var err error
+			vocab, err = s.parseVocab()
+			return true, err
+		})
+		if err != nil {
+			return true, fmt.Errorf("model: %w", err)
+		}
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if model == nil {
+		return nil, formatErr("missing \"model\"")
+	}
+	var mtype string
+	if r, ok := model["type"]; ok {
+		if err := unmarshal(r, "model.type", &mtype); err != nil {
+			return nil, err
+		}
+	}
+	if mtype == "" {
+		// Older files have no model type; a Unigram vocabulary is [[piece, score], ...].
+		if vocab == nil {
+			return nil, formatErr("model: missing \"type\"")
+		}
+		mtype = "Unigram"
+	}
+	if mtype != "Unigram" {
+		return nil, &UnsupportedError{"model", mtype}
+	}
+	if vocab == nil {
+		return nil, formatErr("model: missing \"vocab\"")
+	}
+	var unkID *int
+	if r, ok := model["unk_id"]; ok && !isNull(r) {
+		unkID = new(int)
+		if err := unmarshal(r, "model.unk_id", unkID); err != nil {
+			return nil, err
+		}
+	}
+	byteFallback := false
+	if r, ok := model["byte_fallback"]; ok && !isNull(r) {
+		if err := unmarshal(r, "model.byte_fallback", &byteFallback); err != nil {
+			return nil, err
+		}
+	}
+	t := &Tokenizer{addedByID: map[int32]*addedToken{}}
+	if t.model, err = newUnigram(vocab, unkID, byteFallback); err != nil {
+		return nil, err
+	}
+	t.vocabSize = vocab.len()
+
+	if r := top["normalizer"]; !isNull(r) {
+		if t.norm, err = parseNormalizer(r, "normalizer", 0); err != nil {
+			return nil, err
+		}
+	}
+	if r := top["pre_tokenizer"]; !isNull(r) {
+		if t.pre, err = parsePreTokenizer(r, "pre_tokenizer", 0); err != nil {
+			return nil, err
+		}
+	}
+	if r := top["decoder"]; !isNull(r) {
+		if t.dec, err = parseDecoder(r, "decoder"); err != nil {
+			return nil, err
+		}
+	}
+	if r := top["added_tokens"]; !isNull(r) {
+		var list []addedTokenConfig
+		if err := unmarshal(r, "added_tokens", &list); err != nil {
+			return nil, err
+		}
+		limit := vocab.len() + len(list)
+		var raw, normd []*addedToken
+		for i, c := range list {
+			if c.ID == nil || c.Content == nil {
+				return nil, formatErr("added_tokens[%d]: needs id and content", i)
+			}
+			if *c.ID < 0 || *c.ID >= limit {
+				return nil, formatErr("added_tokens[%d]: id %d out of range", i, *c.ID)
+			}
+			a := &addedToken{id: int32(*c.ID), content: *c.Content, literal: *c.Content,
+				singleWord: c.SingleWord, lstrip: c.LStrip, rstrip: c.RStrip,
+				normalized: c.Normalized, special: c.Special}
+			t.added = append(t.added, a)
+			t.addedByID[a.id] = a
+			t.vocabSize = max(t.vocabSize, int(a.id)+1)
+			if a.normalized && t.norm != nil {
+				var n normString
+				var tr transformer
+				n.reset(a.content, 0)
+				t.norm.normalize(&n, &tr)
+				a.content = string(n.s)
+			}
+			if a.normalized {
+				normd = append(normd, a)
+			} else {
+				raw = append(raw, a)
+			}
+		}
+		t.rawAdded, t.normAdded = newMatcher(raw), newMatcher(normd)
+	}
+	if r := top["post_processor"]; !isNull(r) {
+		if t.post, err = parsePostProcessor(r, "post_processor", t.vocabSize); err != nil {
+			return nil, err
+		}
+	}
+	t.pool.New = func() any { return new(scratch) }
+	return t, nil
+}
+
+// VocabSize is the number of ids.
+func (t *Tokenizer) VocabSize() int { return t.vocabSize }
+
+// scratch is the per-call working memory.
+type scratch struct {
+	n      normString
+	tr     transformer
+	ar     arena
+	splits []normString
+	segs   []segment
+	nsegs  []segment
+	toks   []token
+	lat    lattice
+	a, b   []piece
+}
+
+// piece is a token of one sequence with its byte span in that sequence's text.
+type piece struct {
+	id   int32
+	text string
+	s, e int32
+}
+
+// encodeSeq tokenizes one text (no special tokens, no truncation) into out.
+func (t *Tokenizer) encodeSeq(sc *scratch, text string, out []piece) ([]piece, error) {
+	sc.segs = t.rawAdded.split(sc.segs[:0], text)
+	for _, sg := range sc.segs {
+		if sg.tok != nil {
+			out = append(out, piece{id: sg.tok.id, text: text[sg.s:sg.e], s: int32(sg.s), e: int32(sg.e)})
+			continue
+		}
+		n := &sc.n
+		n.reset(text[sg.s:sg.e], sg.s)
+		if t.norm != nil {
+			t.norm.normalize(n, &sc.tr)
+		}
+		if t.normAdded != nil && len(t.normAdded.toks) > 0 {
+			sc.nsegs = t.normAdded.split(sc.nsegs[:0], string(n.s))
+			for _, ns := range sc.nsegs {
+				sub := normString{s: n.s[ns.s:ns.e], align: n.align[ns.s:ns.e], base: n.base}
+				if ns.tok != nil {
+					o := sub.originalSpan(0, len(sub.s))
+					out = append(out, piece{id: ns.tok.id, text: string(sub.s), s: o.s, e: o.e})
+					continue
+				}
+				var err error
+				if out, err = t.encodeNormalized(sc, sub, out); err != nil {
+					return out, err
+				}
+			}
+			continue
+		}
+		var err error
+		if out, err = t.encodeNormalized(sc, *n, out); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// encodeNormalized pre-tokenizes and runs the model on one normalized piece.
+func (t *Tokenizer) encodeNormalized(sc *scratch, n normString, out []piece) ([]piece, error) {
+	if len(n.s) == 0 {
+		return out, nil
+	}
+	sc.ar.reset()
+	if t.pre != nil {
+		sc.splits = t.pre.split(sc.splits[:0], n, &sc.ar)
+	} else {
+		sc.splits = append(sc.splits[:0], n)
+	}
+	for _, sp := range sc.splits {
+		var err error
+		sc.toks, err = t.model.encode(sc.toks[:0], sp.s, &sc.lat)
+		if err != nil {
+			return out, err
+		}
+		for _, tk := range sc.toks {
+			o := sp.originalSpan(int(tk.s), int(tk.e))
+			out = append(out, piece{id: tk.id, text: tk.text, s: o.s, e: o.e})
+		}
+	}
+	return out, nil
+}
 
 // Encode tokenizes one text.
 func (t *Tokenizer) Encode(text string, o Options) (*Encoding, error) {
-	panic("tokenizer: not implemented")
+	return t.encode(text, "", false, o)
 }
 
 // EncodePair tokenizes a (query, document) pair with the pair template.
 func (t *Tokenizer) EncodePair(query, doc string, o Options) (*Encoding, error) {
-	panic("tokenizer: not implemented")
+	return t.encode(query, doc, true, o)
 }
 
-// Decode turns ids back into text.
-func (t *Tokenizer) Decode(ids []int32, skipSpecial bool) string { panic("tokenizer: not implemented") }
+func (t *Tokenizer) encode(a, b string, pair bool, o Options) (*Encoding, error) {
+	switch o.Strategy {
+	case "", LongestFirst, OnlyFirst, OnlySecond:
+	default:
+		return nil, fmt.Errorf("%w: unknown truncation strategy %q", ErrOptions, o.Strategy)
+	}
+	if o.MaxLength < 0 {
+		return nil, fmt.Errorf("%w: negative max length %d", ErrOptions, o.MaxLength)
+	}
+	sc := t.pool.Get().(*scratch)
+	defer t.pool.Put(sc)
+	origA, origB := a, b
+	a, b = validUTF8(a), validUTF8(b)
+	var err error
+	if sc.a, err = t.encodeSeq(sc, a, sc.a[:0]); err != nil {
+		return nil, err
+	}
+	sc.b = sc.b[:0]
+	if pair {
+		if sc.b, err = t.encodeSeq(sc, b, sc.b); err != nil {
+			return nil, err
+		}
+	}
+	pa, pb := sc.a, sc.b
+	truncated := false
+	if o.MaxLength > 0 {
+		added := 0
+		if !o.NoSpecial && t.post != nil {
+			added = t.post.added(pair)
+		}
+		if o.MaxLength < added {
+			return nil, fmt.Errorf("%w: max length %d is less than the %d special tokens", ErrOptions, o.MaxLength, added)
+		}
+		n1, n2, err := truncLengths(len(pa), len(pb), pair, o.MaxLength-added, o.Strategy)
+		if err != nil {
+			return nil, err
+		}
+		truncated = n1 < len(pa) || n2 < len(pb)
+		pa, pb = cut(pa, n1, o.Left), cut(pb, n2, o.Left)
+	}
+	return t.assemble(pa, pb, pair, o.NoSpecial, truncated, a, b, origA, origB), nil
+}
 
-// VocabSize is the number of ids.
-func (t *Tokenizer) VocabSize() int { panic("tokenizer: not implemented") }
+// truncLengths returns the lengths the two sequences keep under HF's truncate_encodings
+// for a budget of max tokens (special tokens already subtracted).
+func truncLengths(n1, n2 int, pair bool, max int, s Strategy) (int, int, error) {
+	if max == 0 {
+		return 0, 0, nil
+	}
+	total := n1 + n2
+	if total <= max {
+		return n1, n2, nil
+	}
+	remove := total - max
+	switch s {
+	case OnlyFirst:
+		if n1 <= remove {
+			return 0, 0, ErrSequenceTooShort
+		}
+		return n1 - remove, n2, nil
+	case OnlySecond:
+		if !pair {
+			return 0, 0, ErrSecondSequenceNotProvided
+		}
+		if n2 <= remove {
+			return 0, 0, ErrSequenceTooShort
+		}
+		return n1, n2 - remove, nil
+	}
+	if !pair {
+		return max, 0, nil
+	}
+	short, long := n1, n2
+	swap := short > long
+	if swap {
+		short, long = long, short
+	}
+	if short > max {
+		long = short
+	} else {
+		long = maxInt(short, max-short)
+	}
+	if short+long > max {
+		short = max / 2
+		long = short + max%2
+	}
+	if swap {
+		short, long = long, short
+	}
+	return short, long, nil
+}
+
+func maxInt(a, b int) int {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// cut keeps n pieces from the right end (left=true) or the left end.
+func cut(p []piece, n int, left bool) []piece {
+	if n >= len(p) {
+		return p
+	}
+	if left {
+		return p[len(p)-n:]
+	}
+	return p[:n]
+}
+
+// assemble applies the post-processor template and converts offsets.
+func (t *Tokenizer) assemble(pa, pb []piece, pair, noSpecial, truncated bool, a, b, origA, origB string) *Encoding {
+	var tmpl []tmplItem
+	switch {
+	case t.post != nil && pair:
+		tmpl = t.post.pair
+	case t.post != nil:
+		tmpl = t.post.single
+	case pair:
+		tmpl = []tmplItem{{seq: 0}, {seq: 1}}
+	default:
+		tmpl = []tmplItem{{seq: 0}}
+	}
+	n := 0
+	for _, it := range tmpl {
+		switch it.seq {
+		case 0:
+			n += len(pa)
+		case 1:
+			n += len(pb)
+		default:
+			if !noSpecial {
+				n += len(it.ids)
+			}
+		}
+	}
+	e := &Encoding{
+		IDs:           make([]int32, 0, n),
+		Tokens:        make([]string, 0, n),
+		AttentionMask: make([]int32, 0, n),
+		TypeIDs:       make([]int32, 0, n),
+		Offsets:       make([][2]int, 0, n),
+		ByteOffsets:   make([][2]int, 0, n),
+		SequenceIDs:   make([]int, 0, n),
+		Truncated:     truncated,
+	}
+	for _, it := range tmpl {
+		if it.seq < 0 {
+			if noSpecial {
+				continue
+			}
+			for k, id := range it.ids {
+				e.IDs = append(e.IDs, id)
+				e.Tokens = append(e.Tokens, it.tokens[k])
+				e.AttentionMask = append(e.AttentionMask, 1)
+				e.TypeIDs = append(e.TypeIDs, it.typeID)
+				e.Offsets = append(e.Offsets, [2]int{})
+				e.ByteOffsets = append(e.ByteOffsets, [2]int{})
+				e.SequenceIDs = append(e.SequenceIDs, -1)
+			}
+			continue
+		}
+		ps, text, orig := pa, a, origA
+		if it.seq == 1 {
+			ps, text, orig = pb, b, origB
+		}
+		conv := offsetConv{text: text, orig: orig}
+		for _, p := range ps {
+			e.IDs = append(e.IDs, p.id)
+			e.Tokens = append(e.Tokens, p.text)
+			e.AttentionMask = append(e.AttentionMask, 1)
+			e.TypeIDs = append(e.TypeIDs, it.typeID)
+			rs, bs := conv.convert(int(p.s))
+			re, be := conv.convert(int(p.e))
+			e.Offsets = append(e.Offsets, [2]int{rs, re})
+			e.ByteOffsets = append(e.ByteOffsets, [2]int{bs, be})
+			e.SequenceIDs = append(e.SequenceIDs, it.seq)
+		}
+	}
+	return e
+}
+
+// offsetConv turns byte offsets in text (the valid-UTF-8 form of orig) into code-point
+// offsets and byte offsets in orig, walking forward (offsets are mostly increasing).
+type offsetConv struct {
+	text, orig string
+	b, r, ob   int // byte in text, code point, byte in orig
+}
+
+func (c *offsetConv) convert(b int) (runes, origBytes int) {
+	if b < c.b {
+		c.b, c.r, c.ob = 0, 0, 0
+	}
+	if b > len(c.text) {
+		b = len(c.text)
+	}
+	if len(c.text) == len(c.orig) {
+		c.r += utf8.RuneCountInString(c.text[c.b:b])
+		c.b, c.ob = b, b
+		return c.r, b
+	}
+	for c.b < b {
+		_, sz := utf8.DecodeRuneInString(c.text[c.b:])
+		c.b += sz
+		c.r++
+		_, osz := utf8.DecodeRuneInString(c.orig[c.ob:])
+		c.ob += osz
+	}
+	return c.r, c.ob
+}
+
+// validUTF8 replaces every byte of s that is not part of a valid UTF-8 sequence by U+FFFD
+// (one per byte, as Go's range loop decodes), so code-point offsets are unchanged.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var sb strings.Builder
+	sb.Grow(len(s) + 8)
+	for _, r := range s {
+		sb.WriteRune(r)
+	}
+	return sb.String()
+}
+
+// Decode turns ids back into text. Unknown ids are skipped; with skipSpecial, special
+// added tokens are skipped too.
+func (t *Tokenizer) Decode(ids []int32, skipSpecial bool) string {
+	var toks []string
+	for _, id := range ids {
+		if a, ok := t.addedByID[id]; ok {
+			if skipSpecial && a.special {
+				continue
+			}
+			toks = append(toks, a.literal)
+			continue
+		}
+		if id < 0 || int(id) >= t.model.vocab.len() {
+			continue
+		}
+		toks = append(toks, t.model.vocab.piece(id))
+	}
+	if t.dec == nil {
+		return strings.Join(toks, " ")
+	}
+	var sb strings.Builder
+	repl := string(t.dec.repl)
+	for i, tk := range toks {
+		if i == 0 && t.dec.scheme != prependNever {
+			sb.WriteString(strings.ReplaceAll(tk, repl, ""))
+			continue
+		}
+		sb.WriteString(strings.ReplaceAll(tk, repl, " "))
+	}
+	return sb.String()
+}

@@ -1,63 +1,380 @@
 package xlmr
 
-import "time"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 
-// Config mirrors an HF XLM-RoBERTa config.json.
-type Config struct {
-	ModelType             string  `json:"model_type"`
-	VocabSize             int     `json:"vocab_size"`
-	HiddenSize            int     `json:"hidden_size"`
-	NumHiddenLayers       int     `json:"num_hidden_layers"`
-	NumAttentionHeads     int     `json:"num_attention_heads"`
-	IntermediateSize      int     `json:"intermediate_size"`
-	HiddenAct             string  `json:"hidden_act"`
-	MaxPositionEmbeddings int     `json:"max_position_embeddings"`
-	TypeVocabSize         int     `json:"type_vocab_size"`
-	LayerNormEps          float64 `json:"layer_norm_eps"`
-	PadTokenID            int     `json:"pad_token_id"`
-	BosTokenID            int     `json:"bos_token_id"`
-	EosTokenID            int     `json:"eos_token_id"`
-	PositionEmbeddingType string  `json:"position_embedding_type"`
-	NumLabels             int     `json:"-"` // from id2label
-}
+	"github.com/gorerank/gorerank/nn"
+	"github.com/gorerank/gorerank/tensor"
+	"github.com/gorerank/gorerank/weights"
+	"github.com/x448/float16"
+)
 
-// Model is a loaded XLMRobertaForSequenceClassification. Read-only and safe for concurrent use.
+// Model is a loaded XLMRobertaForSequenceClassification. Its weight fields mirror the
+// checkpoint keys (H hidden_size, I intermediate_size, V vocab_size, P max_position_embeddings,
+// Y type_vocab_size). It is read-only after Load and safe for concurrent use; each goroutine
+// brings its own Scratch.
 type Model struct {
-	Config Config
+	Config     Config
+	Embeddings Embeddings // roberta.embeddings
+	Layers     []Layer    // roberta.encoder.layer.N
+	Classifier Classifier // classifier
+	Report     LoadReport
+
+	ckpt *weights.Checkpoint // keeps the memory map alive
 }
 
-// LoadOptions select what Load reads.
+// Embeddings is roberta.embeddings.
+type Embeddings struct {
+	WordEmbeddings      []float32 // word_embeddings.weight        (V,H)
+	PositionEmbeddings  []float32 // position_embeddings.weight    (P,H)
+	TokenTypeEmbeddings []float32 // token_type_embeddings.weight  (Y,H)
+	LayerNorm           Norm      // LayerNorm                     (H)
+}
+
+// Norm is a LayerNorm's affine parameters.
+type Norm struct {
+	Weight []float32 // .weight (H)
+	Bias   []float32 // .bias   (H)
+}
+
+// Layer is roberta.encoder.layer.N.
+type Layer struct {
+	Attention struct {
+		Self struct {
+			Query *nn.Linear // attention.self.query    W (H,H), b (H)
+			Key   *nn.Linear // attention.self.key      W (H,H), b (H)
+			Value *nn.Linear // attention.self.value    W (H,H), b (H)
+		}
+		Output struct {
+			Dense     *nn.Linear // attention.output.dense  W (H,H), b (H)
+			LayerNorm Norm       // attention.output.LayerNorm (H)
+		}
+	}
+	Intermediate struct {
+		Dense *nn.Linear // intermediate.dense.weight (I,H); its bias is applied by the fused GELU
+		Bias  []float32  // intermediate.dense.bias   (I)
+	}
+	Output struct {
+		Dense     *nn.Linear // output.dense  W (H,I), b (H)
+		LayerNorm Norm       // output.LayerNorm (H)
+	}
+}
+
+// Classifier is the RobertaClassificationHead: dense → tanh → out_proj on token 0.
+type Classifier struct {
+	Dense   *nn.Linear // classifier.dense      W (H,H), b (H)
+	OutProj *nn.Linear // classifier.out_proj   W (1,H), b (1)
+}
+
+// LoadOptions select what Load reads and how it stores the weights.
 type LoadOptions struct {
-	WeightsFile string // a specific .safetensors file instead of the folder's default
+	// WeightsFile picks the weights instead of the folder's default (model.safetensors or the
+	// shards of model.safetensors.index.json): a .safetensors file or a *.index.json shard
+	// index. A relative path is taken relative to the model folder.
+	WeightsFile string
+
+	// Precision is how the linear-layer weights are kept (everything else is float32):
+	//   nn.F32 (default): every weight is float32. F32 checkpoints are used in place from the
+	//     memory map; F16/BF16 checkpoints are widened exactly at load (2× their file size).
+	//   nn.F16, nn.BF16, nn.BF16Compute: linear weights stay 16-bit (half the memory). A
+	//     checkpoint already in that format is used in place; otherwise each value is rounded
+	//     to nearest even at load. Embeddings, biases and LayerNorms are float32 either way.
+	Precision nn.Precision
+
+	// Logger, when set, receives load diagnostics (unused tensors, dtype conversions).
+	Logger *slog.Logger
 }
 
-// Load reads dir/config.json and the folder's safetensors weights.
-func Load(dir string, o LoadOptions) (*Model, error) { panic("xlmr: not implemented") }
+// LoadReport says what Load found besides the model.
+type LoadReport struct {
+	Files     []string // the safetensors files read
+	DType     string   // dtype of the checkpoint's linear weights ("F32", "F16", "BF16", or "mixed")
+	Unused    []string // tensors present in the checkpoint that the model does not use, sorted
+	Converted int      // tensors converted (widened or rounded) at load rather than used in place
+}
 
-// MaxTokens is the longest sequence (special tokens included) the position table allows.
+// Load reads dir/config.json and the folder's safetensors weights. Every tensor the model
+// needs is checked for presence, dtype and shape against the config; the first problems are
+// returned as one error naming the keys. Close the model to release the memory map.
+func Load(dir string, o LoadOptions) (*Model, error) {
+	cfg, err := LoadConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	ck, files, err := openWeights(dir, o.WeightsFile)
+	if err != nil {
+		return nil, err
+	}
+	m, err := fromCheckpoint(cfg, ck, o)
+	if err != nil {
+		ck.Close()
+		return nil, err
+	}
+	m.Report.Files = files
+	if o.Logger != nil {
+		if len(m.Report.Unused) > 0 {
+			o.Logger.Warn("xlmr: checkpoint tensors not used by the model", "count", len(m.Report.Unused), "names", m.Report.Unused)
+		}
+		o.Logger.Debug("xlmr: model loaded", "files", files, "dtype", m.Report.DType, "converted", m.Report.Converted, "precision", o.Precision)
+	}
+	return m, nil
+}
+
+// FromCheckpoint builds a model from an already open checkpoint and a validated config. The
+// model uses the checkpoint's memory; closing the model closes the checkpoint.
+func FromCheckpoint(cfg Config, ck *weights.Checkpoint, o LoadOptions) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return fromCheckpoint(cfg, ck, o)
+}
+
+// Close releases the checkpoint's memory map. The model must not be used afterwards.
+func (m *Model) Close() error {
+	if m.ckpt == nil {
+		return nil
+	}
+	err := m.ckpt.Close()
+	m.ckpt = nil
+	return err
+}
+
+// MaxTokens is the longest sequence (special tokens included) the position table allows:
+// positions start at pad_token_id+1.
 func (m *Model) MaxTokens() int { return m.Config.MaxPositionEmbeddings - m.Config.PadTokenID - 1 }
 
-// Scratch holds the activations of one in-flight batch; reuse it across calls (one per goroutine).
-type Scratch struct {
-	Timings *Timings // optional per-stage timing
+// openWeights opens the checkpoint Load reads: the folder default, or the file o names.
+func openWeights(dir, file string) (*weights.Checkpoint, []string, error) {
+	if file == "" {
+		index := filepath.Join(dir, "model.safetensors.index.json")
+		if _, err := os.Stat(index); err == nil {
+			file = index
+		} else {
+			file = "model.safetensors"
+		}
+	}
+	if !filepath.IsAbs(file) {
+		file = filepath.Join(dir, file)
+	}
+	paths := []string{file}
+	if strings.HasSuffix(file, ".json") {
+		var err error
+		if paths, err = readShardIndex(file); err != nil {
+			return nil, nil, err
+		}
+	}
+	ck, err := weights.OpenFiles(paths...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("xlmr: opening weights: %w", err)
+	}
+	return ck, paths, nil
 }
 
-// NewScratch returns an empty scratch that grows to the largest batch it sees.
-func (m *Model) NewScratch() *Scratch { return &Scratch{} }
-
-// Forward scores a batch of token-id sequences of any lengths (no padding needed) and
-// writes one logit per sequence into logits. hook may be nil.
-func (m *Model) Forward(s *Scratch, seqs [][]int32, logits []float32, hook Hook) error {
-	panic("xlmr: not implemented")
+// readShardIndex returns the shard files named by a safetensors index (weight_map values),
+// in first-seen order of the sorted keys, resolved next to the index.
+func readShardIndex(path string) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("xlmr: reading shard index: %w", err)
+	}
+	var idx struct {
+		WeightMap map[string]string `json:"weight_map"`
+	}
+	if err := json.Unmarshal(data, &idx); err != nil {
+		return nil, fmt.Errorf("xlmr: shard index %s: invalid JSON: %w", path, err)
+	}
+	if len(idx.WeightMap) == 0 {
+		return nil, fmt.Errorf("xlmr: shard index %s: no weight_map entries", path)
+	}
+	var files []string
+	for _, f := range idx.WeightMap {
+		if f == "" || f == "." || f == ".." || filepath.Base(f) != f || strings.ContainsRune(f, '\\') {
+			return nil, fmt.Errorf("xlmr: shard index %s: shard name %q must be a plain file name", path, f)
+		}
+		files = append(files, filepath.Join(filepath.Dir(path), f))
+	}
+	slices.Sort(files)
+	return slices.Compact(files), nil
 }
 
-// Hook receives named intermediates of sequence seq: "embeddings" (T,H), "layer.N" (T,H)
-// for N = 0..L-1 (HF hidden_states[N+1]), "attention.probs.N" (heads,T,T). data is only
-// valid during the call.
-type Hook func(seq int, name string, shape []int, data []float32)
+// loader reads tensors by explicit key, checking dtype and shape, and remembers which keys
+// it used and the first problems it met.
+type loader struct {
+	ck        *weights.Checkpoint
+	prec      nn.Precision
+	used      map[string]bool
+	errs      []error
+	dtypes    map[weights.DType]bool
+	converted int
+}
 
-// Timings, when set on a Scratch, accumulates wall time per stage across Forward calls
-// (for `rerank bench`). Nil costs nothing.
-type Timings struct {
-	Embeddings, Attention, FFN, Head time.Duration
+const maxLoadErrors = 8
+
+func (l *loader) fail(err error) {
+	if len(l.errs) < maxLoadErrors {
+		l.errs = append(l.errs, err)
+	}
+}
+
+// tensor returns the named tensor after checking its shape; nil after recording an error.
+func (l *loader) tensor(key string, shape ...int) *weights.Tensor {
+	l.used[key] = true
+	t, err := l.ck.Tensor(key)
+	if err != nil {
+		if errors.Is(err, weights.ErrNotFound) {
+			l.fail(fmt.Errorf("xlmr: tensor %q is missing from the checkpoint: %w", key, weights.ErrNotFound))
+		} else {
+			l.fail(fmt.Errorf("xlmr: tensor %q: %w", key, err))
+		}
+		return nil
+	}
+	if !slices.Equal(t.Shape, shape) {
+		l.fail(fmt.Errorf("xlmr: tensor %q has shape %v, config.json implies %v", key, t.Shape, shape))
+		return nil
+	}
+	switch t.DType {
+	case weights.F32, weights.F16, weights.BF16:
+	default:
+		l.fail(fmt.Errorf("xlmr: tensor %q has dtype %s; only F32, F16 and BF16 are supported", key, t.DType))
+		return nil
+	}
+	return t
+}
+
+// f32 returns the named tensor as float32 (aliasing the memory map for F32 data).
+func (l *loader) f32(key string, shape ...int) []float32 {
+	t := l.tensor(key, shape...)
+	if t == nil {
+		return nil
+	}
+	v, err := t.Float32()
+	if err != nil {
+		l.fail(fmt.Errorf("xlmr: tensor %q: %w", key, err))
+		return nil
+	}
+	if t.DType != weights.F32 {
+		l.converted++
+	}
+	return v
+}
+
+// linear builds prefix.weight (out,in) and, when bias, prefix.bias (out) into an nn.Linear
+// of the requested precision.
+func (l *loader) linear(prefix string, out, in int, bias bool) *nn.Linear {
+	var b []float32
+	if bias {
+		b = l.f32(prefix+".bias", out)
+	}
+	key := prefix + ".weight"
+	if l.prec == nn.F32 {
+		w := l.f32(key, out, in)
+		if t, _ := l.ck.Tensor(key); t != nil {
+			l.dtypes[t.DType] = true
+		}
+		if w == nil || (bias && b == nil) {
+			return nil
+		}
+		return nn.NewLinear(w, b, out, in)
+	}
+	t := l.tensor(key, out, in)
+	if t == nil || (bias && b == nil) {
+		return nil
+	}
+	l.dtypes[t.DType] = true
+	w16, err := l.half(t)
+	if err != nil {
+		l.fail(fmt.Errorf("xlmr: tensor %q: %w", key, err))
+		return nil
+	}
+	return nn.NewLinearHalf(w16, b, out, in, l.prec)
+}
+
+// half returns t's values as the 16-bit format of l.prec: the mapped bits themselves when
+// the checkpoint already stores that format, otherwise rounded from float32.
+func (l *loader) half(t *weights.Tensor) ([]uint16, error) {
+	want := weights.BF16
+	if l.prec == nn.F16 {
+		want = weights.F16
+	}
+	if t.DType == want {
+		return t.Uint16() // the mapped bits, no copy
+	}
+	f, err := t.Float32()
+	if err != nil {
+		return nil, err
+	}
+	l.converted++
+	out := make([]uint16, len(f))
+	for i, v := range f {
+		if want == weights.F16 {
+			out[i] = float16.Fromfloat32(v).Bits()
+		} else {
+			out[i] = tensor.Float32ToBF16(v)
+		}
+	}
+	return out, nil
+}
+
+func fromCheckpoint(cfg Config, ck *weights.Checkpoint, o LoadOptions) (*Model, error) {
+	switch o.Precision {
+	case nn.F32, nn.F16, nn.BF16, nn.BF16Compute:
+	default:
+		return nil, fmt.Errorf("xlmr: unknown precision %d", o.Precision)
+	}
+	l := &loader{ck: ck, prec: o.Precision, used: map[string]bool{}, dtypes: map[weights.DType]bool{}}
+	H, I := cfg.HiddenSize, cfg.IntermediateSize
+	m := &Model{Config: cfg, ckpt: ck}
+
+	e := &m.Embeddings
+	e.WordEmbeddings = l.f32("roberta.embeddings.word_embeddings.weight", cfg.VocabSize, H)
+	e.PositionEmbeddings = l.f32("roberta.embeddings.position_embeddings.weight", cfg.MaxPositionEmbeddings, H)
+	e.TokenTypeEmbeddings = l.f32("roberta.embeddings.token_type_embeddings.weight", cfg.TypeVocabSize, H)
+	e.LayerNorm = l.norm("roberta.embeddings.LayerNorm", H)
+
+	m.Layers = make([]Layer, cfg.NumHiddenLayers)
+	for i := range m.Layers {
+		p := fmt.Sprintf("roberta.encoder.layer.%d.", i)
+		y := &m.Layers[i]
+		y.Attention.Self.Query = l.linear(p+"attention.self.query", H, H, true)
+		y.Attention.Self.Key = l.linear(p+"attention.self.key", H, H, true)
+		y.Attention.Self.Value = l.linear(p+"attention.self.value", H, H, true)
+		y.Attention.Output.Dense = l.linear(p+"attention.output.dense", H, H, true)
+		y.Attention.Output.LayerNorm = l.norm(p+"attention.output.LayerNorm", H)
+		y.Intermediate.Dense = l.linear(p+"intermediate.dense", I, H, false)
+		y.Intermediate.Bias = l.f32(p+"intermediate.dense.bias", I)
+		y.Output.Dense = l.linear(p+"output.dense", H, I, true)
+		y.Output.LayerNorm = l.norm(p+"output.LayerNorm", H)
+	}
+
+	m.Classifier.Dense = l.linear("classifier.dense", H, H, true)
+	m.Classifier.OutProj = l.linear("classifier.out_proj", cfg.NumLabels, H, true)
+
+	if len(l.errs) > 0 {
+		return nil, errors.Join(l.errs...)
+	}
+	for _, name := range ck.Names() {
+		if !l.used[name] {
+			m.Report.Unused = append(m.Report.Unused, name)
+		}
+	}
+	m.Report.Converted = l.converted
+	m.Report.DType = "mixed"
+	if len(l.dtypes) == 1 {
+		for d := range l.dtypes {
+			m.Report.DType = string(d)
+		}
+	}
+	return m, nil
+}
+
+// norm reads prefix.weight and prefix.bias (n).
+func (l *loader) norm(prefix string, n int) Norm {
+	return Norm{Weight: l.f32(prefix+".weight", n), Bias: l.f32(prefix+".bias", n)}
 }

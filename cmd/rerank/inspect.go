@@ -1,8 +1,335 @@
 package main
 
-import "fmt"
+import (
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/gorerank/gorerank/tokenizer"
+	"github.com/gorerank/gorerank/weights"
+	"github.com/gorerank/gorerank/xlmr"
+)
+
+const inspectUsage = `usage: rerank inspect --model DIR --query Q --document D --out FILE.safetensors [flags]
+       rerank inspect --model DIR --ids 0,6,2,2,7,2 --out FILE.safetensors [flags]
+       rerank inspect --diff A.safetensors B.safetensors [--tol X]
+
+Runs one pair through the model and writes every intermediate as safetensors, in the
+layout of HF transformers (output_hidden_states=True, output_attentions=True):
+  input_ids      I64 [1, T]
+  hidden_states  F32 [L+1, T, H]        index 0 = embeddings, l = output of layer l
+  attentions     F32 [L, heads, T, T]
+  logits         F32 [1, 1]
+The pair is tokenized like tokenizer(q, d, truncation=True, max_length=N) (longest_first);
+--ids gives the token ids directly instead (no tokenizer needed).
+
+--diff prints, for every tensor of A and B, the max absolute difference and the relative
+difference (max abs diff / max |B|). With --tol it exits 1 when a max abs diff exceeds X,
+or when the files do not hold the same tensors and shapes.
+
+Examples:
+  rerank inspect --model DIR --query "capital of China?" --document "Beijing." --out go.safetensors
+  python dump_hf.py ... hf.safetensors   # same layout from transformers
+  rerank inspect --diff go.safetensors hf.safetensors --tol 1e-4
+
+Flags:
+`
 
 func runInspect(e *env, args []string) int {
-	fmt.Fprintln(e.stderr, "rerank: not implemented yet")
-	return exitFailure
+	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
+	var mf modelFlags
+	mf.register(fs)
+	query := fs.String("query", "", "the query")
+	document := fs.String("document", "", "the document")
+	ids := fs.String("ids", "", "comma-separated token `IDS` instead of --query/--document")
+	out := fs.String("out", "", "output `FILE`.safetensors")
+	diff := fs.Bool("diff", false, "compare the two safetensors files given as arguments")
+	tol := fs.Float64("tol", -1, "with --diff: exit 1 when a max abs diff exceeds `X`")
+	if code, done := parseFlags(fs, e, inspectUsage, reorderDiffArgs(args)); done {
+		return code
+	}
+	usageErr := func(format string, a ...any) int {
+		fmt.Fprintf(e.stderr, "rerank inspect: "+format+"\n", a...)
+		fmt.Fprintln(e.stderr, "Run 'rerank inspect --help' for usage.")
+		return exitUsage
+	}
+	if *diff {
+		if fs.NArg() != 2 {
+			return usageErr("--diff needs exactly two files")
+		}
+		return inspectDiff(e, fs.Arg(0), fs.Arg(1), *tol)
+	}
+	if fs.NArg() > 0 {
+		return usageErr("unexpected arguments %q", fs.Args())
+	}
+	if _, err := mf.options(); err != nil {
+		return usageErr("%v", err)
+	}
+	if *out == "" {
+		return usageErr("--out is required")
+	}
+	if (*ids == "") == (*query == "" && *document == "") {
+		return usageErr("give --query and --document, or --ids")
+	}
+	if *ids == "" && (*query == "" || *document == "") {
+		return usageErr("--query and --document are both required (and non-empty)")
+	}
+	prec, _ := parsePrecision(mf.precision)
+
+	var seq []int32
+	if *ids != "" {
+		var err error
+		if seq, err = parseIDs(*ids); err != nil {
+			return usageErr("--ids: %v", err)
+		}
+	} else {
+		tokPath := mf.tokenizer
+		if tokPath == "" {
+			tokPath = filepath.Join(mf.model, "tokenizer.json")
+		}
+		tok, err := tokenizer.Load(tokPath)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "rerank inspect: %v\n", err)
+			return exitFailure
+		}
+		enc, err := tok.EncodePair(*query, *document, tokenizer.Options{MaxLength: mf.maxLength, Strategy: tokenizer.LongestFirst})
+		if err != nil {
+			fmt.Fprintf(e.stderr, "rerank inspect: tokenizing: %v\n", err)
+			return exitFailure
+		}
+		seq = enc.IDs
+	}
+
+	m, err := xlmr.Load(mf.model, xlmr.LoadOptions{WeightsFile: weightsPath(mf.weights), Precision: prec})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "rerank inspect: %v\n", err)
+		return exitFailure
+	}
+	defer m.Close()
+	tensors, err := inspectForward(m, seq)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "rerank inspect: %v\n", err)
+		return exitFailure
+	}
+	meta := map[string]string{"format": "pt", "generator": "gorerank inspect", "model": mf.model}
+	if *ids == "" {
+		meta["query"], meta["document"] = *query, *document
+	}
+	if err := weights.WriteFile(*out, tensors, meta); err != nil {
+		fmt.Fprintf(e.stderr, "rerank inspect: %v\n", err)
+		return exitFailure
+	}
+	fmt.Fprintf(e.stderr, "wrote %s: %d tokens, %d layers, logit %s\n", *out, len(seq), m.Config.NumHiddenLayers, formatFloat(tensorsLogit(tensors)))
+	return exitOK
+}
+
+// reorderDiffArgs moves flags after the two --diff file names to the front, so that
+// "inspect --diff A B --tol 1e-4" parses as people expect.
+func reorderDiffArgs(args []string) []string {
+	if !slices.Contains(args, "--diff") && !slices.Contains(args, "-diff") {
+		return args
+	}
+	var flags, files []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--tol" || a == "-tol":
+			flags = append(flags, a)
+			if i+1 < len(args) {
+				flags = append(flags, args[i+1])
+				i++
+			}
+		case strings.HasPrefix(a, "-"):
+			flags = append(flags, a)
+		default:
+			files = append(files, a)
+		}
+	}
+	return append(flags, files...)
+}
+
+func parseIDs(s string) ([]int32, error) {
+	var ids []int32
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.ParseInt(strings.TrimSpace(f), 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a token id", f)
+		}
+		ids = append(ids, int32(v))
+	}
+	return ids, nil
+}
+
+// inspectForward runs one sequence with a hook and packs the intermediates as tensors.
+func inspectForward(m *xlmr.Model, seq []int32) ([]weights.Tensor, error) {
+	c := m.Config
+	T, H, L, heads := len(seq), c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads
+	hidden := make([]float32, (L+1)*T*H)
+	attn := make([]float32, L*heads*T*T)
+	hook := func(_ int, name string, _ []int, data []float32) {
+		var l int
+		switch {
+		case name == "embeddings":
+			copy(hidden, data)
+		case strings.HasPrefix(name, "layer."):
+			l, _ = strconv.Atoi(name[len("layer."):])
+			copy(hidden[(l+1)*T*H:], data)
+		case strings.HasPrefix(name, "attention.probs."):
+			l, _ = strconv.Atoi(name[len("attention.probs."):])
+			copy(attn[l*heads*T*T:], data)
+		}
+	}
+	logits := make([]float32, 1)
+	if err := m.Forward(m.NewScratch(), [][]int32{seq}, logits, hook); err != nil {
+		return nil, err
+	}
+	ids := make([]byte, 8*T)
+	for i, id := range seq {
+		binary.LittleEndian.PutUint64(ids[8*i:], uint64(id))
+	}
+	return []weights.Tensor{
+		{Name: "input_ids", DType: weights.I64, Shape: []int{1, T}, Data: ids},
+		{Name: "hidden_states", DType: weights.F32, Shape: []int{L + 1, T, H}, Data: f32Bytes(hidden)},
+		{Name: "attentions", DType: weights.F32, Shape: []int{L, heads, T, T}, Data: f32Bytes(attn)},
+		{Name: "logits", DType: weights.F32, Shape: []int{1, 1}, Data: f32Bytes(logits)},
+	}, nil
+}
+
+func f32Bytes(v []float32) []byte {
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+	}
+	return b
+}
+
+func tensorsLogit(ts []weights.Tensor) float64 {
+	for _, t := range ts {
+		if t.Name == "logits" {
+			return float64(math.Float32frombits(binary.LittleEndian.Uint32(t.Data)))
+		}
+	}
+	return math.NaN()
+}
+
+func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', 8, 64) }
+
+// inspectDiff prints per-tensor differences between two safetensors files.
+func inspectDiff(e *env, pa, pb string, tol float64) int {
+	a, err := weights.OpenFiles(pa)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "rerank inspect: %v\n", err)
+		return exitFailure
+	}
+	defer a.Close()
+	b, err := weights.OpenFiles(pb)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "rerank inspect: %v\n", err)
+		return exitFailure
+	}
+	defer b.Close()
+	names := slices.Concat(a.Names(), b.Names())
+	slices.Sort(names)
+	names = slices.Compact(names)
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TENSOR\tSHAPE\tMAXABS\tREL\tAT")
+	failed := false
+	for _, n := range names {
+		ta, errA := a.Tensor(n)
+		tb, errB := b.Tensor(n)
+		switch {
+		case errA != nil:
+			fmt.Fprintf(tw, "%s\t\tonly in %s\t\t\n", n, pb)
+			failed = true
+			continue
+		case errB != nil:
+			fmt.Fprintf(tw, "%s\t\tonly in %s\t\t\n", n, pa)
+			failed = true
+			continue
+		case !slices.Equal(ta.Shape, tb.Shape):
+			fmt.Fprintf(tw, "%s\t%s vs %s\tshape mismatch\t\t\n", n, dims(ta.Shape), dims(tb.Shape))
+			failed = true
+			continue
+		}
+		va, err := values(ta)
+		if err == nil {
+			var vb []float64
+			if vb, err = values(tb); err == nil {
+				maxAbs, maxB, at := 0.0, 0.0, 0
+				for i := range va {
+					d := math.Abs(va[i] - vb[i])
+					if d > maxAbs || math.IsNaN(d) && !math.IsNaN(maxAbs) {
+						maxAbs, at = d, i
+					}
+					maxB = math.Max(maxB, math.Abs(vb[i]))
+				}
+				rel := 0.0
+				if maxB > 0 {
+					rel = maxAbs / maxB
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%.3g\t%.3g\t%s\n", n, dims(ta.Shape), maxAbs, rel, dims(unravel(at, ta.Shape)))
+				if tol >= 0 && !(maxAbs <= tol) {
+					failed = true
+				}
+				continue
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%v\t\t\n", n, dims(ta.Shape), err)
+		failed = true
+	}
+	tw.Flush()
+	if tol >= 0 && failed {
+		fmt.Fprintf(e.stderr, "rerank inspect: differences above --tol %g\n", tol)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// values widens any numeric tensor the inspect files use to float64.
+func values(t *weights.Tensor) ([]float64, error) {
+	switch t.DType {
+	case weights.I64, weights.I32:
+		v, err := t.Int64()
+		if err != nil {
+			return nil, err
+		}
+		out := make([]float64, len(v))
+		for i, x := range v {
+			out[i] = float64(x)
+		}
+		return out, nil
+	}
+	v, err := t.Float64()
+	if err != nil {
+		return nil, errors.New("unsupported dtype " + string(t.DType))
+	}
+	return v, nil
+}
+
+// unravel turns a flat index into coordinates.
+func unravel(i int, shape []int) []int {
+	at := make([]int, len(shape))
+	for d := len(shape) - 1; d >= 0; d-- {
+		if shape[d] > 0 {
+			at[d] = i % shape[d]
+			i /= shape[d]
+		}
+	}
+	return at
+}
+
+// dims formats a shape or coordinate without spaces: [4,16,32].
+func dims(d []int) string {
+	s := make([]string, len(d))
+	for i, v := range d {
+		s[i] = strconv.Itoa(v)
+	}
+	return "[" + strings.Join(s, ",") + "]"
 }

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+type goldenPair struct {
+	Name      string  `json:"name"`
+	Query     string  `json:"query"`
+	Document  string  `json:"document"`
+	Logit     float64 `json:"logit_f64"`
+	LogitFP16 float64 `json:"logit_fp16_ckpt_f64"`
+}
+
+func goldenPairs(t *testing.T) []goldenPair {
+	t.Helper()
+	data, err := os.ReadFile(tinyModel + "/goldens_index.json")
+	if err != nil {
+		t.Fatalf("golden index missing: %v", err)
+	}
+	var idx struct {
+		Pairs []goldenPair `json:"pairs"`
+	}
+	if err := json.Unmarshal(data, &idx); err != nil {
+		t.Fatal(err)
+	}
+	var out []goldenPair
+	for _, p := range idx.Pairs {
+		if p.Query != "" && p.Document != "" { // empty texts are refused by design
+			out = append(out, p)
+		}
+	}
+	if len(out) < 40 {
+		t.Fatalf("only %d usable golden pairs", len(out))
+	}
+	return out
+}
+
+func jsonLine(t *testing.T, v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b) + "\n"
+}
+
+func TestScoreJSONLinesGolden(t *testing.T) {
+	gp := goldenPairs(t)
+	var in strings.Builder
+	for _, p := range gp {
+		in.WriteString(jsonLine(t, map[string]string{"query": p.Query, "document": p.Document}))
+	}
+	// pairs 2..5 share a query: one "documents" line
+	docs := []string{gp[2].Document, gp[3].Document, gp[4].Document, gp[5].Document}
+	in.WriteString(jsonLine(t, map[string]any{"query": gp[2].Query, "documents": docs}))
+
+	check := func(stdout string, logitOf func(goldenPair) float64) {
+		t.Helper()
+		lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
+		if len(lines) != len(gp)+1 {
+			t.Fatalf("%d output lines for %d input lines", len(lines), len(gp)+1)
+		}
+		var worst float64
+		for i, p := range gp {
+			var o struct{ Logit, Score *float64 }
+			if err := json.Unmarshal([]byte(lines[i]), &o); err != nil || o.Logit == nil || o.Score == nil {
+				t.Fatalf("line %d: %q (%v)", i+1, lines[i], err)
+			}
+			d := math.Abs(*o.Logit - logitOf(p))
+			worst = max(worst, d)
+			if d > 1e-5 {
+				t.Errorf("line %d (%s): logit %v, want %v", i+1, p.Name, *o.Logit, logitOf(p))
+			}
+			if s := 1 / (1 + math.Exp(-*o.Logit)); math.Abs(s-*o.Score) > 1e-6 {
+				t.Errorf("line %d: score %v is not sigmoid(logit %v)", i+1, *o.Score, *o.Logit)
+			}
+		}
+		t.Logf("max abs logit diff over %d lines: %.3g", len(gp), worst)
+		var multi struct {
+			Results []struct {
+				Index        int
+				Logit, Score float64
+			}
+		}
+		if err := json.Unmarshal([]byte(lines[len(gp)]), &multi); err != nil || len(multi.Results) != 4 {
+			t.Fatalf("documents line: %q (%v)", lines[len(gp)], err)
+		}
+		for j, r := range multi.Results {
+			if j > 0 && r.Score > multi.Results[j-1].Score {
+				t.Errorf("results not sorted: %+v", multi.Results)
+			}
+			if d := math.Abs(r.Logit - logitOf(gp[2+r.Index])); d > 1e-5 {
+				t.Errorf("documents[%d]: logit %v, want %v", r.Index, r.Logit, logitOf(gp[2+r.Index]))
+			}
+		}
+	}
+
+	code, stdout, stderr := runCmd(in.String(), "score", "--model", tinyModel, "--tokenizer", tinyTokenizer, "--input", "-")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	check(stdout, func(p goldenPair) float64 { return p.Logit })
+
+	// from a file, on the F16 checkpoint (widened at load)
+	file := filepath.Join(t.TempDir(), "in.jsonl")
+	os.WriteFile(file, []byte(in.String()), 0o644)
+	code, stdout, stderr = runCmd("", "score", "--model", tinyModel, "--tokenizer", tinyTokenizer, "--input", file, "--weights", "model-fp16.safetensors")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	check(stdout, func(p goldenPair) float64 { return p.LogitFP16 })
+}
+
+func TestScoreMaxLength(t *testing.T) {
+	gp := goldenPairs(t)
+	var long goldenPair
+	for _, p := range gp {
+		if len([]rune(p.Document)) > 4000 {
+			long = p
+		}
+	}
+	in := jsonLine(t, map[string]string{"query": long.Query, "document": long.Document})
+	_, out512, _ := runCmd(in, "score", "--model", tinyModel, "--tokenizer", tinyTokenizer, "--input", "-")
+	code, out64, stderr := runCmd(in, "score", "--model", tinyModel, "--tokenizer", tinyTokenizer, "--input", "-", "--max-length", "64")
+	if code != exitOK || out64 == out512 || out64 == "" {
+		t.Errorf("--max-length 64: exit %d, %q vs %q, %s", code, out64, out512, stderr)
+	}
+	if code, _, stderr := runCmd(in, "score", "--model", tinyModel, "--tokenizer", tinyTokenizer, "--input", "-", "--max-length", "600"); code != exitFailure || !strings.Contains(stderr, "exceeds the model's 512") {
+		t.Errorf("--max-length 600: exit %d, %s", code, stderr)
+	}
+}
+
+func TestScoreBadLines(t *testing.T) {
+	good := `{"query": "q", "document": "d"}` + "\n"
+	for _, c := range []struct {
+		name, line, want string
+	}{
+		{"invalid JSON", `{"query": "q", "document": }`, "line 2: invalid JSON"},
+		{"unknown field", `{"query": "q", "doc": "d"}`, `line 2: invalid JSON: json: unknown field "doc"`},
+		{"missing query", `{"document": "d"}`, `line 2: missing "query"`},
+		{"empty query", `{"query": "", "document": "d"}`, `line 2: "query" is empty`},
+		{"empty document", `{"query": "q", "document": ""}`, `line 2: "document" is empty`},
+		{"no document", `{"query": "q"}`, `line 2: missing "document" or "documents"`},
+		{"both", `{"query": "q", "document": "d", "documents": ["d"]}`, "not both"},
+		{"empty list", `{"query": "q", "documents": []}`, `line 2: "documents" is empty`},
+		{"empty list item", `{"query": "q", "documents": ["a", ""]}`, `line 2: "documents"[1] is empty`},
+		{"not an object", `["q", "d"]`, "line 2: invalid JSON"},
+		{"two values", `{"query": "q", "document": "d"} {}`, "line 2: invalid JSON: more than one value"},
+		{"blank line", ``, "line 2: empty line"},
+		{"wrong type", `{"query": 3, "document": "d"}`, "line 2: invalid JSON"},
+		{"bad UTF-8", "{\"query\": \"q\xff\", \"document\": \"d\"}", "line 2: not valid UTF-8"},
+	} {
+		code, stdout, stderr := runCmd(good+c.line+"\n"+good, "score", "--model", tinyModel, "--tokenizer", tinyTokenizer, "--input", "-")
+		if code != exitFailure || stdout != "" || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 1, no output, error containing %q", c.name, code, stdout, stderr, c.want)
+		}
+	}
+	// a tokenizer-level failure on a later line also leaves stdout empty
+	longQuery := strings.Repeat("word ", 300)
+	in := good + jsonLine(t, map[string]any{"query": "q", "documents": []string{"a", "b"}}) + good + jsonLine(t, map[string]any{"query": longQuery, "documents": []string{"a", "b"}})
+	if code, stdout, stderr := runCmd(in, "score", "--model", tinyModel, "--tokenizer", tinyTokenizer, "--input", "-"); code != exitOK || strings.Count(stdout, "\n") != 4 {
+		t.Errorf("valid input: exit %d, %q, %s", code, stdout, stderr)
+	}
+	if code, _, stderr := runCmd("", "score", "--model", tinyModel, "--tokenizer", tinyTokenizer, "--input", "-"); code != exitFailure || !strings.Contains(stderr, "no input lines") {
+		t.Errorf("empty input: exit %d, %s", code, stderr)
+	}
+	if code, _, stderr := runCmd("", "score", "--model", tinyModel, "--tokenizer", tinyTokenizer, "--input", "/nonexistent.jsonl"); code != exitFailure || !strings.Contains(stderr, "/nonexistent.jsonl") {
+		t.Errorf("missing input: exit %d, %s", code, stderr)
+	}
+}
+
+func TestScoreHumanAndUsage(t *testing.T) {
+	code, stdout, stderr := runCmd("", "score", "--model", tinyModel, "--tokenizer", tinyTokenizer, "--query", "中国的首都是哪里?", "北京是中国的首都。", "上海是经济中心。")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "RANK") || !strings.HasPrefix(lines[1], "1 ") || !strings.Contains(lines[1], "上海") || !strings.Contains(lines[1], "1.313504") {
+		t.Errorf("table:\n%s", stdout)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"score", "--input", "-"}, exitUsage, "--model is required"},
+		{[]string{"score", "--model", tinyModel}, exitUsage, "one of --input FILE or --query"},
+		{[]string{"score", "--model", tinyModel, "--input", "-", "--query", "q"}, exitUsage, "not both"},
+		{[]string{"score", "--model", tinyModel, "--query", "q"}, exitUsage, "at least one document"},
+		{[]string{"score", "--model", tinyModel, "--input", "-", "extra"}, exitUsage, "unexpected arguments"},
+		{[]string{"score", "--model", tinyModel, "--input", "-", "--max-length", "0"}, exitUsage, "--max-length must be positive"},
+		{[]string{"score", "--model", tinyModel, "--input", "-", "--precision", "f8"}, exitUsage, `--precision "f8"`},
+		{[]string{"score", "--bogus"}, exitUsage, "flag provided but not defined"},
+		{[]string{"score", "--help"}, exitOK, "Examples:"},
+		{[]string{"score", "--model", tinyModel, "--query", "q", "d"}, exitFailure, "tokenizer.json"}, // the tiny folder has no tokenizer
+	} {
+		code, _, stderr := runCmd("", c.args...)
+		if code != c.code || !strings.Contains(stderr, c.want) {
+			t.Errorf("%q: exit %d, stderr %q; want exit %d mentioning %q", c.args, code, stderr, c.code, c.want)
+		}
+	}
+}

@@ -1,0 +1,171 @@
+package nn
+
+import (
+	"math"
+
+	"github.com/gorerank/gorerank/tensor"
+)
+
+// AttentionTile is the number of query rows and key columns handled at once by
+// AttentionHead: the fused attention never holds more than AttentionTile² scores.
+const AttentionTile = 64
+
+// AttentionWorkLen is the length of the work buffer AttentionHead and Attention need.
+const AttentionWorkLen = AttentionTile*AttentionTile + 2*AttentionTile
+
+// Attention computes multi-head scaled dot-product attention for one sequence of t tokens
+// (no mask: every token is real). For head h, with Qh, Kh, Vh the columns h·hd … (h+1)·hd:
+//
+//	dst[:, h·hd:(h+1)·hd] (t,hd) = softmax(Qh·Khᵀ·scale) · Vh
+//
+// q, k, v are (t, heads·hd) with row stride ld; dst is (t, heads·hd) with row stride ldd.
+// work holds at least AttentionWorkLen elements. It is AttentionHead for every head.
+func Attention(dst []float32, ldd int, q, k, v []float32, ld, t, heads, hd int, scale float32, work []float32) {
+	for h := 0; h < heads; h++ {
+		AttentionHead(dst[h*hd:], ldd, q[h*hd:], k[h*hd:], v[h*hd:], ld, t, hd, scale, work)
+	}
+}
+
+// AttentionHead computes dst (t,hd) = softmax(q·kᵀ·scale) · v for one head, with q, k, v
+// (t,hd) of row stride ld and dst of row stride ldd, flash-attention style: for each tile
+// of query rows it walks the keys tile by tile, keeping a running row maximum m and
+// normaliser l (online softmax), rescaling the partial output when the maximum grows:
+//
+//	S = q_tile·k_tileᵀ·scale;  m' = max(m, rowmax S);  P = exp(S - m')
+//	l = l·exp(m - m') + rowsum P;  O = O·exp(m - m') + P·v_tile;  finally O /= l
+//
+// so at most AttentionTile² scores exist at a time. work holds AttentionWorkLen elements.
+// No allocation.
+func AttentionHead(dst []float32, ldd int, q, k, v []float32, ld, t, hd int, scale float32, work []float32) {
+	if t <= 0 {
+		return
+	}
+	checkLen("AttentionHead", AttentionWorkLen, work)
+	const tile = AttentionTile
+	s := work[:tile*tile]
+	m := work[tile*tile : tile*tile+tile]
+	l := work[tile*tile+tile : tile*tile+2*tile]
+	for i0 := 0; i0 < t; i0 += tile {
+		bq := min(tile, t-i0)
+		o := dst[i0*ldd:]
+		for j0 := 0; j0 < t; j0 += tile {
+			bk := min(tile, t-j0)
+			// S (bq,bk) = q[i0:i0+bq] · k[j0:j0+bk]ᵀ
+			tensor.GemmNT(false, s, bk, q[i0*ld:], ld, k[j0*ld:], ld, bq, bk, hd)
+			for r := 0; r < bq; r++ {
+				row := s[r*bk : (r+1)*bk]
+				mx := float32(math.Inf(-1))
+				for c := range row {
+					row[c] *= scale
+					mx = max(mx, row[c])
+				}
+				if j0 > 0 && m[r] >= mx {
+					mx = m[r]
+				}
+				var sum float32
+				for c, x := range row {
+					e := expf(x - mx)
+					row[c] = e
+					sum += e
+				}
+				switch {
+				case j0 == 0:
+					l[r] = sum
+				case mx > m[r]:
+					// the running maximum grew: rescale what was accumulated so far
+					corr := expf(m[r] - mx)
+					l[r] = l[r]*corr + sum
+					or := o[r*ldd : r*ldd+hd]
+					for c := range or {
+						or[c] *= corr
+					}
+				default:
+					l[r] += sum
+				}
+				m[r] = mx
+			}
+			// O (bq,hd) (+)= P (bq,bk) · v[j0:j0+bk] (bk,hd)
+			tensor.GemmNN(j0 > 0, o, ldd, s, bk, v[j0*ld:], ld, bq, hd, bk)
+		}
+		for r := 0; r < bq; r++ {
+			inv := 1 / l[r]
+			or := o[r*ldd : r*ldd+hd]
+			for c := range or {
+				or[c] *= inv
+			}
+		}
+	}
+}
+
+// AttentionProbs computes the full attention probabilities of one sequence, the explicit
+// (slow, t² memory) path used only to show them to a hook:
+//
+//	dst[h] (t,t) = softmax(Qh·Khᵀ·scale)  for h = 0..heads-1, dst (heads,t,t)
+//
+// q, k are (t, heads·hd) with row stride ld.
+func AttentionProbs(dst []float32, q, k []float32, ld, t, heads, hd int, scale float32) {
+	checkLen("AttentionProbs", heads*t*t, dst)
+	for h := 0; h < heads; h++ {
+		p := dst[h*t*t : (h+1)*t*t]
+		tensor.GemmNT(false, p, t, q[h*hd:], ld, k[h*hd:], ld, t, t, hd)
+		for i := range p {
+			p[i] *= scale
+		}
+		Softmax(p, t, t)
+	}
+}
+
+// Softmax computes x (rows,n) = softmax(x) along each row, in place.
+func Softmax(x []float32, rows, n int) {
+	checkLen("Softmax", rows*n, x)
+	for r := 0; r < rows; r++ {
+		row := x[r*n : (r+1)*n]
+		mx := float32(math.Inf(-1))
+		for _, v := range row {
+			mx = max(mx, v)
+		}
+		var sum float32
+		for i, v := range row {
+			e := expf(v - mx)
+			row[i] = e
+			sum += e
+		}
+		inv := 1 / sum
+		for i := range row {
+			row[i] *= inv
+		}
+	}
+}
+
+// expf is e^x in float32.
+func expf(x float32) float32 { return float32(math.Exp(float64(x))) }
+
+// AttentionRef is the float64 reference for Attention: it materialises every score.
+func AttentionRef(dst []float32, ldd int, q, k, v []float32, ld, t, heads, hd int, scale float32) {
+	p := make([]float64, t) // reference code may allocate
+	for h := 0; h < heads; h++ {
+		for i := 0; i < t; i++ {
+			mx := math.Inf(-1)
+			for j := 0; j < t; j++ {
+				var s float64
+				for c := 0; c < hd; c++ {
+					s += float64(q[i*ld+h*hd+c]) * float64(k[j*ld+h*hd+c])
+				}
+				p[j] = s * float64(scale)
+				mx = math.Max(mx, p[j])
+			}
+			var sum float64
+			for j := range p {
+				p[j] = math.Exp(p[j] - mx)
+				sum += p[j]
+			}
+			for c := 0; c < hd; c++ {
+				var o float64
+				for j := 0; j < t; j++ {
+					o += p[j] * float64(v[j*ld+h*hd+c])
+				}
+				dst[i*ldd+h*hd+c] = float32(o / sum)
+			}
+		}
+	}
+}

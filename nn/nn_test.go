@@ -1,0 +1,211 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gorerank/gorerank/tensor"
+)
+
+func randSlice(r *rand.Rand, n int, scale float32) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(r.NormFloat64()) * scale
+	}
+	return s
+}
+
+func maxAbsDiff(a, b []float32) float64 {
+	var m float64
+	for i := range a {
+		m = math.Max(m, math.Abs(float64(a[i])-float64(b[i])))
+	}
+	return m
+}
+
+func TestLayerNorm(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{1, 2, 7, 32, 1024} {
+		for _, rows := range []int{1, 3} {
+			x := randSlice(r, rows*n, 2)
+			for i := range x {
+				x[i] += 50 // a large mean must not hurt the float32 variance
+			}
+			res := randSlice(r, rows*n, 1)
+			w, b := randSlice(r, n, 1), randSlice(r, n, 1)
+			got, want := make([]float32, rows*n), make([]float32, rows*n)
+			LayerNorm(got, x, w, b, rows, n, 1e-5)
+			LayerNormRef(want, x, w, b, rows, n, 1e-5)
+			if d := maxAbsDiff(got, want); d > 2e-5 {
+				t.Errorf("LayerNorm rows=%d n=%d: maxabs=%.3g", rows, n, d)
+			}
+			AddLayerNorm(got, x, res, w, b, rows, n, 1e-5)
+			AddLayerNormRef(want, x, res, w, b, rows, n, 1e-5)
+			if d := maxAbsDiff(got, want); d > 2e-5 {
+				t.Errorf("AddLayerNorm rows=%d n=%d: maxabs=%.3g", rows, n, d)
+			}
+			// in place: dst aliases x
+			inPlace := append([]float32(nil), x...)
+			AddLayerNorm(inPlace, inPlace, res, w, b, rows, n, 1e-5)
+			if d := maxAbsDiff(inPlace, want); d > 2e-5 {
+				t.Errorf("AddLayerNorm in place rows=%d n=%d: maxabs=%.3g", rows, n, d)
+			}
+		}
+	}
+}
+
+func TestAddBiasGELUAndTanh(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	rows, n := 5, 37
+	x, b := randSlice(r, rows*n, 4), randSlice(r, n, 1)
+	x = append(x, -12, 12, 0, -0.5, float32(math.Inf(1)), float32(math.Inf(-1)))
+	b = append(b, 0)
+	rows, n = 1, len(x) // one long row with the special values
+	b = randSlice(r, n, 1)
+	got, want := make([]float32, rows*n), make([]float32, rows*n)
+	AddBiasGELU(got, x, b, rows, n)
+	AddBiasGELURef(want, x, b, rows, n)
+	for i := range got {
+		if got[i] != want[i] && math.Abs(float64(got[i]-want[i])) > 1e-6*math.Max(1, math.Abs(float64(want[i]))) {
+			t.Fatalf("AddBiasGELU[%d](%g): got %g want %g", i, x[i]+b[i], got[i], want[i])
+		}
+	}
+	AddBiasGELU(got, x, nil, rows, n)
+	AddBiasGELURef(want, x, nil, rows, n)
+	if d := maxAbsDiff(got[:n-2], want[:n-2]); d > 1e-6 {
+		t.Errorf("AddBiasGELU without bias: maxabs=%.3g", d)
+	}
+	// GELU(0)=0, GELU(large)=x, GELU(-large)=0
+	if g := gelu(0); g != 0 {
+		t.Errorf("gelu(0) = %g", g)
+	}
+	if g := gelu(10); g != 10 {
+		t.Errorf("gelu(10) = %g", g)
+	}
+	Tanh(got, x)
+	TanhRef(want, x)
+	if d := maxAbsDiff(got, want); d > 1e-6 {
+		t.Errorf("Tanh: maxabs=%.3g", d)
+	}
+}
+
+func TestGatherAdd(t *testing.T) {
+	table := []float32{0, 1, 10, 11, 20, 21}
+	dst := make([]float32, 6)
+	Gather(dst, table, []int32{2, 0, 2}, 2)
+	Add(dst, []float32{1, 1, 1, 1, 1, 1})
+	AddRow(dst, []float32{100, 200}, 3, 2)
+	want := []float32{121, 222, 101, 202, 121, 222}
+	for i := range want {
+		if dst[i] != want[i] {
+			t.Fatalf("got %v want %v", dst, want)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("Gather with an id outside the table did not panic")
+		}
+	}()
+	Gather(dst, table, []int32{3}, 2)
+}
+
+func TestAttention(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	work := make([]float32, AttentionWorkLen)
+	for _, c := range []struct{ t, heads, hd int }{
+		{1, 1, 1}, {2, 1, 4}, {5, 3, 8}, {63, 2, 16}, {64, 2, 16}, {65, 2, 16}, {130, 4, 8}, {200, 1, 64},
+	} {
+		h := c.heads * c.hd
+		ld, ldd := h+3, h+5 // strided, with padding columns that must stay untouched
+		q, k, v := randSlice(r, c.t*ld, 2), randSlice(r, c.t*ld, 2), randSlice(r, c.t*ld, 1)
+		// make the running maximum grow and shrink across key tiles
+		for j := 0; j < c.t; j++ {
+			k[j*ld] += float32(j%70) * 0.3
+		}
+		got := make([]float32, c.t*ldd)
+		for i := range got {
+			got[i] = 777
+		}
+		want := append([]float32(nil), got...)
+		scale := float32(1 / math.Sqrt(float64(c.hd)))
+		Attention(got, ldd, q, k, v, ld, c.t, c.heads, c.hd, scale, work)
+		AttentionRef(want, ldd, q, k, v, ld, c.t, c.heads, c.hd, scale)
+		if d := maxAbsDiff(got, want); d > 2e-5 {
+			t.Errorf("Attention %+v: maxabs=%.3g", c, d)
+		}
+		// the probabilities of the explicit path times v give the same output
+		probs := make([]float32, c.heads*c.t*c.t)
+		AttentionProbs(probs, q, k, ld, c.t, c.heads, c.hd, scale)
+		viaProbs := make([]float32, c.t*ldd)
+		for hh := 0; hh < c.heads; hh++ {
+			tensor.GemmNNRef(false, viaProbs[hh*c.hd:], ldd, probs[hh*c.t*c.t:], c.t, v[hh*c.hd:], ld, c.t, c.hd, c.t)
+		}
+		for i := 0; i < c.t; i++ {
+			for j := 0; j < h; j++ {
+				if d := math.Abs(float64(viaProbs[i*ldd+j] - want[i*ldd+j])); d > 2e-5 {
+					t.Fatalf("AttentionProbs %+v: row %d col %d off by %.3g", c, i, j, d)
+				}
+			}
+		}
+	}
+}
+
+func TestSoftmax(t *testing.T) {
+	x := []float32{1, 2, 3, 1000, 1000, -1000}
+	Softmax(x, 2, 3)
+	want := []float64{0.09003057, 0.24472847, 0.66524096, 0.5, 0.5, 0}
+	for i := range x {
+		if math.Abs(float64(x[i])-want[i]) > 1e-6 {
+			t.Fatalf("Softmax = %v, want %v", x, want)
+		}
+	}
+}
+
+func TestLinear(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	rows, out, in := 3, 5, 7
+	w, b, x := randSlice(r, out*in, 1), randSlice(r, out, 1), randSlice(r, rows*in, 1)
+	got := make([]float32, rows*out)
+	NewLinear(w, b, out, in).Forward(got, x, rows)
+	for i := 0; i < rows; i++ {
+		for j := 0; j < out; j++ {
+			s := float64(b[j])
+			for p := 0; p < in; p++ {
+				s += float64(x[i*in+p]) * float64(w[j*in+p])
+			}
+			if math.Abs(s-float64(got[i*out+j])) > 1e-5 {
+				t.Fatalf("Linear (%d,%d) = %g, want %g", i, j, got[i*out+j], s)
+			}
+		}
+	}
+}
+
+func TestKernelsDoNotAllocate(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	n, rows := 32, 4
+	x, w, b := randSlice(r, rows*n, 1), randSlice(r, n, 1), randSlice(r, n, 1)
+	dst := make([]float32, rows*n)
+	work := make([]float32, AttentionWorkLen)
+	allocs := testing.AllocsPerRun(10, func() {
+		LayerNorm(dst, x, w, b, rows, n, 1e-5)
+		AddLayerNorm(dst, x, dst, w, b, rows, n, 1e-5)
+		AddBiasGELU(dst, x, b, rows, n)
+		Tanh(dst, x)
+		Attention(dst, n, x, x, x, n, rows, 4, 8, 0.3, work)
+	})
+	if allocs != 0 {
+		t.Errorf("kernels allocate %v times per run", allocs)
+	}
+}
+
+func ExampleAddLayerNorm() {
+	x := []float32{1, 2, 3, 4}   // (2,2): a sub-layer's output
+	res := []float32{1, 0, 0, 0} // (2,2): the residual stream
+	w := []float32{1, 1}
+	b := []float32{0, 0}
+	AddLayerNorm(x, x, res, w, b, 2, 2, 1e-5) // in place: x = LayerNorm(x + res)
+	fmt.Printf("%.3f\n", x)
+	// Output: [0.000 0.000 -1.000 1.000]
+}

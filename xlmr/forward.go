@@ -1,0 +1,270 @@
+package xlmr
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/gorerank/gorerank/nn"
+)
+
+// Errors Forward returns for input it cannot score (wrapped with details).
+var (
+	ErrEmptyBatch    = errors.New("xlmr: empty batch")
+	ErrEmptySequence = errors.New("xlmr: empty sequence")
+	ErrTooLong       = errors.New("xlmr: sequence longer than the model allows")
+	ErrBadTokenID    = errors.New("xlmr: token id outside the vocabulary")
+)
+
+// Hook receives named intermediates of sequence seq (its index in the batch):
+//
+//	"embeddings"          (T,H)        embedding output after LayerNorm (HF hidden_states[0])
+//	"layer.N"             (T,H)        output of encoder layer N = 0..L-1 (HF hidden_states[N+1])
+//	"attention.probs.N"   (heads,T,T)  attention probabilities of layer N (HF attentions[N])
+//	"logits"              (labels)     the classifier output
+//
+// data is only valid during the call. A nil hook costs nothing; with a hook set the attention
+// probabilities are computed by an extra explicit (T² memory) pass.
+type Hook func(seq int, name string, shape []int, data []float32)
+
+// Timings, when set on a Scratch, accumulates wall time per stage across Forward calls
+// (for `rerank bench`). Nil costs nothing. Attention covers the q/k/v projections, the
+// attention itself, the output projection and its residual LayerNorm; FFN the rest of a layer.
+type Timings struct {
+	Embeddings, Attention, FFN, Head time.Duration
+}
+
+// Scratch holds the activations of one in-flight batch. Reuse it across calls from one
+// goroutine at a time; it grows to the largest batch it has seen and never shrinks.
+type Scratch struct {
+	Timings *Timings // optional per-stage timing
+
+	// activations, rows = all tokens of all sequences (N), packed without padding
+	x         []float32 // (N,H) the residual stream
+	q, k, v   []float32 // (N,H)
+	ctx       []float32 // (N,H) attention output before the output projection
+	tmp       []float32 // (N,H) projection outputs, position rows
+	h         []float32 // (N,I) feed-forward activations
+	pos       []int32   // (N) position ids
+	offs      []int     // (B+1) first row of each sequence
+	work      []float32 // fused-attention tile
+	cls, cls2 []float32 // (B,H) token 0 of each sequence through the classifier
+	probs     []float32 // (heads,T,T) only when a hook asks for attention probabilities
+	types     []int32   // (N) token type ids (all 0)
+}
+
+// NewScratch returns an empty scratch that grows to the largest batch it sees.
+func (m *Model) NewScratch() *Scratch { return &Scratch{} }
+
+// grow returns buf resliced to n elements, reallocating only when its capacity is short.
+func grow[T any](buf []T, n int) []T {
+	if cap(buf) < n {
+		return make([]T, n)
+	}
+	return buf[:n]
+}
+
+// Forward scores a batch of token-id sequences of any lengths (no padding needed) and
+// writes one logit per sequence into logits (len(logits) >= len(seqs)). Every token is
+// attended to; ids are as the tokenizer produced them (<s> … </s></s> … </s>), token type 0.
+// hook may be nil. After the first call with a batch of a given size, Forward does not
+// allocate unless a hook is set.
+func (m *Model) Forward(s *Scratch, seqs [][]int32, logits []float32, hook Hook) error {
+	n, err := m.check(seqs, logits)
+	if err != nil {
+		return err
+	}
+	cfg := &m.Config
+	H, I, B := cfg.HiddenSize, cfg.IntermediateSize, len(seqs)
+	s.x, s.q, s.k, s.v = grow(s.x, n*H), grow(s.q, n*H), grow(s.k, n*H), grow(s.v, n*H)
+	s.ctx, s.tmp, s.h = grow(s.ctx, n*H), grow(s.tmp, n*H), grow(s.h, n*I)
+	s.pos, s.types, s.offs = grow(s.pos, n), grow(s.types, n), grow(s.offs, B+1)
+	s.work = grow(s.work, nn.AttentionWorkLen)
+	s.cls, s.cls2 = grow(s.cls, B*H), grow(s.cls2, B*H)
+	s.offs[0] = 0
+	for i, seq := range seqs {
+		s.offs[i+1] = s.offs[i] + len(seq)
+	}
+
+	t0 := s.start()
+	m.embed(s, seqs, n)
+	s.hookRows(hook, "embeddings", H)
+	t0 = s.lap(t0, stageEmbeddings)
+
+	for li := range m.Layers {
+		t0 = m.encoderLayer(s, &m.Layers[li], li, n, hook, t0)
+		if hook != nil {
+			s.hookRows(hook, fmt.Sprintf("layer.%d", li), H)
+		}
+	}
+
+	m.classify(s, logits[:B*cfg.NumLabels], B)
+	s.lap(t0, stageHead)
+	if hook != nil {
+		L := cfg.NumLabels
+		for i := range B {
+			hook(i, "logits", []int{L}, logits[i*L:(i+1)*L])
+		}
+	}
+	return nil
+}
+
+// check validates a batch before any work: non-empty, no sequence longer than MaxTokens,
+// every id inside the vocabulary. It returns the total token count.
+func (m *Model) check(seqs [][]int32, logits []float32) (int, error) {
+	if len(seqs) == 0 {
+		return 0, ErrEmptyBatch
+	}
+	if len(logits) < len(seqs)*m.Config.NumLabels {
+		return 0, fmt.Errorf("xlmr: logits holds %d values, the batch needs %d", len(logits), len(seqs)*m.Config.NumLabels)
+	}
+	n, maxT, vocab := 0, m.MaxTokens(), int32(m.Config.VocabSize)
+	for i, seq := range seqs {
+		if len(seq) == 0 {
+			return 0, fmt.Errorf("%w: sequence %d has no tokens", ErrEmptySequence, i)
+		}
+		if len(seq) > maxT {
+			return 0, fmt.Errorf("%w: sequence %d has %d tokens, the limit is %d (max_position_embeddings %d - pad_token_id %d - 1)",
+				ErrTooLong, i, len(seq), maxT, m.Config.MaxPositionEmbeddings, m.Config.PadTokenID)
+		}
+		for j, id := range seq {
+			if id < 0 || id >= vocab {
+				return 0, fmt.Errorf("%w: sequence %d token %d is %d (vocab_size %d)", ErrBadTokenID, i, j, id, vocab)
+			}
+		}
+		n += len(seq)
+	}
+	return n, nil
+}
+
+// embed computes x (N,H) = LayerNorm(word[ids] + position[pos] + token_type[0]).
+// Positions follow HF create_position_ids_from_input_ids: a token that is not the pad id gets
+// pad_token_id + (its rank among the sequence's non-pad tokens); the pad id itself gets
+// pad_token_id. Without padding that is pad_token_id+1, +2, … for ordinary sequences.
+func (m *Model) embed(s *Scratch, seqs [][]int32, n int) {
+	cfg, e := &m.Config, &m.Embeddings
+	H, pad := cfg.HiddenSize, int32(cfg.PadTokenID)
+	for i, seq := range seqs {
+		pos, rank := s.pos[s.offs[i]:s.offs[i+1]], pad
+		for j, id := range seq {
+			if id == pad {
+				pos[j] = pad
+				continue
+			}
+			rank++
+			pos[j] = rank
+		}
+		nn.Gather(s.x[s.offs[i]*H:], e.WordEmbeddings, seq, H) // x = word[ids]          (T,H)
+	}
+	x := s.x[:n*H]
+	nn.Gather(s.tmp, e.PositionEmbeddings, s.pos[:n], H)                                      // tmp = position[pos]    (N,H)
+	nn.Add(x, s.tmp[:n*H])                                                                    // x += tmp               (N,H)
+	nn.AddRow(x, e.TokenTypeEmbeddings[:H], n, H)                                             // x += token_type[0]     (N,H)
+	nn.LayerNorm(x, x, e.LayerNorm.Weight, e.LayerNorm.Bias, n, H, float32(cfg.LayerNormEps)) // x = LN(x)
+}
+
+// encoderLayer is one post-LayerNorm transformer layer over all N packed tokens:
+//
+//	x = LN(x + Attention(x)·Woᵀ + bo);  x = LN(x + GELU(x·W1ᵀ + b1)·W2ᵀ + b2)
+func (m *Model) encoderLayer(s *Scratch, y *Layer, li, n int, hook Hook, t0 time.Time) time.Time {
+	cfg := &m.Config
+	H, I, eps := cfg.HiddenSize, cfg.IntermediateSize, float32(cfg.LayerNormEps)
+	x, ctx, tmp, h := s.x[:n*H], s.ctx[:n*H], s.tmp[:n*H], s.h[:n*I]
+	self, out := &y.Attention.Self, &y.Attention.Output
+
+	self.Query.Forward(s.q, x, n)                                                   // q = x·Wqᵀ + bq                               (N,H)
+	self.Key.Forward(s.k, x, n)                                                     // k = x·Wkᵀ + bk                               (N,H)
+	self.Value.Forward(s.v, x, n)                                                   // v = x·Wvᵀ + bv                               (N,H)
+	m.attention(s, ctx, li, hook)                                                   // ctx = softmax(q·kᵀ/√d)·v, per sequence, per head (N,H)
+	out.Dense.Forward(tmp, ctx, n)                                                  // tmp = ctx·Woᵀ + bo                           (N,H)
+	nn.AddLayerNorm(x, tmp, x, out.LayerNorm.Weight, out.LayerNorm.Bias, n, H, eps) // x = LN(tmp + x) (N,H)
+	t0 = s.lap(t0, stageAttention)
+
+	y.Intermediate.Dense.Forward(h, x, n)                                                     // h = x·W1ᵀ                    (N,I)
+	nn.AddBiasGELU(h, h, y.Intermediate.Bias, n, I)                                           // h = GELU(h + b1)          (N,I)
+	y.Output.Dense.Forward(tmp, h, n)                                                         // tmp = h·W2ᵀ + b2             (N,H)
+	nn.AddLayerNorm(x, tmp, x, y.Output.LayerNorm.Weight, y.Output.LayerNorm.Bias, n, H, eps) // x = LN(tmp + x) (N,H)
+	return s.lap(t0, stageFFN)
+}
+
+// attention computes ctx = softmax(q·kᵀ·scale)·v for each sequence and head with the fused
+// (tiled, online-softmax) kernel. With a hook it also computes and reports the probabilities.
+func (m *Model) attention(s *Scratch, ctx []float32, li int, hook Hook) {
+	cfg := &m.Config
+	H, heads := cfg.HiddenSize, cfg.NumAttentionHeads
+	hd := H / heads
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	for i := 0; i+1 < len(s.offs); i++ {
+		r0, t := s.offs[i], s.offs[i+1]-s.offs[i]
+		q, k, v := s.q[r0*H:], s.k[r0*H:], s.v[r0*H:]
+		nn.Attention(ctx[r0*H:], H, q, k, v, H, t, heads, hd, scale, s.work) // (T,H)
+		if hook != nil {
+			s.probs = grow(s.probs, heads*t*t)
+			nn.AttentionProbs(s.probs, q, k, H, t, heads, hd, scale) // (heads,T,T)
+			hook(i, fmt.Sprintf("attention.probs.%d", li), []int{heads, t, t}, s.probs)
+		}
+	}
+}
+
+// classify computes logits (B,labels) = out_proj(tanh(dense(x[token 0]))) per sequence.
+func (m *Model) classify(s *Scratch, logits []float32, b int) {
+	H, c := m.Config.HiddenSize, &m.Classifier
+	for i := range b {
+		copy(s.cls[i*H:(i+1)*H], s.x[s.offs[i]*H:]) // cls[i] = x[first token of i]   (B,H)
+	}
+	c.Dense.Forward(s.cls2, s.cls, b)    // cls2 = cls·Wdᵀ + bd   (B,H)
+	nn.Tanh(s.cls2[:b*H], s.cls2)        // cls2 = tanh(cls2)     (B,H)
+	c.OutProj.Forward(logits, s.cls2, b) // logits = cls2·Wpᵀ + bp (B,labels)
+}
+
+// hookRows hands every sequence's rows of x to the hook under name.
+func (s *Scratch) hookRows(hook Hook, name string, H int) {
+	if hook == nil {
+		return
+	}
+	for i := 0; i+1 < len(s.offs); i++ {
+		t := s.offs[i+1] - s.offs[i]
+		hook(i, name, []int{t, H}, s.x[s.offs[i]*H:s.offs[i+1]*H])
+	}
+}
+
+type stage int
+
+const (
+	stageEmbeddings stage = iota
+	stageAttention
+	stageFFN
+	stageHead
+)
+
+// start returns the current time when timings are on, the zero time otherwise.
+func (s *Scratch) start() time.Time {
+	if s.Timings == nil {
+		return time.Time{}
+	}
+	return time.Now()
+}
+
+// lap adds the time since t0 to stage st and returns the new start.
+func (s *Scratch) lap(t0 time.Time, st stage) time.Time {
+	if s.Timings == nil {
+		return t0
+	}
+	now := time.Now()
+	d := now.Sub(t0)
+	switch st {
+	case stageEmbeddings:
+		s.Timings.Embeddings += d
+	case stageAttention:
+		s.Timings.Attention += d
+	case stageFFN:
+		s.Timings.FFN += d
+	case stageHead:
+		s.Timings.Head += d
+	}
+	return now
+}
+
+// Sigmoid is the logistic function 1/(1+e^-x): the CrossEncoder score of a single logit.
+func Sigmoid(x float32) float32 { return float32(1 / (1 + math.Exp(-float64(x)))) }
