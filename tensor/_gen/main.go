@@ -75,6 +75,18 @@ func gen(w *bytes.Buffer, kn kernel) {
 		p("LEAQ (%s)(R10*1), %s", bases[g-1], bases[g])
 	}
 	p("MOVQ b+24(FP), BX")
+	// Prefetch the C tile (first and last byte of each row): with add it is read at the end,
+	// usually from L3, and the k loop hides that latency.
+	p("MOVQ c+32(FP), DI")
+	p("MOVQ ldc+40(FP), SI")
+	p("SHLQ $2, SI")
+	for i := 0; i < kn.mr; i++ {
+		p("PREFETCHT0 (DI)")
+		p("PREFETCHT0 %d(DI)", nr*4-1)
+		if i < kn.mr-1 {
+			p("ADDQ SI, DI")
+		}
+	}
 	for i := 0; i < kn.mr; i++ {
 		for v := 0; v < kn.nv; v++ {
 			r := kn.acc(i, v)

@@ -5,7 +5,7 @@
 #
 #   sh tensor/bench/compare.sh [rounds] [reps] [threads]      (from the repository root)
 #
-# Needs gcc and libopenblas-dev (pthreads). Wall GFLOP/s is what a caller sees; GFLOP/cpu-s
+# TIERS (default avx512|avx2) picks the tiers of ours to time. Needs gcc and libopenblas-dev (pthreads). Wall GFLOP/s is what a caller sees; GFLOP/cpu-s
 # (flop per CPU-second of the process) is steadier on a shared machine.
 set -eu
 rounds=${1:-5}
@@ -18,7 +18,7 @@ go test -c -o "$tmp/tensor.test" ./tensor
 i=0
 while [ "$i" -lt "$rounds" ]; do
 	OPENBLAS_NUM_THREADS=$threads "$tmp/openblas_sgemm" "$reps" >>"$tmp/openblas.txt"
-	GOMAXPROCS=$threads "$tmp/tensor.test" -test.run '^$' -test.bench 'GemmNT/(avx512|avx2|generic)/[0-9]' \
+	GOMAXPROCS=$threads "$tmp/tensor.test" -test.run '^$' -test.bench "GemmNT/(${TIERS:-avx512|avx2})/[0-9]" \
 		-test.benchtime "${reps}x" >>"$tmp/ours.txt"
 	i=$((i + 1))
 done
