@@ -5,8 +5,10 @@
 #
 #   sh tensor/bench/compare.sh [rounds] [reps] [threads]      (from the repository root)
 #
-# TIERS (default avx512|avx2) picks the tiers of ours to time. Needs gcc and libopenblas-dev (pthreads). Wall GFLOP/s is what a caller sees; GFLOP/cpu-s
-# (flop per CPU-second of the process) is steadier on a shared machine.
+# TIERS (default avx512|avx2) picks the tiers of ours to time. Needs gcc and libopenblas-dev
+# (pthreads). Wall GFLOP/s is what a caller sees; GFLOP/cpu-s (flop per CPU-second of the
+# process) is steadier on a shared machine, but OpenBLAS threads spin while they wait, which
+# counts as CPU time.
 set -eu
 rounds=${1:-5}
 reps=${2:-5}
