@@ -230,9 +230,8 @@ func (c *gemmOps) packB(dst []float32, p0, kc, j0, j1 int) {
 			// op(b) = bᵀ: column j of op(b) is row j of b, contiguous in k.
 			packNT(c.tier, panel, nr, c.b, c.ldb, j, cols, p0, kc)
 		} else {
-			for p := 0; p < kc; p++ {
-				copy(panel[p*nr:p*nr+cols], c.b[(p0+p)*c.ldb+j:(p0+p)*c.ldb+j+cols])
-			}
+			// op(b) = b: row p of the panel is a contiguous piece of row p0+p of b.
+			packNN(c.tier, panel, nr, c.b[p0*c.ldb+j:], c.ldb, cols, kc)
 		}
 	}
 }

@@ -89,3 +89,31 @@ func packNT(t gemmTier, panel []float32, nr int, b []float32, ldb, j, cols, p0, 
 	}
 	packNTGeneric(panel[q:], nr, b, ldb, j+q, cols-q, p0, kc)
 }
+
+// packNN16AVX copies k rows of 16 floats: dst[p*16+j] = b[p*ldb+j] for p < k, j < 16.
+//
+//go:noescape
+func packNN16AVX(k int, b *float32, ldb int, dst *float32)
+
+// packNN32AVX copies k rows of 32 floats: dst[p*32+j] = b[p*ldb+j] for p < k, j < 32.
+//
+//go:noescape
+func packNN32AVX(k int, b *float32, ldb int, dst *float32)
+
+// packNN packs kc rows of cols floats of b (row stride ldb) into a kc×nr panel, with vector
+// moves where the panel is full and the tier has AVX.
+func packNN(t gemmTier, panel []float32, nr int, b []float32, ldb, cols, kc int) {
+	if t != tierGeneric && cpu.X86.HasAVX && cols == nr && kc > 0 {
+		_ = b[(kc-1)*ldb+cols-1] // the last element read
+		_ = panel[kc*nr-1]
+		switch nr {
+		case 16:
+			packNN16AVX(kc, &b[0], ldb, &panel[0])
+			return
+		case 32:
+			packNN32AVX(kc, &b[0], ldb, &panel[0])
+			return
+		}
+	}
+	packNNGeneric(panel, nr, b, ldb, cols, kc)
+}

@@ -70,3 +70,11 @@ func kernelTileRef(mr, nr, k int, a []float32, lda int, b []float32, c []float32
 		}
 	}
 }
+
+// packNNGeneric packs kc rows of cols floats of b (row stride ldb) into a kc×nr panel:
+// panel[p*nr+q] = b[p*ldb+q] for q < cols.
+func packNNGeneric(panel []float32, nr int, b []float32, ldb, cols, kc int) {
+	for p := 0; p < kc; p++ {
+		copy(panel[p*nr:p*nr+cols], b[p*ldb:p*ldb+cols])
+	}
+}

@@ -21,3 +21,8 @@ func kernel(t gemmTier, k int, a []float32, lda int, b []float32, c []float32, l
 func packNT(_ gemmTier, panel []float32, nr int, b []float32, ldb, j, cols, p0, kc int) {
 	packNTGeneric(panel, nr, b, ldb, j, cols, p0, kc)
 }
+
+// packNN packs kc rows of cols floats of b (row stride ldb) into a kc×nr panel.
+func packNN(_ gemmTier, panel []float32, nr int, b []float32, ldb, cols, kc int) {
+	packNNGeneric(panel, nr, b, ldb, cols, kc)
+}

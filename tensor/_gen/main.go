@@ -221,6 +221,36 @@ func genPack(w *bytes.Buffer) {
 	fmt.Fprintln(w)
 }
 
+// genPackNN writes packNN<nr>AVX: k rows of nr contiguous floats, row stride ldb, into a
+// packed k×nr panel.
+func genPackNN(w *bytes.Buffer, nr int) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
+	fmt.Fprintf(w, "// func packNN%dAVX(k int, b *float32, ldb int, dst *float32)\n", nr)
+	fmt.Fprintf(w, "TEXT ·packNN%dAVX(SB), NOSPLIT, $0-32\n", nr)
+	p("MOVQ k+0(FP), CX")
+	p("MOVQ b+8(FP), SI")
+	p("MOVQ ldb+16(FP), R8")
+	p("SHLQ $2, R8")
+	p("MOVQ dst+24(FP), DI")
+	p("TESTQ CX, CX")
+	p("JEQ done")
+	fmt.Fprintf(w, "loop:\n")
+	for v := 0; v < nr/8; v++ {
+		p("VMOVUPS %d(SI), Y%d", 32*v, v)
+	}
+	for v := 0; v < nr/8; v++ {
+		p("VMOVUPS Y%d, %d(DI)", v, 32*v)
+	}
+	p("ADDQ R8, SI")
+	p("ADDQ $%d, DI", nr*4)
+	p("DECQ CX")
+	p("JNZ loop")
+	fmt.Fprintf(w, "done:\n")
+	p("VZEROUPPER")
+	p("RET")
+	fmt.Fprintln(w)
+}
+
 func main() {
 	out := flag.String("out", "gemm_amd64.s", "output file")
 	flag.Parse()
@@ -237,6 +267,8 @@ func main() {
 		gen(&w, kn)
 	}
 	genPack(&w)
+	genPackNN(&w, 16)
+	genPackNN(&w, 32)
 	if err := os.WriteFile(*out, w.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
