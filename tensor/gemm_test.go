@@ -286,3 +286,17 @@ func TestGemmPanics(t *testing.T) {
 		}()
 	}
 }
+
+// TestGemmRandom checks random small shapes, strides, offsets and acc on every tier.
+func TestGemmRandom(t *testing.T) {
+	for _, tr := range append(tiers(), tierSim512) {
+		t.Run(tr.String(), func(t *testing.T) {
+			defer useTier(tr)()
+			rng := rand.New(rand.NewPCG(6, uint64(tr)))
+			for range 150 {
+				m, n, k := rng.IntN(40), rng.IntN(80), rng.IntN(300)
+				gemmCase(t, rng, rng.IntN(2) == 0, rng.IntN(2) == 0, m, n, k, rng.IntN(5), rng.IntN(9))
+			}
+		})
+	}
+}
