@@ -29,9 +29,10 @@
 //
 // # CPU tiers
 //
-// GemmNT and GemmNN are blocked (k in slices; columns of b and rows of a copied on the fly into
-// small panels of the scratch buffer, never a whole packed weight) around a register-tiled micro-kernel
-// chosen once, at package initialisation, from the CPU (golang.org/x/sys/cpu):
+// GemmNT and GemmNN are blocked (k in slices; columns of b and rows of a copied on the fly
+// into small panels of the scratch buffer, never a whole packed weight) around a
+// register-tiled micro-kernel chosen once, at package initialisation, from the CPU
+// (golang.org/x/sys/cpu):
 //
 //   - avx512: AVX-512F, 12×32 tile (amd64 assembly)
 //   - avx2: AVX2 and FMA, 6×16 tile (amd64 assembly)
