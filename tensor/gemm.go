@@ -1,5 +1,7 @@
 package tensor
 
+//go:generate go run ./_gen -out gemm_amd64.s
+
 import (
 	"sync"
 )
