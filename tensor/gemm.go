@@ -238,7 +238,7 @@ func (c *gemmOps) packB(dst []float32, p0, kc, j0, j1 int) {
 }
 
 // useTier makes GEMM use tier t until the returned func restores the previous tier. It is the
-// test hook for checking every tier on one machine; t must be one of tiers().
+// test hook for checking every tier on one machine; t must be one of tiers() or tierSim512.
 func useTier(t gemmTier) (restore func()) {
 	prev := tier
 	tier = t
