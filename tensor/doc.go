@@ -23,7 +23,7 @@
 // # Allocation
 //
 // The GEMM kernels do not allocate in steady state. Each working goroutine takes a scratch
-// buffer (about 300 KB: packed panels of b) from a sync.Pool, and the first large product
+// buffer (about 530 KB: packed panels of b and a) from a sync.Pool, and the first large product
 // starts GOMAXPROCS−1 helper goroutines that then park for the life of the process.
 // General makes a gonum blas32.General view of a buffer without copying.
 //
