@@ -144,7 +144,11 @@ func gemm(op string, transB, acc bool, dst []float32, ldd int, a []float32, lda 
 	callPool.Put(c)
 }
 
-var callPool = sync.Pool{New: func() any { return new(gemmCall) }}
+var callPool = sync.Pool{New: func() any {
+	c := new(gemmCall)
+	c.tasks.state.Store(parClosed) // closed until a parallel run opens it
+	return c
+}}
 
 // parallelMinFlops is the size under which a GEMM runs on the calling goroutine alone: waking
 // a helper costs from a few to tens of microseconds on a busy virtual machine, while 4 MFLOP
