@@ -8,7 +8,8 @@
 #
 # Settings (environment):
 #   CONFIG     config.json to generate weights for   (testdata/bge-reranker-v2-m3.config.json)
-#   DTYPE      f32 | bf16: checkpoint dtype; torch runs fp32 resp. bf16      (f32)
+#   DTYPE      f32 | bf16 | f16: checkpoint dtype and `rerank bench --dtype`;
+#              torch runs fp32 resp. bf16 (it has no f16 mode: TORCH=0 for f16)  (f32)
 #   THREADS    threads for both systems                                        (2)
 #   ROUNDS     timed rounds per measurement (median reported)                  (3)
 #   MIN_TIME   seconds per round                                               (2)
@@ -48,7 +49,11 @@ TOKENIZER=testdata/tokenizer/tokenizer.json
 case "$DTYPE" in
 f32) TORCH_DTYPE=fp32 ;;
 bf16) TORCH_DTYPE=bf16 ;;
-*) echo "bench.sh: DTYPE must be f32 or bf16" >&2; exit 2 ;;
+f16)
+	TORCH_DTYPE=none
+	if [ "$TORCH" = 1 ]; then echo "bench.sh: torch_xlmr.py has no f16 mode; running without it" >&2; TORCH=0; fi
+	;;
+*) echo "bench.sh: DTYPE must be f32, bf16 or f16" >&2; exit 2 ;;
 esac
 
 mkdir -p "$WORKDIR"
@@ -87,7 +92,7 @@ torch_run() { # batch seq
 }
 
 ours_run() { # bench flags...
-	"$RERANK" bench --model "$MODEL" --threads "$THREADS" --rounds "$ROUNDS" --min-time "${MIN_TIME}s" --json "$@"
+	"$RERANK" bench --model "$MODEL" --dtype "$DTYPE" --threads "$THREADS" --rounds "$ROUNDS" --min-time "${MIN_TIME}s" --json "$@"
 }
 
 record() { # label system json
@@ -98,10 +103,12 @@ for shape in $SHAPES; do
 	b=${shape%x*}
 	s=${shape#*x}
 	echo "== $shape: gorerank" >&2
-	record "$shape" gorerank "$(ours_run --batch "$b" --seq "$s")"
+	out=$(ours_run --batch "$b" --seq "$s") # a failure stops the script (set -e)
+	record "$shape" gorerank "$out"
 	if [ "$TORCH" = 1 ]; then
 		echo "== $shape: torch" >&2
-		record "$shape" torch "$(torch_run "$b" "$s")"
+		out=$(torch_run "$b" "$s")
+		record "$shape" torch "$out"
 	fi
 done
 
@@ -112,7 +119,8 @@ if [ "$RAG" = 1 ]; then
 	if [ "$TORCH" = 1 ]; then
 		seq=$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin); print(round(r["tokens_per_call"]/r["pairs_per_call"]))')
 		echo "== rag proxy: torch 50x$seq" >&2
-		record "rag" "torch-proxy-50x$seq" "$(torch_run 50 "$seq")"
+		out=$(torch_run 50 "$seq")
+		record rag "torch-proxy-50x$seq" "$out"
 	fi
 fi
 

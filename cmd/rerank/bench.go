@@ -12,9 +12,9 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/gorerank/gorerank/nn"
 	"github.com/gorerank/gorerank/tensor"
 	"github.com/gorerank/gorerank/tokenizer"
 	"github.com/gorerank/gorerank/xlmr"
@@ -38,7 +38,7 @@ Workloads:
 Each round repeats calls for at least --min-time and yields one pairs/s figure; the report
 gives the median over --rounds and the spread (min..max). GFLOP/s counts the multiply-adds
 of every linear layer and of attention (QKᵀ and P·V), 2 FLOPs each. The GEMM peak is a
-short multi-threaded tensor.MatMulNT run on a 1024×1024×4096 shape. Peak RSS includes the
+short tensor.MatMulNT run (all threads) on a 1024×1024×4096 shape. Peak RSS includes the
 memory-mapped weights that were touched.
 
 Example:
@@ -51,6 +51,7 @@ Flags:
 // benchOptions are the parsed flags of rerank bench.
 type benchOptions struct {
 	model, tokenizer, workload  string
+	weights, dtype              string
 	batch, seq, rounds, threads int
 	minTime                     time.Duration
 	seed                        uint64
@@ -69,6 +70,8 @@ func runBench(e *env, args []string) int {
 	fs.StringVar(&o.model, "model", "", "model directory (required)")
 	fs.StringVar(&o.tokenizer, "tokenizer", "", "tokenizer.json for --workload rag (default DIR/tokenizer.json)")
 	fs.StringVar(&o.workload, "workload", "synthetic", "synthetic or rag")
+	fs.StringVar(&o.weights, "weights", "", "safetensors file or shard index instead of the folder's default")
+	fs.StringVar(&o.dtype, "dtype", "f32", "how the engine keeps linear weights: f32, f16, bf16 or bf16c (BF16 compute)")
 	fs.IntVar(&o.batch, "batch", 0, "sequences per Forward call (default 8; rag: 50)")
 	fs.IntVar(&o.seq, "seq", 128, "tokens per sequence, specials included (synthetic)")
 	fs.IntVar(&o.rounds, "rounds", 3, "timed rounds (after one warm-up call)")
@@ -104,13 +107,17 @@ func runBench(e *env, args []string) int {
 	case o.workload == "synthetic" && o.seq < 2:
 		return usageErr("--seq must be at least 2 (<s> and </s>)")
 	}
+	prec, err := parsePrecision(o.dtype)
+	if err != nil {
+		return usageErr("%v", err)
+	}
 	if o.batch == 0 {
 		o.batch = 8
 		if o.workload == "rag" {
 			o.batch = ragDocs
 		}
 	}
-	r, err := bench(&o)
+	r, err := bench(&o, prec)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "rerank bench: %v\n", err)
 		return exitFailure
@@ -131,6 +138,8 @@ func runBench(e *env, args []string) int {
 type benchResult struct {
 	Workload       string             `json:"workload"`
 	Model          string             `json:"model"`
+	DType          string             `json:"dtype"`
+	CheckpointType string             `json:"checkpoint_dtype"`
 	Batch          int                `json:"batch"`
 	Seq            int                `json:"seq,omitempty"`
 	Pairs          int                `json:"pairs_per_call"`
@@ -170,14 +179,18 @@ var ragDocLens = func() []int {
 // benchCall is one timed unit of work: it returns the tokenize time and fills timings.
 type benchCall func(t *xlmr.Timings) (tokenize time.Duration, err error)
 
-func bench(o *benchOptions) (*benchResult, error) {
+func bench(o *benchOptions, prec nn.Precision) (*benchResult, error) {
+	// The tensor package sizes its worker pool from GOMAXPROCS on first use, so this must
+	// happen before the first GEMM (in a fresh process, as the CLI is).
 	prev := runtime.GOMAXPROCS(o.threads)
 	defer runtime.GOMAXPROCS(prev)
-	m, err := xlmr.Load(o.model, xlmr.LoadOptions{})
+	m, err := xlmr.Load(o.model, xlmr.LoadOptions{WeightsFile: weightsPath(o.weights), Precision: prec})
 	if err != nil {
 		return nil, err
 	}
-	r := &benchResult{Workload: o.workload, Model: o.model, Batch: o.batch, Threads: o.threads,
+	defer m.Close()
+	r := &benchResult{Workload: o.workload, Model: o.model, DType: o.dtype, CheckpointType: m.Report.DType,
+		Batch: o.batch, Threads: o.threads,
 		Rounds: o.rounds, GoVersion: runtime.Version(), GOARCH: runtime.GOARCH, NumCPU: runtime.NumCPU()}
 	var call benchCall
 	var lens []int
@@ -244,14 +257,14 @@ func bench(o *benchOptions) (*benchResult, error) {
 	if o.workload == "synthetic" {
 		delete(r.StageMSPerCall, "tokenize")
 	}
+	r.PeakRSSBytes = peakRSS() // before the GEMM peak run, whose buffers are not the model's
 	if !o.noPeak {
-		r.PeakGFLOPS = gemmPeak(o.peakM, o.peakN, o.peakK, o.threads)
+		r.PeakGFLOPS = gemmPeak(o.peakM, o.peakN, o.peakK)
 		r.PeakShape = fmt.Sprintf("%dx%dx%d", o.peakM, o.peakN, o.peakK)
 		if r.PeakGFLOPS > 0 {
 			r.PctOfPeak = 100 * r.GFLOPS / r.PeakGFLOPS
 		}
 	}
-	r.PeakRSSBytes = peakRSS()
 	return r, nil
 }
 
@@ -356,15 +369,19 @@ func ragDocuments(tok *tokenizer.Tokenizer, seed uint64) ([]string, error) {
 		var b strings.Builder
 		n, words := 0, 0
 		for n < target {
-			w := ragWords[rng.IntN(len(ragWords))]
-			if words%12 == 0 && words > 0 {
-				b.WriteString(". ")
-				w = strings.ToUpper(w[:1]) + w[1:]
-			} else if words > 0 {
-				b.WriteByte(' ')
+			// No word is more than 4 tokens, so adding a quarter of the gap never overshoots
+			// by much; tokenizing only after each step keeps this linear, not quadratic.
+			for range max(1, (target-n)/4) {
+				w := ragWords[rng.IntN(len(ragWords))]
+				if words%12 == 0 && words > 0 {
+					b.WriteString(". ")
+					w = strings.ToUpper(w[:1]) + w[1:]
+				} else if words > 0 {
+					b.WriteByte(' ')
+				}
+				b.WriteString(w)
+				words++
 			}
-			b.WriteString(w)
-			words++
 			enc, err := tok.Encode(b.String(), tokenizer.Options{NoSpecial: true})
 			if err != nil {
 				return nil, err
@@ -391,9 +408,9 @@ func forwardFLOPs(c *xlmr.Config, lens []int) float64 {
 	return f
 }
 
-// gemmPeak measures tensor.MatMulNT GFLOP/s on an (m,k)·(n,k)ᵀ problem, split by rows over
-// threads goroutines, for at least 300 ms after one warm-up call.
-func gemmPeak(m, n, k, threads int) float64 {
+// gemmPeak measures tensor.MatMulNT GFLOP/s on an (m,k)·(n,k)ᵀ problem (which MatMulNT
+// spreads over GOMAXPROCS threads itself), for at least 300 ms after one warm-up call.
+func gemmPeak(m, n, k int) float64 {
 	a := make([]float32, m*k)
 	b := make([]float32, n*k)
 	dst := make([]float32, m*n)
@@ -403,17 +420,7 @@ func gemmPeak(m, n, k, threads int) float64 {
 	for i := range b {
 		b[i] = float32(i%5) * 0.1
 	}
-	once := func() {
-		var wg sync.WaitGroup
-		rows := (m + threads - 1) / threads
-		for lo := 0; lo < m; lo += rows {
-			hi := min(lo+rows, m)
-			wg.Go(func() {
-				tensor.MatMulNT(dst[lo*n:hi*n], a[lo*k:hi*k], b, hi-lo, n, k)
-			})
-		}
-		wg.Wait()
-	}
+	once := func() { tensor.MatMulNT(dst, a, b, m, n, k) }
 	once()
 	calls, start := 0, time.Now()
 	for calls == 0 || time.Since(start) < 300*time.Millisecond {
@@ -447,7 +454,7 @@ func peakRSS() int64 {
 }
 
 func (r *benchResult) print(w io.Writer) {
-	fmt.Fprintf(w, "model %s  workload %s  batch %d", r.Model, r.Workload, r.Batch)
+	fmt.Fprintf(w, "model %s (%s checkpoint, %s engine)  workload %s  batch %d", r.Model, r.CheckpointType, r.DType, r.Workload, r.Batch)
 	if r.Workload == "synthetic" {
 		fmt.Fprintf(w, "  seq %d", r.Seq)
 	}

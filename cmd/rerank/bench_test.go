@@ -50,7 +50,7 @@ func TestBenchHelpers(t *testing.T) {
 	if rss := peakRSS(); rss < 1<<20 {
 		t.Errorf("peak RSS %d bytes", rss)
 	}
-	if g := gemmPeak(16, 16, 16, 2); !(g > 0) {
+	if g := gemmPeak(16, 16, 16); !(g > 0) {
 		t.Errorf("gemm peak %v", g)
 	}
 }
@@ -68,11 +68,67 @@ func TestBenchUsageErrors(t *testing.T) {
 		{[]string{"--model", "x", "--seq", "1"}, exitUsage, "at least 2"},
 		{[]string{"--model", "x", "extra"}, exitUsage, "unexpected argument"},
 		{[]string{"--model", "x", "--bogus"}, exitUsage, "not defined"},
+		{[]string{"--model", "x", "--dtype", "q4"}, exitUsage, "want f32"},
+		{[]string{"--model", "/nonexistent/model"}, exitFailure, "rerank bench:"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(&env{stdout: &stdout, stderr: &stderr}, append([]string{"bench"}, tc.args...))
 		if code != tc.code || !strings.Contains(stderr.String(), tc.msg) {
 			t.Errorf("%v: exit %d (want %d), stderr %q (want %q)", tc.args, code, tc.code, stderr.String(), tc.msg)
 		}
+	}
+}
+
+// End to end on the tiny checkpoint: synthetic and rag, table and JSON.
+func TestBenchTiny(t *testing.T) {
+	for _, args := range [][]string{
+		{"--batch", "3", "--seq", "20"},
+		{"--workload", "rag", "--tokenizer", "../../testdata/tokenizer/tokenizer.json", "--batch", "16", "--rounds", "1"},
+	} {
+		var stdout, stderr bytes.Buffer
+		base := []string{"bench", "--model", "../../testdata/tiny", "--rounds", "2", "--min-time", "1ms",
+			"--peak-m", "64", "--peak-n", "64", "--peak-k", "64", "--threads", "1", "--json"}
+		if code := run(&env{stdout: &stdout, stderr: &stderr}, append(base, args...)); code != exitOK {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr.String())
+		}
+		var r map[string]any
+		if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, stdout.String())
+		}
+		for _, k := range []string{"pairs_per_s", "tokens_per_s", "gflops", "peak_rss_bytes", "gemm_peak_gflops"} {
+			if v, ok := r[k].(float64); !ok || !(v > 0) {
+				t.Errorf("%v: %s = %v", args, k, r[k])
+			}
+		}
+		stages := r["stage_ms_per_call"].(map[string]any)
+		if args[0] == "--workload" {
+			// 50 pairs of 16-token query + 32..480-token documents + 4 specials.
+			if tok := r["tokens_per_call"].(float64); tok < 50*(16+211) || tok > 50*(22+215) {
+				t.Errorf("rag tokens per call %v", tok)
+			}
+			if _, ok := stages["tokenize"]; !ok {
+				t.Error("rag: no tokenize stage")
+			}
+		} else if r["tokens_per_call"].(float64) != 60 {
+			t.Errorf("synthetic tokens per call %v", r["tokens_per_call"])
+		}
+		if stages["total"].(float64) <= 0 {
+			t.Errorf("stages %v", stages)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run(&env{stdout: &stdout, stderr: &stderr}, []string{"bench", "--model", "../../testdata/tiny",
+		"--rounds", "1", "--min-time", "1ms", "--batch", "2", "--seq", "10", "--no-peak"}); code != exitOK {
+		t.Fatalf("table: exit %d: %s", code, stderr.String())
+	}
+	for _, want := range []string{"pairs/s", "tokens/s", "GFLOP/s", "attention", "peak RSS"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	// --seq beyond the position table is a runtime error, not a panic.
+	if code := run(&env{stdout: &stdout, stderr: &stderr}, []string{"bench", "--model", "../../testdata/tiny",
+		"--seq", "100000", "--no-peak"}); code != exitFailure {
+		t.Errorf("--seq 100000: exit %d", code)
 	}
 }

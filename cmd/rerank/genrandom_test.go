@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gorerank/gorerank/weights"
+	"github.com/gorerank/gorerank/xlmr"
 )
 
 func TestGenRandomTiny(t *testing.T) {
@@ -55,6 +57,39 @@ func TestGenRandomTiny(t *testing.T) {
 		if g.DType != weights.BF16 || !slices.Equal(g.Shape, r.Shape) {
 			t.Errorf("%s: %s %v, want BF16 %v", n, g.DType, g.Shape, r.Shape)
 		}
+	}
+}
+
+// The engine loads every dtype gen-random writes and scores with it.
+func TestGenRandomLoadsInEngine(t *testing.T) {
+	for _, dt := range []string{"f32", "f16", "bf16"} {
+		out := filepath.Join(t.TempDir(), dt)
+		var stdout, stderr bytes.Buffer
+		if code := run(&env{stdout: &stdout, stderr: &stderr}, []string{"gen-random", "--config",
+			"../../testdata/tiny/config.json", "--dtype", dt, "--out", out}); code != exitOK {
+			t.Fatalf("%s: exit %d: %s", dt, code, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), "no tokenizer.json written") {
+			t.Errorf("%s: no note about the missing tokenizer: %q", dt, stderr.String())
+		}
+		m, err := xlmr.Load(out, xlmr.LoadOptions{})
+		if err != nil {
+			t.Fatalf("%s: xlmr.Load: %v", dt, err)
+		}
+		if m.Report.DType != strings.ToUpper(dt) || len(m.Report.Unused) != 0 {
+			t.Errorf("%s: report %+v", dt, m.Report)
+		}
+		logits := make([]float32, 2)
+		seqs := [][]int32{{0, 100, 200, 2, 2, 300, 2}, {0, 5, 2}}
+		if err := m.Forward(m.NewScratch(), seqs, logits, nil); err != nil {
+			t.Fatalf("%s: forward: %v", dt, err)
+		}
+		for _, l := range logits {
+			if math.IsNaN(float64(l)) || math.IsInf(float64(l), 0) || l == 0 {
+				t.Errorf("%s: logits %v", dt, logits)
+			}
+		}
+		m.Close()
 	}
 }
 

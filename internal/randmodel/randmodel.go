@@ -9,9 +9,12 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/gorerank/gorerank/tensor"
 	"github.com/gorerank/gorerank/weights"
@@ -153,10 +156,22 @@ type Stats struct {
 	Bytes   int64 // data bytes (the file adds the header)
 }
 
-// chunk is how many values are generated and written at a time.
+// chunk is how many values one job generates; every chunk of every tensor has its own
+// random stream, so chunks are generated in parallel and the file does not depend on the
+// number of threads.
 const chunk = 1 << 16
 
-// Generate writes a random checkpoint for c in dtype dt (F32, F16 or BF16) to w.
+// job is one chunk of one tensor.
+type job struct {
+	t     *Tensor
+	index int // chunk number within the tensor
+	n     int // values
+	out   []byte
+	vals  []float32
+}
+
+// Generate writes a random checkpoint for c in dtype dt (F32, F16 or BF16) to w, using
+// GOMAXPROCS goroutines to draw the values and a few MB of memory whatever the model size.
 func Generate(w io.Writer, c *Config, dt weights.DType, seed uint64) (Stats, error) {
 	if err := c.Validate(); err != nil {
 		return Stats{}, err
@@ -175,32 +190,54 @@ func Generate(w io.Writer, c *Config, dt weights.DType, seed uint64) (Stats, err
 	}
 	st := Stats{Tensors: len(ts), Bytes: sw.Remaining()}
 	std := c.Std()
-	vals := make([]float32, chunk)
-	buf := make([]byte, 0, 4*chunk)
-	for _, t := range ts {
+
+	// Jobs run in batches: the workers fill every buffer of a batch, then the batch is
+	// written in order while nothing else runs (simple, and writing is the cheap part).
+	workers := runtime.GOMAXPROCS(0)
+	batch := make([]job, 4*workers)
+	for i := range batch {
+		batch[i].vals = make([]float32, chunk)
+		batch[i].out = make([]byte, 0, 4*chunk)
+	}
+	nb := 0
+	flush := func() error {
+		var wg sync.WaitGroup
+		var next atomic.Int64
+		for range min(workers, nb) {
+			wg.Go(func() {
+				for i := int(next.Add(1) - 1); i < nb; i = int(next.Add(1) - 1) {
+					batch[i].fill(seed, std, dt)
+				}
+			})
+		}
+		wg.Wait()
+		for i := range nb {
+			if _, err := sw.Write(batch[i].out); err != nil {
+				return fmt.Errorf("randmodel: %s: %w", batch[i].t.Name, err)
+			}
+		}
+		nb = 0
+		return nil
+	}
+	for ti := range ts {
+		t := &ts[ti]
 		n := 1
 		for _, d := range t.Shape {
 			n *= d
 		}
 		st.Params += int64(n)
-		rng := rand.New(rand.NewChaCha8(tensorSeed(seed, t.Name)))
-		for done := 0; done < n; {
-			m := min(chunk, n-done)
-			v := vals[:m]
-			for i := range v {
-				v[i] = float32(rng.NormFloat64() * std)
-			}
-			if t.kind == lnScale {
-				for i := range v {
-					v[i] += 1
+		for ci := 0; ci*chunk < n; ci++ {
+			j := &batch[nb]
+			j.t, j.index, j.n = t, ci, min(chunk, n-ci*chunk)
+			if nb++; nb == len(batch) {
+				if err := flush(); err != nil {
+					return st, err
 				}
 			}
-			buf = encode(buf[:0], v, dt)
-			if _, err := sw.Write(buf); err != nil {
-				return st, fmt.Errorf("randmodel: %s: %w", t.Name, err)
-			}
-			done += m
 		}
+	}
+	if err := flush(); err != nil {
+		return st, err
 	}
 	if err := sw.Close(); err != nil {
 		return st, fmt.Errorf("randmodel: %w", err)
@@ -208,14 +245,30 @@ func Generate(w io.Writer, c *Config, dt weights.DType, seed uint64) (Stats, err
 	return st, nil
 }
 
-// tensorSeed derives a ChaCha8 seed from the user seed and the tensor name.
-func tensorSeed(seed uint64, name string) [32]byte {
+// fill draws the job's values from its own stream and encodes them into out.
+func (j *job) fill(seed uint64, std float64, dt weights.DType) {
+	rng := rand.New(rand.NewChaCha8(chunkSeed(seed, j.t.Name, j.index)))
+	v := j.vals[:j.n]
+	for i := range v {
+		v[i] = float32(rng.NormFloat64() * std)
+	}
+	if j.t.kind == lnScale {
+		for i := range v {
+			v[i] += 1
+		}
+	}
+	j.out = encode(j.out[:0], v, dt)
+}
+
+// chunkSeed derives a ChaCha8 seed from the user seed, the tensor name and the chunk number.
+func chunkSeed(seed uint64, name string, index int) [32]byte {
 	h := fnv.New64a()
 	h.Write([]byte(name))
 	var s [32]byte
 	binary.LittleEndian.PutUint64(s[0:], seed)
 	binary.LittleEndian.PutUint64(s[8:], h.Sum64())
-	copy(s[16:], "gorerank-random!")
+	binary.LittleEndian.PutUint64(s[16:], uint64(index))
+	copy(s[24:], "gorerank")
 	return s
 }
 
