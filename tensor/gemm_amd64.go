@@ -36,8 +36,11 @@ func kernel(t gemmTier, k int, a []float32, lda int, b []float32, c []float32, l
 	}
 	switch t {
 	case tierAVX512:
+		// The assembly does no bounds checks: a driver bug must panic here, not corrupt memory.
+		_, _, _ = a[11*lda+k-1], b[32*k-1], c[11*ldc+31]
 		gemmKernelAVX512(k, &a[0], lda, &b[0], &c[0], ldc, ad)
 	case tierAVX2:
+		_, _, _ = a[5*lda+k-1], b[16*k-1], c[5*ldc+15]
 		gemmKernelAVX2(k, &a[0], lda, &b[0], &c[0], ldc, ad)
 	case tierSim512:
 		kernelTileRef(12, 32, k, a, lda, b, c, ldc, add)
@@ -78,6 +81,7 @@ func packNT(t gemmTier, panel []float32, nr int, b []float32, ldb, j, cols, p0, 
 	if t != tierGeneric && cpu.X86.HasAVX {
 		k8 := kc / 8
 		for ; q+8 <= cols && k8 > 0; q += 8 {
+			_, _ = b[(j+q+7)*ldb+p0+8*k8-1], panel[(8*k8-1)*nr+q+7] // last read, last write
 			packNT8AVX(k8, &b[(j+q)*ldb+p0], ldb, &panel[q], nr)
 			for r := q; r < q+8; r++ { // k tail
 				row := b[(j+r)*ldb+p0 : (j+r)*ldb+p0+kc]
