@@ -199,16 +199,20 @@ func (c *gemmOps) task(t int, buf *gemmBuf) {
 			for r := 0; r < rows; r++ {
 				copy(a[r*kc:(r+1)*kc], c.a[(i+r)*c.lda+p0:])
 			}
+			emr := sh.mr // kernel height: smaller for the last rows where the tier allows
+			if rows < sh.mr {
+				emr = edgeRows(c.tier, rows, sh.mr)
+			}
 			for j := j0; j < j1; j += sh.nr {
 				cols := min(sh.nr, j1-j)
 				bp := buf.b[(j-j0)*kc:]
-				if rows == sh.mr && cols == sh.nr {
-					kernel(c.tier, kc, a, kc, bp, c.dst[i*c.ldd+j:], c.ldd, add)
+				if rows == emr && cols == sh.nr {
+					kernelRows(c.tier, emr, kc, a, kc, bp, c.dst[i*c.ldd+j:], c.ldd, add)
 					continue
 				}
 				// Edge tile: compute the full tile into buf.c, keep the part inside dst.
-				tile := buf.c[:sh.mr*sh.nr]
-				kernel(c.tier, kc, a, kc, bp, tile, sh.nr, false)
+				tile := buf.c[:emr*sh.nr]
+				kernelRows(c.tier, emr, kc, a, kc, bp, tile, sh.nr, false)
 				for r := 0; r < rows; r++ {
 					d := c.dst[(i+r)*c.ldd+j : (i+r)*c.ldd+j+cols]
 					s := tile[r*sh.nr : r*sh.nr+cols]

@@ -49,6 +49,48 @@ func kernel(t gemmTier, k int, a []float32, lda int, b []float32, c []float32, l
 	}
 }
 
+// edgeRows is the height of the smallest kernel of tier t that covers the last rows (< mr)
+// of a product: the AVX2 tier has 4- and 2-row kernels, so fewer padding rows are computed.
+func edgeRows(t gemmTier, rows, mr int) int {
+	if t == tierAVX2 {
+		switch {
+		case rows <= 2:
+			return 2
+		case rows <= 4:
+			return 4
+		}
+	}
+	return mr
+}
+
+// kernelRows is kernel for a tile of emr rows, emr from edgeRows.
+func kernelRows(t gemmTier, emr, k int, a []float32, lda int, b []float32, c []float32, ldc int, add bool) {
+	if t == tierAVX2 && emr < 6 {
+		ad := 0
+		if add {
+			ad = 1
+		}
+		_, _, _ = a[(emr-1)*lda+k-1], b[16*k-1], c[(emr-1)*ldc+15]
+		if emr == 4 {
+			gemmKernelAVX2x4(k, &a[0], lda, &b[0], &c[0], ldc, ad)
+		} else {
+			gemmKernelAVX2x2(k, &a[0], lda, &b[0], &c[0], ldc, ad)
+		}
+		return
+	}
+	kernel(t, k, a, lda, b, c, ldc, add)
+}
+
+// gemmKernelAVX2x4 is gemmKernelAVX2 for a 4×16 tile (i < 4).
+//
+//go:noescape
+func gemmKernelAVX2x4(k int, a *float32, lda int, b *float32, c *float32, ldc int, add int)
+
+// gemmKernelAVX2x2 is gemmKernelAVX2 for a 2×16 tile (i < 2).
+//
+//go:noescape
+func gemmKernelAVX2x2(k int, a *float32, lda int, b *float32, c *float32, ldc int, add int)
+
 // gemmKernelAVX2 computes one 6×16 tile of C (AVX2+FMA):
 //
 //	for i < 6, j < 16: c[i*ldc+j] = (add != 0 ? c[i*ldc+j] : 0) + Σ_{p<k} a[i*lda+p] * b[p*16+j]

@@ -26,3 +26,11 @@ func packNT(_ gemmTier, panel []float32, nr int, b []float32, ldb, j, cols, p0, 
 func packNN(_ gemmTier, panel []float32, nr int, b []float32, ldb, cols, kc int) {
 	packNNGeneric(panel, nr, b, ldb, cols, kc)
 }
+
+// edgeRows is the kernel height for the last rows of a product: this build has one kernel.
+func edgeRows(_ gemmTier, _, mr int) int { return mr }
+
+// kernelRows is kernel (one kernel height in this build).
+func kernelRows(t gemmTier, _, k int, a []float32, lda int, b []float32, c []float32, ldc int, add bool) {
+	kernel(t, k, a, lda, b, c, ldc, add)
+}

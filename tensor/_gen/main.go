@@ -259,6 +259,8 @@ func main() {
 	fmt.Fprintf(&w, "//go:build amd64 && gc && !purego\n\n#include \"textflag.h\"\n\n")
 	for _, kn := range []kernel{
 		{name: "gemmKernelAVX2", reg: "Y", width: 8, mr: 6, nv: 2, unroll: 4},
+		{name: "gemmKernelAVX2x4", reg: "Y", width: 8, mr: 4, nv: 2, unroll: 4},
+		{name: "gemmKernelAVX2x2", reg: "Y", width: 8, mr: 2, nv: 2, unroll: 4},
 		{name: "gemmKernelAVX512", reg: "Z", width: 16, mr: 12, nv: 2, unroll: 4},
 	} {
 		if kn.mr*kn.nv+kn.nv+2 > map[string]int{"Y": 16, "Z": 32}[kn.reg] {
