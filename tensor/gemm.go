@@ -1,5 +1,7 @@
 package tensor
 
+//go:generate go run ./_gen -out gemm_amd64.s
+
 import (
 	"sync"
 )
@@ -11,10 +13,14 @@ import (
 // The product is cut into tasks, each a block of rows [i0,i1) × columns [j0,j1) of dst that
 // owns its output (no two tasks write the same element, so tasks need no locks). A task walks
 // k in slices of kc; for each slice it packs its columns of op(b) into kc×nr micro-panels
-// (zero-padded to nr columns), then sweeps the rows mr at a time: the mr rows of a are read in
-// place (row stride lda; they stay in L1 for the whole sweep) while the packed panels stream
-// from L2. Only a row remainder (< mr rows) is copied into a zero-padded buffer, and only a
-// column remainder (< nr columns) goes through a small tile buffer.
+// (zero-padded to nr columns; L2-resident), then sweeps the rows mr at a time: it copies the
+// mr×kc block of a into a contiguous buffer (L1-resident for the sweep over the panels) and
+// runs the micro-kernel on each panel. The copy is small (mr·kc floats per tn/nr kernel calls,
+// no difference measurable on the layer shapes) and makes the kernel's loads independent of
+// lda: read in place, rows of a stride that is a multiple of 4 KB (every layer here: 1024 or
+// 4096 floats) fall in the same few L1 sets, and depending on where the buffers happened to
+// lie, 64×64×64 attention tiles ran 2× slower. A column remainder (< nr columns) goes through
+// a small tile buffer.
 
 // gemmTier is a CPU tier: which micro-kernel the driver calls.
 type gemmTier int
@@ -23,6 +29,10 @@ const (
 	tierGeneric gemmTier = iota // pure Go, every GOARCH
 	tierAVX2                    // amd64 AVX2+FMA, 6×16 tile in Y registers
 	tierAVX512                  // amd64 AVX-512F, 12×32 tile in Z registers
+
+	// tierSim512 is for tests only: the AVX-512 blocking (12×32 tiles) with the Go reference
+	// tile kernel, so that the driver paths of that shape run on machines without AVX-512.
+	tierSim512
 )
 
 func (t gemmTier) String() string {
@@ -31,6 +41,8 @@ func (t gemmTier) String() string {
 		return "avx2"
 	case tierAVX512:
 		return "avx512"
+	case tierSim512:
+		return "sim512"
 	default:
 		return "generic"
 	}
@@ -38,13 +50,17 @@ func (t gemmTier) String() string {
 
 // gemmShape holds a tier's blocking: the micro-tile (mr×nr), the k slice kc and the widest
 // column block of a task (nc, a multiple of nr) so that a packed kc×nc block stays in L2.
+// The AVX2 numbers were picked on Zen 3 (512 KB L2) by alternating runs against OpenBLAS on
+// the layer shapes: kc 512 / nc 256 beat 256/128, 384/256 and 512/128. The AVX-512 numbers
+// are untuned (no such machine was at hand): a 256×256 block is 256 KB, half of what Intel
+// server cores have.
 type gemmShape struct{ mr, nr, kc, nc int }
 
 func (t gemmTier) shape() gemmShape {
 	switch t {
 	case tierAVX2:
-		return gemmShape{mr: 6, nr: 16, kc: 256, nc: 128}
-	case tierAVX512:
+		return gemmShape{mr: 6, nr: 16, kc: 512, nc: 256}
+	case tierAVX512, tierSim512:
 		return gemmShape{mr: 12, nr: 32, kc: 256, nc: 256}
 	default:
 		return gemmShape{mr: 4, nr: 4, kc: 256, nc: 128}
@@ -59,8 +75,8 @@ var tier = bestTier()
 // per-worker buffers.
 const (
 	maxTileFloats  = 12 * 32
-	maxPanelFloats = 256 * 256
-	maxKC          = 256
+	maxPanelFloats = 512 * 256
+	maxKC          = 512
 	maxMR          = 12
 )
 
@@ -128,16 +144,20 @@ func gemm(op string, transB, acc bool, dst []float32, ldd int, a []float32, lda 
 	callPool.Put(c)
 }
 
-var callPool = sync.Pool{New: func() any { return new(gemmCall) }}
+var callPool = sync.Pool{New: func() any {
+	c := new(gemmCall)
+	c.tasks.state.Store(parClosed) // closed until a parallel run opens it
+	return c
+}}
 
 // parallelMinFlops is the size under which a GEMM runs on the calling goroutine alone: waking
 // a helper costs from a few to tens of microseconds on a busy virtual machine, while 4 MFLOP
 // take one core about 50µs: below that a second core does not pay for its wake-up.
 const parallelMinFlops = 4 << 20
 
-// plan picks the task blocks: columns in blocks of at most nc; rows split further only when
-// that gives too few tasks to keep threads busy (about three tasks per thread, so a thread
-// slowed by a neighbour on the machine does not hold the others up).
+// plan picks the task blocks: columns in blocks of at most nc, in a count that is a multiple of
+// threads; rows split further only when that gives fewer than two tasks per thread. Workers
+// take tasks dynamically, so a thread slowed by a neighbour on the machine takes fewer.
 func (c *gemmOps) plan(threads int) {
 	sh := c.sh
 	c.tn = min(sh.nc, roundUp(c.n, sh.nr))
@@ -173,26 +193,26 @@ func (c *gemmOps) task(t int, buf *gemmBuf) {
 		c.packB(buf.b[:], p0, kc, j0, j1)
 		for i := i0; i < i1; i += sh.mr {
 			rows := min(sh.mr, i1-i)
-			a, lda := c.a[i*c.lda+p0:], c.lda
+			// Copy the rows into a contiguous mr×kc block, zero-padded to mr rows (see above).
+			a := buf.a[:sh.mr*kc]
+			clear(a[rows*kc:])
+			for r := 0; r < rows; r++ {
+				copy(a[r*kc:(r+1)*kc], c.a[(i+r)*c.lda+p0:])
+			}
+			emr := sh.mr // kernel height: smaller for the last rows where the tier allows
 			if rows < sh.mr {
-				// Copy the last rows into a zero-padded mr×kc block: the kernel reads mr rows.
-				pa := buf.a[:sh.mr*kc]
-				clear(pa)
-				for r := 0; r < rows; r++ {
-					copy(pa[r*kc:(r+1)*kc], c.a[(i+r)*c.lda+p0:])
-				}
-				a, lda = pa, kc
+				emr = edgeRows(c.tier, rows, sh.mr)
 			}
 			for j := j0; j < j1; j += sh.nr {
 				cols := min(sh.nr, j1-j)
 				bp := buf.b[(j-j0)*kc:]
-				if rows == sh.mr && cols == sh.nr {
-					kernel(c.tier, kc, a, lda, bp, c.dst[i*c.ldd+j:], c.ldd, add)
+				if rows == emr && cols == sh.nr {
+					kernelRows(c.tier, emr, kc, a, kc, bp, c.dst[i*c.ldd+j:], c.ldd, add)
 					continue
 				}
 				// Edge tile: compute the full tile into buf.c, keep the part inside dst.
-				tile := buf.c[:sh.mr*sh.nr]
-				kernel(c.tier, kc, a, lda, bp, tile, sh.nr, false)
+				tile := buf.c[:emr*sh.nr]
+				kernelRows(c.tier, emr, kc, a, kc, bp, tile, sh.nr, false)
 				for r := 0; r < rows; r++ {
 					d := c.dst[(i+r)*c.ldd+j : (i+r)*c.ldd+j+cols]
 					s := tile[r*sh.nr : r*sh.nr+cols]
@@ -224,15 +244,14 @@ func (c *gemmOps) packB(dst []float32, p0, kc, j0, j1 int) {
 			// op(b) = bᵀ: column j of op(b) is row j of b, contiguous in k.
 			packNT(c.tier, panel, nr, c.b, c.ldb, j, cols, p0, kc)
 		} else {
-			for p := 0; p < kc; p++ {
-				copy(panel[p*nr:p*nr+cols], c.b[(p0+p)*c.ldb+j:(p0+p)*c.ldb+j+cols])
-			}
+			// op(b) = b: row p of the panel is a contiguous piece of row p0+p of b.
+			packNN(c.tier, panel, nr, c.b[p0*c.ldb+j:], c.ldb, cols, kc)
 		}
 	}
 }
 
 // useTier makes GEMM use tier t until the returned func restores the previous tier. It is the
-// test hook for checking every tier on one machine; t must be one of tiers().
+// test hook for checking every tier on one machine; t must be one of tiers() or tierSim512.
 func useTier(t gemmTier) (restore func()) {
 	prev := tier
 	tier = t

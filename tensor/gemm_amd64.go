@@ -36,13 +36,60 @@ func kernel(t gemmTier, k int, a []float32, lda int, b []float32, c []float32, l
 	}
 	switch t {
 	case tierAVX512:
+		// The assembly does no bounds checks: a driver bug must panic here, not corrupt memory.
+		_, _, _ = a[11*lda+k-1], b[32*k-1], c[11*ldc+31]
 		gemmKernelAVX512(k, &a[0], lda, &b[0], &c[0], ldc, ad)
 	case tierAVX2:
+		_, _, _ = a[5*lda+k-1], b[16*k-1], c[5*ldc+15]
 		gemmKernelAVX2(k, &a[0], lda, &b[0], &c[0], ldc, ad)
+	case tierSim512:
+		kernelTileRef(12, 32, k, a, lda, b, c, ldc, add)
 	default:
 		kernelGeneric(k, a, lda, b, c, ldc, add)
 	}
 }
+
+// edgeRows is the height of the smallest kernel of tier t that covers the last rows (< mr)
+// of a product: the AVX2 tier has 4- and 2-row kernels, so fewer padding rows are computed.
+func edgeRows(t gemmTier, rows, mr int) int {
+	if t == tierAVX2 {
+		switch {
+		case rows <= 2:
+			return 2
+		case rows <= 4:
+			return 4
+		}
+	}
+	return mr
+}
+
+// kernelRows is kernel for a tile of emr rows, emr from edgeRows.
+func kernelRows(t gemmTier, emr, k int, a []float32, lda int, b []float32, c []float32, ldc int, add bool) {
+	if t == tierAVX2 && emr < 6 {
+		ad := 0
+		if add {
+			ad = 1
+		}
+		_, _, _ = a[(emr-1)*lda+k-1], b[16*k-1], c[(emr-1)*ldc+15]
+		if emr == 4 {
+			gemmKernelAVX2x4(k, &a[0], lda, &b[0], &c[0], ldc, ad)
+		} else {
+			gemmKernelAVX2x2(k, &a[0], lda, &b[0], &c[0], ldc, ad)
+		}
+		return
+	}
+	kernel(t, k, a, lda, b, c, ldc, add)
+}
+
+// gemmKernelAVX2x4 is gemmKernelAVX2 for a 4×16 tile (i < 4).
+//
+//go:noescape
+func gemmKernelAVX2x4(k int, a *float32, lda int, b *float32, c *float32, ldc int, add int)
+
+// gemmKernelAVX2x2 is gemmKernelAVX2 for a 2×16 tile (i < 2).
+//
+//go:noescape
+func gemmKernelAVX2x2(k int, a *float32, lda int, b *float32, c *float32, ldc int, add int)
 
 // gemmKernelAVX2 computes one 6×16 tile of C (AVX2+FMA):
 //
@@ -73,9 +120,10 @@ func packNT8AVX(k8 int, b *float32, ldb int, dst *float32, ldd int)
 // gemmOps.packB), 8 rows and 8 k at a time with packNT8AVX where the tier has AVX.
 func packNT(t gemmTier, panel []float32, nr int, b []float32, ldb, j, cols, p0, kc int) {
 	q := 0
-	if t != tierGeneric {
+	if t != tierGeneric && cpu.X86.HasAVX {
 		k8 := kc / 8
 		for ; q+8 <= cols && k8 > 0; q += 8 {
+			_, _ = b[(j+q+7)*ldb+p0+8*k8-1], panel[(8*k8-1)*nr+q+7] // last read, last write
 			packNT8AVX(k8, &b[(j+q)*ldb+p0], ldb, &panel[q], nr)
 			for r := q; r < q+8; r++ { // k tail
 				row := b[(j+r)*ldb+p0 : (j+r)*ldb+p0+kc]
@@ -86,4 +134,32 @@ func packNT(t gemmTier, panel []float32, nr int, b []float32, ldb, j, cols, p0, 
 		}
 	}
 	packNTGeneric(panel[q:], nr, b, ldb, j+q, cols-q, p0, kc)
+}
+
+// packNN16AVX copies k rows of 16 floats: dst[p*16+j] = b[p*ldb+j] for p < k, j < 16.
+//
+//go:noescape
+func packNN16AVX(k int, b *float32, ldb int, dst *float32)
+
+// packNN32AVX copies k rows of 32 floats: dst[p*32+j] = b[p*ldb+j] for p < k, j < 32.
+//
+//go:noescape
+func packNN32AVX(k int, b *float32, ldb int, dst *float32)
+
+// packNN packs kc rows of cols floats of b (row stride ldb) into a kc×nr panel, with vector
+// moves where the panel is full and the tier has AVX.
+func packNN(t gemmTier, panel []float32, nr int, b []float32, ldb, cols, kc int) {
+	if t != tierGeneric && cpu.X86.HasAVX && cols == nr && kc > 0 {
+		_ = b[(kc-1)*ldb+cols-1] // the last element read
+		_ = panel[kc*nr-1]
+		switch nr {
+		case 16:
+			packNN16AVX(kc, &b[0], ldb, &panel[0])
+			return
+		case 32:
+			packNN32AVX(kc, &b[0], ldb, &panel[0])
+			return
+		}
+	}
+	packNNGeneric(panel, nr, b, ldb, cols, kc)
 }

@@ -66,9 +66,25 @@ func BenchmarkGemmNT(b *testing.B) {
 	}
 }
 
-// BenchmarkAttention runs the per-head attention products (T tokens, head size 64, hidden 1024).
+// BenchmarkAttention runs the per-head attention products (T tokens, head size 64, hidden 1024),
+// first as nn.AttentionHead issues them (64×64 tiles of S = Q·Kᵀ and O += P·V), then whole.
 func BenchmarkAttention(b *testing.B) {
-	const hidden, dh = 1024, 64
+	const hidden, dh, tile = 1024, 64, 64
+	for _, tr := range tiers() {
+		b.Run(fmt.Sprintf("%v/QK/tile=%d", tr, tile), func(b *testing.B) {
+			defer useTier(tr)()
+			q := make([]float32, tile*hidden)
+			s := make([]float32, tile*tile)
+			benchGemm(b, tile, tile, dh, func(_, _, _ []float32) { GemmNT(false, s, tile, q, hidden, q[dh:], hidden, tile, tile, dh) })
+		})
+		b.Run(fmt.Sprintf("%v/PV/tile=%d", tr, tile), func(b *testing.B) {
+			defer useTier(tr)()
+			p := make([]float32, tile*tile)
+			v := make([]float32, tile*hidden)
+			o := make([]float32, tile*hidden)
+			benchGemm(b, tile, dh, tile, func(_, _, _ []float32) { GemmNN(true, o, hidden, p, tile, v, hidden, tile, dh, tile) })
+		})
+	}
 	for _, T := range []int{128, 512} {
 		for _, tr := range tiers() {
 			b.Run(fmt.Sprintf("%v/QK/T=%d", tr, T), func(b *testing.B) {

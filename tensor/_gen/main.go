@@ -75,6 +75,18 @@ func gen(w *bytes.Buffer, kn kernel) {
 		p("LEAQ (%s)(R10*1), %s", bases[g-1], bases[g])
 	}
 	p("MOVQ b+24(FP), BX")
+	// Prefetch the C tile (first and last byte of each row): with add it is read at the end,
+	// usually from L3, and the k loop hides that latency.
+	p("MOVQ c+32(FP), DI")
+	p("MOVQ ldc+40(FP), SI")
+	p("SHLQ $2, SI")
+	for i := 0; i < kn.mr; i++ {
+		p("PREFETCHT0 (DI)")
+		p("PREFETCHT0 %d(DI)", nr*4-1)
+		if i < kn.mr-1 {
+			p("ADDQ SI, DI")
+		}
+	}
 	for i := 0; i < kn.mr; i++ {
 		for v := 0; v < kn.nv; v++ {
 			r := kn.acc(i, v)
@@ -209,6 +221,36 @@ func genPack(w *bytes.Buffer) {
 	fmt.Fprintln(w)
 }
 
+// genPackNN writes packNN<nr>AVX: k rows of nr contiguous floats, row stride ldb, into a
+// packed k×nr panel.
+func genPackNN(w *bytes.Buffer, nr int) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
+	fmt.Fprintf(w, "// func packNN%dAVX(k int, b *float32, ldb int, dst *float32)\n", nr)
+	fmt.Fprintf(w, "TEXT ·packNN%dAVX(SB), NOSPLIT, $0-32\n", nr)
+	p("MOVQ k+0(FP), CX")
+	p("MOVQ b+8(FP), SI")
+	p("MOVQ ldb+16(FP), R8")
+	p("SHLQ $2, R8")
+	p("MOVQ dst+24(FP), DI")
+	p("TESTQ CX, CX")
+	p("JEQ done")
+	fmt.Fprintf(w, "loop:\n")
+	for v := 0; v < nr/8; v++ {
+		p("VMOVUPS %d(SI), Y%d", 32*v, v)
+	}
+	for v := 0; v < nr/8; v++ {
+		p("VMOVUPS Y%d, %d(DI)", v, 32*v)
+	}
+	p("ADDQ R8, SI")
+	p("ADDQ $%d, DI", nr*4)
+	p("DECQ CX")
+	p("JNZ loop")
+	fmt.Fprintf(w, "done:\n")
+	p("VZEROUPPER")
+	p("RET")
+	fmt.Fprintln(w)
+}
+
 func main() {
 	out := flag.String("out", "gemm_amd64.s", "output file")
 	flag.Parse()
@@ -217,6 +259,8 @@ func main() {
 	fmt.Fprintf(&w, "//go:build amd64 && gc && !purego\n\n#include \"textflag.h\"\n\n")
 	for _, kn := range []kernel{
 		{name: "gemmKernelAVX2", reg: "Y", width: 8, mr: 6, nv: 2, unroll: 4},
+		{name: "gemmKernelAVX2x4", reg: "Y", width: 8, mr: 4, nv: 2, unroll: 4},
+		{name: "gemmKernelAVX2x2", reg: "Y", width: 8, mr: 2, nv: 2, unroll: 4},
 		{name: "gemmKernelAVX512", reg: "Z", width: 16, mr: 12, nv: 2, unroll: 4},
 	} {
 		if kn.mr*kn.nv+kn.nv+2 > map[string]int{"Y": 16, "Z": 32}[kn.reg] {
@@ -225,6 +269,8 @@ func main() {
 		gen(&w, kn)
 	}
 	genPack(&w)
+	genPackNN(&w, 16)
+	genPackNN(&w, 32)
 	if err := os.WriteFile(*out, w.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
