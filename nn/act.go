@@ -10,6 +10,12 @@ func AddBiasGELU(dst, x, b []float32, rows, n int) {
 	if b != nil {
 		checkLen("AddBiasGELU", n, b)
 	}
+	if !parallelRows(rowJob{kind: rowGELU, dst: dst, x: x, b: b, rows: rows, n: n}) {
+		addBiasGELU(dst, x, b, rows, n)
+	}
+}
+
+func addBiasGELU(dst, x, b []float32, rows, n int) {
 	for r := 0; r < rows; r++ {
 		d, xr := dst[r*n:(r+1)*n], x[r*n:(r+1)*n]
 		if b == nil {

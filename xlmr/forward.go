@@ -51,7 +51,6 @@ type Scratch struct {
 	work      []float32 // fused-attention tile
 	cls, cls2 []float32 // (B,H) token 0 of each sequence through the classifier
 	probs     []float32 // (heads,T,T) only when a hook asks for attention probabilities
-	types     []int32   // (N) token type ids (all 0)
 }
 
 // NewScratch returns an empty scratch that grows to the largest batch it sees.
@@ -79,8 +78,8 @@ func (m *Model) Forward(s *Scratch, seqs [][]int32, logits []float32, hook Hook)
 	H, I, B := cfg.HiddenSize, cfg.IntermediateSize, len(seqs)
 	s.x, s.q, s.k, s.v = grow(s.x, n*H), grow(s.q, n*H), grow(s.k, n*H), grow(s.v, n*H)
 	s.ctx, s.tmp, s.h = grow(s.ctx, n*H), grow(s.tmp, n*H), grow(s.h, n*I)
-	s.pos, s.types, s.offs = grow(s.pos, n), grow(s.types, n), grow(s.offs, B+1)
-	s.work = grow(s.work, nn.AttentionWorkLen)
+	s.pos, s.offs = grow(s.pos, n), grow(s.offs, B+1)
+	s.work = grow(s.work, nn.AttentionWorkSize())
 	s.cls, s.cls2 = grow(s.cls, B*H), grow(s.cls2, B*H)
 	s.offs[0] = 0
 	for i, seq := range seqs {
@@ -195,15 +194,15 @@ func (m *Model) attention(s *Scratch, ctx []float32, li int, hook Hook) {
 	H, heads := cfg.HiddenSize, cfg.NumAttentionHeads
 	hd := H / heads
 	scale := float32(1 / math.Sqrt(float64(hd)))
+	nn.AttentionPacked(ctx, H, s.q, s.k, s.v, H, s.offs, heads, hd, scale, s.work) // (N,H)
+	if hook == nil {
+		return
+	}
 	for i := 0; i+1 < len(s.offs); i++ {
 		r0, t := s.offs[i], s.offs[i+1]-s.offs[i]
-		q, k, v := s.q[r0*H:], s.k[r0*H:], s.v[r0*H:]
-		nn.Attention(ctx[r0*H:], H, q, k, v, H, t, heads, hd, scale, s.work) // (T,H)
-		if hook != nil {
-			s.probs = grow(s.probs, heads*t*t)
-			nn.AttentionProbs(s.probs, q, k, H, t, heads, hd, scale) // (heads,T,T)
-			hook(i, fmt.Sprintf("attention.probs.%d", li), []int{heads, t, t}, s.probs)
-		}
+		s.probs = grow(s.probs, heads*t*t)
+		nn.AttentionProbs(s.probs, s.q[r0*H:], s.k[r0*H:], H, t, heads, hd, scale) // (heads,T,T)
+		hook(i, fmt.Sprintf("attention.probs.%d", li), []int{heads, t, t}, s.probs)
 	}
 }
 

@@ -376,7 +376,7 @@ func TestForwardZeroAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if allocs != 0 {
+	if !raceEnabled && allocs != 0 {
 		t.Errorf("Forward allocates %v times per call in steady state", allocs)
 	}
 	tm := s.Timings
