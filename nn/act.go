@@ -31,11 +31,6 @@ func addBiasGELU(dst, x, b []float32, rows, n int) {
 	}
 }
 
-// gelu is the erf GELU of one value.
-func gelu(z float32) float32 {
-	return float32(0.5 * float64(z) * (1 + math.Erf(float64(z)*(1/math.Sqrt2))))
-}
-
 // AddBiasGELURef is the float64 reference for AddBiasGELU.
 func AddBiasGELURef(dst, x, b []float32, rows, n int) {
 	checkLen("AddBiasGELURef", rows*n, dst, x)

@@ -207,9 +207,6 @@ func Softmax(x []float32, rows, n int) {
 	}
 }
 
-// expf is e^x in float32.
-func expf(x float32) float32 { return float32(math.Exp(float64(x))) }
-
 // AttentionRef is the float64 reference for Attention: it materialises every score.
 func AttentionRef(dst []float32, ldd int, q, k, v []float32, ld, t, heads, hd int, scale float32) {
 	p := make([]float64, t) // reference code may allocate

@@ -256,3 +256,54 @@ func TestRowKernelsParallel(t *testing.T) {
 		t.Errorf("parallel AddBiasGELU allocates %v", a)
 	}
 }
+
+func TestFastMath(t *testing.T) {
+	var worstErf, worstGELU, worstExp float64
+	for x := -12.0; x <= 12; x += 1.0 / 4096 {
+		worstErf = max(worstErf, math.Abs(erf(x)-math.Erf(x)))
+		g, want := float64(gelu(float32(x))), 0.5*x*(1+math.Erf(x/math.Sqrt2))
+		worstGELU = max(worstGELU, math.Abs(g-want)/max(1, math.Abs(want)))
+	}
+	for x := -100.0; x <= 88.5; x += 1.0 / 1024 {
+		e, want := float64(expf(float32(x))), math.Exp(float64(float32(x)))
+		if want < 0x1p-126 { // float32 denormals: only the absolute rounding matters
+			if math.Abs(e-want) > 0x1p-149 {
+				t.Errorf("expf(%v) = %v, want %v", x, e, want)
+			}
+			continue
+		}
+		worstExp = max(worstExp, math.Abs(e-want)/want)
+	}
+	t.Logf("erf abs err %.3g, gelu err %.3g, expf rel err %.3g", worstErf, worstGELU, worstExp)
+	if worstErf > 2e-8 || worstGELU > 2e-7 || worstExp > 4e-7 {
+		t.Errorf("fast math too inaccurate: erf %.3g, gelu %.3g, expf %.3g", worstErf, worstGELU, worstExp)
+	}
+	for _, c := range []struct{ got, want float32 }{
+		{expf(0), 1}, {expf(float32(math.Inf(-1))), 0}, {expf(-200), 0}, {expf(float32(math.Inf(1))), float32(math.Inf(1))},
+		{gelu(0), 0}, {gelu(10), 10}, {gelu(-10), 0}, {gelu(float32(math.Inf(1))), float32(math.Inf(1))},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %v want %v", c.got, c.want)
+		}
+	}
+	if e := expf(float32(math.NaN())); e == e {
+		t.Error("expf(NaN) is not NaN")
+	}
+}
+
+func BenchmarkGELU(b *testing.B) {
+	x := randSlice(rand.New(rand.NewPCG(1, 1)), 4096, 2)
+	d := make([]float32, len(x))
+	b.Run("fast", func(b *testing.B) {
+		for range b.N {
+			addBiasGELU(d, x, nil, 1, len(x))
+		}
+	})
+	b.Run("mathErf", func(b *testing.B) {
+		for range b.N {
+			for i, v := range x {
+				d[i] = float32(0.5 * float64(v) * (1 + math.Erf(float64(v)/math.Sqrt2)))
+			}
+		}
+	})
+}
