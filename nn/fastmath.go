@@ -15,13 +15,12 @@ func erf(z float64) float64 {
 		}
 		return math.Copysign(1, z)
 	}
-	j := int(a * 2)
-	u := 4*(a-float64(j)/2) - 1
-	c := &erfPoly[j]
-	p := c[8]
-	for i := 7; i >= 0; i-- {
-		p = p*u + c[i]
-	}
+	const k = erfIntervalsPerUnit
+	s := a * k
+	j := int(s)
+	u := 2*(s-float64(j)) - 1
+	c := &erfPoly[j&(len(erfPoly)-1)]
+	p := ((((c[5]*u+c[4])*u+c[3])*u+c[2])*u+c[1])*u + c[0]
 	return math.Copysign(p, z)
 }
 

@@ -258,6 +258,9 @@ func TestRowKernelsParallel(t *testing.T) {
 }
 
 func TestFastMath(t *testing.T) {
+	if len(erfPoly) != 4*erfIntervalsPerUnit || len(erfPoly)&(len(erfPoly)-1) != 0 || len(erfPoly[0]) != 6 {
+		t.Fatalf("erf table shape %d×%d does not match erf()", len(erfPoly), len(erfPoly[0]))
+	}
 	var worstErf, worstGELU, worstExp float64
 	for x := -12.0; x <= 12; x += 1.0 / 4096 {
 		worstErf = max(worstErf, math.Abs(erf(x)-math.Erf(x)))
