@@ -59,7 +59,7 @@ var tier = bestTier()
 // per-worker buffers.
 const (
 	maxTileFloats  = 12 * 32
-	maxPanelFloats = 256 * 384
+	maxPanelFloats = 256 * 256
 	maxKC          = 256
 	maxMR          = 12
 )
@@ -131,8 +131,9 @@ func gemm(op string, transB, acc bool, dst []float32, ldd int, a []float32, lda 
 var callPool = sync.Pool{New: func() any { return new(gemmCall) }}
 
 // parallelMinFlops is the size under which a GEMM runs on the calling goroutine alone: waking
-// a helper costs a few microseconds, about what 0.5 MFLOP costs one core.
-const parallelMinFlops = 2 << 20
+// a helper costs from a few to tens of microseconds on a busy virtual machine, while 4 MFLOP
+// take one core about 50µs: below that a second core does not pay for its wake-up.
+const parallelMinFlops = 4 << 20
 
 // plan picks the task blocks: columns in blocks of at most nc; rows split further only when
 // that gives too few tasks to keep threads busy (about three tasks per thread, so a thread

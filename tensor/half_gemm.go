@@ -4,6 +4,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/x448/float16"
 )
@@ -22,7 +23,7 @@ import (
 //	      for each 16-column sliver (L1), for each 6-row sliver: kernel 6x16 over KC
 //
 // Every weight element is widened exactly once per call, every activation element
-// copied once per (worker, weight block). The kernel broadcasts activations straight
+// copied once per column task (≥ 256 columns wide, so the copy is ~1% of the work). The kernel broadcasts activations straight
 // from the staged rows, so they need no transposition.
 
 type weightFormat uint8
@@ -134,7 +135,9 @@ type lowpScratch struct {
 
 var lowpScratchPool = sync.Pool{New: func() any { return new(lowpScratch) }}
 
-// lowpJob is one call, split by output columns over the workers.
+// lowpJob is one call. Its output columns are cut into tasks (column blocks, multiples
+// of 16 wide); the caller and any idle helpers take tasks from a shared counter until
+// none is left, so a core slowed down by the rest of the machine simply takes fewer.
 type lowpJob struct {
 	dst, a  []float32
 	b       []uint16
@@ -142,38 +145,36 @@ type lowpJob struct {
 	wf      weightFormat
 	round   bool
 	tier    *lowpTier
+	slivers int // 16-column slivers of dst
+	ntasks  int64
+	next    atomic.Int64
 	wg      sync.WaitGroup
-}
-
-type lowpPart struct {
-	job    *lowpJob
-	j0, j1 int
 }
 
 var lowpJobPool = sync.Pool{New: func() any { return new(lowpJob) }}
 
-// lowpPool is a fixed set of worker goroutines, started on first use.
-var lowpPool struct {
-	once  sync.Once
-	size  int
-	parts chan lowpPart
+// lowpHelpers are GOMAXPROCS−1 goroutines, started on first use, parked on an
+// unbuffered channel. A call recruits only helpers that are idle at that moment (a
+// non-blocking send), so concurrent callers never queue behind each other: each runs
+// its own call and shares whatever helpers are free.
+var lowpHelpers struct {
+	once sync.Once
+	n    int
+	ch   chan *lowpJob
 }
 
-func lowpWorker() {
-	for p := range lowpPool.parts {
-		p.run()
+func lowpHelper() {
+	for j := range lowpHelpers.ch {
+		j.work()
+		j.wg.Done()
 	}
-}
-
-func (p lowpPart) run() {
-	s := lowpScratchPool.Get().(*lowpScratch)
-	p.job.columns(s, p.j0, p.j1)
-	lowpScratchPool.Put(s)
-	p.job.wg.Done()
 }
 
 // lowpParallelMin is the work (m·n·k) below which a call stays on the calling goroutine.
 const lowpParallelMin = 1 << 20
+
+// lowpTaskCols is the narrowest column task worth its own copy of the activations.
+const lowpTaskCols = 256
 
 // lowpGemm computes dst (m,n) = a (m,k) · widen(b)ᵀ, with a rounded to BF16 first if round.
 func lowpGemm(dst, a []float32, b []uint16, m, n, k int, wf weightFormat, round bool) {
@@ -184,32 +185,55 @@ func lowpGemm(dst, a []float32, b []uint16, m, n, k int, wf weightFormat, round 
 		clear(dst[:m*n])
 		return
 	}
-	lowpPool.once.Do(func() {
-		lowpPool.size = runtime.GOMAXPROCS(0)
-		lowpPool.parts = make(chan lowpPart, 4*lowpPool.size)
-		for i := 1; i < lowpPool.size; i++ {
-			go lowpWorker()
+	lowpHelpers.once.Do(func() {
+		lowpHelpers.n = runtime.GOMAXPROCS(0) - 1
+		lowpHelpers.ch = make(chan *lowpJob)
+		for range lowpHelpers.n {
+			go lowpHelper()
 		}
 	})
 	j := lowpJobPool.Get().(*lowpJob)
-	*j = lowpJob{dst: dst, a: a, b: b, m: m, n: n, k: k, wf: wf, round: round, tier: lowpActive}
-	slivers := (n + lowpNR - 1) / lowpNR
-	parts := min(lowpPool.size, slivers)
+	j.dst, j.a, j.b, j.m, j.n, j.k, j.wf, j.round, j.tier = dst, a, b, m, n, k, wf, round, lowpActive
+	j.slivers = (n + lowpNR - 1) / lowpNR
+	threads := 1 + lowpHelpers.n
 	if m*n*k < lowpParallelMin {
-		parts = 1
+		threads = 1
 	}
-	j.wg.Add(parts)
-	for q := parts - 1; q >= 0; q-- {
-		p := lowpPart{job: j, j0: min(n, slivers*q/parts*lowpNR), j1: min(n, slivers*(q+1)/parts*lowpNR)}
-		if q == 0 {
-			p.run() // the caller takes the first part itself
-		} else {
-			lowpPool.parts <- p
+	// Enough tasks to balance (up to 4 per thread), none narrower than lowpTaskCols
+	// unless that is needed to give every thread one.
+	ntasks := min(j.slivers, max(threads, min(4*threads, n/lowpTaskCols)))
+	j.ntasks = int64(ntasks)
+	j.next.Store(0)
+	for h := 1; h < min(threads, ntasks); h++ {
+		j.wg.Add(1)
+		select {
+		case lowpHelpers.ch <- j:
+			continue
+		default:
+			j.wg.Done()
 		}
+		break // no helper idle: do the rest ourselves
 	}
+	j.work()
 	j.wg.Wait()
-	*j = lowpJob{}
+	j.dst, j.a, j.b, j.tier = nil, nil, nil, nil
 	lowpJobPool.Put(j)
+}
+
+// work takes tasks of j until none is left.
+func (j *lowpJob) work() {
+	s := lowpScratchPool.Get().(*lowpScratch)
+	for {
+		t := j.next.Add(1) - 1
+		if t >= j.ntasks {
+			break
+		}
+		q, nt := int(t), int(j.ntasks)
+		j0 := min(j.n, j.slivers*q/nt*lowpNR)
+		j1 := min(j.n, j.slivers*(q+1)/nt*lowpNR)
+		j.columns(s, j0, j1)
+	}
+	lowpScratchPool.Put(s)
 }
 
 // columns computes dst[:, j0:j1].

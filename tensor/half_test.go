@@ -221,6 +221,9 @@ func TestLowpPanicsOnShortSlices(t *testing.T) {
 }
 
 func TestLowpNoAllocs(t *testing.T) {
+	if lowpRace {
+		t.Skip("sync.Pool drops items under the race detector")
+	}
 	const m, n, k = 64, 256, 256 // large enough to use the workers
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, c := range lowpCases {
@@ -367,4 +370,34 @@ func TestLowpFidelity(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Several goroutines calling at once share the helpers and still get their own results.
+func TestLowpConcurrentCallers(t *testing.T) {
+	const m, n, k = 40, 300, 200
+	r := rand.New(rand.NewPCG(11, 12))
+	a, b := randLowp(r, m, n, k, Float32ToBF16)
+	want := make([]float32, m*n)
+	MatMulNTBF16Ref(want, a, b, m, n, k)
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			dst := make([]float32, m*n)
+			for it := 0; it < 5; it++ {
+				MatMulNTBF16(dst, a, b, m, n, k)
+				for i := range dst {
+					if math.Abs(float64(dst[i]-want[i])) > 1e-4 {
+						errs <- fmt.Errorf("dst[%d] = %v, want %v", i, dst[i], want[i])
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
 }

@@ -206,9 +206,20 @@ func (s *jsonScanner) skipValue(depth int) error {
 }
 
 // objectMembers returns the raw values of the members of the JSON object b, by key. A
-// repeated key keeps its last value, as encoding/json does.
-func objectMembers(b []byte) (map[string][]byte, error) {
+// repeated key keeps its last value, as encoding/json does. If special is not nil it is
+// called for every key first; when it returns true it has consumed the value itself.
+func objectMembers(b []byte, special func(key string, s *jsonScanner) (bool, error)) (map[string][]byte, error) {
 	s := &jsonScanner{b: b}
+	m, err := s.members(special)
+	if err != nil {
+		return nil, err
+	}
+	return m, s.end()
+}
+
+// members scans an object at s.pos (see objectMembers).
+func (s *jsonScanner) members(special func(key string, s *jsonScanner) (bool, error)) (map[string][]byte, error) {
+	b := s.b
 	s.ws()
 	if s.pos >= len(b) || b[s.pos] != '{' {
 		return nil, s.err("expected an object")
@@ -218,7 +229,7 @@ func objectMembers(b []byte) (map[string][]byte, error) {
 	s.ws()
 	if s.pos < len(b) && b[s.pos] == '}' {
 		s.pos++
-		return m, s.end()
+		return m, nil
 	}
 	for {
 		s.ws()
@@ -240,17 +251,27 @@ func objectMembers(b []byte) (map[string][]byte, error) {
 		s.pos++
 		s.ws()
 		vs := s.pos
-		if err := s.skipValue(1); err != nil {
-			return nil, err
+		done := false
+		if special != nil {
+			if done, err = special(key, s); err != nil {
+				return nil, err
+			}
 		}
-		m[key] = b[vs:s.pos]
+		if done {
+			delete(m, key)
+		} else {
+			if err := s.skipValue(1); err != nil {
+				return nil, err
+			}
+			m[key] = b[vs:s.pos]
+		}
 		s.ws()
 		if s.pos >= len(b) {
 			return nil, s.err("unterminated object")
 		}
 		if b[s.pos] == '}' {
 			s.pos++
-			return m, s.end()
+			return m, nil
 		}
 		if b[s.pos] != ',' {
 			return nil, s.err("expected ',' or '}'")
@@ -278,23 +299,22 @@ type vocabTable struct {
 func (v *vocabTable) len() int              { return len(v.scores) }
 func (v *vocabTable) piece(id int32) string { return v.pieces[v.off[id]:v.off[id+1]] }
 
-// parseVocab parses the Unigram "vocab" array: [[piece, score], ...].
-func parseVocab(b []byte) (*vocabTable, error) {
-	s := &jsonScanner{b: b}
+// parseVocab parses the Unigram "vocab" array at s.pos: [[piece, score], ...].
+func (s *jsonScanner) parseVocab() (*vocabTable, error) {
+	b := s.b
 	s.ws()
 	if s.pos >= len(b) || b[s.pos] != '[' {
 		return nil, s.err("model.vocab: expected an array")
 	}
 	s.pos++
 	// Capacity hints from the input size: an entry takes at least 8 bytes (["",0],).
-	est := len(b) / 16
-	blob := make([]byte, 0, len(b)/3)
+	est := (len(b) - s.pos) / 32
+	blob := make([]byte, 0, (len(b)-s.pos)/6)
 	v := &vocabTable{off: make([]uint32, 1, est+1), scores: make([]float64, 0, est)}
 	s.ws()
 	if s.pos < len(b) && b[s.pos] == ']' {
 		s.pos++
-		v.pieces = ""
-		return v, s.end()
+		return v, nil
 	}
 	for {
 		s.ws()
@@ -353,9 +373,6 @@ func parseVocab(b []byte) (*vocabTable, error) {
 			return nil, s.err("model.vocab: expected ',' or ']'")
 		}
 		s.pos++
-	}
-	if err := s.end(); err != nil {
-		return nil, err
 	}
 	if !utf8.Valid(blob) {
 		return nil, formatErr("model.vocab: piece is not valid UTF-8")

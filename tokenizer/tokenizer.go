@@ -85,18 +85,32 @@ func Parse(data []byte) (*Tokenizer, error) {
 	if !utf8.Valid(data) {
 		return nil, formatErr("not valid UTF-8")
 	}
-	top, err := objectMembers(data)
+	// The model (and in it the vocabulary, nearly all of the file) is parsed in place.
+	var model map[string][]byte
+	var vocab *vocabTable
+	top, err := objectMembers(data, func(key string, s *jsonScanner) (bool, error) {
+		if key != "model" {
+			return false, nil
+		}
+		var err error
+		model, err = s.members(func(key string, s *jsonScanner) (bool, error) {
+			if key != "vocab" || s.pos >= len(s.b) || s.b[s.pos] != '[' {
+				return false, nil // not a Unigram vocabulary: kept raw, rejected below
+			}
+			var err error
+			vocab, err = s.parseVocab()
+			return true, err
+		})
+		if err != nil {
+			return true, fmt.Errorf("model: %w", err)
+		}
+		return true, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	// "truncation" and "padding" are ignored: truncation is chosen per call (Options).
-	rawModel, ok := top["model"]
-	if !ok || isNull(rawModel) {
+	if model == nil {
 		return nil, formatErr("missing \"model\"")
-	}
-	model, err := objectMembers(rawModel)
-	if err != nil {
-		return nil, fmt.Errorf("model: %w", err)
 	}
 	var mtype string
 	if r, ok := model["type"]; ok {
@@ -106,7 +120,7 @@ func Parse(data []byte) (*Tokenizer, error) {
 	}
 	if mtype == "" {
 		// Older files have no model type; a Unigram vocabulary is [[piece, score], ...].
-		if _, ok := model["vocab"]; !ok {
+		if vocab == nil {
 			return nil, formatErr("model: missing \"type\"")
 		}
 		mtype = "Unigram"
@@ -114,13 +128,8 @@ func Parse(data []byte) (*Tokenizer, error) {
 	if mtype != "Unigram" {
 		return nil, &UnsupportedError{"model", mtype}
 	}
-	rawVocab, ok := model["vocab"]
-	if !ok {
+	if vocab == nil {
 		return nil, formatErr("model: missing \"vocab\"")
-	}
-	vocab, err := parseVocab(rawVocab)
-	if err != nil {
-		return nil, err
 	}
 	var unkID *int
 	if r, ok := model["unk_id"]; ok && !isNull(r) {

@@ -1,6 +1,10 @@
 package tokenizer
 
-import "sort"
+import (
+	"slices"
+	"sort"
+	"strings"
+)
 
 // pieceTrie is a byte trie over the vocabulary pieces, stored as one array of nodes in
 // breadth-first order so that the children of a node are contiguous and sorted by label.
@@ -23,67 +27,47 @@ type trieNode struct {
 
 const denseMin = 12 // nodes with at least this many children get a direct table
 
-// buildTrie inserts every piece; a repeated piece maps to its last id (as HF's
-// token-to-id map does).
+// buildTrie builds the trie from the pieces sorted by bytes: each node is a range of the
+// sorted pieces sharing a prefix, expanded breadth-first, so children come out contiguous
+// and in label order and memory is read sequentially. A repeated piece maps to its last
+// id (as HF's token-to-id map does).
 func buildTrie(v *vocabTable) *pieceTrie {
-	// Phase 1: first-child / next-sibling trie.
-	type bnode struct {
-		child, next uint32 // 0 = none (node 0 is the root, never a child)
-		id          int32
-		label       byte
-		nkids       uint16
-	}
-	b := make([]bnode, 1, len(v.pieces)+1)
-	b[0].id = -1
-	for id := 0; id < v.len(); id++ {
-		p := v.piece(int32(id))
-		if p == "" {
-			continue // an empty piece can never match
+	order := sortPieces(v)
+
+	type rng struct{ lo, hi, depth int32 }
+	t := &pieceTrie{nodes: make([]trieNode, 1, v.len()*4)}
+	queue := make([]rng, 1, v.len()*4)
+	queue[0] = rng{0, int32(len(order)), 0}
+	for qi := 0; qi < len(queue); qi++ {
+		r := queue[qi]
+		nd := trieNode{id: -1, dense: -1, label: t.nodes[qi].label, first: uint32(len(t.nodes))}
+		lo, hi, d := r.lo, r.hi, r.depth
+		for lo < hi && int32(len(v.piece(order[lo]))) == d {
+			nd.id = order[lo] // duplicates are sorted by id: the last one wins
+			lo++
 		}
-		cur := uint32(0)
-		for i := 0; i < len(p); i++ {
-			c := p[i]
-			k := b[cur].child
-			prev := uint32(0)
-			for k != 0 && b[k].label < c {
-				prev, k = k, b[k].next
+		for lo < hi {
+			c := v.piece(order[lo])[d]
+			j := lo + 1
+			for j < hi && v.piece(order[j])[d] == c {
+				j++
 			}
-			if k == 0 || b[k].label != c {
-				nk := uint32(len(b))
-				b = append(b, bnode{next: k, id: -1, label: c})
-				if prev == 0 {
-					b[cur].child = nk
-				} else {
-					b[prev].next = nk
-				}
-				b[cur].nkids++
-				k = nk
-			}
-			cur = k
+			t.nodes = append(t.nodes, trieNode{label: c})
+			queue = append(queue, rng{lo, j, d + 1})
+			nd.n++
+			lo = j
 		}
-		b[cur].id = int32(id)
-	}
-	// Phase 2: breadth-first layout; siblings are already sorted by label.
-	t := &pieceTrie{nodes: make([]trieNode, 1, len(b))}
-	t.nodes[0] = trieNode{id: b[0].id, dense: -1}
-	queue := make([]uint32, 1, len(b)) // queue[i] = builder index of t.nodes[i]
-	for i := 0; i < len(queue); i++ {
-		bn := &b[queue[i]]
-		t.nodes[i].first = uint32(len(t.nodes))
-		t.nodes[i].n = bn.nkids
-		for k := bn.child; k != 0; k = b[k].next {
-			queue = append(queue, k)
-			t.nodes = append(t.nodes, trieNode{id: b[k].id, dense: -1, label: b[k].label})
-		}
-		if bn.nkids >= denseMin {
-			t.nodes[i].dense = int32(len(t.dense) / 256)
-			tab := make([]uint32, 256)
-			for j := t.nodes[i].first; j < t.nodes[i].first+uint32(bn.nkids); j++ {
+		if nd.n >= denseMin {
+			nd.dense = int32(len(t.dense) / 256)
+			t.dense = append(t.dense, make([]uint32, 256)...)
+			tab := t.dense[len(t.dense)-256:]
+			for j := nd.first; j < nd.first+uint32(nd.n); j++ {
 				tab[t.nodes[j].label] = j
 			}
-			t.dense = append(t.dense, tab...)
 		}
+		t.nodes[qi] = nd
 	}
+	t.nodes = slices.Clip(t.nodes)
 	return t
 }
 
@@ -125,4 +109,65 @@ func (t *pieceTrie) lookup(s string) int32 {
 		}
 	}
 	return t.nodes[x].id
+}
+
+// sortPieces returns the ids of the non-empty pieces sorted by bytes, equal pieces by id:
+// an LSD radix sort on the first 8 bytes, then a stable sort of the runs of longer pieces
+// that share those 8 bytes.
+func sortPieces(v *vocabTable) []int32 {
+	type item struct {
+		key uint64 // first 8 bytes, big-endian, zero padded
+		id  int32
+	}
+	items := make([]item, 0, v.len())
+	for id := 0; id < v.len(); id++ {
+		p := v.piece(int32(id))
+		if p == "" {
+			continue // an empty piece can never match
+		}
+		var k uint64
+		for i := 0; i < 8; i++ {
+			k <<= 8
+			if i < len(p) {
+				k |= uint64(p[i])
+			}
+		}
+		items = append(items, item{k, int32(id)})
+	}
+	tmp := make([]item, len(items))
+	for shift := uint(0); shift < 64; shift += 8 {
+		var count [257]int
+		for _, it := range items {
+			count[(it.key>>shift)&0xFF+1]++
+		}
+		if count[((items[0].key>>shift)&0xFF)+1] == len(items) {
+			continue // every key has the same digit
+		}
+		for i := 1; i < 257; i++ {
+			count[i] += count[i-1]
+		}
+		for _, it := range items {
+			d := (it.key >> shift) & 0xFF
+			tmp[count[d]] = it
+			count[d]++
+		}
+		items, tmp = tmp, items
+	}
+	order := make([]int32, len(items))
+	for i, it := range items {
+		order[i] = it.id
+	}
+	for i := 0; i < len(items); {
+		j := i + 1
+		long := len(v.piece(items[i].id)) > 8
+		for j < len(items) && items[j].key == items[i].key {
+			long = long || len(v.piece(items[j].id)) > 8
+			j++
+		}
+		if long && j-i > 1 {
+			slices.SortStableFunc(order[i:j], func(x, y int32) int { return strings.Compare(v.piece(x), v.piece(y)) })
+		}
+		i = j
+	}
+	return order
 }

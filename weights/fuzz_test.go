@@ -110,3 +110,22 @@ func TestHostileAllocation(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseFile feeds whole file images (length field included) to the parser: no panic,
+// and every accepted tensor lies inside the image.
+func FuzzParseFile(f *testing.F) {
+	f.Add(build(`{"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`, 8))
+	f.Add(build(`{"a":{"dtype":"BF16","shape":[1,3],"data_offsets":[0,6]},"b":{"dtype":"I64","shape":[],"data_offsets":[6,14]}}`, 14))
+	f.Add(binary.LittleEndian.AppendUint64(nil, 1<<62))
+	f.Fuzz(func(t *testing.T, img []byte) {
+		h, err := parseFile("fuzz", img)
+		if err != nil {
+			return
+		}
+		for _, e := range h.entries {
+			if h.dataStart+e.end > int64(len(img)) || e.begin > e.end {
+				t.Fatalf("accepted entry outside the image: %+v", e)
+			}
+		}
+	})
+}

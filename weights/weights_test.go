@@ -441,6 +441,37 @@ func TestParseAccepts(t *testing.T) {
 	}
 }
 
+// A header that is not padded to 8 bytes leaves F32 data unaligned: Float32 then copies,
+// with the same values.
+func TestUnalignedF32(t *testing.T) {
+	hdr := `{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,12]}}`
+	img := binary.LittleEndian.AppendUint64(nil, uint64(len(hdr)))
+	img = append(img, hdr...)
+	for _, v := range []float32{1.5, -2, 3e-3} {
+		img = binary.LittleEndian.AppendUint32(img, math.Float32bits(v))
+	}
+	if (8+len(hdr))%4 == 0 {
+		t.Fatal("test header happens to be aligned")
+	}
+	p := filepath.Join(t.TempDir(), "u.safetensors")
+	if err := os.WriteFile(p, img, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	x, _ := f.Tensor("a")
+	v, err := x.Float32()
+	if err != nil || !slices.Equal(v, []float32{1.5, -2, 3e-3}) {
+		t.Errorf("Float32 = %v, %v", v, err)
+	}
+	if md := f.Metadata(); md != nil || f.Path() != p || !slices.Equal(f.Names(), []string{"a"}) {
+		t.Errorf("metadata %v, path %s, names %v", md, f.Path(), f.Names())
+	}
+}
+
 func TestOpenErrors(t *testing.T) {
 	dir := t.TempDir()
 	if _, err := Open(filepath.Join(dir, "nope.safetensors")); err == nil || !errors.Is(err, os.ErrNotExist) {

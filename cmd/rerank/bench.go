@@ -1,8 +1,480 @@
 package main
 
-import "fmt"
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gorerank/gorerank/nn"
+	"github.com/gorerank/gorerank/tensor"
+	"github.com/gorerank/gorerank/tokenizer"
+	"github.com/gorerank/gorerank/xlmr"
+)
+
+const benchUsage = `usage: rerank bench --model DIR [--batch B --seq S | --workload rag] [flags]
+
+Benchmarks the real forward pass of the model in DIR (config.json + safetensors; make a
+full-size random one with 'rerank gen-random').
+
+Workloads:
+  synthetic (default)  B sequences of S tokens each: <s> random ids </s>, no padding.
+  rag                  one query of ~16 tokens against 50 documents, tokenized for real
+                       (DIR/tokenizer.json or --tokenizer), longest_first at 512 tokens.
+                       Document lengths (tokens, without specials) are a fixed mix:
+                       5×32, 5×64, 10×128, 10×192, 10×256, 5×384, 5×480 (mean 211),
+                       in a fixed shuffled order; the text is seeded pseudo-English.
+                       Each call tokenizes the 50 pairs and scores them in batches of
+                       --batch (default: all 50 in one Forward).
+
+Each round repeats calls for at least --min-time and yields one pairs/s figure; the report
+gives the median over --rounds and the spread (min..max). GFLOP/s counts the multiply-adds
+of every linear layer and of attention (QKᵀ and P·V), 2 FLOPs each. The GEMM peak is a
+short tensor.MatMulNT run (all threads) on a 1024×1024×4096 shape. Peak RSS includes the
+memory-mapped weights that were touched.
+
+Example:
+  rerank bench --model .bench/random-m3 --batch 8 --seq 128 --rounds 5 --threads 2
+  rerank bench --model .bench/random-m3 --workload rag --json
+
+Flags:
+`
+
+// benchOptions are the parsed flags of rerank bench.
+type benchOptions struct {
+	model, tokenizer, workload  string
+	weights, dtype              string
+	batch, seq, rounds, threads int
+	minTime                     time.Duration
+	seed                        uint64
+	json, noPeak                bool
+	peakM, peakN, peakK         int
+}
 
 func runBench(e *env, args []string) int {
-	fmt.Fprintln(e.stderr, "rerank: not implemented yet")
-	return exitFailure
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprint(e.stderr, benchUsage)
+		fs.PrintDefaults()
+	}
+	var o benchOptions
+	fs.StringVar(&o.model, "model", "", "model directory (required)")
+	fs.StringVar(&o.tokenizer, "tokenizer", "", "tokenizer.json for --workload rag (default DIR/tokenizer.json)")
+	fs.StringVar(&o.workload, "workload", "synthetic", "synthetic or rag")
+	fs.StringVar(&o.weights, "weights", "", "safetensors file or shard index instead of the folder's default")
+	fs.StringVar(&o.dtype, "dtype", "f32", "how the engine keeps linear weights: f32, f16, bf16 or bf16c (BF16 compute)")
+	fs.IntVar(&o.batch, "batch", 0, "sequences per Forward call (default 8; rag: 50)")
+	fs.IntVar(&o.seq, "seq", 128, "tokens per sequence, specials included (synthetic)")
+	fs.IntVar(&o.rounds, "rounds", 3, "timed rounds (after one warm-up call)")
+	fs.IntVar(&o.threads, "threads", runtime.GOMAXPROCS(0), "threads (GOMAXPROCS) for the forward pass and the GEMM peak")
+	fs.DurationVar(&o.minTime, "min-time", time.Second, "minimum duration of one round")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed for the synthetic ids and the rag texts")
+	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of the table")
+	fs.BoolVar(&o.noPeak, "no-peak", false, "skip the GEMM peak measurement")
+	fs.IntVar(&o.peakM, "peak-m", 1024, "GEMM peak shape: rows")
+	fs.IntVar(&o.peakN, "peak-n", 1024, "GEMM peak shape: output columns")
+	fs.IntVar(&o.peakK, "peak-k", 4096, "GEMM peak shape: inner dimension")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	usageErr := func(format string, a ...any) int {
+		fmt.Fprintf(e.stderr, "rerank bench: "+format+"\n", a...)
+		return exitUsage
+	}
+	switch {
+	case fs.NArg() > 0:
+		return usageErr("unexpected argument %q", fs.Arg(0))
+	case o.model == "":
+		return usageErr("--model is required (see --help)")
+	case o.workload != "synthetic" && o.workload != "rag":
+		return usageErr("--workload must be synthetic or rag, not %q", o.workload)
+	case o.batch < 0 || o.rounds < 1 || o.threads < 1 || o.minTime < 0:
+		return usageErr("--batch, --rounds and --threads must be positive")
+	case o.peakM < 1 || o.peakN < 1 || o.peakK < 1:
+		return usageErr("--peak-m, --peak-n and --peak-k must be positive")
+	case o.workload == "synthetic" && o.seq < 2:
+		return usageErr("--seq must be at least 2 (<s> and </s>)")
+	}
+	prec, err := parsePrecision(o.dtype)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	if o.batch == 0 {
+		o.batch = 8
+		if o.workload == "rag" {
+			o.batch = ragDocs
+		}
+	}
+	r, err := bench(&o, prec)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "rerank bench: %v\n", err)
+		return exitFailure
+	}
+	if o.json {
+		enc := json.NewEncoder(e.stdout)
+		if err := enc.Encode(r); err != nil {
+			fmt.Fprintf(e.stderr, "rerank bench: %v\n", err)
+			return exitFailure
+		}
+	} else {
+		r.print(e.stdout)
+	}
+	return exitOK
+}
+
+// benchResult is what one bench run reports; the JSON names are stable for scripts.
+type benchResult struct {
+	Workload       string             `json:"workload"`
+	Model          string             `json:"model"`
+	DType          string             `json:"dtype"`
+	CheckpointType string             `json:"checkpoint_dtype"`
+	Batch          int                `json:"batch"`
+	Seq            int                `json:"seq,omitempty"`
+	Pairs          int                `json:"pairs_per_call"`
+	TokensPerCall  int                `json:"tokens_per_call"`
+	Threads        int                `json:"threads"`
+	Rounds         int                `json:"rounds"`
+	PairsPerS      float64            `json:"pairs_per_s"`
+	PairsPerSMin   float64            `json:"pairs_per_s_min"`
+	PairsPerSMax   float64            `json:"pairs_per_s_max"`
+	PairsPerSAll   []float64          `json:"pairs_per_s_all"`
+	TokensPerS     float64            `json:"tokens_per_s"`
+	GFLOPPerCall   float64            `json:"gflop_per_call"`
+	GFLOPS         float64            `json:"gflops"`
+	PeakGFLOPS     float64            `json:"gemm_peak_gflops,omitempty"`
+	PctOfPeak      float64            `json:"pct_of_peak,omitempty"`
+	PeakShape      string             `json:"gemm_peak_shape,omitempty"`
+	StageMSPerCall map[string]float64 `json:"stage_ms_per_call"`
+	PeakRSSBytes   int64              `json:"peak_rss_bytes"`
+	GoVersion      string             `json:"go_version"`
+	GOARCH         string             `json:"goarch"`
+	NumCPU         int                `json:"num_cpu"`
+}
+
+// ragDocs is the number of documents of the rag workload; ragDocLens their token lengths.
+const ragDocs = 50
+
+var ragDocLens = func() []int {
+	var l []int
+	for _, g := range []struct{ n, len int }{{5, 32}, {5, 64}, {10, 128}, {10, 192}, {10, 256}, {5, 384}, {5, 480}} {
+		for range g.n {
+			l = append(l, g.len)
+		}
+	}
+	return l
+}()
+
+// benchCall is one timed unit of work: it returns the tokenize time and fills timings.
+type benchCall func(t *xlmr.Timings) (tokenize time.Duration, err error)
+
+func bench(o *benchOptions, prec nn.Precision) (*benchResult, error) {
+	// The tensor package sizes its worker pool from GOMAXPROCS on first use, so this must
+	// happen before the first GEMM (in a fresh process, as the CLI is).
+	prev := runtime.GOMAXPROCS(o.threads)
+	defer runtime.GOMAXPROCS(prev)
+	m, err := xlmr.Load(o.model, xlmr.LoadOptions{WeightsFile: weightsPath(o.weights), Precision: prec})
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	r := &benchResult{Workload: o.workload, Model: o.model, DType: o.dtype, CheckpointType: m.Report.DType,
+		Batch: o.batch, Threads: o.threads,
+		Rounds: o.rounds, GoVersion: runtime.Version(), GOARCH: runtime.GOARCH, NumCPU: runtime.NumCPU()}
+	var call benchCall
+	var lens []int
+	if o.workload == "synthetic" {
+		call, lens, err = syntheticWorkload(m, o)
+		r.Seq = o.seq
+	} else {
+		call, lens, err = ragWorkload(m, o)
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.Pairs = len(lens)
+	for _, l := range lens {
+		r.TokensPerCall += l
+	}
+	r.GFLOPPerCall = forwardFLOPs(&m.Config, lens) / 1e9
+
+	// Warm-up call (grows the scratch, faults in the weights), then the rounds.
+	if _, err := call(&xlmr.Timings{}); err != nil {
+		return nil, err
+	}
+	type round struct {
+		rate   float64
+		stages map[string]float64 // ms per call
+	}
+	var rounds []round
+	for range o.rounds {
+		var tm xlmr.Timings
+		var tok time.Duration
+		calls := 0
+		start := time.Now()
+		for calls == 0 || time.Since(start) < o.minTime {
+			d, err := call(&tm)
+			if err != nil {
+				return nil, err
+			}
+			tok += d
+			calls++
+		}
+		el := time.Since(start)
+		ms := func(d time.Duration) float64 { return float64(d) / 1e6 / float64(calls) }
+		rounds = append(rounds, round{
+			rate: float64(calls*len(lens)) / el.Seconds(),
+			stages: map[string]float64{"total": ms(el), "tokenize": ms(tok), "embeddings": ms(tm.Embeddings),
+				"attention": ms(tm.Attention), "ffn": ms(tm.FFN), "head": ms(tm.Head)},
+		})
+	}
+	for _, x := range rounds {
+		r.PairsPerSAll = append(r.PairsPerSAll, x.rate)
+	}
+	r.PairsPerS = median(r.PairsPerSAll)
+	r.PairsPerSMin, r.PairsPerSMax = slices.Min(r.PairsPerSAll), slices.Max(r.PairsPerSAll)
+	r.TokensPerS = r.PairsPerS * float64(r.TokensPerCall) / float64(len(lens))
+	r.GFLOPS = r.GFLOPPerCall * r.PairsPerS / float64(len(lens))
+	r.StageMSPerCall = map[string]float64{}
+	for k := range rounds[0].stages {
+		var v []float64
+		for _, x := range rounds {
+			v = append(v, x.stages[k])
+		}
+		r.StageMSPerCall[k] = median(v)
+	}
+	if o.workload == "synthetic" {
+		delete(r.StageMSPerCall, "tokenize")
+	}
+	r.PeakRSSBytes = peakRSS() // before the GEMM peak run, whose buffers are not the model's
+	if !o.noPeak {
+		r.PeakGFLOPS = gemmPeak(o.peakM, o.peakN, o.peakK)
+		r.PeakShape = fmt.Sprintf("%dx%dx%d", o.peakM, o.peakN, o.peakK)
+		if r.PeakGFLOPS > 0 {
+			r.PctOfPeak = 100 * r.GFLOPS / r.PeakGFLOPS
+		}
+	}
+	return r, nil
+}
+
+// syntheticWorkload is B sequences of S tokens: <s>, random ids in [5, vocab), </s>.
+func syntheticWorkload(m *xlmr.Model, o *benchOptions) (benchCall, []int, error) {
+	if o.seq > m.MaxTokens() {
+		return nil, nil, fmt.Errorf("--seq %d exceeds the model's %d positions", o.seq, m.MaxTokens())
+	}
+	c := &m.Config
+	if c.VocabSize <= 5 {
+		return nil, nil, fmt.Errorf("vocab_size %d too small for synthetic ids", c.VocabSize)
+	}
+	rng := rand.New(rand.NewPCG(o.seed, uint64(o.batch*1000+o.seq)))
+	seqs := make([][]int32, o.batch)
+	lens := make([]int, o.batch)
+	for i := range seqs {
+		s := make([]int32, o.seq)
+		for j := range s {
+			s[j] = int32(5 + rng.IntN(c.VocabSize-5))
+		}
+		s[0], s[len(s)-1] = int32(c.BosTokenID), int32(c.EosTokenID)
+		seqs[i], lens[i] = s, o.seq
+	}
+	sc := m.NewScratch()
+	logits := make([]float32, o.batch*max(1, c.NumLabels))
+	return func(t *xlmr.Timings) (time.Duration, error) {
+		sc.Timings = t
+		return 0, m.Forward(sc, seqs, logits, nil)
+	}, lens, nil
+}
+
+// ragQuery is the query of the rag workload (about 16 tokens).
+const ragQuery = "How much notice must an employee give before leaving the company during probation?"
+
+// ragWorkload tokenizes one query against 50 documents of the fixed length mix per call.
+func ragWorkload(m *xlmr.Model, o *benchOptions) (benchCall, []int, error) {
+	path := o.tokenizer
+	if path == "" {
+		path = filepath.Join(o.model, "tokenizer.json")
+	}
+	tok, err := tokenizer.Load(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("rag workload needs a tokenizer: %w", err)
+	}
+	docs, err := ragDocuments(tok, o.seed)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := tokenizer.Options{MaxLength: min(512, m.MaxTokens()), Strategy: tokenizer.LongestFirst}
+	lens := make([]int, len(docs))
+	for i, d := range docs {
+		enc, err := tok.EncodePair(ragQuery, d, opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		lens[i] = len(enc.IDs)
+	}
+	sc := m.NewScratch()
+	nl := max(1, m.Config.NumLabels)
+	logits := make([]float32, len(docs)*nl)
+	seqs := make([][]int32, len(docs))
+	return func(t *xlmr.Timings) (time.Duration, error) {
+		start := time.Now()
+		for i, d := range docs {
+			enc, err := tok.EncodePair(ragQuery, d, opts)
+			if err != nil {
+				return 0, err
+			}
+			seqs[i] = enc.IDs
+		}
+		tokTime := time.Since(start)
+		sc.Timings = t
+		for lo := 0; lo < len(seqs); lo += o.batch {
+			hi := min(lo+o.batch, len(seqs))
+			if err := m.Forward(sc, seqs[lo:hi], logits[lo*nl:hi*nl], nil); err != nil {
+				return 0, err
+			}
+		}
+		return tokTime, nil
+	}, lens, nil
+}
+
+// ragWords is the vocabulary of the seeded pseudo-English rag documents.
+var ragWords = strings.Fields(`the a of to and in is for on with as by at from that this it be are was
+employee employees company policy notice period days weeks month written resignation probation contract
+salary leave annual sick holiday manager department human resources office work working hours overtime
+payment bonus benefits insurance pension training review performance agreement terms conditions law
+labour regulation employer staff team project meeting report data system customer service quality
+must should may can will shall not only also before after during within under over between each every
+first second third new old full part time year years date start end termination dismissal severance
+record email letter form approval request process procedure rule section article chapter clause page
+Beijing Shanghai Berlin Paris München Zürich café naïve São Paulo 北京 上海 公司 员工 通知`)
+
+// ragDocuments builds the 50 documents, each grown word by word until it tokenizes to its
+// target length (without special tokens), in a fixed shuffled order.
+func ragDocuments(tok *tokenizer.Tokenizer, seed uint64) ([]string, error) {
+	rng := rand.New(rand.NewPCG(seed, 0x5ea7))
+	order := rng.Perm(len(ragDocLens))
+	docs := make([]string, len(ragDocLens))
+	for i, oi := range order {
+		target := ragDocLens[oi]
+		var b strings.Builder
+		n, words := 0, 0
+		for n < target {
+			// No word is more than 4 tokens, so adding a quarter of the gap never overshoots
+			// by much; tokenizing only after each step keeps this linear, not quadratic.
+			for range max(1, (target-n)/4) {
+				w := ragWords[rng.IntN(len(ragWords))]
+				if words%12 == 0 && words > 0 {
+					b.WriteString(". ")
+					w = strings.ToUpper(w[:1]) + w[1:]
+				} else if words > 0 {
+					b.WriteByte(' ')
+				}
+				b.WriteString(w)
+				words++
+			}
+			enc, err := tok.Encode(b.String(), tokenizer.Options{NoSpecial: true})
+			if err != nil {
+				return nil, err
+			}
+			n = len(enc.IDs)
+		}
+		docs[i] = b.String()
+	}
+	return docs, nil
+}
+
+// forwardFLOPs counts 2 FLOPs per multiply-add of every linear layer and of attention for
+// sequences of the given lengths (classifier on the first token only).
+func forwardFLOPs(c *xlmr.Config, lens []int) float64 {
+	H, I, L := float64(c.HiddenSize), float64(c.IntermediateSize), float64(c.NumHiddenLayers)
+	labels := float64(max(1, c.NumLabels))
+	var f float64
+	for _, n := range lens {
+		T := float64(n)
+		linear := 2 * T * (4*H*H + 2*H*I) // q, k, v, attention output; FFN up and down
+		attn := 4 * T * T * H             // QKᵀ and P·V over all heads
+		f += L*(linear+attn) + 2*H*H + 2*H*labels
+	}
+	return f
+}
+
+// gemmPeak measures tensor.MatMulNT GFLOP/s on an (m,k)·(n,k)ᵀ problem (which MatMulNT
+// spreads over GOMAXPROCS threads itself), for at least 300 ms after one warm-up call.
+func gemmPeak(m, n, k int) float64 {
+	a := make([]float32, m*k)
+	b := make([]float32, n*k)
+	dst := make([]float32, m*n)
+	for i := range a {
+		a[i] = float32(i%7) * 0.1
+	}
+	for i := range b {
+		b[i] = float32(i%5) * 0.1
+	}
+	once := func() { tensor.MatMulNT(dst, a, b, m, n, k) }
+	once()
+	calls, start := 0, time.Now()
+	for calls == 0 || time.Since(start) < 300*time.Millisecond {
+		once()
+		calls++
+	}
+	return 2 * float64(m) * float64(n) * float64(k) * float64(calls) / time.Since(start).Seconds() / 1e9
+}
+
+func median(v []float64) float64 {
+	s := slices.Sorted(slices.Values(v))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// peakRSS is the process's peak resident set in bytes (VmHWM, else getrusage), -1 if unknown.
+func peakRSS() int64 {
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				var kb int64
+				if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb); err == nil {
+					return kb << 10
+				}
+			}
+		}
+	}
+	return rusageMaxRSS()
+}
+
+func (r *benchResult) print(w io.Writer) {
+	fmt.Fprintf(w, "model %s (%s checkpoint, %s engine)  workload %s  batch %d", r.Model, r.CheckpointType, r.DType, r.Workload, r.Batch)
+	if r.Workload == "synthetic" {
+		fmt.Fprintf(w, "  seq %d", r.Seq)
+	}
+	fmt.Fprintf(w, "  pairs/call %d  tokens/call %d  threads %d  rounds %d\n",
+		r.Pairs, r.TokensPerCall, r.Threads, r.Rounds)
+	fmt.Fprintf(w, "pairs/s      %10.2f   (min %.2f, max %.2f)\n", r.PairsPerS, r.PairsPerSMin, r.PairsPerSMax)
+	fmt.Fprintf(w, "tokens/s     %10.0f\n", r.TokensPerS)
+	fmt.Fprintf(w, "GFLOP/s      %10.2f   (%.2f GFLOP per call)\n", r.GFLOPS, r.GFLOPPerCall)
+	if r.PeakGFLOPS > 0 {
+		fmt.Fprintf(w, "GEMM peak    %10.2f   GFLOP/s (MatMulNT %s): %.1f%% of peak\n", r.PeakGFLOPS, r.PeakShape, r.PctOfPeak)
+	}
+	fmt.Fprintln(w, "stage ms/call (median of rounds):")
+	for _, k := range []string{"tokenize", "embeddings", "attention", "ffn", "head", "total"} {
+		if v, ok := r.StageMSPerCall[k]; ok {
+			fmt.Fprintf(w, "  %-10s %10.3f\n", k, v)
+		}
+	}
+	if r.PeakRSSBytes >= 0 {
+		fmt.Fprintf(w, "peak RSS     %10.1f MiB\n", float64(r.PeakRSSBytes)/(1<<20))
+	} else {
+		fmt.Fprintln(w, "peak RSS     unknown on this system")
+	}
 }

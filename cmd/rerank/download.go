@@ -1,8 +1,72 @@
 package main
 
-import "fmt"
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/gorerank/gorerank/internal/hub"
+)
 
 func runDownload(e *env, args []string) int {
-	fmt.Fprintln(e.stderr, "rerank: not implemented yet")
-	return exitFailure
+	fs := flag.NewFlagSet("download", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var o hub.Options
+	fs.StringVar(&o.Revision, "revision", "main", "branch, tag or commit")
+	fs.StringVar(&o.CacheDir, "cache-dir", "", "cache folder (default $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub)")
+	quiet := fs.Bool("quiet", false, "no progress output")
+	fs.Usage = func() {
+		fmt.Fprintln(e.stderr, `usage: rerank download [flags] MODEL_ID
+
+Download a model's config, tokenizer and safetensors weights from the Hugging Face hub into
+the local cache (the layout huggingface_hub uses, so the files are shared with Python tools),
+resuming partial files and checking every file's size and hash. Prints the snapshot folder.
+
+Flags:`)
+		fs.PrintDefaults()
+		fmt.Fprintln(e.stderr, `
+Examples:
+  rerank download BAAI/bge-reranker-v2-m3
+  HF_HOME=/data/hf rerank download --revision main BAAI/bge-reranker-v2-m3
+  rerank serve --model "$(rerank download BAAI/bge-reranker-v2-m3)"
+
+Environment: HF_HOME, HF_HUB_CACHE, HF_ENDPOINT (a mirror), HF_TOKEN (gated or private
+models), HF_HUB_OFFLINE=1 (only check the cache).`)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(e.stderr, "rerank download: give exactly one model id, e.g. BAAI/bge-reranker-v2-m3")
+		return exitUsage
+	}
+	id := fs.Arg(0)
+	if !hub.IsRepoID(id) {
+		fmt.Fprintf(e.stderr, "rerank download: %q is not a model id like ORG/NAME\n", id)
+		return exitUsage
+	}
+	if !*quiet {
+		o.Progress = e.stderr
+		o.Logger = slog.New(slog.NewTextHandler(e.stderr, nil))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	dir, commit, err := hub.Download(ctx, id, o)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "rerank download: %v\n", err)
+		return exitFailure
+	}
+	if !*quiet {
+		fmt.Fprintf(e.stderr, "%s at commit %s\n", id, commit)
+	}
+	fmt.Fprintln(e.stdout, dir)
+	return exitOK
 }

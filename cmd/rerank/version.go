@@ -1,8 +1,65 @@
 package main
 
-import "fmt"
+import (
+	"flag"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+)
+
+// buildVersion is set at link time: go build -ldflags "-X main.buildVersion=v1.2.3".
+var buildVersion = ""
+
+// version is the link-time version, else the module version of `go install`, else "dev",
+// with the VCS revision when the build recorded one.
+func version() string {
+	v := buildVersion
+	bi, ok := debug.ReadBuildInfo()
+	if v == "" && ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v = bi.Main.Version
+	}
+	if v == "" {
+		v = "dev"
+	}
+	if ok {
+		rev, dirty := "", false
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		if rev != "" {
+			v += "+" + rev
+			if dirty {
+				v += "-dirty"
+			}
+		}
+	}
+	return v
+}
 
 func runVersion(e *env, args []string) int {
-	fmt.Fprintln(e.stderr, "rerank: not implemented yet")
-	return exitFailure
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(e.stderr, "usage: rerank version\n\nPrint the version, the Go toolchain and the platform.\n\nExample:\n  rerank version")
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "rerank version: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	fmt.Fprintf(e.stdout, "rerank %s (%s, %s/%s)\n", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return exitOK
 }

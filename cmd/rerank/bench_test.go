@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/gorerank/gorerank/xlmr"
+)
+
+// forwardFLOPs against a count done by hand for a 1-layer model.
+func TestForwardFLOPs(t *testing.T) {
+	c := &xlmr.Config{HiddenSize: 4, IntermediateSize: 8, NumHiddenLayers: 1, NumLabels: 1}
+	// T=3: q,k,v,o: 4·(3·4·4) MACs; FFN: 2·(3·4·8); QKᵀ and PV: 2·(3·3·4); head: 4·4 + 4.
+	macs := 4*3*4*4 + 2*3*4*8 + 2*3*3*4 + 4*4 + 4
+	if got := forwardFLOPs(c, []int{3}); got != float64(2*macs) {
+		t.Errorf("forwardFLOPs = %v, want %v", got, 2*macs)
+	}
+	// Full size, T=128: ≈ 2 · 302M non-embedding parameters · 128 tokens + attention.
+	raw, err := os.ReadFile("../../testdata/bge-reranker-v2-m3.config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var full xlmr.Config
+	if err := json.Unmarshal(raw, &full); err != nil {
+		t.Fatal(err)
+	}
+	if got := forwardFLOPs(&full, []int{128}) / 1e9; math.Abs(got-78.92) > 0.01 {
+		t.Errorf("full size T=128: %.3f GFLOP, want 78.92", got)
+	}
+}
+
+func TestBenchHelpers(t *testing.T) {
+	if median([]float64{3, 1, 2}) != 2 || median([]float64{4, 1, 3, 2}) != 2.5 {
+		t.Error("median")
+	}
+	sum := 0
+	for _, l := range ragDocLens {
+		if l < 32 || l > 480 {
+			t.Errorf("doc length %d outside 32..480", l)
+		}
+		sum += l
+	}
+	if len(ragDocLens) != ragDocs || sum != 10560 {
+		t.Errorf("%d docs, %d tokens", len(ragDocLens), sum)
+	}
+	if rss := peakRSS(); rss < 1<<20 {
+		t.Errorf("peak RSS %d bytes", rss)
+	}
+	if g := gemmPeak(16, 16, 16); !(g > 0) {
+		t.Errorf("gemm peak %v", g)
+	}
+}
+
+func TestBenchUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"--help"}, exitOK, "Example"},
+		{[]string{}, exitUsage, "--model is required"},
+		{[]string{"--model", "x", "--workload", "nope"}, exitUsage, "synthetic or rag"},
+		{[]string{"--model", "x", "--rounds", "0"}, exitUsage, "must be positive"},
+		{[]string{"--model", "x", "--seq", "1"}, exitUsage, "at least 2"},
+		{[]string{"--model", "x", "extra"}, exitUsage, "unexpected argument"},
+		{[]string{"--model", "x", "--bogus"}, exitUsage, "not defined"},
+		{[]string{"--model", "x", "--dtype", "q4"}, exitUsage, "want f32"},
+		{[]string{"--model", "/nonexistent/model"}, exitFailure, "rerank bench:"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(&env{stdout: &stdout, stderr: &stderr}, append([]string{"bench"}, tc.args...))
+		if code != tc.code || !strings.Contains(stderr.String(), tc.msg) {
+			t.Errorf("%v: exit %d (want %d), stderr %q (want %q)", tc.args, code, tc.code, stderr.String(), tc.msg)
+		}
+	}
+}
+
+// End to end on the tiny checkpoint: synthetic and rag, table and JSON.
+func TestBenchTiny(t *testing.T) {
+	for _, args := range [][]string{
+		{"--batch", "3", "--seq", "20"},
+		{"--workload", "rag", "--tokenizer", "../../testdata/tokenizer/tokenizer.json", "--batch", "16", "--rounds", "1"},
+	} {
+		var stdout, stderr bytes.Buffer
+		base := []string{"bench", "--model", "../../testdata/tiny", "--rounds", "2", "--min-time", "1ms",
+			"--peak-m", "64", "--peak-n", "64", "--peak-k", "64", "--threads", "1", "--json"}
+		if code := run(&env{stdout: &stdout, stderr: &stderr}, append(base, args...)); code != exitOK {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr.String())
+		}
+		var r map[string]any
+		if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, stdout.String())
+		}
+		for _, k := range []string{"pairs_per_s", "tokens_per_s", "gflops", "peak_rss_bytes", "gemm_peak_gflops"} {
+			if v, ok := r[k].(float64); !ok || !(v > 0) {
+				t.Errorf("%v: %s = %v", args, k, r[k])
+			}
+		}
+		stages := r["stage_ms_per_call"].(map[string]any)
+		if args[0] == "--workload" {
+			// 50 pairs of 16-token query + 32..480-token documents + 4 specials.
+			if tok := r["tokens_per_call"].(float64); tok < 50*(16+211) || tok > 50*(22+215) {
+				t.Errorf("rag tokens per call %v", tok)
+			}
+			if _, ok := stages["tokenize"]; !ok {
+				t.Error("rag: no tokenize stage")
+			}
+		} else if r["tokens_per_call"].(float64) != 60 {
+			t.Errorf("synthetic tokens per call %v", r["tokens_per_call"])
+		}
+		if stages["total"].(float64) <= 0 {
+			t.Errorf("stages %v", stages)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run(&env{stdout: &stdout, stderr: &stderr}, []string{"bench", "--model", "../../testdata/tiny",
+		"--rounds", "1", "--min-time", "1ms", "--batch", "2", "--seq", "10", "--no-peak"}); code != exitOK {
+		t.Fatalf("table: exit %d: %s", code, stderr.String())
+	}
+	for _, want := range []string{"pairs/s", "tokens/s", "GFLOP/s", "attention", "peak RSS"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	// --seq beyond the position table is a runtime error, not a panic.
+	if code := run(&env{stdout: &stdout, stderr: &stderr}, []string{"bench", "--model", "../../testdata/tiny",
+		"--seq", "100000", "--no-peak"}); code != exitFailure {
+		t.Errorf("--seq 100000: exit %d", code)
+	}
+}

@@ -1,0 +1,303 @@
+package hub
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const commit = "0123456789abcdef0123456789abcdef01234567"
+
+type hubFile struct {
+	data []byte
+	lfs  bool
+}
+
+// fakeHub mimics huggingface.co: the revision API, HEAD/GET on resolve URLs (LFS files
+// redirect to a CDN path with X-Linked-Etag / X-Linked-Size, small files answer with a git
+// sha1 ETag), Range requests on the CDN, and a token for gated repos.
+type fakeHub struct {
+	t       *testing.T
+	repo    string
+	files   map[string]hubFile
+	token   string // required when set
+	corrupt bool   // the CDN serves flipped bytes
+
+	mu       sync.Mutex
+	gets     map[string]int
+	ranges   []string
+	apiCalls int
+}
+
+func gitSHA1(b []byte) string {
+	h := sha1.New()
+	fmt.Fprintf(h, "blob %d\x00", len(b))
+	h.Write(b)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func sha256hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func (h *fakeHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.token != "" && r.Header.Get("Authorization") != "Bearer "+h.token && !strings.HasPrefix(r.URL.Path, "/cdn/") {
+		http.Error(w, "Access to model is restricted", 401)
+		return
+	}
+	p := r.URL.Path
+	switch {
+	case p == "/api/models/"+h.repo+"/revision/main" || p == "/api/models/"+h.repo+"/revision/"+commit:
+		h.mu.Lock()
+		h.apiCalls++
+		h.mu.Unlock()
+		var sib []map[string]any
+		for name, f := range h.files {
+			s := map[string]any{"rfilename": name, "size": len(f.data), "blobId": gitSHA1(f.data)}
+			if f.lfs {
+				s["lfs"] = map[string]any{"sha256": sha256hex(f.data), "size": len(f.data), "pointerSize": 134}
+			}
+			sib = append(sib, s)
+		}
+		sib = append(sib, map[string]any{"rfilename": "onnx/model.onnx", "size": 5})
+		sib = append(sib, map[string]any{"rfilename": "README.md", "size": 5})
+		json.NewEncoder(w).Encode(map[string]any{"id": h.repo, "sha": commit, "siblings": sib})
+	case strings.HasPrefix(p, "/"+h.repo+"/resolve/"):
+		rest := strings.TrimPrefix(p, "/"+h.repo+"/resolve/")
+		rev, name, _ := strings.Cut(rest, "/")
+		f, ok := h.files[name]
+		if !ok || (rev != "main" && rev != commit) {
+			w.Header().Set("X-Error-Code", "EntryNotFound")
+			http.Error(w, "Entry not found", 404)
+			return
+		}
+		w.Header().Set("X-Repo-Commit", commit)
+		if f.lfs {
+			w.Header().Set("X-Linked-Etag", `"`+sha256hex(f.data)+`"`)
+			w.Header().Set("X-Linked-Size", fmt.Sprint(len(f.data)))
+			w.Header().Set("ETag", `"`+gitSHA1([]byte("pointer"))+`"`)
+			http.Redirect(w, r, "/cdn/"+sha256hex(f.data), http.StatusFound)
+			return
+		}
+		w.Header().Set("ETag", `"`+gitSHA1(f.data)+`"`)
+		h.count(name, r)
+		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(f.data))
+	case strings.HasPrefix(p, "/cdn/"):
+		for name, f := range h.files {
+			if sha256hex(f.data) == strings.TrimPrefix(p, "/cdn/") {
+				h.count(name, r)
+				data := f.data
+				if h.corrupt {
+					data = bytes.Clone(data)
+					data[len(data)-1] ^= 0xff
+				}
+				http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(data))
+				return
+			}
+		}
+		http.NotFound(w, r)
+	default:
+		http.Error(w, "Repository not found", 404)
+	}
+}
+
+func (h *fakeHub) count(name string, r *http.Request) {
+	if r.Method != "GET" {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.gets[name]++
+	if rg := r.Header.Get("Range"); rg != "" {
+		h.ranges = append(h.ranges, name+" "+rg)
+	}
+}
+
+func newFakeHub(t *testing.T) (*fakeHub, *httptest.Server) {
+	weights := bytes.Repeat([]byte("0123456789"), 50000)
+	h := &fakeHub{t: t, repo: "BAAI/tiny-reranker", gets: map[string]int{}, files: map[string]hubFile{
+		"config.json":       {data: []byte(`{"model_type": "xlm-roberta"}`)},
+		"tokenizer.json":    {data: []byte(`{"model": {}}`)},
+		"model.safetensors": {data: weights, lfs: true},
+	}}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return h, srv
+}
+
+func opts(t *testing.T, srv *httptest.Server) Options {
+	t.Setenv("HF_HOME", t.TempDir())
+	t.Setenv("HF_HUB_CACHE", "")
+	t.Setenv("HF_TOKEN", "")
+	t.Setenv("HF_HUB_OFFLINE", "")
+	t.Setenv("HF_ENDPOINT", srv.URL)
+	return Options{}
+}
+
+func TestDownloadLayout(t *testing.T) {
+	h, srv := newFakeHub(t)
+	o := opts(t, srv)
+	var progress bytes.Buffer
+	o.Progress = &progress
+	dir, rev, err := Resolve(context.Background(), h.repo, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repoDir := filepath.Join(os.Getenv("HF_HOME"), "hub", "models--BAAI--tiny-reranker")
+	if rev != commit || dir != filepath.Join(repoDir, "snapshots", commit) {
+		t.Fatalf("dir %s rev %s", dir, rev)
+	}
+	if b, _ := os.ReadFile(filepath.Join(repoDir, "refs", "main")); string(b) != commit {
+		t.Errorf("refs/main = %q", b)
+	}
+	for name, f := range h.files {
+		link := filepath.Join(dir, name)
+		target, err := os.Readlink(link)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		etag := gitSHA1(f.data)
+		if f.lfs {
+			etag = sha256hex(f.data)
+		}
+		if target != filepath.Join("..", "..", "blobs", etag) {
+			t.Errorf("%s -> %s", name, target)
+		}
+		if b, err := os.ReadFile(link); err != nil || !bytes.Equal(b, f.data) {
+			t.Errorf("%s: content differs (%v)", name, err)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "README.md")); err == nil {
+		t.Error("README.md fetched; only json and safetensors should be")
+	}
+	if !strings.Contains(progress.String(), "downloaded model.safetensors (0.5 MB)") {
+		t.Errorf("progress: %q", progress.String())
+	}
+
+	// second run: nothing downloaded again
+	if _, _, err := Resolve(context.Background(), h.repo, o); err != nil {
+		t.Fatal(err)
+	}
+	for name, n := range h.gets {
+		if n != 1 {
+			t.Errorf("%s fetched %d times", name, n)
+		}
+	}
+	// offline: from the cache, without the hub
+	srv.Close()
+	t.Setenv("HF_HUB_OFFLINE", "1")
+	if d, _, err := Resolve(context.Background(), h.repo, Options{}); err != nil || d != dir {
+		t.Errorf("offline: %s %v", d, err)
+	}
+	// hub unreachable, not offline: falls back to the cache
+	t.Setenv("HF_HUB_OFFLINE", "")
+	if d, _, err := Resolve(context.Background(), h.repo, Options{}); err != nil || d != dir {
+		t.Errorf("unreachable: %s %v", d, err)
+	}
+	// the cache folder itself, and a snapshot folder
+	if d, _, err := Resolve(context.Background(), repoDir, Options{}); err != nil || d != dir {
+		t.Errorf("cache folder: %s %v", d, err)
+	}
+	if d, c, err := Resolve(context.Background(), dir, Options{}); err != nil || d != dir || c != commit {
+		t.Errorf("snapshot folder: %s %s %v", d, c, err)
+	}
+}
+
+func TestDownloadResume(t *testing.T) {
+	h, srv := newFakeHub(t)
+	o := opts(t, srv)
+	w := h.files["model.safetensors"].data
+	blobs := filepath.Join(os.Getenv("HF_HOME"), "hub", "models--BAAI--tiny-reranker", "blobs")
+	os.MkdirAll(blobs, 0o755)
+	part := filepath.Join(blobs, sha256hex(w)+".incomplete")
+	if err := os.WriteFile(part, w[:123457], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir, _, err := Download(context.Background(), h.repo, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.ranges) != 1 || h.ranges[0] != "model.safetensors bytes=123457-" {
+		t.Errorf("range requests %v", h.ranges)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "model.safetensors")); !bytes.Equal(b, w) {
+		t.Error("resumed file differs")
+	}
+	if _, err := os.Stat(part); !os.IsNotExist(err) {
+		t.Error(".incomplete left behind")
+	}
+}
+
+func TestDownloadCorrupt(t *testing.T) {
+	h, srv := newFakeHub(t)
+	h.corrupt = true
+	o := opts(t, srv)
+	_, _, err := Download(context.Background(), h.repo, o)
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("err %v, want ErrCorrupt", err)
+	}
+	blobs, _ := filepath.Glob(filepath.Join(os.Getenv("HF_HOME"), "hub", "models--BAAI--tiny-reranker", "blobs", "*"))
+	for _, b := range blobs {
+		if strings.HasSuffix(b, sha256hex(h.files["model.safetensors"].data)) || strings.HasSuffix(b, ".incomplete") {
+			t.Errorf("corrupt download kept: %s", b)
+		}
+	}
+}
+
+func TestDownloadTokenAndErrors(t *testing.T) {
+	h, srv := newFakeHub(t)
+	h.token = "hf_secret"
+	o := opts(t, srv)
+	if _, _, err := Download(context.Background(), h.repo, o); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("no token: %v", err)
+	}
+	t.Setenv("HF_TOKEN", "hf_secret")
+	if _, _, err := Download(context.Background(), h.repo, Options{}); err != nil {
+		t.Errorf("with token: %v", err)
+	}
+	if _, _, err := Download(context.Background(), "BAAI/missing", Options{}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("missing repo: %v", err)
+	}
+	t.Setenv("HF_HUB_OFFLINE", "1")
+	if _, _, err := Download(context.Background(), "BAAI/other", Options{}); !errors.Is(err, ErrOffline) {
+		t.Errorf("offline, not cached: %v", err)
+	}
+}
+
+func TestResolveLocalAndInvalid(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte("{}"), 0o644)
+	if d, c, err := Resolve(context.Background(), dir, Options{}); err != nil || d != dir || c != "" {
+		t.Errorf("local folder: %s %s %v", d, c, err)
+	}
+	if _, _, err := Resolve(context.Background(), t.TempDir(), Options{}); err == nil {
+		t.Error("folder without config.json accepted")
+	}
+	for _, bad := range []string{"./no/such/dir/", "../x", "a/b/c", "", "org/.."} {
+		if IsRepoID(bad) {
+			t.Errorf("IsRepoID(%q)", bad)
+		}
+		if _, _, err := Resolve(context.Background(), bad, Options{Offline: true}); err == nil {
+			t.Errorf("Resolve(%q) succeeded", bad)
+		}
+	}
+	for _, good := range []string{"BAAI/bge-reranker-v2-m3", "gpt2", "org/name.v1_2"} {
+		if !IsRepoID(good) {
+			t.Errorf("IsRepoID(%q) = false", good)
+		}
+	}
+}

@@ -1,0 +1,18 @@
+// Package server is gorerank's HTTP rerank server: the Cohere/Jina (`POST /v1/rerank`),
+// seed (`POST /rerank` with "documents") and Hugging Face TEI (`POST /rerank` with "texts")
+// wire formats, plus /tokenize, /health, /ready, /info, /metrics, /openapi.json and /docs.
+//
+// The server does not know about tensors: it drives an [Engine] (tokenizer + model) through a
+// small interface. [NewXLMREngine] adapts the real xlmr and tokenizer packages; tests use a fake.
+//
+// Requests are tokenized in the handler goroutine, looked up in an LRU cache of logits, and the
+// remaining pairs go through a bounded queue to batch workers that merge pairs of concurrent
+// requests into batches under a token budget ("continuous batching"). A full queue answers 429
+// with Retry-After; a client that goes away has its queued pairs dropped before they are scored.
+//
+// Every error is JSON {"error": {"message", "type"}}: 4xx for client faults, 5xx only for
+// server faults. The wire format is described by the embedded OpenAPI 3.1 document
+// (openapi.json), which the tests check real responses against.
+//
+// The package never prints and never exits; it logs through the *slog.Logger it is given.
+package server

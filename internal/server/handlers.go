@@ -1,0 +1,320 @@
+package server
+
+import (
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"strings"
+
+	"github.com/gorerank/gorerank/tokenizer"
+)
+
+//go:embed openapi.json
+var openAPISpec []byte
+
+//go:embed swaggerui
+var swaggerFS embed.FS
+
+// Response shapes of the three dialects.
+type (
+	v1Response struct {
+		ID            string       `json:"id"`
+		Model         string       `json:"model"`
+		Results       []v1Result   `json:"results"`
+		RankedResults []seedResult `json:"ranked_results,omitempty"`
+		Usage         usage        `json:"usage"`
+	}
+	v1Result struct {
+		Index          int      `json:"index"`
+		RelevanceScore float64  `json:"relevance_score"`
+		Document       *docText `json:"document,omitempty"`
+		Truncated      bool     `json:"truncated,omitempty"`
+	}
+	docText struct {
+		Text string `json:"text"`
+	}
+	seedResult struct {
+		Index     int     `json:"index"`
+		Score     float64 `json:"score"`
+		Text      string  `json:"text"`
+		Truncated bool    `json:"truncated,omitempty"`
+	}
+	teiResult struct {
+		Index     int     `json:"index"`
+		Score     float64 `json:"score"`
+		Text      *string `json:"text,omitempty"`
+		Truncated bool    `json:"truncated,omitempty"`
+	}
+	usage struct {
+		PromptTokens int `json:"prompt_tokens"`
+		TotalTokens  int `json:"total_tokens"`
+	}
+	tokenOut struct {
+		ID       int32  `json:"id"`
+		Text     string `json:"text"`
+		Special  bool   `json:"special"`
+		Start    *int   `json:"start"`
+		Stop     *int   `json:"stop"`
+		Sequence *int   `json:"sequence,omitempty"`
+	}
+)
+
+func (s *Server) engineOrUnavailable(w http.ResponseWriter) (*engineState, error) {
+	st := s.engine.Load()
+	if st == nil {
+		w.Header().Set("Retry-After", "5")
+		return nil, &apiError{status: 503, typ: errNotReady, msg: "the model is still loading; see /ready"}
+	}
+	return st, nil
+}
+
+func (s *Server) handleV1Rerank(w http.ResponseWriter, r *http.Request) error {
+	return s.serveRerank(w, r, true)
+}
+
+func (s *Server) handleRerank(w http.ResponseWriter, r *http.Request) error {
+	return s.serveRerank(w, r, false)
+}
+
+func (s *Server) serveRerank(w http.ResponseWriter, r *http.Request, cohere bool) error {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	req, aerr := parseRerank(body, cohere, s.lim)
+	if aerr != nil {
+		return aerr
+	}
+	st, err := s.engineOrUnavailable(w)
+	if err != nil {
+		return err
+	}
+	res, tokens, err := s.rank(r.Context(), st, req.query, req.docs, req.opts)
+	if err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) {
+			if ae.status == 429 {
+				w.Header().Set("Retry-After", "1")
+			}
+			return &apiError{status: ae.status, typ: ae.typ, msg: err.Error()}
+		}
+		return err
+	}
+	if req.topN > 0 && req.topN < len(res) {
+		res = res[:req.topN]
+	}
+	raw := req.opts.rawScores
+	if req.format == formatTEI {
+		out := make([]teiResult, len(res))
+		for k, x := range res {
+			out[k] = teiResult{Index: x.index, Score: x.score(raw), Truncated: x.truncated}
+			if req.returnDocs {
+				out[k].Text = &req.docs[x.index]
+			}
+		}
+		writeJSON(w, 200, out)
+		return nil
+	}
+	resp := v1Response{ID: w.Header().Get("X-Request-Id"), Model: st.info.ID, Results: make([]v1Result, len(res)),
+		Usage: usage{PromptTokens: tokens, TotalTokens: tokens}}
+	for k, x := range res {
+		resp.Results[k] = v1Result{Index: x.index, RelevanceScore: x.score(raw), Truncated: x.truncated}
+		if req.returnDocs {
+			resp.Results[k].Document = &docText{req.docs[x.index]}
+		}
+	}
+	if req.format == formatSeed {
+		resp.RankedResults = make([]seedResult, len(res))
+		for k, x := range res {
+			resp.RankedResults[k] = seedResult{Index: x.index, Score: x.score(raw), Text: req.docs[x.index], Truncated: x.truncated}
+		}
+	}
+	writeJSON(w, 200, resp)
+	return nil
+}
+
+func (s *Server) handleTokenize(w http.ResponseWriter, r *http.Request) error {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	var req tokenizeRequest
+	if aerr := decodeJSON(body, &req); aerr != nil {
+		return aerr
+	}
+	st, err := s.engineOrUnavailable(w)
+	if err != nil {
+		return err
+	}
+	var out [][]tokenOut
+	if req.Inputs != nil && string(req.Inputs) != "null" {
+		var texts []string
+		if err := json.Unmarshal(req.Inputs, &texts); err != nil {
+			var one string
+			if err := json.Unmarshal(req.Inputs, &one); err != nil {
+				return badRequest(`field "inputs" must be a string or an array of strings`)
+			}
+			texts = []string{one}
+		}
+		if len(texts) == 0 {
+			return badRequest(`field "inputs" must not be empty`)
+		}
+		if len(texts) > s.cfg.MaxDocuments {
+			return tooLarge(`field "inputs" has %d entries, over the limit of %d (--max-documents)`, len(texts), s.cfg.MaxDocuments)
+		}
+		special := req.AddSpecialTokens == nil || *req.AddSpecialTokens
+		for _, t := range texts {
+			enc, err := st.eng.Encode(t, tokenizer.Options{NoSpecial: !special, MaxLength: 0})
+			if err != nil {
+				return fmt.Errorf("tokenizing: %w", err)
+			}
+			out = append(out, tokensOf(enc, false))
+		}
+		writeJSON(w, 200, out)
+		return nil
+	}
+	body2, _ := json.Marshal(req.rawRequest)
+	rr, aerr := parseRerank(body2, false, s.lim)
+	if aerr != nil {
+		return badRequest(`give "inputs" (texts) or "query" and "documents" (pairs): %s`, aerr.msg)
+	}
+	strategy := tokenizer.LongestFirst
+	if rr.opts.mode == TruncOnlySecond {
+		strategy = tokenizer.OnlySecond
+	}
+	o := tokenizer.Options{Strategy: strategy, Left: rr.opts.left}
+	if rr.opts.truncate {
+		o.MaxLength = rr.opts.maxLength
+	}
+	for _, d := range rr.docs {
+		enc, err := st.eng.EncodePair(rr.query, d, o)
+		if err != nil {
+			return fmt.Errorf("tokenizing: %w", err)
+		}
+		out = append(out, tokensOf(enc, true))
+	}
+	writeJSON(w, 200, out)
+	return nil
+}
+
+func tokensOf(e *tokenizer.Encoding, pair bool) []tokenOut {
+	out := make([]tokenOut, len(e.IDs))
+	for i, id := range e.IDs {
+		t := tokenOut{ID: id}
+		if i < len(e.Tokens) {
+			t.Text = e.Tokens[i]
+		}
+		seq := 0
+		if i < len(e.SequenceIDs) {
+			seq = e.SequenceIDs[i]
+		}
+		t.Special = seq < 0
+		if !t.Special && i < len(e.ByteOffsets) {
+			a, b := e.ByteOffsets[i][0], e.ByteOffsets[i][1]
+			t.Start, t.Stop = &a, &b
+		}
+		if pair {
+			sq := seq
+			t.Sequence = &sq
+		}
+		out[i] = t
+	}
+	return out
+}
+
+func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) error {
+	st, err := s.engineOrUnavailable(w)
+	if err != nil {
+		return err
+	}
+	c := s.cfg
+	info := map[string]any{
+		"model_id":                st.info.ID,
+		"model_path":              st.info.Path,
+		"model_dtype":             st.info.DType,
+		"model_type":              st.info.Type,
+		"max_position_tokens":     st.info.MaxTokens,
+		"max_input_length":        c.MaxLength,
+		"max_batch_tokens":        c.MaxBatchTokens,
+		"max_batch_requests":      c.MaxBatchSize,
+		"max_concurrent_requests": c.MaxConcurrentRequests,
+		"max_client_batch_size":   c.MaxDocuments,
+		"max_queue":               c.MaxQueue,
+		"max_body_bytes":          c.MaxBodyBytes,
+		"request_timeout_seconds": c.RequestTimeout.Seconds(),
+		"auto_truncate":           true,
+		"truncation":              c.Truncation,
+		"window_overlap":          c.WindowOverlap,
+		"max_chunks_per_doc":      c.MaxChunks,
+		"cache_size":              c.CacheSize,
+		"workers":                 c.Workers,
+		"auth":                    c.APIKey != "",
+		"version":                 c.Version,
+	}
+	if st.info.Revision != "" {
+		info["model_sha"] = st.info.Revision
+	}
+	if st.info.Config != nil {
+		info["config"] = st.info.Config
+	}
+	for k, v := range c.Extra {
+		if _, taken := info[k]; !taken {
+			info[k] = v
+		}
+	}
+	writeJSON(w, 200, info)
+	return nil
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, 200, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.engineOrUnavailable(w); err != nil {
+		return err
+	}
+	writeJSON(w, 200, map[string]string{"status": "ready"})
+	return nil
+}
+
+func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(openAPISpec)
+	return nil
+}
+
+func (s *Server) handleDocs(w http.ResponseWriter, r *http.Request) error {
+	if r.URL.Path == "/docs" {
+		http.Redirect(w, r, "/docs/", http.StatusMovedPermanently)
+		return nil
+	}
+	name := strings.TrimPrefix(r.URL.Path, "/docs/")
+	if name == "" {
+		name = "index.html"
+	}
+	sub, _ := fs.Sub(swaggerFS, "swaggerui")
+	data, err := fs.ReadFile(sub, name)
+	if err != nil || strings.Contains(name, "/") {
+		return &apiError{status: 404, typ: errNotFound, msg: "no such file under /docs/"}
+	}
+	switch {
+	case strings.HasSuffix(name, ".html"):
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	case strings.HasSuffix(name, ".js"):
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	case strings.HasSuffix(name, ".css"):
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	case strings.HasSuffix(name, ".png"):
+		w.Header().Set("Content-Type", "image/png")
+	default:
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	}
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	_, _ = w.Write(data)
+	return nil
+}

@@ -1,0 +1,412 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Config is the server's configuration; zero fields take the defaults of [DefaultConfig].
+type Config struct {
+	ModelName             string        // reported as "model" in responses
+	MaxLength             int           // default and ceiling of a request's max_length (tokens, specials included)
+	MaxDocuments          int           // most documents per request
+	MaxBodyBytes          int64         // largest request body
+	MaxBatchTokens        int           // token budget of one batch
+	MaxBatchSize          int           // most sequences in one batch
+	MaxQueue              int           // most sequences waiting for a batch (beyond: 429)
+	MaxConcurrentRequests int           // most scoring requests in flight (beyond: 429)
+	Workers               int           // batch workers running the engine
+	RequestTimeout        time.Duration // per scoring request, queue included
+	CacheSize             int           // LRU entries (0: the default); NoCache disables the cache
+	NoCache               bool
+	Truncation            string // default truncation mode
+	WindowOverlap         int    // windows mode: tokens shared by neighbouring windows
+	MaxChunks             int    // windows mode: most windows per document
+	NoReturnDocuments     bool   // /v1/rerank: return_documents defaults to false instead of true
+	APIKey                string // non-empty: Bearer token required except on /health, /ready, /docs, /openapi.json
+	CORSOrigins           []string
+	Version               string
+	Logger                *slog.Logger
+	// Extra is merged into /info (e.g. the serve command's flags).
+	Extra map[string]any
+}
+
+// DefaultConfig returns the defaults documented in docs/SERVER.md.
+func DefaultConfig() Config {
+	return Config{
+		MaxLength:             512,
+		MaxDocuments:          1000,
+		MaxBodyBytes:          16 << 20,
+		MaxBatchTokens:        16384,
+		MaxBatchSize:          256,
+		MaxQueue:              8192,
+		MaxConcurrentRequests: 512,
+		Workers:               1,
+		RequestTimeout:        60 * time.Second,
+		CacheSize:             10000,
+		Truncation:            TruncLongestFirst,
+		WindowOverlap:         64,
+		MaxChunks:             16,
+		Version:               "dev",
+	}
+}
+
+func (c *Config) fill() error {
+	d := DefaultConfig()
+	setInt := func(p *int, v int) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	setInt(&c.MaxLength, d.MaxLength)
+	setInt(&c.MaxDocuments, d.MaxDocuments)
+	setInt(&c.MaxBatchTokens, d.MaxBatchTokens)
+	setInt(&c.MaxBatchSize, d.MaxBatchSize)
+	setInt(&c.MaxQueue, d.MaxQueue)
+	setInt(&c.MaxConcurrentRequests, d.MaxConcurrentRequests)
+	setInt(&c.Workers, d.Workers)
+	setInt(&c.MaxChunks, d.MaxChunks)
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = d.MaxBodyBytes
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = d.RequestTimeout
+	}
+	if c.Truncation == "" {
+		c.Truncation = d.Truncation
+	}
+	if c.Version == "" {
+		c.Version = d.Version
+	}
+	if c.NoCache {
+		c.CacheSize = 0
+	} else if c.CacheSize == 0 {
+		c.CacheSize = d.CacheSize
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	switch {
+	case c.MaxLength < minMaxLength:
+		return fmt.Errorf("server: max length %d is below the minimum %d", c.MaxLength, minMaxLength)
+	case c.MaxDocuments < 1 || c.MaxBatchTokens < 1 || c.MaxBatchSize < 1 || c.MaxQueue < 1 ||
+		c.MaxConcurrentRequests < 1 || c.Workers < 1 || c.MaxChunks < 1 || c.MaxBodyBytes < 1:
+		return errors.New("server: limits must be positive")
+	case c.CacheSize < 0 || c.WindowOverlap < 0:
+		return errors.New("server: cache size and window overlap must not be negative")
+	case !slices.Contains(truncModes, c.Truncation):
+		return fmt.Errorf("server: truncation must be one of %s, got %q", strings.Join(truncModes, ", "), c.Truncation)
+	}
+	return nil
+}
+
+// minMaxLength is the smallest max_length accepted: the 4 special tokens of the pair template
+// plus room for a query and a document.
+const minMaxLength = 16
+
+// Server is the HTTP rerank server. Create it with [New], give it a model with [Server.SetEngine]
+// (it answers 503 on scoring endpoints and /ready until then), serve [Server.Handler], and call
+// [Server.Close] after http.Server.Shutdown to finish queued work.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	m       *metrics
+	cache   *lru
+	lim     limits
+	keyHash [32]byte
+	slots   chan struct{} // MaxConcurrentRequests tokens
+
+	engine  atomic.Pointer[engineState]
+	handler http.Handler
+}
+
+type engineState struct {
+	eng   Engine
+	info  ModelInfo
+	batch *batcher
+}
+
+// New returns a server with no engine yet.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, cache: newLRU(cfg.CacheSize), slots: make(chan struct{}, cfg.MaxConcurrentRequests)}
+	s.m = newMetrics(cfg.Version, s.cache.len)
+	s.lim = limits{maxDocuments: cfg.MaxDocuments, maxLength: cfg.MaxLength, defaultMode: cfg.Truncation,
+		maxChunks: cfg.MaxChunks, minMaxLength: minMaxLength, defaultReturn: !cfg.NoReturnDocuments}
+	s.keyHash = sha256.Sum256([]byte(cfg.APIKey))
+	s.handler = s.routes()
+	return s, nil
+}
+
+// SetEngine installs the model and starts the batch workers; the server becomes ready.
+// Warm-up (a first forward pass) is the caller's job, before SetEngine, so that /ready only
+// says yes when the first request will be fast.
+func (s *Server) SetEngine(e Engine) error {
+	info := e.Info()
+	if info.MaxTokens > 0 && s.cfg.MaxLength > info.MaxTokens {
+		return fmt.Errorf("server: max length %d exceeds the model's position limit %d", s.cfg.MaxLength, info.MaxTokens)
+	}
+	if s.cfg.ModelName != "" {
+		info.ID = s.cfg.ModelName
+	}
+	st := &engineState{eng: e, info: info,
+		batch: newBatcher(s.cfg.Workers, s.cfg.MaxBatchTokens, s.cfg.MaxBatchSize, s.cfg.MaxQueue, s.m, e.Score)}
+	if old := s.engine.Swap(st); old != nil {
+		old.batch.close()
+	}
+	s.m.ready.Set(1)
+	return nil
+}
+
+// Ready reports whether an engine is installed.
+func (s *Server) Ready() bool { return s.engine.Load() != nil }
+
+// Close finishes the queued work and stops the batch workers. Call it after the HTTP server
+// has stopped accepting requests (http.Server.Shutdown).
+func (s *Server) Close() {
+	if st := s.engine.Load(); st != nil {
+		st.batch.close()
+	}
+	s.m.ready.Set(0)
+}
+
+// Handler is the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Registry returns the server's Prometheus registry (for tests and embedding).
+func (s *Server) Registry() *prometheus.Registry { return s.m.reg }
+
+type route struct {
+	method string
+	public bool // no API key needed
+	h      func(w http.ResponseWriter, r *http.Request) error
+}
+
+func (s *Server) routes() http.Handler {
+	metricsH := promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{Registry: s.m.reg})
+	table := map[string]route{
+		"/v1/rerank":    {http.MethodPost, false, s.handleV1Rerank},
+		"/rerank":       {http.MethodPost, false, s.handleRerank},
+		"/tokenize":     {http.MethodPost, false, s.handleTokenize},
+		"/info":         {http.MethodGet, false, s.handleInfo},
+		"/health":       {http.MethodGet, true, s.handleHealth},
+		"/ready":        {http.MethodGet, true, s.handleReady},
+		"/openapi.json": {http.MethodGet, true, s.handleOpenAPI},
+		"/metrics": {http.MethodGet, false, func(w http.ResponseWriter, r *http.Request) error {
+			metricsH.ServeHTTP(w, r)
+			return nil
+		}},
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rw := &statusWriter{ResponseWriter: w, status: 200}
+		id := requestID(r.Header.Get("X-Request-Id"))
+		rw.Header().Set("X-Request-Id", id)
+		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+		r = r.WithContext(ctx)
+
+		path := r.URL.Path
+		rt, ok := table[path]
+		endpoint := path
+		isDocs := path == "/docs" || strings.HasPrefix(path, "/docs/")
+		if !ok && !isDocs {
+			endpoint = "other"
+		}
+		if isDocs {
+			endpoint = "/docs"
+			rt = route{http.MethodGet, true, s.handleDocs}
+			ok = true
+		}
+		defer func() {
+			if v := recover(); v != nil {
+				s.log.ErrorContext(ctx, "panic", "request_id", id, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				if !rw.wrote {
+					writeError(rw, &apiError{status: 500, typ: errInternal, msg: "internal server error"})
+				}
+			}
+			d := time.Since(start)
+			s.m.requests.WithLabelValues(endpoint, strconv.Itoa(rw.status)).Inc()
+			s.m.requestTime.WithLabelValues(endpoint).Observe(d.Seconds())
+			level := slog.LevelInfo
+			if endpoint == "/health" || endpoint == "/ready" || endpoint == "/metrics" {
+				level = slog.LevelDebug
+			}
+			s.log.Log(ctx, level, "request", "request_id", id, "method", r.Method, "path", path,
+				"status", rw.status, "duration_ms", float64(d.Microseconds())/1000, "bytes", rw.bytes, "remote", r.RemoteAddr)
+		}()
+
+		if s.cors(rw, r) {
+			return
+		}
+		if !ok {
+			writeError(rw, &apiError{status: 404, typ: errNotFound, msg: fmt.Sprintf("no endpoint %s; see /docs", path)})
+			return
+		}
+		if r.Method != rt.method && !(rt.method == http.MethodGet && r.Method == http.MethodHead) {
+			rw.Header().Set("Allow", rt.method)
+			writeError(rw, &apiError{status: 405, typ: errMethod, msg: fmt.Sprintf("%s takes %s, not %s", path, rt.method, r.Method)})
+			return
+		}
+		if !rt.public && !s.authorized(r) {
+			rw.Header().Set("WWW-Authenticate", `Bearer realm="rerank"`)
+			writeError(rw, &apiError{status: 401, typ: errUnauthorized, msg: "missing or wrong API key (Authorization: Bearer <key>)"})
+			return
+		}
+		if err := rt.h(rw, r); err != nil {
+			var ae *apiError
+			if !errors.As(err, &ae) {
+				s.log.ErrorContext(ctx, "request failed", "request_id", id, "error", err)
+				ae = &apiError{status: 500, typ: errInternal, msg: err.Error()}
+			}
+			writeError(rw, ae)
+		}
+	})
+}
+
+type requestIDKey struct{}
+
+// requestID keeps a client's X-Request-Id when it is short and printable, else makes one.
+func requestID(h string) string {
+	if h != "" && len(h) <= 128 {
+		ok := true
+		for i := 0; i < len(h); i++ {
+			if h[i] < 0x21 || h[i] > 0x7e {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return h
+		}
+	}
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	if s.cfg.APIKey == "" {
+		return true
+	}
+	h := r.Header.Get("Authorization")
+	const p = "bearer "
+	if len(h) < len(p) || !strings.EqualFold(h[:len(p)], p) {
+		return false
+	}
+	got := sha256.Sum256([]byte(strings.TrimSpace(h[len(p):])))
+	return subtle.ConstantTimeCompare(got[:], s.keyHash[:]) == 1
+}
+
+// cors sets CORS headers for allowed origins and answers preflight requests; it reports
+// whether the request was fully answered.
+func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
+	if len(s.cfg.CORSOrigins) == 0 {
+		return false
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return false
+	}
+	allowed := ""
+	for _, o := range s.cfg.CORSOrigins {
+		if o == "*" {
+			allowed = "*"
+			break
+		}
+		if o == origin {
+			allowed = origin
+			break
+		}
+	}
+	w.Header().Add("Vary", "Origin")
+	if allowed == "" {
+		return false
+	}
+	w.Header().Set("Access-Control-Allow-Origin", allowed)
+	w.Header().Set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After")
+	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+		w.Header().Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+		w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id")
+		w.Header().Set("Access-Control-Max-Age", "600")
+		w.WriteHeader(http.StatusNoContent)
+		return true
+	}
+	return false
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Message string `json:"message"`
+	Type    string `json:"type"`
+}
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	writeJSON(w, e.status, errorBody{errorDetail{Message: e.msg, Type: e.typ}})
+}
+
+// readBody reads at most MaxBodyBytes; a larger body is a 413.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return nil, tooLarge("request body is larger than %d bytes (--max-body-bytes)", s.cfg.MaxBodyBytes)
+	case err != nil:
+		return nil, badRequest("reading request body: %v", err)
+	}
+	return body, nil
+}
