@@ -122,7 +122,6 @@ func Open(dir string, o Options) (*Reranker, error) {
 		return nil, fmt.Errorf("gorerank: tokenizer %s has %d ids, the model's vocab_size is %d", tokPath, tv, m.Config.VocabSize)
 	}
 	r := &Reranker{model: m, tok: tok, batchTokens: cmp.Or(o.BatchTokens, DefaultBatchTokens)}
-	r.batchTokens = max(r.batchTokens, m.MaxTokens()) // a single longest pair always fits
 	r.scratch.New = func() any { return m.NewScratch() }
 	return r, nil
 }

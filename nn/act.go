@@ -10,6 +10,12 @@ func AddBiasGELU(dst, x, b []float32, rows, n int) {
 	if b != nil {
 		checkLen("AddBiasGELU", n, b)
 	}
+	if !parallelRows(rowJob{kind: rowGELU, dst: dst, x: x, b: b, rows: rows, n: n}) {
+		addBiasGELU(dst, x, b, rows, n)
+	}
+}
+
+func addBiasGELU(dst, x, b []float32, rows, n int) {
 	for r := 0; r < rows; r++ {
 		d, xr := dst[r*n:(r+1)*n], x[r*n:(r+1)*n]
 		if b == nil {
@@ -23,11 +29,6 @@ func AddBiasGELU(dst, x, b []float32, rows, n int) {
 			d[i] = gelu(v + bb[i])
 		}
 	}
-}
-
-// gelu is the erf GELU of one value.
-func gelu(z float32) float32 {
-	return float32(0.5 * float64(z) * (1 + math.Erf(float64(z)*(1/math.Sqrt2))))
 }
 
 // AddBiasGELURef is the float64 reference for AddBiasGELU.

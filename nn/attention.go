@@ -7,11 +7,16 @@ import (
 )
 
 // AttentionTile is the number of query rows and key columns handled at once by
-// AttentionHead: the fused attention never holds more than AttentionTile² scores.
+// AttentionHead: the fused attention never holds more than AttentionTile² scores per head
+// in flight.
 const AttentionTile = 64
 
-// AttentionWorkLen is the length of the work buffer AttentionHead and Attention need.
-const AttentionWorkLen = AttentionTile*AttentionTile + 2*AttentionTile
+// AttentionHeadWork is the length of the work buffer AttentionHead needs.
+const AttentionHeadWork = AttentionTile*AttentionTile + 2*AttentionTile
+
+// AttentionWorkSize is the length of the work buffer Attention and AttentionPacked need: one
+// AttentionHeadWork per goroutine that may run heads in parallel (GOMAXPROCS at first use).
+func AttentionWorkSize() int { return threads() * AttentionHeadWork }
 
 // Attention computes multi-head scaled dot-product attention for one sequence of t tokens
 // (no mask: every token is real). For head h, with Qh, Kh, Vh the columns h·hd … (h+1)·hd:
@@ -19,11 +24,76 @@ const AttentionWorkLen = AttentionTile*AttentionTile + 2*AttentionTile
 //	dst[:, h·hd:(h+1)·hd] (t,hd) = softmax(Qh·Khᵀ·scale) · Vh
 //
 // q, k, v are (t, heads·hd) with row stride ld; dst is (t, heads·hd) with row stride ldd.
-// work holds at least AttentionWorkLen elements. It is AttentionHead for every head.
+// work holds AttentionWorkSize() elements. Heads run in parallel (AttentionHead each).
 func Attention(dst []float32, ldd int, q, k, v []float32, ld, t, heads, hd int, scale float32, work []float32) {
-	for h := 0; h < heads; h++ {
-		AttentionHead(dst[h*hd:], ldd, q[h*hd:], k[h*hd:], v[h*hd:], ld, t, hd, scale, work)
+	runAttention(attnJob{dst: dst, ldd: ldd, q: q, k: k, v: v, ld: ld, t: t, heads: heads, hd: hd, scale: scale, work: work})
+}
+
+// AttentionPacked is Attention for a packed batch: sequence i owns rows offs[i] … offs[i+1]-1
+// of q, k, v and dst, and attends only to itself. Every (sequence, head) pair is one task
+// for the parallel workers. work holds AttentionWorkSize() elements.
+func AttentionPacked(dst []float32, ldd int, q, k, v []float32, ld int, offs []int, heads, hd int, scale float32, work []float32) {
+	if len(offs) < 2 {
+		return
 	}
+	runAttention(attnJob{dst: dst, ldd: ldd, q: q, k: k, v: v, ld: ld, offs: offs, heads: heads, hd: hd, scale: scale, work: work})
+}
+
+// attnJob is one Attention/AttentionPacked call; task i is head i%heads of sequence i/heads.
+type attnJob struct {
+	dst, q, k, v, work []float32
+	ldd, ld, t         int   // t: the single sequence's length when offs is nil
+	offs               []int // packed sequences
+	heads, hd          int
+	scale              float32
+}
+
+func (j *attnJob) seqs() int {
+	if j.offs == nil {
+		return 1
+	}
+	return len(j.offs) - 1
+}
+
+func (j *attnJob) task(i, slot int) {
+	s, h := i/j.heads, i%j.heads
+	r0, t := 0, j.t
+	if j.offs != nil {
+		r0, t = j.offs[s], j.offs[s+1]-j.offs[s]
+	}
+	c := h * j.hd
+	AttentionHead(j.dst[r0*j.ldd+c:], j.ldd, j.q[r0*j.ld+c:], j.k[r0*j.ld+c:], j.v[r0*j.ld+c:], j.ld, t, j.hd,
+		j.scale, j.work[slot*AttentionHeadWork:(slot+1)*AttentionHeadWork])
+}
+
+// attnMinParallel is the score count (Σ t²·heads) under which attention stays on the caller.
+const attnMinParallel = 1 << 14
+
+func runAttention(j attnJob) {
+	ntasks := j.seqs() * j.heads
+	if ntasks == 0 {
+		return
+	}
+	checkLen("Attention", AttentionHeadWork*min(threads(), ntasks), j.work)
+	var scores int
+	for s := range j.seqs() {
+		t := j.t
+		if j.offs != nil {
+			t = j.offs[s+1] - j.offs[s]
+		}
+		scores += t * t * j.heads
+	}
+	if ntasks == 1 || threads() == 1 || scores < attnMinParallel {
+		for i := range ntasks {
+			j.task(i, 0)
+		}
+		return
+	}
+	c := getCall()
+	c.attn = j
+	c.j = &c.attn
+	c.run(ntasks)
+	putCall(c)
 }
 
 // AttentionHead computes dst (t,hd) = softmax(q·kᵀ·scale) · v for one head, with q, k, v
@@ -34,13 +104,13 @@ func Attention(dst []float32, ldd int, q, k, v []float32, ld, t, heads, hd int, 
 //	S = q_tile·k_tileᵀ·scale;  m' = max(m, rowmax S);  P = exp(S - m')
 //	l = l·exp(m - m') + rowsum P;  O = O·exp(m - m') + P·v_tile;  finally O /= l
 //
-// so at most AttentionTile² scores exist at a time. work holds AttentionWorkLen elements.
+// so at most AttentionTile² scores exist at a time. work holds AttentionHeadWork elements.
 // No allocation.
 func AttentionHead(dst []float32, ldd int, q, k, v []float32, ld, t, hd int, scale float32, work []float32) {
 	if t <= 0 {
 		return
 	}
-	checkLen("AttentionHead", AttentionWorkLen, work)
+	checkLen("AttentionHead", AttentionHeadWork, work)
 	const tile = AttentionTile
 	s := work[:tile*tile]
 	m := work[tile*tile : tile*tile+tile]
@@ -136,9 +206,6 @@ func Softmax(x []float32, rows, n int) {
 		}
 	}
 }
-
-// expf is e^x in float32.
-func expf(x float32) float32 { return float32(math.Exp(float64(x))) }
 
 // AttentionRef is the float64 reference for Attention: it materialises every score.
 func AttentionRef(dst []float32, ldd int, q, k, v []float32, ld, t, heads, hd int, scale float32) {

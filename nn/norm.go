@@ -7,6 +7,12 @@ import "math"
 func LayerNorm(dst, x, w, b []float32, rows, n int, eps float32) {
 	checkLen("LayerNorm", rows*n, dst, x)
 	checkLen("LayerNorm", n, w, b)
+	if !parallelRows(rowJob{kind: rowLayerNorm, dst: dst, x: x, w: w, b: b, rows: rows, n: n, eps: eps}) {
+		layerNorm(dst, x, w, b, rows, n, eps)
+	}
+}
+
+func layerNorm(dst, x, w, b []float32, rows, n int, eps float32) {
 	for r := 0; r < rows; r++ {
 		layerNormRow(dst[r*n:(r+1)*n], x[r*n:(r+1)*n], w[:n], b[:n], eps)
 	}
@@ -17,6 +23,12 @@ func LayerNorm(dst, x, w, b []float32, rows, n int, eps float32) {
 func AddLayerNorm(dst, x, res, w, b []float32, rows, n int, eps float32) {
 	checkLen("AddLayerNorm", rows*n, dst, x, res)
 	checkLen("AddLayerNorm", n, w, b)
+	if !parallelRows(rowJob{kind: rowAddLayerNorm, dst: dst, x: x, res: res, w: w, b: b, rows: rows, n: n, eps: eps}) {
+		addLayerNorm(dst, x, res, w, b, rows, n, eps)
+	}
+}
+
+func addLayerNorm(dst, x, res, w, b []float32, rows, n int, eps float32) {
 	for r := 0; r < rows; r++ {
 		d, xr, rr := dst[r*n:(r+1)*n], x[r*n:(r+1)*n], res[r*n:(r+1)*n]
 		for i := range d {

@@ -51,7 +51,6 @@ type Scratch struct {
 	work      []float32 // fused-attention tile
 	cls, cls2 []float32 // (B,H) token 0 of each sequence through the classifier
 	probs     []float32 // (heads,T,T) only when a hook asks for attention probabilities
-	types     []int32   // (N) token type ids (all 0)
 }
 
 // NewScratch returns an empty scratch that grows to the largest batch it sees.
@@ -79,8 +78,8 @@ func (m *Model) Forward(s *Scratch, seqs [][]int32, logits []float32, hook Hook)
 	H, I, B := cfg.HiddenSize, cfg.IntermediateSize, len(seqs)
 	s.x, s.q, s.k, s.v = grow(s.x, n*H), grow(s.q, n*H), grow(s.k, n*H), grow(s.v, n*H)
 	s.ctx, s.tmp, s.h = grow(s.ctx, n*H), grow(s.tmp, n*H), grow(s.h, n*I)
-	s.pos, s.types, s.offs = grow(s.pos, n), grow(s.types, n), grow(s.offs, B+1)
-	s.work = grow(s.work, nn.AttentionWorkLen)
+	s.pos, s.offs = grow(s.pos, n), grow(s.offs, B+1)
+	s.work = grow(s.work, nn.AttentionWorkSize())
 	s.cls, s.cls2 = grow(s.cls, B*H), grow(s.cls2, B*H)
 	s.offs[0] = 0
 	for i, seq := range seqs {
@@ -155,13 +154,13 @@ func (m *Model) embed(s *Scratch, seqs [][]int32, n int) {
 			rank++
 			pos[j] = rank
 		}
-		nn.Gather(s.x[s.offs[i]*H:], e.WordEmbeddings, seq, H) // x = word[ids]          (T,H)
+		nn.Gather(s.x[s.offs[i]*H:], e.WordEmbeddings, seq, H) // x = word[ids]   (T,H)
 	}
-	x := s.x[:n*H]
-	nn.Gather(s.tmp, e.PositionEmbeddings, s.pos[:n], H)                                      // tmp = position[pos]    (N,H)
-	nn.Add(x, s.tmp[:n*H])                                                                    // x += tmp               (N,H)
-	nn.AddRow(x, e.TokenTypeEmbeddings[:H], n, H)                                             // x += token_type[0]     (N,H)
-	nn.LayerNorm(x, x, e.LayerNorm.Weight, e.LayerNorm.Bias, n, H, float32(cfg.LayerNormEps)) // x = LN(x)
+	x, eps := s.x[:n*H], float32(cfg.LayerNormEps)
+	nn.Gather(s.tmp, e.PositionEmbeddings, s.pos[:n], H)                // tmp = position[pos]   (N,H)
+	nn.Add(x, s.tmp[:n*H])                                              // x += tmp              (N,H)
+	nn.AddRow(x, e.TokenTypeEmbeddings[:H], n, H)                       // x += token_type[0]    (N,H)
+	nn.LayerNorm(x, x, e.LayerNorm.Weight, e.LayerNorm.Bias, n, H, eps) // x = LN(x)             (N,H)
 }
 
 // encoderLayer is one post-LayerNorm transformer layer over all N packed tokens:
@@ -171,20 +170,21 @@ func (m *Model) encoderLayer(s *Scratch, y *Layer, li, n int, hook Hook, t0 time
 	cfg := &m.Config
 	H, I, eps := cfg.HiddenSize, cfg.IntermediateSize, float32(cfg.LayerNormEps)
 	x, ctx, tmp, h := s.x[:n*H], s.ctx[:n*H], s.tmp[:n*H], s.h[:n*I]
-	self, out := &y.Attention.Self, &y.Attention.Output
+	sa, ao, ff := &y.Attention.Self, &y.Attention.Output, &y.Output
+	ln1, ln2 := &ao.LayerNorm, &ff.LayerNorm
 
-	self.Query.Forward(s.q, x, n)                                                   // q = x·Wqᵀ + bq                               (N,H)
-	self.Key.Forward(s.k, x, n)                                                     // k = x·Wkᵀ + bk                               (N,H)
-	self.Value.Forward(s.v, x, n)                                                   // v = x·Wvᵀ + bv                               (N,H)
-	m.attention(s, ctx, li, hook)                                                   // ctx = softmax(q·kᵀ/√d)·v, per sequence, per head (N,H)
-	out.Dense.Forward(tmp, ctx, n)                                                  // tmp = ctx·Woᵀ + bo                           (N,H)
-	nn.AddLayerNorm(x, tmp, x, out.LayerNorm.Weight, out.LayerNorm.Bias, n, H, eps) // x = LN(tmp + x) (N,H)
+	sa.Query.Forward(s.q, x, n)                                 // q = x·Wqᵀ + bq               (N,H)
+	sa.Key.Forward(s.k, x, n)                                   // k = x·Wkᵀ + bk               (N,H)
+	sa.Value.Forward(s.v, x, n)                                 // v = x·Wvᵀ + bv               (N,H)
+	m.attention(s, ctx, li, hook)                               // ctx = softmax(q·kᵀ/√d)·v     (N,H) per sequence, head
+	ao.Dense.Forward(tmp, ctx, n)                               // tmp = ctx·Woᵀ + bo           (N,H)
+	nn.AddLayerNorm(x, tmp, x, ln1.Weight, ln1.Bias, n, H, eps) // x = LN(tmp + x)              (N,H)
 	t0 = s.lap(t0, stageAttention)
 
-	y.Intermediate.Dense.Forward(h, x, n)                                                     // h = x·W1ᵀ                    (N,I)
-	nn.AddBiasGELU(h, h, y.Intermediate.Bias, n, I)                                           // h = GELU(h + b1)          (N,I)
-	y.Output.Dense.Forward(tmp, h, n)                                                         // tmp = h·W2ᵀ + b2             (N,H)
-	nn.AddLayerNorm(x, tmp, x, y.Output.LayerNorm.Weight, y.Output.LayerNorm.Bias, n, H, eps) // x = LN(tmp + x) (N,H)
+	y.Intermediate.Dense.Forward(h, x, n)                       // h = x·W1ᵀ                    (N,I)
+	nn.AddBiasGELU(h, h, y.Intermediate.Bias, n, I)             // h = GELU(h + b1)             (N,I)
+	ff.Dense.Forward(tmp, h, n)                                 // tmp = h·W2ᵀ + b2             (N,H)
+	nn.AddLayerNorm(x, tmp, x, ln2.Weight, ln2.Bias, n, H, eps) // x = LN(tmp + x)              (N,H)
 	return s.lap(t0, stageFFN)
 }
 
@@ -195,15 +195,15 @@ func (m *Model) attention(s *Scratch, ctx []float32, li int, hook Hook) {
 	H, heads := cfg.HiddenSize, cfg.NumAttentionHeads
 	hd := H / heads
 	scale := float32(1 / math.Sqrt(float64(hd)))
+	nn.AttentionPacked(ctx, H, s.q, s.k, s.v, H, s.offs, heads, hd, scale, s.work) // (N,H)
+	if hook == nil {
+		return
+	}
 	for i := 0; i+1 < len(s.offs); i++ {
 		r0, t := s.offs[i], s.offs[i+1]-s.offs[i]
-		q, k, v := s.q[r0*H:], s.k[r0*H:], s.v[r0*H:]
-		nn.Attention(ctx[r0*H:], H, q, k, v, H, t, heads, hd, scale, s.work) // (T,H)
-		if hook != nil {
-			s.probs = grow(s.probs, heads*t*t)
-			nn.AttentionProbs(s.probs, q, k, H, t, heads, hd, scale) // (heads,T,T)
-			hook(i, fmt.Sprintf("attention.probs.%d", li), []int{heads, t, t}, s.probs)
-		}
+		s.probs = grow(s.probs, heads*t*t)
+		nn.AttentionProbs(s.probs, s.q[r0*H:], s.k[r0*H:], H, t, heads, hd, scale) // (heads,T,T)
+		hook(i, fmt.Sprintf("attention.probs.%d", li), []int{heads, t, t}, s.probs)
 	}
 }
 

@@ -376,7 +376,7 @@ func TestForwardZeroAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if allocs != 0 {
+	if !raceEnabled && allocs != 0 {
 		t.Errorf("Forward allocates %v times per call in steady state", allocs)
 	}
 	tm := s.Timings
@@ -474,4 +474,25 @@ func TestSigmoid(t *testing.T) {
 			t.Errorf("%s: sigmoid off by %g", p.Name, d)
 		}
 	}
+}
+
+func FuzzParseConfig(f *testing.F) {
+	good, _ := json.Marshal(smallConfig())
+	f.Add(good)
+	if real, err := os.ReadFile("../testdata/bge-reranker-v2-m3.config.json"); err == nil {
+		f.Add(real)
+	}
+	f.Add([]byte(`{"id2label": {"0": "a"}, "num_labels": 1}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseConfig(data)
+		if err != nil {
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("ParseConfig accepted a config Validate rejects: %v", err)
+		}
+		if c.HiddenSize%c.NumAttentionHeads != 0 || c.NumLabels != 1 || c.MaxPositionEmbeddings <= c.PadTokenID+1 {
+			t.Fatalf("invalid config accepted: %+v", c)
+		}
+	})
 }

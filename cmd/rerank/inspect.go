@@ -30,14 +30,15 @@ layout of HF transformers (output_hidden_states=True, output_attentions=True):
 The pair is tokenized like tokenizer(q, d, truncation=True, max_length=N) (longest_first);
 --ids gives the token ids directly instead (no tokenizer needed).
 
---diff prints, for every tensor of A and B, the max absolute difference and the relative
-difference (max abs diff / max |B|). With --tol it exits 1 when a max abs diff exceeds X,
-or when the files do not hold the same tensors and shapes.
+--diff prints, for every tensor of A and B, the max absolute difference, the relative
+difference (max abs diff / max |B|) and where the largest difference is. Tensors found in
+only one file are listed (a PyTorch dump may leave out attentions). With --tol it exits 1
+when a common tensor differs by more than X or has another shape.
 
 Examples:
   rerank inspect --model DIR --query "capital of China?" --document "Beijing." --out go.safetensors
-  python dump_hf.py ... hf.safetensors   # same layout from transformers
-  rerank inspect --diff go.safetensors hf.safetensors --tol 1e-4
+  python3 scripts/torch_inspect.py --model DIR --ids go.safetensors --out torch.safetensors
+  rerank inspect --diff go.safetensors torch.safetensors --tol 1e-4
 
 Flags:
 `
@@ -246,12 +247,10 @@ func inspectDiff(e *env, pa, pb string, tol float64) int {
 		tb, errB := b.Tensor(n)
 		switch {
 		case errA != nil:
-			fmt.Fprintf(tw, "%s\t\tonly in %s\t\t\n", n, pb)
-			failed = true
+			fmt.Fprintf(tw, "%s\t-\tonly in %s\t-\t-\n", n, pb)
 			continue
 		case errB != nil:
-			fmt.Fprintf(tw, "%s\t\tonly in %s\t\t\n", n, pa)
-			failed = true
+			fmt.Fprintf(tw, "%s\t-\tonly in %s\t-\t-\n", n, pa)
 			continue
 		case !slices.Equal(ta.Shape, tb.Shape):
 			fmt.Fprintf(tw, "%s\t%s vs %s\tshape mismatch\t\t\n", n, dims(ta.Shape), dims(tb.Shape))

@@ -129,6 +129,16 @@ func TestInspectIDsMatchesGoldens(t *testing.T) {
 	if code, _, _ = runCmd("", "inspect", "--diff", out, out16); code != exitOK {
 		t.Errorf("diff without --tol: exit %d", code)
 	}
+	// a dump without attentions (as scripts/torch_inspect.py writes) compares on what it has
+	lg, _ := f.Tensor("logits")
+	partial := filepath.Join(t.TempDir(), "partial.safetensors")
+	if err := weights.WriteFile(partial, []weights.Tensor{*lg}, nil); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, _ = runCmd("", "inspect", "--diff", out, partial, "--tol", "0")
+	if code != exitOK || !strings.Contains(stdout, "only in "+out) {
+		t.Errorf("diff against a partial dump: exit %d\n%s", code, stdout)
+	}
 }
 
 func TestInspectErrors(t *testing.T) {

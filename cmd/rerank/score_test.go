@@ -205,3 +205,23 @@ func TestScoreHumanAndUsage(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseScoreLine(f *testing.F) {
+	for _, s := range []string{`{"query": "q", "document": "d"}`, `{"query": "q", "documents": ["a", "b"]}`, `{"query": ""}`, `[]`, `{"query": "q", "document": "d"} x`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		l, err := parseScoreLine(b)
+		if err != nil {
+			return
+		}
+		if l.query == "" || len(l.docs) == 0 || (!l.multiple && len(l.docs) != 1) {
+			t.Fatalf("accepted %q as %+v", b, l)
+		}
+		for _, d := range l.docs {
+			if d == "" {
+				t.Fatalf("accepted an empty document in %q", b)
+			}
+		}
+	})
+}

@@ -1,0 +1,7 @@
+//go:build race
+
+package nn
+
+// raceEnabled: the race detector makes sync.Pool drop items at random, so allocation
+// counts are only asserted in normal builds.
+const raceEnabled = true

@@ -1,0 +1,98 @@
+package xlmr
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// benchModel writes a random checkpoint with bge-reranker-v2-m3's layer sizes (H 1024,
+// I 4096, 16 heads) but few layers and a small vocabulary, and loads it.
+func benchModel(b *testing.B, layers int) *Model {
+	b.Helper()
+	const V, H, I, P = 1000, 1024, 4096, 8194
+	r := rand.New(rand.NewPCG(1, 2))
+	ts := map[string]rawTensor{}
+	add := func(name string, shape ...int) {
+		n := 1
+		for _, d := range shape {
+			n *= d
+		}
+		buf := make([]byte, 4*n)
+		for i := 0; i < n; i++ {
+			binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(float32(r.NormFloat64()*0.03)))
+		}
+		ts[name] = rawTensor{"F32", shape, buf}
+	}
+	add("roberta.embeddings.word_embeddings.weight", V, H)
+	add("roberta.embeddings.position_embeddings.weight", P, H)
+	add("roberta.embeddings.token_type_embeddings.weight", 1, H)
+	add("roberta.embeddings.LayerNorm.weight", H)
+	add("roberta.embeddings.LayerNorm.bias", H)
+	for l := 0; l < layers; l++ {
+		p := fmt.Sprintf("roberta.encoder.layer.%d.", l)
+		for _, s := range []string{"attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"} {
+			add(p+s+".weight", H, H)
+			add(p+s+".bias", H)
+		}
+		add(p+"intermediate.dense.weight", I, H)
+		add(p+"intermediate.dense.bias", I)
+		add(p+"output.dense.weight", H, I)
+		add(p+"output.dense.bias", H)
+		for _, s := range []string{"attention.output.LayerNorm", "output.LayerNorm"} {
+			add(p+s+".weight", H)
+			add(p+s+".bias", H)
+		}
+	}
+	add("classifier.dense.weight", H, H)
+	add("classifier.dense.bias", H)
+	add("classifier.out_proj.weight", 1, H)
+	add("classifier.out_proj.bias", 1)
+	cfg := smallConfig()
+	cfg["vocab_size"], cfg["hidden_size"], cfg["intermediate_size"] = V, H, I
+	cfg["num_attention_heads"], cfg["num_hidden_layers"], cfg["max_position_embeddings"] = 16, layers, P
+	dir := b.TempDir()
+	c, _ := json.Marshal(cfg)
+	os.WriteFile(filepath.Join(dir, "config.json"), c, 0o644)
+	os.WriteFile(filepath.Join(dir, "model.safetensors"), encodeSafetensors(ts), 0o644)
+	m, err := Load(dir, LoadOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { m.Close() })
+	return m
+}
+
+// BenchmarkForwardFullWidth runs two full-width layers over 4 sequences of 128 tokens and
+// reports the per-stage split (go test -bench FullWidth -benchtime 3x ./xlmr).
+func BenchmarkForwardFullWidth(b *testing.B) {
+	m := benchModel(b, 2)
+	seqs := make([][]int32, 4)
+	for i := range seqs {
+		seqs[i] = make([]int32, 128)
+		for j := range seqs[i] {
+			seqs[i][j] = int32(3 + (i*131+j*7)%990)
+		}
+	}
+	s := m.NewScratch()
+	logits := make([]float32, len(seqs))
+	m.Forward(s, seqs, logits, nil)
+	s.Timings = &Timings{}
+	b.ResetTimer()
+	for range b.N {
+		if err := m.Forward(s, seqs, logits, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	t := s.Timings
+	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(b.N) }
+	b.ReportMetric(per(t.Attention), "attn-ms/op")
+	b.ReportMetric(per(t.FFN), "ffn-ms/op")
+	b.ReportMetric(per(t.Embeddings+t.Head), "other-ms/op")
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package xlmr
+
+const raceEnabled = false
