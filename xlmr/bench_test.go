@@ -69,11 +69,11 @@ func benchModel(b *testing.B, layers int) *Model {
 	return m
 }
 
-// BenchmarkForwardFullWidth runs two full-width layers over 4 sequences of 128 tokens and
+// BenchmarkForwardFullWidth runs two full-width layers over 8 sequences of 128 tokens and
 // reports the per-stage split (go test -bench FullWidth -benchtime 3x ./xlmr).
 func BenchmarkForwardFullWidth(b *testing.B) {
 	m := benchModel(b, 2)
-	seqs := make([][]int32, 4)
+	seqs := make([][]int32, 8)
 	for i := range seqs {
 		seqs[i] = make([]int32, 128)
 		for j := range seqs[i] {

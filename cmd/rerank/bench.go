@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -52,6 +53,7 @@ Flags:
 type benchOptions struct {
 	model, tokenizer, workload  string
 	weights, dtype              string
+	cpuProfile                  string
 	batch, seq, rounds, threads int
 	minTime                     time.Duration
 	seed                        uint64
@@ -78,6 +80,7 @@ func runBench(e *env, args []string) int {
 	fs.IntVar(&o.threads, "threads", runtime.GOMAXPROCS(0), "threads (GOMAXPROCS) for the forward pass and the GEMM peak")
 	fs.DurationVar(&o.minTime, "min-time", time.Second, "minimum duration of one round")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed for the synthetic ids and the rag texts")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the timed rounds to this file (go tool pprof)")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of the table")
 	fs.BoolVar(&o.noPeak, "no-peak", false, "skip the GEMM peak measurement")
 	fs.IntVar(&o.peakM, "peak-m", 1024, "GEMM peak shape: rows")
@@ -218,6 +221,17 @@ func bench(o *benchOptions, prec nn.Precision) (*benchResult, error) {
 		stages map[string]float64 // ms per call
 	}
 	var rounds []round
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	for range o.rounds {
 		var tm xlmr.Timings
 		var tok time.Duration
