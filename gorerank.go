@@ -59,6 +59,11 @@ const (
 type ScoreOptions struct {
 	MaxLength  int        // pair length limit, special tokens included; 0: DefaultMaxLength
 	Truncation Truncation // "": TruncateLongestFirst
+
+	// Progress, when not nil, is called by ScorePairs after each forward batch with the
+	// number of pairs scored so far and their tokens (special tokens included, after
+	// truncation). It runs on the calling goroutine, between batches: keep it cheap.
+	Progress func(pairs, tokens int)
 }
 
 // Result is one scored document.
@@ -188,7 +193,7 @@ func (r *Reranker) ScorePairs(ctx context.Context, pairs []Pair, o ScoreOptions)
 	logits := make([]float32, len(pairs))
 	s := r.scratch.Get().(*xlmr.Scratch)
 	defer r.scratch.Put(s)
-	for start := 0; start < len(ids); {
+	for start, scoredTokens := 0, 0; start < len(ids); {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -200,7 +205,10 @@ func (r *Reranker) ScorePairs(ctx context.Context, pairs []Pair, o ScoreOptions)
 		if err := r.model.Forward(s, ids[start:end], logits[start:end], nil); err != nil {
 			return nil, fmt.Errorf("gorerank: %w", err)
 		}
-		start = end
+		start, scoredTokens = end, scoredTokens+tokens
+		if o.Progress != nil {
+			o.Progress(start, scoredTokens)
+		}
 	}
 	for i := range res {
 		res[i].Logit, res[i].Score = logits[i], xlmr.Sigmoid(logits[i])

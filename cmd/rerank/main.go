@@ -68,5 +68,12 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nRun 'rerank <command> --help' for a command's flags and examples.")
+	fmt.Fprint(w, `
+Run 'rerank <command> --help' for a command's flags and examples.
+
+Exit status:
+  0  success
+  1  failure: bad model files, bad input data, I/O or network errors
+  2  usage error: unknown command or flag, bad flag value, missing argument
+`)
 }

@@ -34,10 +34,16 @@ tokenized before anything is scored or written: a bad line (invalid JSON, unknow
 missing field, empty text) is reported with its line number, nothing is written to stdout
 and the exit status is 1.
 
+On a terminal (stderr), JSON Lines mode draws a progress line while it scores and ends
+with a summary such as "scored 5000 pairs from 100 lines in 1m40s (50.0 pairs/s, 9800
+tokens/s)"; both go to stderr, never to stdout. --progress always or never turns them on
+or off whatever stderr is.
+
 Human mode (--query Q DOC...): prints the documents ranked in a table.
 
 Examples:
   rerank score --model ./bge-reranker-v2-m3 --input pairs.jsonl > scores.jsonl
+  rerank score --model DIR --input pairs.jsonl --progress never > scores.jsonl
   echo '{"query":"capital of China?","documents":["Beijing.","Shanghai."]}' | rerank score --model DIR --input -
   rerank score --model DIR --query "capital of China?" "Beijing is the capital." "Shanghai is big."
   rerank score --model testdata/tiny --tokenizer testdata/tokenizer/tokenizer.json --query q d1 d2
@@ -125,6 +131,7 @@ func runScore(e *env, args []string) int {
 	mf.register(fs)
 	input := fs.String("input", "", "JSON Lines `FILE` of pairs; '-' reads stdin")
 	query := fs.String("query", "", "human mode: the query; the documents are the remaining arguments")
+	progress := fs.String("progress", "auto", "JSON Lines mode: progress line and throughput summary on stderr: `MODE` auto (when stderr is a terminal), always or never")
 	if code, done := parseFlags(fs, e, scoreUsage, args); done {
 		return code
 	}
@@ -136,6 +143,16 @@ func runScore(e *env, args []string) int {
 	opts, err := mf.options()
 	if err != nil {
 		return usageErr("%v", err)
+	}
+	var showProgress bool
+	switch *progress {
+	case "auto":
+		showProgress = isTerminal(e.stderr)
+	case "always":
+		showProgress = true
+	case "never":
+	default:
+		return usageErr("--progress %q: want auto, always or never", *progress)
 	}
 	switch {
 	case *input != "" && *query != "":
@@ -181,7 +198,11 @@ func runScore(e *env, args []string) int {
 		}
 		return printTable(e, res, fs.Args())
 	}
-	out, err := scoreLines(ctx, rr, lines, so, *input)
+	var progressTo io.Writer
+	if showProgress {
+		progressTo = e.stderr
+	}
+	out, m, err := scoreLines(ctx, rr, lines, so, *input, progressTo)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "rerank score: %v\n", err)
 		return exitFailure
@@ -189,6 +210,9 @@ func runScore(e *env, args []string) int {
 	if _, err := e.stdout.Write(out); err != nil {
 		fmt.Fprintf(e.stderr, "rerank score: writing output: %v\n", err)
 		return exitFailure
+	}
+	if m != nil {
+		m.summary()
 	}
 	return exitOK
 }
@@ -295,17 +319,29 @@ type scoredDoc struct {
 }
 
 // scoreLines scores every pair of every line in token-budgeted batches and renders the
-// whole output; nothing is returned on error.
-func scoreLines(ctx context.Context, rr *gorerank.Reranker, lines []scoreLine, so gorerank.ScoreOptions, name string) ([]byte, error) {
+// whole output; nothing is returned on error. With progress not nil, a progress line is
+// drawn there while scoring (and cleared before returning); the meter returned can then
+// print the summary.
+func scoreLines(ctx context.Context, rr *gorerank.Reranker, lines []scoreLine, so gorerank.ScoreOptions, name string, progress io.Writer) ([]byte, *meter, error) {
 	var pairs []gorerank.Pair
 	first := make([]int, len(lines)) // index of each line's first pair
+	ends := make([]int, len(lines))  // one past each line's last pair
 	for i, l := range lines {
 		first[i] = len(pairs)
 		for _, d := range l.docs {
 			pairs = append(pairs, gorerank.Pair{Query: l.query, Document: d})
 		}
+		ends[i] = len(pairs)
+	}
+	var m *meter
+	if progress != nil {
+		m = startMeter(progress, ends)
+		so.Progress = m.update
 	}
 	res, err := rr.ScorePairs(ctx, pairs, so)
+	if m != nil {
+		m.end()
+	}
 	if err != nil {
 		var pe *gorerank.PairError
 		if errors.As(err, &pe) {
@@ -315,11 +351,11 @@ func scoreLines(ctx context.Context, rr *gorerank.Reranker, lines []scoreLine, s
 				li++
 			}
 			if lines[li].multiple {
-				return nil, fmt.Errorf("%s: line %d: document %d: %v", name, lines[li].line, pe.Index-first[li], pe.Err)
+				return nil, nil, fmt.Errorf("%s: line %d: document %d: %v", name, lines[li].line, pe.Index-first[li], pe.Err)
 			}
-			return nil, fmt.Errorf("%s: line %d: %v", name, lines[li].line, pe.Err)
+			return nil, nil, fmt.Errorf("%s: line %d: %v", name, lines[li].line, pe.Err)
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	var out bytes.Buffer
 	enc := json.NewEncoder(&out)
@@ -341,7 +377,7 @@ func scoreLines(ctx context.Context, rr *gorerank.Reranker, lines []scoreLine, s
 			Results []scoredDoc `json:"results"`
 		}{docs})
 	}
-	return out.Bytes(), nil
+	return out.Bytes(), m, nil
 }
 
 // sortByScore orders by score, highest first; ties keep input order.
