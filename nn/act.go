@@ -17,17 +17,7 @@ func AddBiasGELU(dst, x, b []float32, rows, n int) {
 
 func addBiasGELU(dst, x, b []float32, rows, n int) {
 	for r := 0; r < rows; r++ {
-		d, xr := dst[r*n:(r+1)*n], x[r*n:(r+1)*n]
-		if b == nil {
-			for i, v := range xr {
-				d[i] = gelu(v)
-			}
-			continue
-		}
-		bb := b[:n]
-		for i, v := range xr {
-			d[i] = gelu(v + bb[i])
-		}
+		geluBiasRow(dst[r*n:(r+1)*n], x[r*n:(r+1)*n], b)
 	}
 }
 

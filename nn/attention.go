@@ -39,6 +39,18 @@ func AttentionPacked(dst []float32, ldd int, q, k, v []float32, ld int, offs []i
 	runAttention(attnJob{dst: dst, ldd: ldd, q: q, k: k, v: v, ld: ld, offs: offs, heads: heads, hd: hd, scale: scale, work: work})
 }
 
+// AttentionPackedFirst is AttentionPacked for the first token of each sequence only: the
+// query of sequence i is row i of q (row stride ldq), its keys and values are rows
+// offs[i] … offs[i+1]-1 of k and v (row stride ld), and its output is row i of dst. It is
+// the last encoder layer of a classifier that reads nothing but token 0. work holds
+// AttentionWorkSize() elements.
+func AttentionPackedFirst(dst []float32, ldd int, q []float32, ldq int, k, v []float32, ld int, offs []int, heads, hd int, scale float32, work []float32) {
+	if len(offs) < 2 {
+		return
+	}
+	runAttention(attnJob{dst: dst, ldd: ldd, q: q, ldq: ldq, first: true, k: k, v: v, ld: ld, offs: offs, heads: heads, hd: hd, scale: scale, work: work})
+}
+
 // attnJob is one Attention/AttentionPacked call; task i is head i%heads of sequence i/heads.
 type attnJob struct {
 	dst, q, k, v, work []float32
@@ -46,6 +58,8 @@ type attnJob struct {
 	offs               []int // packed sequences
 	heads, hd          int
 	scale              float32
+	first              bool // query: only each sequence's first token, row s of q (stride ldq) and dst
+	ldq                int
 }
 
 func (j *attnJob) seqs() int {
@@ -62,8 +76,12 @@ func (j *attnJob) task(i, slot int) {
 		r0, t = j.offs[s], j.offs[s+1]-j.offs[s]
 	}
 	c := h * j.hd
-	AttentionHead(j.dst[r0*j.ldd+c:], j.ldd, j.q[r0*j.ld+c:], j.k[r0*j.ld+c:], j.v[r0*j.ld+c:], j.ld, t, j.hd,
-		j.scale, j.work[slot*AttentionHeadWork:(slot+1)*AttentionHeadWork])
+	work := j.work[slot*AttentionHeadWork : (slot+1)*AttentionHeadWork]
+	if j.first {
+		attentionHead(j.dst[s*j.ldd+c:], j.ldd, j.q[s*j.ldq+c:], j.ldq, 1, j.k[r0*j.ld+c:], j.v[r0*j.ld+c:], j.ld, t, j.hd, j.scale, work)
+		return
+	}
+	attentionHead(j.dst[r0*j.ldd+c:], j.ldd, j.q[r0*j.ld+c:], j.ld, t, j.k[r0*j.ld+c:], j.v[r0*j.ld+c:], j.ld, t, j.hd, j.scale, work)
 }
 
 // attnMinParallel is the score count (Σ t²·heads) under which attention stays on the caller.
@@ -81,7 +99,11 @@ func runAttention(j attnJob) {
 		if j.offs != nil {
 			t = j.offs[s+1] - j.offs[s]
 		}
-		scores += t * t * j.heads
+		if j.first {
+			scores += t * j.heads
+		} else {
+			scores += t * t * j.heads
+		}
 	}
 	if ntasks == 1 || threads() == 1 || scores < attnMinParallel {
 		for i := range ntasks {
@@ -107,7 +129,13 @@ func runAttention(j attnJob) {
 // so at most AttentionTile² scores exist at a time. work holds AttentionHeadWork elements.
 // No allocation.
 func AttentionHead(dst []float32, ldd int, q, k, v []float32, ld, t, hd int, scale float32, work []float32) {
-	if t <= 0 {
+	attentionHead(dst, ldd, q, ld, t, k, v, ld, t, hd, scale, work)
+}
+
+// attentionHead is AttentionHead for tq query rows (row stride ldq) against tk keys and
+// values (row stride ld).
+func attentionHead(dst []float32, ldd int, q []float32, ldq, tq int, k, v []float32, ld, tk, hd int, scale float32, work []float32) {
+	if tq <= 0 || tk <= 0 {
 		return
 	}
 	checkLen("AttentionHead", AttentionHeadWork, work)
@@ -115,29 +143,20 @@ func AttentionHead(dst []float32, ldd int, q, k, v []float32, ld, t, hd int, sca
 	s := work[:tile*tile]
 	m := work[tile*tile : tile*tile+tile]
 	l := work[tile*tile+tile : tile*tile+2*tile]
-	for i0 := 0; i0 < t; i0 += tile {
-		bq := min(tile, t-i0)
+	for i0 := 0; i0 < tq; i0 += tile {
+		bq := min(tile, tq-i0)
 		o := dst[i0*ldd:]
-		for j0 := 0; j0 < t; j0 += tile {
-			bk := min(tile, t-j0)
+		for j0 := 0; j0 < tk; j0 += tile {
+			bk := min(tile, tk-j0)
 			// S (bq,bk) = q[i0:i0+bq] · k[j0:j0+bk]ᵀ
-			tensor.GemmNT(false, s, bk, q[i0*ld:], ld, k[j0*ld:], ld, bq, bk, hd)
+			tensor.GemmNT(false, s, bk, q[i0*ldq:], ldq, k[j0*ld:], ld, bq, bk, hd)
 			for r := 0; r < bq; r++ {
 				row := s[r*bk : (r+1)*bk]
-				mx := float32(math.Inf(-1))
-				for c := range row {
-					row[c] *= scale
-					mx = max(mx, row[c])
-				}
+				mx := scaleMax(row, scale)
 				if j0 > 0 && m[r] >= mx {
 					mx = m[r]
 				}
-				var sum float32
-				for c, x := range row {
-					e := expf(x - mx)
-					row[c] = e
-					sum += e
-				}
+				sum := expSubSum(row, mx)
 				switch {
 				case j0 == 0:
 					l[r] = sum

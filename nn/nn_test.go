@@ -229,6 +229,41 @@ func TestAttentionPacked(t *testing.T) {
 	}
 }
 
+// TestAttentionPackedFirst: the first-token-only attention gives row 0 of each sequence's
+// full attention, bit for bit the same as AttentionPacked computes it.
+func TestAttentionPackedFirst(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	heads, hd := 4, 16
+	h := heads * hd
+	offs := []int{0, 1, 70, 75, 205, 300}
+	n, b := offs[len(offs)-1], len(offs)-1
+	q, k, v := randSlice(r, n*h, 2), randSlice(r, n*h, 2), randSlice(r, n*h, 1)
+	full, want := make([]float32, n*h), make([]float32, n*h)
+	AttentionPacked(full, h, q, k, v, h, offs, heads, hd, 0.25, make([]float32, AttentionWorkSize()))
+	// first rows of q, gathered with a wider stride; output with a wider stride too
+	ldq, ldd := h+3, h+5
+	qf, got := make([]float32, b*ldq), make([]float32, b*ldd)
+	for i := range b {
+		copy(qf[i*ldq:i*ldq+h], q[offs[i]*h:])
+	}
+	AttentionPackedFirst(got, ldd, qf, ldq, k, v, h, offs, heads, hd, 0.25, make([]float32, AttentionWorkSize()))
+	for i := range b {
+		r0, tt := offs[i], offs[i+1]-offs[i]
+		AttentionRef(want[r0*h:], h, q[r0*h:], k[r0*h:], v[r0*h:], h, tt, heads, hd, 0.25)
+		for c := range h {
+			g, f, w := got[i*ldd+c], full[r0*h+c], want[r0*h+c]
+			if g != f || math.Abs(float64(g-w)) > 2e-5 {
+				t.Fatalf("sequence %d column %d: first-token %g, full %g, reference %g", i, c, g, f, w)
+			}
+		}
+		for c := h; c < ldd && i*ldd+c < len(got); c++ {
+			if got[i*ldd+c] != 0 {
+				t.Fatalf("sequence %d: wrote outside its row (column %d)", i, c)
+			}
+		}
+	}
+}
+
 // TestRowKernelsParallel checks that the parallel split of the row kernels gives exactly the
 // serial result (same per-row code) on a size that is split.
 func TestRowKernelsParallel(t *testing.T) {

@@ -91,11 +91,24 @@ func (m *Model) Forward(s *Scratch, seqs [][]int32, logits []float32, hook Hook)
 	s.hookRows(hook, "embeddings", H)
 	t0 = s.lap(t0, stageEmbeddings)
 
-	for li := range m.Layers {
+	// Without a hook nothing but token 0 of the last layer's output is read (by the
+	// classifier), so the last layer computes keys and values for every token and the rest
+	// for each sequence's first token only; each row's result is the same either way.
+	last := len(m.Layers) - 1
+	if hook != nil {
+		last = len(m.Layers)
+	}
+	for li := range last {
 		t0 = m.encoderLayer(s, &m.Layers[li], li, n, hook, t0)
 		if hook != nil {
 			s.hookRows(hook, fmt.Sprintf("layer.%d", li), H)
 		}
+	}
+	for i := range B {
+		copy(s.cls[i*H:(i+1)*H], s.x[s.offs[i]*H:]) // cls[i] = x[first token of i]   (B,H)
+	}
+	if last < len(m.Layers) {
+		t0 = m.lastLayerFirstTokens(s, &m.Layers[last], n, B, t0)
 	}
 
 	m.classify(s, logits[:B*cfg.NumLabels], B)
@@ -188,6 +201,37 @@ func (m *Model) encoderLayer(s *Scratch, y *Layer, li, n int, hook Hook, t0 time
 	return s.lap(t0, stageFFN)
 }
 
+// lastLayerFirstTokens is encoderLayer for the output rows the classifier reads: cls (B,H)
+// holds token 0 of every sequence and is overwritten with its layer output. Keys and values
+// still come from all N tokens.
+//
+//	q = cls·Wqᵀ + bq;  ctx = softmax(q·kᵀ/√d)·v;  cls = LN(cls + ctx·Woᵀ + bo)
+//	cls = LN(cls + GELU(cls·W1ᵀ + b1)·W2ᵀ + b2)
+func (m *Model) lastLayerFirstTokens(s *Scratch, y *Layer, n, b int, t0 time.Time) time.Time {
+	cfg := &m.Config
+	H, I, eps := cfg.HiddenSize, cfg.IntermediateSize, float32(cfg.LayerNormEps)
+	heads := cfg.NumAttentionHeads
+	hd := H / heads
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	x, cls, ctx, tmp, h := s.x[:n*H], s.cls[:b*H], s.ctx[:b*H], s.tmp[:b*H], s.h[:b*I]
+	sa, ao, ff := &y.Attention.Self, &y.Attention.Output, &y.Output
+	ln1, ln2 := &ao.LayerNorm, &ff.LayerNorm
+
+	sa.Key.Forward(s.k, x, n)                                                              // k = x·Wkᵀ + bk           (N,H)
+	sa.Value.Forward(s.v, x, n)                                                            // v = x·Wvᵀ + bv           (N,H)
+	sa.Query.Forward(s.q, cls, b)                                                          // q = cls·Wqᵀ + bq         (B,H)
+	nn.AttentionPackedFirst(ctx, H, s.q, H, s.k, s.v, H, s.offs, heads, hd, scale, s.work) // ctx = attention         (B,H)
+	ao.Dense.Forward(tmp, ctx, b)                                                          // tmp = ctx·Woᵀ + bo       (B,H)
+	nn.AddLayerNorm(cls, tmp, cls, ln1.Weight, ln1.Bias, b, H, eps)                        // cls = LN(tmp + cls)      (B,H)
+	t0 = s.lap(t0, stageAttention)
+
+	y.Intermediate.Dense.Forward(h, cls, b)                         // h = cls·W1ᵀ              (B,I)
+	nn.AddBiasGELU(h, h, y.Intermediate.Bias, b, I)                 // h = GELU(h + b1)         (B,I)
+	ff.Dense.Forward(tmp, h, b)                                     // tmp = h·W2ᵀ + b2         (B,H)
+	nn.AddLayerNorm(cls, tmp, cls, ln2.Weight, ln2.Bias, b, H, eps) // cls = LN(tmp + cls)      (B,H)
+	return s.lap(t0, stageFFN)
+}
+
 // attention computes ctx = softmax(q·kᵀ·scale)·v for each sequence and head with the fused
 // (tiled, online-softmax) kernel. With a hook it also computes and reports the probabilities.
 func (m *Model) attention(s *Scratch, ctx []float32, li int, hook Hook) {
@@ -207,12 +251,10 @@ func (m *Model) attention(s *Scratch, ctx []float32, li int, hook Hook) {
 	}
 }
 
-// classify computes logits (B,labels) = out_proj(tanh(dense(x[token 0]))) per sequence.
+// classify computes logits (B,labels) = out_proj(tanh(dense(cls))) from cls (B,H), the
+// last layer's output at token 0 of each sequence.
 func (m *Model) classify(s *Scratch, logits []float32, b int) {
 	H, c := m.Config.HiddenSize, &m.Classifier
-	for i := range b {
-		copy(s.cls[i*H:(i+1)*H], s.x[s.offs[i]*H:]) // cls[i] = x[first token of i]   (B,H)
-	}
 	c.Dense.Forward(s.cls2, s.cls, b)    // cls2 = cls·Wdᵀ + bd   (B,H)
 	nn.Tanh(s.cls2[:b*H], s.cls2)        // cls2 = tanh(cls2)     (B,H)
 	c.OutProj.Forward(logits, s.cls2, b) // logits = cls2·Wpᵀ + bp (B,labels)

@@ -496,3 +496,23 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+// TestLastLayerFirstTokens: without a hook the last layer runs for token 0 only; the logits
+// must be those of the full last layer (which a hook forces), for a packed batch of every
+// golden input.
+func TestLastLayerFirstTokens(t *testing.T) {
+	m := loadTiny(t, LoadOptions{})
+	seqs := loadGoldens(t).inputs(t)
+	pruned, full := make([]float32, len(seqs)), make([]float32, len(seqs))
+	if err := m.Forward(m.NewScratch(), seqs, pruned, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Forward(m.NewScratch(), seqs, full, func(int, string, []int, []float32) {}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range seqs {
+		if d := math.Abs(float64(pruned[i] - full[i])); d > 1e-6 {
+			t.Errorf("pair %d: first-token last layer %v, full last layer %v", i, pruned[i], full[i])
+		}
+	}
+}

@@ -38,7 +38,8 @@ Workloads:
 
 Each round repeats calls for at least --min-time and yields one pairs/s figure; the report
 gives the median over --rounds and the spread (min..max). GFLOP/s counts the multiply-adds
-of every linear layer and of attention (QKᵀ and P·V), 2 FLOPs each. The GEMM peak is a
+of every linear layer and of attention (QKᵀ and P·V) that the engine performs, 2 FLOPs
+each (the last layer runs for token 0 only, but for its keys and values). The GEMM peak is a
 short tensor.MatMulNT run (all threads) on a 1024×1024×4096 shape. Peak RSS includes the
 memory-mapped weights that were touched.
 
@@ -407,17 +408,22 @@ func ragDocuments(tok *tokenizer.Tokenizer, seed uint64) ([]string, error) {
 	return docs, nil
 }
 
-// forwardFLOPs counts 2 FLOPs per multiply-add of every linear layer and of attention for
-// sequences of the given lengths (classifier on the first token only).
+// forwardFLOPs counts 2 FLOPs per multiply-add of every linear layer and of attention that
+// the engine performs for sequences of the given lengths: every layer over all tokens but the
+// last, which computes keys and values for all tokens and the rest for token 0 only (all the
+// classifier reads), then the classifier on token 0.
 func forwardFLOPs(c *xlmr.Config, lens []int) float64 {
 	H, I, L := float64(c.HiddenSize), float64(c.IntermediateSize), float64(c.NumHiddenLayers)
 	labels := float64(max(1, c.NumLabels))
 	var f float64
 	for _, n := range lens {
 		T := float64(n)
-		linear := 2 * T * (4*H*H + 2*H*I) // q, k, v, attention output; FFN up and down
-		attn := 4 * T * T * H             // QKᵀ and P·V over all heads
-		f += L*(linear+attn) + 2*H*H + 2*H*labels
+		layer := 2*T*(4*H*H+2*H*I) + 4*T*T*H // q, k, v, attention output, FFN up and down; QKᵀ and P·V
+		last := 2*T*2*H*H + 2*(2*H*H+2*H*I) + 4*T*H
+		if L >= 1 {
+			f += (L-1)*layer + last
+		}
+		f += 2*H*H + 2*H*labels
 	}
 	return f
 }

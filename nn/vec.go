@@ -1,0 +1,45 @@
+package nn
+
+import "math"
+
+var negInf = float32(math.Inf(-1))
+
+// Row kernels of the activation and softmax paths. Each has a portable form (here) and, on
+// amd64 with AVX2+FMA, a vector form (vec_amd64.s) for the multiple-of-8 body of a row; the
+// tail stays portable. useVec says whether the vector forms run; tests flip it to check both
+// against the float64 references.
+
+// geluBiasRowGo sets d[i] = gelu(x[i] + b[i]) (b nil: no bias).
+func geluBiasRowGo(d, x, b []float32) {
+	if b == nil {
+		for i, v := range x {
+			d[i] = gelu(v)
+		}
+		return
+	}
+	b = b[:len(x)]
+	for i, v := range x {
+		d[i] = gelu(v + b[i])
+	}
+}
+
+// expSubSumGo sets x[i] = expf(x[i] - m) and returns their sum.
+func expSubSumGo(x []float32, m float32) float32 {
+	var sum float32
+	for i, v := range x {
+		e := expf(v - m)
+		x[i] = e
+		sum += e
+	}
+	return sum
+}
+
+// scaleMaxGo sets x[i] *= s and returns the largest (-Inf for an empty x).
+func scaleMaxGo(x []float32, s float32) float32 {
+	mx := negInf
+	for i := range x {
+		x[i] *= s
+		mx = max(mx, x[i])
+	}
+	return mx
+}
