@@ -54,9 +54,7 @@ func (l *Linear) Forward(dst, x []float32, rows int) {
 	if l.B != nil {
 		for r := 0; r < rows; r++ {
 			row := d[r*l.Out : (r+1)*l.Out]
-			for j, b := range l.B {
-				row[j] += b
-			}
+			add(row, row, l.B)
 		}
 	}
 }

@@ -30,10 +30,8 @@ func AddLayerNorm(dst, x, res, w, b []float32, rows, n int, eps float32) {
 
 func addLayerNorm(dst, x, res, w, b []float32, rows, n int, eps float32) {
 	for r := 0; r < rows; r++ {
-		d, xr, rr := dst[r*n:(r+1)*n], x[r*n:(r+1)*n], res[r*n:(r+1)*n]
-		for i := range d {
-			d[i] = xr[i] + rr[i]
-		}
+		d := dst[r*n : (r+1)*n]
+		add(d, x[r*n:(r+1)*n], res[r*n:(r+1)*n])
 		layerNormRow(d, d, w[:n], b[:n], eps)
 	}
 }
@@ -42,21 +40,9 @@ func addLayerNorm(dst, x, res, w, b []float32, rows, n int, eps float32) {
 // are float64: a float32 running sum over 1024 values with a large mean loses ~1e-5.
 func layerNormRow(d, x, w, b []float32, eps float32) {
 	x = x[:len(d)]
-	var sum float64
-	for _, v := range x {
-		sum += float64(v)
-	}
-	mean := float32(sum / float64(len(x)))
-	var ss float64
-	for _, v := range x {
-		c := v - mean
-		ss += float64(c * c)
-	}
-	inv := float32(1 / math.Sqrt(ss/float64(len(x))+float64(eps)))
-	w, b = w[:len(d)], b[:len(d)]
-	for i, v := range x {
-		d[i] = (v-mean)*inv*w[i] + b[i]
-	}
+	mean := float32(sumF64(x) / float64(len(x)))
+	inv := float32(1 / math.Sqrt(sumSqDevF64(x, mean)/float64(len(x))+float64(eps)))
+	normAffine(d, x, w[:len(d)], b[:len(d)], mean, inv)
 }
 
 // LayerNormRef is the float64 reference for LayerNorm.

@@ -43,3 +43,38 @@ func scaleMaxGo(x []float32, s float32) float32 {
 	}
 	return mx
 }
+
+// addGo sets d[i] = x[i] + y[i] for i < len(d).
+func addGo(d, x, y []float32) {
+	x, y = x[:len(d)], y[:len(d)]
+	for i := range d {
+		d[i] = x[i] + y[i]
+	}
+}
+
+// sumF64Go is Σ x[i], added in float64.
+func sumF64Go(x []float32) float64 {
+	var s float64
+	for _, v := range x {
+		s += float64(v)
+	}
+	return s
+}
+
+// sumSqDevF64Go is Σ (x[i]-m)², each square in float32, the sum in float64.
+func sumSqDevF64Go(x []float32, m float32) float64 {
+	var s float64
+	for _, v := range x {
+		c := v - m
+		s += float64(c * c)
+	}
+	return s
+}
+
+// normAffineGo sets d[i] = (x[i]-m)·inv·w[i] + b[i] for i < len(d).
+func normAffineGo(d, x, w, b []float32, m, inv float32) {
+	x, w, b = x[:len(d)], w[:len(d)], b[:len(d)]
+	for i, v := range x {
+		d[i] = (v-m)*inv*w[i] + b[i]
+	}
+}

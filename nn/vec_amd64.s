@@ -149,6 +149,125 @@ mdone:
 	VZEROUPPER
 	RET
 
+// func addAVX2(d, x, y *float32, n int)
+// d[i] = x[i] + y[i] for i < n, n a multiple of 8.
+TEXT ·addAVX2(SB), NOSPLIT, $0-32
+	MOVQ d+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ y+16(FP), DX
+	MOVQ n+24(FP), CX
+	SHRQ $3, CX
+	JZ   adone
+
+aloop:
+	VMOVUPS (SI), Y0
+	VADDPS  (DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     aloop
+
+adone:
+	VZEROUPPER
+	RET
+
+// func sumF64AVX2(x *float32, n int) float64
+// Σ x[i] for i < n (n a multiple of 8), each value widened and added in float64.
+TEXT ·sumF64AVX2(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	SHRQ $3, CX
+	JZ   sdone
+
+sloop:
+	VCVTPS2PD (SI), Y0
+	VCVTPS2PD 16(SI), Y1
+	VADDPD  Y0, Y4, Y4
+	VADDPD  Y1, Y5, Y5
+	ADDQ    $32, SI
+	DECQ    CX
+	JNZ     sloop
+
+sdone:
+	VADDPD  Y5, Y4, Y4
+	VEXTRACTF128 $1, Y4, X1
+	VADDPD  X1, X4, X4
+	VPERMILPD $1, X4, X1
+	VADDSD  X1, X4, X4
+	VMOVSD  X4, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func sumSqDevF64AVX2(x *float32, n int, m float32) float64
+// Σ (x[i]-m)² for i < n (n a multiple of 8): difference and square in float32, the sum in
+// float64 (as layerNormRow).
+TEXT ·sumSqDevF64AVX2(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS m+16(FP), Y6
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	SHRQ $3, CX
+	JZ   qdone
+
+qloop:
+	VMOVUPS (SI), Y0
+	VSUBPS  Y6, Y0, Y0
+	VMULPS  Y0, Y0, Y0
+	VCVTPS2PD X0, Y1
+	VEXTRACTF128 $1, Y0, X2
+	VCVTPS2PD X2, Y2
+	VADDPD  Y1, Y4, Y4
+	VADDPD  Y2, Y5, Y5
+	ADDQ    $32, SI
+	DECQ    CX
+	JNZ     qloop
+
+qdone:
+	VADDPD  Y5, Y4, Y4
+	VEXTRACTF128 $1, Y4, X1
+	VADDPD  X1, X4, X4
+	VPERMILPD $1, X4, X1
+	VADDSD  X1, X4, X4
+	VMOVSD  X4, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func normAffineAVX2(d, x, w, b *float32, n int, m, inv float32)
+// d[i] = (x[i]-m)·inv·w[i] + b[i] for i < n, n a multiple of 8.
+TEXT ·normAffineAVX2(SB), NOSPLIT, $0-48
+	MOVQ d+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ w+16(FP), R8
+	MOVQ b+24(FP), DX
+	MOVQ n+32(FP), CX
+	VBROADCASTSS m+40(FP), Y6
+	VBROADCASTSS inv+44(FP), Y7
+	SHRQ $3, CX
+	JZ   ndone
+
+nloop:
+	VMOVUPS (SI), Y0
+	VSUBPS  Y6, Y0, Y0
+	VMULPS  Y7, Y0, Y0
+	VMULPS  (R8), Y0, Y0
+	VADDPS  (DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, R8
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     nloop
+
+ndone:
+	VZEROUPPER
+	RET
+
 DATA erfP0<>+0(SB)/4, $0x3f906eb9
 DATA erfP0<>+4(SB)/4, $0x3f906eb9
 DATA erfP0<>+8(SB)/4, $0x3f906eb9

@@ -57,6 +57,33 @@ func TestRowKernels(t *testing.T) {
 				}
 			}
 
+			add(d, x, b)
+			for i := range d {
+				if d[i] != x[i]+b[i] {
+					t.Fatalf("add n=%d i=%d: %g, want %g", n, i, d[i], x[i]+b[i])
+				}
+			}
+			var s, ss float64
+			for _, v := range x {
+				s += float64(v)
+			}
+			if got := sumF64(x); math.Abs(got-s) > 1e-12*max(1, math.Abs(s)) {
+				t.Fatalf("sumF64 n=%d: %g, want %g", n, got, s)
+			}
+			m := float32(0.3)
+			for _, v := range x {
+				ss += float64((v - m) * (v - m))
+			}
+			if got := sumSqDevF64(x, m); math.Abs(got-ss) > 1e-12*max(1, ss) {
+				t.Fatalf("sumSqDevF64 n=%d: %g, want %g", n, got, ss)
+			}
+			normAffine(d, x, b, x, m, 1.5)
+			for i := range d {
+				if want := (x[i]-m)*1.5*b[i] + x[i]; d[i] != want {
+					t.Fatalf("normAffine n=%d i=%d: %g, want %g", n, i, d[i], want)
+				}
+			}
+
 			orig := append([]float32(nil), x...)
 			mx := scaleMax(x, 0.125)
 			wantMax := math.Inf(-1)
