@@ -9,7 +9,7 @@ import (
 // AttentionTile is the number of query rows and key columns handled at once by
 // AttentionHead: the fused attention never holds more than AttentionTile² scores per head
 // in flight.
-const AttentionTile = 64
+const AttentionTile = 128
 
 // AttentionHeadWork is the length of the work buffer AttentionHead needs.
 const AttentionHeadWork = AttentionTile*AttentionTile + 2*AttentionTile
@@ -164,10 +164,7 @@ func attentionHead(dst []float32, ldd int, q []float32, ldq, tq int, k, v []floa
 					// the running maximum grew: rescale what was accumulated so far
 					corr := expf(m[r] - mx)
 					l[r] = l[r]*corr + sum
-					or := o[r*ldd : r*ldd+hd]
-					for c := range or {
-						or[c] *= corr
-					}
+					scaleRow(o[r*ldd:r*ldd+hd], corr)
 				default:
 					l[r] += sum
 				}
@@ -177,11 +174,7 @@ func attentionHead(dst []float32, ldd int, q []float32, ldq, tq int, k, v []floa
 			tensor.GemmNN(j0 > 0, o, ldd, s, bk, v[j0*ld:], ld, bq, hd, bk)
 		}
 		for r := 0; r < bq; r++ {
-			inv := 1 / l[r]
-			or := o[r*ldd : r*ldd+hd]
-			for c := range or {
-				or[c] *= inv
-			}
+			scaleRow(o[r*ldd:r*ldd+hd], 1/l[r])
 		}
 	}
 }

@@ -78,3 +78,6 @@ func normAffineGo(d, x, w, b []float32, m, inv float32) {
 		d[i] = (v-m)*inv*w[i] + b[i]
 	}
 }
+
+// scaleRow sets x[i] *= s.
+func scaleRow(x []float32, s float32) { _ = scaleMax(x, s) }
