@@ -370,3 +370,32 @@ func BenchmarkAttentionPacked(b *testing.B) {
 		})
 	}
 }
+
+func TestGatherHalf(t *testing.T) {
+	// values exact in both formats, so the widened table is the same for F16 and BF16
+	vals := []float32{0, 1, -2, 0.5, 3.75, -0.125, 96, 1024}
+	f16 := []uint16{0x0000, 0x3c00, 0xc000, 0x3800, 0x4380, 0xb000, 0x5600, 0x6400}
+	bf16 := make([]uint16, len(vals))
+	for i, v := range vals {
+		bf16[i] = tensor.Float32ToBF16(v)
+	}
+	ids := []int32{3, 0, 3, 1}
+	want := make([]float32, len(ids)*2)
+	Gather(want, vals, ids, 2)
+	for _, c := range []struct {
+		p     Precision
+		table []uint16
+	}{{F16, f16}, {BF16, bf16}, {BF16Compute, bf16}} {
+		got := make([]float32, len(want))
+		GatherHalf(got, c.table, ids, 2, c.p)
+		if maxAbsDiff(got, want) != 0 {
+			t.Errorf("GatherHalf precision %d: %v, want %v", c.p, got, want)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("GatherHalf with an id outside the table did not panic")
+		}
+	}()
+	GatherHalf(make([]float32, 2), f16, []int32{4}, 2, F16)
+}

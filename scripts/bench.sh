@@ -135,7 +135,7 @@ for line in open(sys.argv[1]):
         order.append(r["label"])
     rows[r["label"]][r["system"]] = r["result"]
 print(f"threads {sys.argv[2]}, dtype {sys.argv[3]}\n")
-print("| workload | gorerank pairs/s (min..max) | torch pairs/s | gorerank / torch | tokens/s | GFLOP/s | % of GEMM peak | peak RSS MiB |")
+print("| workload | gorerank pairs/s (min..max) | torch pairs/s (min..max) | gorerank / torch | tokens/s | GFLOP/s | % of GEMM peak | peak RSS MiB |")
 print("|---|---|---|---|---|---|---|---|")
 for label in order:
     g = rows[label].get("gorerank")
@@ -144,7 +144,11 @@ for label in order:
     tname = "" if not t or t[0][0] == "torch" else f" ({t[0][0].replace('torch-', '')})"
     cells = [label]
     cells.append(f"{g['pairs_per_s']:.2f} ({g['pairs_per_s_min']:.2f}..{g['pairs_per_s_max']:.2f})")
-    cells.append("-" if tp is None else f"{tp:.2f}{tname}")
+    if tp is None:
+        cells.append("-")
+    else:
+        ta = t[0][1].get("pairs_per_s_all") or [tp]
+        cells.append(f"{tp:.2f} ({min(ta):.2f}..{max(ta):.2f}){tname}")
     cells.append("-" if tp is None else f"{g['pairs_per_s'] / tp:.2f}x")
     cells.append(f"{g['tokens_per_s']:.0f}")
     cells.append(f"{g['gflops']:.1f}")

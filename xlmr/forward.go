@@ -167,7 +167,11 @@ func (m *Model) embed(s *Scratch, seqs [][]int32, n int) {
 			rank++
 			pos[j] = rank
 		}
-		nn.Gather(s.x[s.offs[i]*H:], e.WordEmbeddings, seq, H) // x = word[ids]   (T,H)
+		if e.WordEmbeddings != nil {
+			nn.Gather(s.x[s.offs[i]*H:], e.WordEmbeddings, seq, H) // x = word[ids]   (T,H)
+		} else {
+			nn.GatherHalf(s.x[s.offs[i]*H:], e.WordEmbeddings16, seq, H, e.WordEmbeddings16Format)
+		}
 	}
 	x, eps := s.x[:n*H], float32(cfg.LayerNormEps)
 	nn.Gather(s.tmp, e.PositionEmbeddings, s.pos[:n], H)                // tmp = position[pos]   (N,H)

@@ -158,7 +158,13 @@ func TestGoldenLogitsF16Checkpoint(t *testing.T) {
 
 func TestGoldenLogitsBF16Checkpoint(t *testing.T) {
 	g := loadGoldens(t)
-	checkLogits(t, loadTiny(t, LoadOptions{WeightsFile: "model-bf16.safetensors"}), g, "logits_bf16_ckpt_f64", logitTol)
+	m := loadTiny(t, LoadOptions{WeightsFile: "model-bf16.safetensors"})
+	// the word-embedding table stays in the checkpoint's BF16 bits (rows widened on gather)
+	if e := &m.Embeddings; e.WordEmbeddings != nil || len(e.WordEmbeddings16) != m.Config.VocabSize*m.Config.HiddenSize || e.WordEmbeddings16Format != nn.BF16 {
+		t.Errorf("word embeddings of a BF16 checkpoint: f32 %d values, 16-bit %d values (format %d); want BF16 bits in place",
+			len(e.WordEmbeddings), len(e.WordEmbeddings16), e.WordEmbeddings16Format)
+	}
+	checkLogits(t, m, g, "logits_bf16_ckpt_f64", logitTol)
 	checkLogits(t, loadTiny(t, LoadOptions{WeightsFile: "model-bf16.safetensors", Precision: nn.BF16}), g, "logits_bf16_ckpt_f64", logitTol)
 	// BF16 compute rounds activations to 8 significant bits: only a sanity bound
 	checkLogits(t, loadTiny(t, LoadOptions{WeightsFile: "model-bf16.safetensors", Precision: nn.BF16Compute}), g, "logits_bf16_ckpt_f64", 5e-2)

@@ -32,10 +32,16 @@ type Model struct {
 
 // Embeddings is roberta.embeddings.
 type Embeddings struct {
-	WordEmbeddings      []float32 // word_embeddings.weight        (V,H)
-	PositionEmbeddings  []float32 // position_embeddings.weight    (P,H)
-	TokenTypeEmbeddings []float32 // token_type_embeddings.weight  (Y,H)
-	LayerNorm           Norm      // LayerNorm                     (H)
+	WordEmbeddings []float32 // word_embeddings.weight        (V,H), F32 checkpoints
+	// WordEmbeddings16 is word_embeddings.weight (V,H) as the F16 or BF16 bits of a
+	// half-precision checkpoint, used in place (WordEmbeddings is then nil): the table is
+	// the largest tensor (1 GB widened) and each forward reads only its ids' rows, widened
+	// exactly as they are gathered.
+	WordEmbeddings16       []uint16
+	WordEmbeddings16Format nn.Precision // nn.F16 or nn.BF16
+	PositionEmbeddings     []float32    // position_embeddings.weight    (P,H)
+	TokenTypeEmbeddings    []float32    // token_type_embeddings.weight  (Y,H)
+	LayerNorm              Norm         // LayerNorm                     (H)
 }
 
 // Norm is a LayerNorm's affine parameters.
@@ -322,6 +328,28 @@ func (l *loader) half(t *weights.Tensor) ([]uint16, error) {
 	return out, nil
 }
 
+// wordEmbeddings loads roberta.embeddings.word_embeddings.weight: F16/BF16 bits in place,
+// anything else as float32.
+func (l *loader) wordEmbeddings(e *Embeddings, vocab, h int) {
+	const key = "roberta.embeddings.word_embeddings.weight"
+	if t, _ := l.ck.Tensor(key); t != nil && (t.DType == weights.F16 || t.DType == weights.BF16) {
+		if t = l.tensor(key, vocab, h); t == nil {
+			return
+		}
+		bits, err := t.Uint16()
+		if err != nil {
+			l.fail(fmt.Errorf("xlmr: tensor %q: %w", key, err))
+			return
+		}
+		e.WordEmbeddings16, e.WordEmbeddings16Format = bits, nn.BF16
+		if t.DType == weights.F16 {
+			e.WordEmbeddings16Format = nn.F16
+		}
+		return
+	}
+	e.WordEmbeddings = l.f32(key, vocab, h)
+}
+
 func fromCheckpoint(cfg Config, ck *weights.Checkpoint, o LoadOptions) (*Model, error) {
 	switch o.Precision {
 	case nn.F32, nn.F16, nn.BF16, nn.BF16Compute:
@@ -333,7 +361,7 @@ func fromCheckpoint(cfg Config, ck *weights.Checkpoint, o LoadOptions) (*Model, 
 	m := &Model{Config: cfg, ckpt: ck}
 
 	e := &m.Embeddings
-	e.WordEmbeddings = l.f32("roberta.embeddings.word_embeddings.weight", cfg.VocabSize, H)
+	l.wordEmbeddings(e, cfg.VocabSize, H)
 	e.PositionEmbeddings = l.f32("roberta.embeddings.position_embeddings.weight", cfg.MaxPositionEmbeddings, H)
 	e.TokenTypeEmbeddings = l.f32("roberta.embeddings.token_type_embeddings.weight", cfg.TypeVocabSize, H)
 	e.LayerNorm = l.norm("roberta.embeddings.LayerNorm", H)
