@@ -61,7 +61,8 @@ func (f *modelFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.model, "model", "", "model `DIR` with config.json, safetensors weights and tokenizer.json (required)")
 	fs.StringVar(&f.weights, "weights", "", "safetensors `FILE` (or shard *.index.json) to load instead of the folder's default")
 	fs.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer.json `FILE` (default DIR/tokenizer.json)")
-	fs.StringVar(&f.precision, "precision", "f32", "linear weights: f32, f16, bf16, or bf16c (bf16 weights and activations)")
+	fs.StringVar(&f.precision, "dtype", "f32", "how linear weights are kept: f32, f16, bf16, or bf16c (bf16 weights and activations); f16/bf16 keep a half checkpoint in place at half the memory, f32 widens it")
+	fs.StringVar(&f.precision, "precision", "f32", "the same as --dtype")
 	fs.IntVar(&f.maxLength, "max-length", gorerank.DefaultMaxLength, "max pair length in tokens, special tokens included; longer pairs are truncated longest_first")
 }
 
@@ -91,7 +92,7 @@ func parsePrecision(s string) (nn.Precision, error) {
 	case "bf16c", "bf16-compute":
 		return nn.BF16Compute, nil
 	}
-	return 0, fmt.Errorf("--precision %q: want f32, f16, bf16 or bf16c", s)
+	return 0, fmt.Errorf("--dtype %q: want f32, f16, bf16 or bf16c", s)
 }
 
 // weightsPath makes a --weights value that names an existing file relative to the working

@@ -194,7 +194,7 @@ func TestScoreHumanAndUsage(t *testing.T) {
 		{[]string{"score", "--model", tinyModel, "--query", "q"}, exitUsage, "at least one document"},
 		{[]string{"score", "--model", tinyModel, "--input", "-", "extra"}, exitUsage, "unexpected arguments"},
 		{[]string{"score", "--model", tinyModel, "--input", "-", "--max-length", "0"}, exitUsage, "--max-length must be positive"},
-		{[]string{"score", "--model", tinyModel, "--input", "-", "--precision", "f8"}, exitUsage, `--precision "f8"`},
+		{[]string{"score", "--model", tinyModel, "--input", "-", "--precision", "f8"}, exitUsage, `--dtype "f8"`},
 		{[]string{"score", "--bogus"}, exitUsage, "flag provided but not defined"},
 		{[]string{"score", "--help"}, exitOK, "Examples:"},
 		{[]string{"score", "--model", tinyModel, "--query", "q", "d"}, exitFailure, "tokenizer.json"}, // the tiny folder has no tokenizer
