@@ -135,7 +135,7 @@ func sortPieces(v *vocabTable) []int32 {
 		items = append(items, item{k, int32(id)})
 	}
 	tmp := make([]item, len(items))
-	for shift := uint(0); shift < 64; shift += 8 {
+	for shift := uint(0); shift < 64 && len(items) > 0; shift += 8 { // (no pieces: nothing to sort)
 		var count [257]int
 		for _, it := range items {
 			count[(it.key>>shift)&0xFF+1]++
