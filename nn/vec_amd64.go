@@ -17,8 +17,9 @@ func expSubSumAVX2(x *float32, n int, m float32) float32
 func scaleMaxAVX2(x *float32, n int, s float32) float32
 
 // geluBiasRow sets d[i] = GELU(x[i] + b[i]) for i < len(x) (b nil: no bias). The vector form
-// evaluates erf as a rational approximation u·P(u²)/Q(u²) in float32 (absolute error of GELU
-// below 1.1e-6 for |z| ≤ 20, measured against float64; see erfgen).
+// evaluates erf as a rational approximation u·P(u²)/Q(u²) in float32 (absolute error of erf
+// 3.4e-7 and of GELU 1.04e-6 for |z| ≤ 20, against float64), fitted and checked by
+// internal/erfgen/rational_erf.py, which also writes the kernel's constants.
 func geluBiasRow(d, x, b []float32) {
 	n := len(x) &^ 7
 	if !useVec || n == 0 || b == nil {

@@ -184,24 +184,16 @@ func (m *Model) embed(s *Scratch, seqs [][]int32, n int) {
 //
 //	x = LN(x + Attention(x)·Woᵀ + bo);  x = LN(x + GELU(x·W1ᵀ + b1)·W2ᵀ + b2)
 func (m *Model) encoderLayer(s *Scratch, y *Layer, li, n int, hook Hook, t0 time.Time) time.Time {
-	cfg := &m.Config
-	H, I, eps := cfg.HiddenSize, cfg.IntermediateSize, float32(cfg.LayerNormEps)
-	x, ctx, tmp, h := s.x[:n*H], s.ctx[:n*H], s.tmp[:n*H], s.h[:n*I]
-	sa, ao, ff := &y.Attention.Self, &y.Attention.Output, &y.Output
-	ln1, ln2 := &ao.LayerNorm, &ff.LayerNorm
+	H := m.Config.HiddenSize
+	x, ctx, sa := s.x[:n*H], s.ctx[:n*H], &y.Attention.Self
 
-	sa.Query.Forward(s.q, x, n)                                 // q = x·Wqᵀ + bq               (N,H)
-	sa.Key.Forward(s.k, x, n)                                   // k = x·Wkᵀ + bk               (N,H)
-	sa.Value.Forward(s.v, x, n)                                 // v = x·Wvᵀ + bv               (N,H)
-	m.attention(s, ctx, li, hook)                               // ctx = softmax(q·kᵀ/√d)·v     (N,H) per sequence, head
-	ao.Dense.Forward(tmp, ctx, n)                               // tmp = ctx·Woᵀ + bo           (N,H)
-	nn.AddLayerNorm(x, tmp, x, ln1.Weight, ln1.Bias, n, H, eps) // x = LN(tmp + x)              (N,H)
+	sa.Query.Forward(s.q, x, n)        // q = x·Wqᵀ + bq                 (N,H)
+	sa.Key.Forward(s.k, x, n)          // k = x·Wkᵀ + bk                 (N,H)
+	sa.Value.Forward(s.v, x, n)        // v = x·Wvᵀ + bv                 (N,H)
+	m.attention(s, ctx, li, hook)      // ctx = softmax(q·kᵀ/√d)·v       (N,H) per sequence, head
+	m.attentionOutput(s, y, x, ctx, n) // x = LN(x + ctx·Woᵀ + bo)       (N,H)
 	t0 = s.lap(t0, stageAttention)
-
-	y.Intermediate.Dense.Forward(h, x, n)                       // h = x·W1ᵀ                    (N,I)
-	nn.AddBiasGELU(h, h, y.Intermediate.Bias, n, I)             // h = GELU(h + b1)             (N,I)
-	ff.Dense.Forward(tmp, h, n)                                 // tmp = h·W2ᵀ + b2             (N,H)
-	nn.AddLayerNorm(x, tmp, x, ln2.Weight, ln2.Bias, n, H, eps) // x = LN(tmp + x)              (N,H)
+	m.feedForward(s, y, x, n) // x = LN(x + GELU(x·W1ᵀ + b1)·W2ᵀ + b2)
 	return s.lap(t0, stageFFN)
 }
 
@@ -212,37 +204,51 @@ func (m *Model) encoderLayer(s *Scratch, y *Layer, li, n int, hook Hook, t0 time
 //	q = cls·Wqᵀ + bq;  ctx = softmax(q·kᵀ/√d)·v;  cls = LN(cls + ctx·Woᵀ + bo)
 //	cls = LN(cls + GELU(cls·W1ᵀ + b1)·W2ᵀ + b2)
 func (m *Model) lastLayerFirstTokens(s *Scratch, y *Layer, n, b int, t0 time.Time) time.Time {
-	cfg := &m.Config
-	H, I, eps := cfg.HiddenSize, cfg.IntermediateSize, float32(cfg.LayerNormEps)
-	heads := cfg.NumAttentionHeads
-	hd := H / heads
-	scale := float32(1 / math.Sqrt(float64(hd)))
-	x, cls, ctx, tmp, h := s.x[:n*H], s.cls[:b*H], s.ctx[:b*H], s.tmp[:b*H], s.h[:b*I]
-	sa, ao, ff := &y.Attention.Self, &y.Attention.Output, &y.Output
-	ln1, ln2 := &ao.LayerNorm, &ff.LayerNorm
+	H := m.Config.HiddenSize
+	heads, hd, scale := m.heads()
+	x, cls, ctx, sa := s.x[:n*H], s.cls[:b*H], s.ctx[:b*H], &y.Attention.Self
 
-	sa.Key.Forward(s.k, x, n)                                                              // k = x·Wkᵀ + bk           (N,H)
-	sa.Value.Forward(s.v, x, n)                                                            // v = x·Wvᵀ + bv           (N,H)
-	sa.Query.Forward(s.q, cls, b)                                                          // q = cls·Wqᵀ + bq         (B,H)
-	nn.AttentionPackedFirst(ctx, H, s.q, H, s.k, s.v, H, s.offs, heads, hd, scale, s.work) // ctx = attention         (B,H)
-	ao.Dense.Forward(tmp, ctx, b)                                                          // tmp = ctx·Woᵀ + bo       (B,H)
-	nn.AddLayerNorm(cls, tmp, cls, ln1.Weight, ln1.Bias, b, H, eps)                        // cls = LN(tmp + cls)      (B,H)
+	sa.Key.Forward(s.k, x, n)                                                              // k = x·Wkᵀ + bk     (N,H)
+	sa.Value.Forward(s.v, x, n)                                                            // v = x·Wvᵀ + bv     (N,H)
+	sa.Query.Forward(s.q, cls, b)                                                          // q = cls·Wqᵀ + bq   (B,H)
+	nn.AttentionPackedFirst(ctx, H, s.q, H, s.k, s.v, H, s.offs, heads, hd, scale, s.work) // ctx = attention   (B,H)
+	m.attentionOutput(s, y, cls, ctx, b)                                                   // cls = LN(cls + ctx·Woᵀ + bo)
 	t0 = s.lap(t0, stageAttention)
-
-	y.Intermediate.Dense.Forward(h, cls, b)                         // h = cls·W1ᵀ              (B,I)
-	nn.AddBiasGELU(h, h, y.Intermediate.Bias, b, I)                 // h = GELU(h + b1)         (B,I)
-	ff.Dense.Forward(tmp, h, b)                                     // tmp = h·W2ᵀ + b2         (B,H)
-	nn.AddLayerNorm(cls, tmp, cls, ln2.Weight, ln2.Bias, b, H, eps) // cls = LN(tmp + cls)      (B,H)
+	m.feedForward(s, y, cls, b) // cls = LN(cls + GELU(cls·W1ᵀ + b1)·W2ᵀ + b2)
 	return s.lap(t0, stageFFN)
+}
+
+// attentionOutput computes x (rows,H) = LN(x + ctx·Woᵀ + bo), the attention sub-layer's
+// projection and residual LayerNorm.
+func (m *Model) attentionOutput(s *Scratch, y *Layer, x, ctx []float32, rows int) {
+	H, eps := m.Config.HiddenSize, float32(m.Config.LayerNormEps)
+	ao, tmp := &y.Attention.Output, s.tmp[:rows*H]
+	ao.Dense.Forward(tmp, ctx, rows)                                                 // tmp = ctx·Woᵀ + bo   (rows,H)
+	nn.AddLayerNorm(x, tmp, x, ao.LayerNorm.Weight, ao.LayerNorm.Bias, rows, H, eps) // x = LN(tmp + x)      (rows,H)
+}
+
+// feedForward computes x (rows,H) = LN(x + GELU(x·W1ᵀ + b1)·W2ᵀ + b2).
+func (m *Model) feedForward(s *Scratch, y *Layer, x []float32, rows int) {
+	H, I, eps := m.Config.HiddenSize, m.Config.IntermediateSize, float32(m.Config.LayerNormEps)
+	ff, h, tmp := &y.Output, s.h[:rows*I], s.tmp[:rows*H]
+	y.Intermediate.Dense.Forward(h, x, rows)                                         // h = x·W1ᵀ            (rows,I)
+	nn.AddBiasGELU(h, h, y.Intermediate.Bias, rows, I)                               // h = GELU(h + b1)     (rows,I)
+	ff.Dense.Forward(tmp, h, rows)                                                   // tmp = h·W2ᵀ + b2     (rows,H)
+	nn.AddLayerNorm(x, tmp, x, ff.LayerNorm.Weight, ff.LayerNorm.Bias, rows, H, eps) // x = LN(tmp + x)      (rows,H)
+}
+
+// heads returns the head count, the head size and the attention scale 1/√(head size).
+func (m *Model) heads() (heads, hd int, scale float32) {
+	heads = m.Config.NumAttentionHeads
+	hd = m.Config.HiddenSize / heads
+	return heads, hd, float32(1 / math.Sqrt(float64(hd)))
 }
 
 // attention computes ctx = softmax(q·kᵀ·scale)·v for each sequence and head with the fused
 // (tiled, online-softmax) kernel. With a hook it also computes and reports the probabilities.
 func (m *Model) attention(s *Scratch, ctx []float32, li int, hook Hook) {
-	cfg := &m.Config
-	H, heads := cfg.HiddenSize, cfg.NumAttentionHeads
-	hd := H / heads
-	scale := float32(1 / math.Sqrt(float64(hd)))
+	H := m.Config.HiddenSize
+	heads, hd, scale := m.heads()
 	nn.AttentionPacked(ctx, H, s.q, s.k, s.v, H, s.offs, heads, hd, scale, s.work) // (N,H)
 	if hook == nil {
 		return
