@@ -34,7 +34,8 @@
 // register-tiled micro-kernel chosen once, at package initialisation, from the CPU
 // (golang.org/x/sys/cpu):
 //
-//   - avx512: AVX-512F, 12×32 tile (amd64 assembly)
+//   - avx512: AVX-512F, 12×32 tile (amd64 assembly); only in builds with -tags gemm_avx512
+//     until it has run on AVX-512 hardware (its blocking is tested through the sim512 tier)
 //   - avx2: AVX2 and FMA, 6×16 tile, 4×16 and 2×16 for the last rows (amd64 assembly)
 //   - generic: pure Go, 4×4 tile: other GOARCHes, the purego build tag, older CPUs
 //

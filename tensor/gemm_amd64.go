@@ -4,10 +4,11 @@ package tensor
 
 import "golang.org/x/sys/cpu"
 
-// bestTier picks the widest kernel the CPU and OS support.
+// bestTier picks the widest kernel the CPU and OS support (AVX-512 only when opted in, see
+// avx512OptIn).
 func bestTier() gemmTier {
 	switch {
-	case cpu.X86.HasAVX512F:
+	case avx512OptIn && cpu.X86.HasAVX512F:
 		return tierAVX512
 	case cpu.X86.HasAVX2 && cpu.X86.HasFMA:
 		return tierAVX2
@@ -19,7 +20,7 @@ func bestTier() gemmTier {
 // tiers lists the tiers this machine can run, best first.
 func tiers() []gemmTier {
 	var ts []gemmTier
-	if cpu.X86.HasAVX512F {
+	if avx512OptIn && cpu.X86.HasAVX512F {
 		ts = append(ts, tierAVX512)
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
