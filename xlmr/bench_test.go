@@ -1,10 +1,7 @@
 package xlmr
 
 import (
-	"encoding/binary"
 	"encoding/json"
-	"fmt"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -17,43 +14,7 @@ import (
 func benchModel(b *testing.B, layers int) *Model {
 	b.Helper()
 	const V, H, I, P = 1000, 1024, 4096, 8194
-	r := rand.New(rand.NewPCG(1, 2))
-	ts := map[string]rawTensor{}
-	add := func(name string, shape ...int) {
-		n := 1
-		for _, d := range shape {
-			n *= d
-		}
-		buf := make([]byte, 4*n)
-		for i := 0; i < n; i++ {
-			binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(float32(r.NormFloat64()*0.03)))
-		}
-		ts[name] = rawTensor{"F32", shape, buf}
-	}
-	add("roberta.embeddings.word_embeddings.weight", V, H)
-	add("roberta.embeddings.position_embeddings.weight", P, H)
-	add("roberta.embeddings.token_type_embeddings.weight", 1, H)
-	add("roberta.embeddings.LayerNorm.weight", H)
-	add("roberta.embeddings.LayerNorm.bias", H)
-	for l := 0; l < layers; l++ {
-		p := fmt.Sprintf("roberta.encoder.layer.%d.", l)
-		for _, s := range []string{"attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"} {
-			add(p+s+".weight", H, H)
-			add(p+s+".bias", H)
-		}
-		add(p+"intermediate.dense.weight", I, H)
-		add(p+"intermediate.dense.bias", I)
-		add(p+"output.dense.weight", H, I)
-		add(p+"output.dense.bias", H)
-		for _, s := range []string{"attention.output.LayerNorm", "output.LayerNorm"} {
-			add(p+s+".weight", H)
-			add(p+s+".bias", H)
-		}
-	}
-	add("classifier.dense.weight", H, H)
-	add("classifier.dense.bias", H)
-	add("classifier.out_proj.weight", 1, H)
-	add("classifier.out_proj.bias", 1)
+	ts := randomTensors(rand.New(rand.NewPCG(1, 2)), V, H, I, P, layers, 0.03)
 	cfg := smallConfig()
 	cfg["vocab_size"], cfg["hidden_size"], cfg["intermediate_size"] = V, H, I
 	cfg["num_attention_heads"], cfg["num_hidden_layers"], cfg["max_position_embeddings"] = 16, layers, P

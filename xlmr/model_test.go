@@ -36,8 +36,11 @@ type rawTensor struct {
 }
 
 // smallTensors returns random F32 tensors with the checkpoint names of smallConfig's model.
-func smallTensors(r *rand.Rand) map[string]rawTensor {
-	const V, H, I, P, L = 50, 8, 16, 20, 2
+func smallTensors(r *rand.Rand) map[string]rawTensor { return randomTensors(r, 50, 8, 16, 20, 2, 0.3) }
+
+// randomTensors returns normal(0, std) F32 tensors with the checkpoint names and shapes of an
+// XLM-R cross-encoder: vocabulary V, hidden H, FFN I, P positions, L layers.
+func randomTensors(r *rand.Rand, V, H, I, P, L int, std float64) map[string]rawTensor {
 	out := map[string]rawTensor{}
 	add := func(name string, shape ...int) {
 		n := 1
@@ -46,7 +49,7 @@ func smallTensors(r *rand.Rand) map[string]rawTensor {
 		}
 		b := make([]byte, 4*n)
 		for i := 0; i < n; i++ {
-			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(float32(r.NormFloat64()*0.3)))
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(float32(r.NormFloat64()*std)))
 		}
 		out[name] = rawTensor{"F32", shape, b}
 	}
