@@ -170,6 +170,16 @@ func BenchmarkRowKernels(b *testing.B) {
 				geluBiasRow(d, x, bias)
 			}
 		})
+		b.Run("layernorm/"+name, func(b *testing.B) {
+			w := make([]float32, 1024)
+			for i := range w {
+				w[i] = 1
+			}
+			b.SetBytes(4 * 4096)
+			for range b.N {
+				addLayerNorm(d, x, bias, w, w, 4, 1024, 1e-5)
+			}
+		})
 		b.Run("exp/"+name, func(b *testing.B) {
 			b.SetBytes(4 * 64)
 			for range b.N {
