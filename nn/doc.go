@@ -14,8 +14,8 @@
 //   - Every fast kernel has a naive reference twin (suffix Ref) that accumulates in float64.
 //     The references are the test oracles; they are slow and are not meant for production.
 //   - Large calls of AddBiasGELU, LayerNorm, AddLayerNorm, Attention and AttentionPacked are
-//     split into tasks run by the calling goroutine plus idle helper goroutines (GOMAXPROCS−1,
-//     started on first use, shared by all callers; see parallel.go). Results do not depend on
+//     split into tasks run by the calling goroutine plus idle helpers of the module's one pool
+//     (internal/workers, shared with package tensor; see parallel.go). Results do not depend on
 //     the split. Small calls stay on the caller.
 //   - CPU tiers: on amd64 with AVX2+FMA the row kernels (GELU, softmax exp and max, the
 //     LayerNorm passes, bias and residual adds) run in Go assembly (vec_amd64.s), 10–20×

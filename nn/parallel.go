@@ -1,19 +1,12 @@
 package nn
 
-import (
-	"runtime"
-	"sync"
-	"sync/atomic"
-)
+import "github.com/gorerank/gorerank/internal/workers"
 
-// Parallel policy (the same as package tensor's GEMM): a kernel call large enough to share is
-// cut into independent tasks that write disjoint parts of dst. The calling goroutine always
-// works on its own call and recruits only helpers that are idle at that moment (non-blocking
-// send to goroutines parked on an unbuffered channel). There are GOMAXPROCS−1 helpers, started
-// on first use. A lone caller thus uses every core, several concurrent callers share the
-// helpers, and nobody waits for a busy helper. Tasks are taken from an atomic counter.
-//
-// Calls are described by a *call from a fixed free list, so steady-state use does not allocate.
+// Parallel policy: the large calls of the row kernels and of attention are cut into
+// independent tasks that write disjoint parts of dst and run on the calling goroutine plus
+// idle helpers of the module's one worker pool (internal/workers, shared with package
+// tensor's GEMMs). Calls are described by a *call from a fixed free list, so steady-state use
+// does not allocate.
 
 // job is a kernel cut into tasks; slot (0 ≤ slot < threads()) identifies the goroutine, for
 // per-goroutine work space.
@@ -22,40 +15,18 @@ type job interface {
 }
 
 type call struct {
-	j      job
-	next   atomic.Int64
-	ntasks int64
-	slots  atomic.Int32
-	wg     sync.WaitGroup
+	j     job
+	group workers.Group
 
 	// parameter blocks of the parallel kernels; j points at one of them
 	rows rowJob
 	attn attnJob
 }
 
-var (
-	poolOnce    sync.Once
-	poolCh      chan *call
-	poolThreads int
-	freeCalls   = make(chan *call, 64)
-)
+var freeCalls = make(chan *call, 64)
 
-// threads starts the helpers on first use and returns how many goroutines may run one call.
-func threads() int {
-	poolOnce.Do(func() {
-		poolThreads = max(1, runtime.GOMAXPROCS(0))
-		poolCh = make(chan *call)
-		for range poolThreads - 1 {
-			go func() {
-				for c := range poolCh {
-					c.work()
-					c.wg.Done()
-				}
-			}()
-		}
-	})
-	return poolThreads
-}
+// threads is how many goroutines may run one call.
+func threads() int { return workers.Threads() }
 
 func getCall() *call {
 	select {
@@ -75,32 +46,13 @@ func putCall(c *call) {
 }
 
 // run executes ntasks tasks of c.j on the caller plus idle helpers and returns when all are done.
-func (c *call) run(ntasks int) {
-	c.next.Store(0)
-	c.ntasks = int64(ntasks)
-	c.slots.Store(0)
-	for h := 1; h < min(threads(), ntasks); h++ {
-		c.wg.Add(1)
-		select {
-		case poolCh <- c:
-			continue
-		default:
-			c.wg.Done()
-		}
-		break // no helper idle: do the rest ourselves
-	}
-	c.work()
-	c.wg.Wait()
-}
+func (c *call) run(ntasks int) { c.group.Run(c, ntasks, threads()) }
 
-func (c *call) work() {
-	slot := int(c.slots.Add(1) - 1)
-	for {
-		t := c.next.Add(1) - 1
-		if t >= c.ntasks {
-			return
-		}
-		c.j.task(int(t), slot)
+// Work takes tasks of c.j until none is left (workers.Job).
+func (c *call) Work(g *workers.Group) {
+	slot := g.Slot()
+	for t, ok := g.Next(); ok; t, ok = g.Next() {
+		c.j.task(t, slot)
 	}
 }
 

@@ -47,8 +47,10 @@
 //
 // A product of at least 4 MFLOP is split into tasks that own disjoint blocks of dst. The
 // calling goroutine works on its own call and recruits only helpers that are idle at that
-// moment, so one caller uses every core, and several goroutines calling at once (a server
-// running several forwards) never start more than GOMAXPROCS−1 helpers between them: there is
-// no oversubscription and no caller waits for a busy helper. Smaller products (per-head
+// moment, from the one pool of GOMAXPROCS−1 helpers that the whole module shares
+// (internal/workers: package nn's attention and row kernels use it too), so one caller uses
+// every core, and several goroutines calling at once (a server running several forwards)
+// never have more than GOMAXPROCS−1 helpers between them: there is no oversubscription and
+// no caller waits for a busy helper. Smaller products (per-head
 // attention at short lengths) run on the calling goroutine alone.
 package tensor

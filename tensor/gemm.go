@@ -3,6 +3,7 @@ package tensor
 //go:generate go run ./_gen -out gemm_amd64.s
 
 import (
+	"github.com/gorerank/gorerank/internal/workers"
 	"sync"
 )
 
@@ -93,7 +94,7 @@ var gemmBufs = sync.Pool{New: func() any { return new(gemmBuf) }}
 // participating goroutines share.
 type gemmCall struct {
 	gemmOps
-	tasks par // task counter and helpers (gemm_pool.go)
+	tasks workers.Group // task counter and helpers
 }
 
 // gemmOps is the plain data of a gemmCall.
@@ -136,19 +137,24 @@ func gemm(op string, transB, acc bool, dst []float32, ldd int, a []float32, lda 
 	c.sh = c.tier.shape()
 	threads := 1
 	if 2*float64(m)*float64(n)*float64(k) >= parallelMinFlops {
-		threads = poolThreads()
+		threads = workers.Threads()
 	}
 	c.plan(threads)
-	c.tasks.run(c, c.ntm*c.ntn, threads)
+	c.tasks.Run(c, c.ntm*c.ntn, threads)
 	c.gemmOps = gemmOps{} // drop the operands: a pooled call must not keep them alive
 	callPool.Put(c)
 }
 
-var callPool = sync.Pool{New: func() any {
-	c := new(gemmCall)
-	c.tasks.state.Store(parClosed) // closed until a parallel run opens it
-	return c
-}}
+var callPool = sync.Pool{New: func() any { return new(gemmCall) }}
+
+// Work takes tasks of c until none is left (workers.Job).
+func (c *gemmCall) Work(g *workers.Group) {
+	buf := gemmBufs.Get().(*gemmBuf)
+	for t, ok := g.Next(); ok; t, ok = g.Next() {
+		c.task(t, buf)
+	}
+	gemmBufs.Put(buf)
+}
 
 // parallelMinFlops is the size under which a GEMM runs on the calling goroutine alone: waking
 // a helper costs from a few to tens of microseconds on a busy virtual machine, while 4 MFLOP

@@ -300,37 +300,3 @@ func TestGemmRandom(t *testing.T) {
 		})
 	}
 }
-
-// TestParProtocol checks the join/close protocol of a parallel call: helpers join only an open
-// call of their generation, and the caller that closes a call with helpers inside is woken by
-// the last one out.
-func TestParProtocol(t *testing.T) {
-	var p par
-	p.done = make(chan struct{}, 1)
-	p.state.Store(7 << 32) // generation 7, open
-	if p.join(6) {
-		t.Fatal("a stale request (generation 6) joined generation 7")
-	}
-	if !p.join(7) || !p.join(7) {
-		t.Fatal("helpers could not join an open call")
-	}
-	p.leave() // one helper done while the call is open: no signal
-	select {
-	case <-p.done:
-		t.Fatal("signal before the call was closed")
-	default:
-	}
-	s := p.state.Load()
-	if !p.state.CompareAndSwap(s, s|parClosed) || s&parCount != 1 {
-		t.Fatalf("close: state %#x, want one helper inside", s)
-	}
-	if p.join(7) {
-		t.Fatal("a helper joined a closed call")
-	}
-	p.leave() // last one out of a closed call
-	select {
-	case <-p.done:
-	default:
-		t.Fatal("the last helper out did not wake the caller")
-	}
-}

@@ -1,10 +1,9 @@
 package tensor
 
 import (
+	"github.com/gorerank/gorerank/internal/workers"
 	"math"
-	"runtime"
 	"sync"
-	"sync/atomic"
 
 	"github.com/x448/float16"
 )
@@ -154,29 +153,10 @@ type lowpJob struct {
 	prep    bool     // tasks prepare tb instead of computing columns
 	unit    int      // column granularity of tasks: 16, or 32 on the tile path
 	slivers int      // units of dst columns
-	ntasks  int64
-	next    atomic.Int64
-	wg      sync.WaitGroup
+	tasks   workers.Group
 }
 
 var lowpJobPool = sync.Pool{New: func() any { return new(lowpJob) }}
-
-// lowpHelpers are GOMAXPROCS−1 goroutines, started on first use, parked on an
-// unbuffered channel. A call recruits only helpers that are idle at that moment (a
-// non-blocking send), so concurrent callers never queue behind each other: each runs
-// its own call and shares whatever helpers are free.
-var lowpHelpers struct {
-	once sync.Once
-	n    int
-	ch   chan *lowpJob
-}
-
-func lowpHelper() {
-	for j := range lowpHelpers.ch {
-		j.work()
-		j.wg.Done()
-	}
-}
 
 // lowpParallelMin is the work (m·n·k) below which a call stays on the calling goroutine.
 const lowpParallelMin = 1 << 20
@@ -193,17 +173,10 @@ func lowpGemm(dst, a []float32, b []uint16, m, n, k int, wf weightFormat, round 
 		clear(dst[:m*n])
 		return
 	}
-	lowpHelpers.once.Do(func() {
-		lowpHelpers.n = runtime.GOMAXPROCS(0) - 1
-		lowpHelpers.ch = make(chan *lowpJob)
-		for range lowpHelpers.n {
-			go lowpHelper()
-		}
-	})
 	j := lowpJobPool.Get().(*lowpJob)
 	j.dst, j.a, j.b, j.m, j.n, j.k, j.wf, j.round, j.tier = dst, a, b, m, n, k, wf, round, lowpActive
 	j.unit = lowpNR
-	threads := 1 + lowpHelpers.n
+	threads := workers.Threads()
 	if m*n*k < lowpParallelMin {
 		threads = 1
 	}
@@ -212,13 +185,13 @@ func lowpGemm(dst, a []float32, b []uint16, m, n, k int, wf weightFormat, round 
 		j.tb = tileBufPool.Get().(*tileBuf)
 		j.tb.grow(m, n, k)
 		j.prep = true // first round: prepare the BF16 operands, in pieces
-		j.run(threads, 4*threads)
+		j.tasks.Run(j, 4*threads, threads)
 		j.prep = false
 	}
 	j.slivers = (n + j.unit - 1) / j.unit
 	// Enough tasks to balance (up to 4 per thread), none narrower than lowpTaskCols
 	// unless that is needed to give every thread one.
-	j.run(threads, min(j.slivers, max(threads, min(4*threads, n/lowpTaskCols))))
+	j.tasks.Run(j, min(j.slivers, max(threads, min(4*threads, n/lowpTaskCols))), threads)
 	if j.tb != nil {
 		tileBufPool.Put(j.tb)
 	}
@@ -226,34 +199,11 @@ func lowpGemm(dst, a []float32, b []uint16, m, n, k int, wf weightFormat, round 
 	lowpJobPool.Put(j)
 }
 
-// run executes ntasks tasks of j on the calling goroutine plus up to threads−1
-// idle helpers, and returns when all are done.
-func (j *lowpJob) run(threads, ntasks int) {
-	j.ntasks = int64(ntasks)
-	j.next.Store(0)
-	for h := 1; h < min(threads, ntasks); h++ {
-		j.wg.Add(1)
-		select {
-		case lowpHelpers.ch <- j:
-			continue
-		default:
-			j.wg.Done()
-		}
-		break // no helper idle: do the rest ourselves
-	}
-	j.work()
-	j.wg.Wait()
-}
-
-// work takes tasks of j until none is left.
-func (j *lowpJob) work() {
+// Work takes tasks of j until none is left (workers.Job).
+func (j *lowpJob) Work(g *workers.Group) {
 	s := lowpScratchPool.Get().(*lowpScratch)
-	for {
-		t := j.next.Add(1) - 1
-		if t >= j.ntasks {
-			break
-		}
-		q, nt := int(t), int(j.ntasks)
+	nt := g.Tasks()
+	for q, ok := g.Next(); ok; q, ok = g.Next() {
 		if j.prep {
 			j.prepareTiles(q, nt)
 			continue
