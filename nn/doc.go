@@ -17,13 +17,15 @@
 //     split into tasks run by the calling goroutine plus idle helpers of the module's one pool
 //     (internal/workers, shared with package tensor; see parallel.go). Results do not depend on
 //     the split. Small calls stay on the caller.
-//   - CPU tiers: on amd64 with AVX2+FMA the row kernels (GELU, softmax exp and max, the
-//     LayerNorm passes, bias and residual adds) run in Go assembly (vec_amd64.s), 10–20×
-//     faster than the portable Go (vec.go), which every other platform and the purego build
-//     use. Tests run both tiers against the float64 references.
+//   - CPU tiers: package tensor decides, once, which kernels run (tensor.Tier). Where its
+//     tier has vector row kernels (tensor.Rows: AVX2+FMA and up), the body of each row of
+//     GELU, softmax exp and max, the LayerNorm passes and the bias and residual adds runs in
+//     them, 10–20× faster than the portable Go (vec.go), which every other platform and the
+//     purego build use. Tests run both against the float64 references.
 //   - GELU's erf: the portable tier evaluates a generated piecewise polynomial in float64
 //     (error < 2e-8, nn/internal/erfgen); the AVX2 tier a rational u·P(u²)/Q(u²) in float32
-//     (erf error 3.4e-7, GELU 1.04e-6 absolute for |z| ≤ 20; internal/erfgen/rational_erf.py).
+//     (erf error 3.4e-7, GELU 1.04e-6 absolute for |z| ≤ 20; internal/erfgen/rational_erf.py;
+//     the assembly is tensor/rows_amd64.s).
 //     Softmax uses a float32 exp (relative error < 1e-7 portable, < 4e-7 vector). All of it
 //     is well under the float32 noise of the surrounding matrix products.
 //   - Attention tiles are AttentionTile (128) wide: at most 128×128 scores per head in flight.

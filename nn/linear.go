@@ -8,7 +8,7 @@ type Precision int
 const (
 	F32         Precision = iota // float32 weight, float32 math
 	F16                          // F16 weight bits (half memory), float32 math
-	BF16                         // BF16 weight bits (half memory), float32 math
+	BF16                         // BF16 weight bits (half memory); BF16 math where the CPU multiplies BF16 (tensor.BF16Arithmetic), float32 math elsewhere
 	BF16Compute                  // BF16 weight bits, activations rounded to BF16, float32 accumulation
 )
 
@@ -47,7 +47,14 @@ func (l *Linear) Forward(dst, x []float32, rows int) {
 	case F16:
 		tensor.MatMulNTF16(d, xs, l.W16, rows, l.Out, l.In)
 	case BF16:
-		tensor.MatMulNTBF16(d, xs, l.W16, rows, l.Out, l.In)
+		// The CPU tier decides: with BF16 dot products (AVX512_BF16, AMX) the activations are
+		// rounded to BF16 and multiplied at twice the float32 rate; elsewhere the weights are
+		// widened, which costs the same and keeps float32 activations.
+		if tensor.BF16Arithmetic() {
+			tensor.MatMulNTBF16Compute(d, xs, l.W16, rows, l.Out, l.In)
+		} else {
+			tensor.MatMulNTBF16(d, xs, l.W16, rows, l.Out, l.In)
+		}
 	case BF16Compute:
 		tensor.MatMulNTBF16Compute(d, xs, l.W16, rows, l.Out, l.In)
 	}

@@ -1,13 +1,98 @@
 package nn
 
-import "math"
+import (
+	"math"
+
+	"github.com/gorerank/gorerank/tensor"
+)
 
 var negInf = float32(math.Inf(-1))
 
-// Row kernels of the activation and softmax paths. Each has a portable form (here) and, on
-// amd64 with AVX2+FMA, a vector form (vec_amd64.s) for the multiple-of-8 body of a row; the
-// tail stays portable. useVec says whether the vector forms run; tests flip it to check both
-// against the float64 references.
+// Row kernels of the activation, softmax and LayerNorm paths. Each has a portable form
+// (here, the ...Go functions) and, where the CPU tier has them, a vector form
+// (tensor.Rows) for the multiple-of-Width body of a row; the tail stays portable. Tests
+// set portableOnly to check both against the float64 references.
+
+// portableOnly, set by tests, runs the portable forms whatever the tier has.
+var portableOnly bool
+
+// vec returns the tier's vector row kernels and the length of x's vector body, or nil.
+func vec(n int) (*tensor.RowKernels, int) {
+	r := tensor.Rows()
+	if portableOnly || r.Width == 0 || n < r.Width {
+		return nil, 0
+	}
+	return r, n - n%r.Width
+}
+
+// geluBiasRow sets d[i] = GELU(x[i] + b[i]) for i < len(x) (b nil: no bias).
+func geluBiasRow(d, x, b []float32) {
+	r, n := vec(len(x))
+	if r == nil || b == nil {
+		geluBiasRowGo(d, x, b)
+		return
+	}
+	r.GELUBias(d[:n], x[:n], b[:n])
+	geluBiasRowGo(d[n:], x[n:], b[n:])
+}
+
+// expSubSum sets x[i] = e^(x[i]-m) and returns their sum.
+func expSubSum(x []float32, m float32) float32 {
+	r, n := vec(len(x))
+	if r == nil {
+		return expSubSumGo(x, m)
+	}
+	return r.ExpSubSum(x[:n], m) + expSubSumGo(x[n:], m)
+}
+
+// scaleMax sets x[i] *= s and returns the largest.
+func scaleMax(x []float32, s float32) float32 {
+	r, n := vec(len(x))
+	if r == nil {
+		return scaleMaxGo(x, s)
+	}
+	return max(r.ScaleMax(x[:n], s), scaleMaxGo(x[n:], s))
+}
+
+// add sets d[i] = x[i] + y[i] for i < len(d).
+func add(d, x, y []float32) {
+	r, n := vec(len(d))
+	if r == nil {
+		addGo(d, x, y)
+		return
+	}
+	r.Add(d[:n], x[:n], y[:n])
+	addGo(d[n:], x[n:], y[n:])
+}
+
+// sumF64 is Σ x[i], added in float64.
+func sumF64(x []float32) float64 {
+	r, n := vec(len(x))
+	if r == nil {
+		return sumF64Go(x)
+	}
+	return r.SumF64(x[:n]) + sumF64Go(x[n:])
+}
+
+// sumSqDevF64 is Σ (x[i]-m)², each square in float32, the sum in float64.
+func sumSqDevF64(x []float32, m float32) float64 {
+	r, n := vec(len(x))
+	if r == nil {
+		return sumSqDevF64Go(x, m)
+	}
+	return r.SumSqDevF64(x[:n], m) + sumSqDevF64Go(x[n:], m)
+}
+
+// normAffine sets d[i] = (x[i]-m)·inv·w[i] + b[i] for i < len(d).
+func normAffine(d, x, w, b []float32, m, inv float32) {
+	r, n := vec(len(d))
+	if r == nil {
+		normAffineGo(d, x, w, b, m, inv)
+		return
+	}
+	r.NormAffine(d[:n], x[:n], w[:n], b[:n], m, inv)
+	normAffineGo(d[n:], x[n:], w[n:], b[n:], m, inv)
+}
 
 // geluBiasRowGo sets d[i] = gelu(x[i] + b[i]) (b nil: no bias).
 func geluBiasRowGo(d, x, b []float32) {

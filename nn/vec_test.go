@@ -4,19 +4,20 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/gorerank/gorerank/tensor"
 )
 
 // forEachVecTier runs f with the vector row kernels on (where this build has them) and off.
 func forEachVecTier(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
 	tiers := []bool{false}
-	if useVec {
+	if tensor.Rows().Width > 0 {
 		tiers = append(tiers, true)
 	}
-	saved := useVec
-	defer func() { useVec = saved }()
+	defer func() { portableOnly = false }()
 	for _, v := range tiers {
-		useVec = v
+		portableOnly = !v
 		name := "go"
 		if v {
 			name = "vec"
@@ -158,11 +159,10 @@ func BenchmarkRowKernels(b *testing.B) {
 		x[i] = float32(i%97)/20 - 2
 	}
 	for _, v := range []bool{false, true} {
-		if v && !useVec {
+		if v && tensor.Rows().Width == 0 {
 			continue
 		}
-		saved := useVec
-		useVec = v
+		portableOnly = !v
 		name := map[bool]string{false: "go", true: "vec"}[v]
 		b.Run("gelu/"+name, func(b *testing.B) {
 			b.SetBytes(4 * 4096)
@@ -187,6 +187,6 @@ func BenchmarkRowKernels(b *testing.B) {
 				expSubSum(d[:64], 2)
 			}
 		})
-		useVec = saved
+		portableOnly = false
 	}
 }

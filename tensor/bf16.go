@@ -19,8 +19,7 @@ func Float32ToBF16(f float32) uint16 {
 // half-size weights, float32 math. Weights are widened exactly (a 16-bit shift) while
 // packing; products and sums are float32 FMAs. No allocation in steady state.
 func MatMulNTBF16(dst, a []float32, b []uint16, m, n, k int) {
-	checkLowp("MatMulNTBF16", dst, a, b, m, n, k)
-	lowpGemm(dst, a, b, m, n, k, weightBF16, false)
+	gemmHalf("MatMulNTBF16", dst, a, b, m, n, k, weightBF16, false)
 }
 
 // MatMulNTBF16Ref is the naive oracle for MatMulNTBF16: exact widening, float64 accumulation.
@@ -42,8 +41,7 @@ func MatMulNTBF16Ref(dst, a []float32, b []uint16, m, n, k int) {
 // to nearest even, as Float32ToBF16) before it is multiplied; a BF16×BF16 product is exact
 // in float32, so only the float32 summation order differs from the oracle.
 func MatMulNTBF16Compute(dst, a []float32, b []uint16, m, n, k int) {
-	checkLowp("MatMulNTBF16Compute", dst, a, b, m, n, k)
-	lowpGemm(dst, a, b, m, n, k, weightBF16, true)
+	gemmHalf("MatMulNTBF16Compute", dst, a, b, m, n, k, weightBF16, true)
 }
 
 // MatMulNTBF16ComputeRef is the naive oracle for MatMulNTBF16Compute: activations rounded

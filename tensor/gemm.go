@@ -3,89 +3,60 @@ package tensor
 //go:generate go run ./_gen -out gemm_amd64.s
 
 import (
-	"github.com/gorerank/gorerank/internal/workers"
 	"sync"
+
+	"github.com/gorerank/gorerank/internal/workers"
 )
 
-// This file is the blocked GEMM driver shared by every CPU tier (see doc.go for the design).
+// This file is the one blocked GEMM driver of the package: GemmNT, GemmNN, MatMulNTF16,
+// MatMulNTBF16 and MatMulNTBF16Compute all run it, on the building blocks of the CPU tier in
+// use (tier.go); only the packing of b, the staging of a and the micro-kernel differ.
 //
-// dst (m,n) = a (m,k) · op(b), op(b) = bᵀ (GemmNT, b is (n,k)) or b (GemmNN, b is (k,n)).
+// dst (m,n) = a (m,k) · op(b), op(b) = bᵀ (b is (n,k): float32, F16 or BF16 weights) or b
+// (GemmNN, b is (k,n) float32).
 //
 // The product is cut into tasks, each a block of rows [i0,i1) × columns [j0,j1) of dst that
 // owns its output (no two tasks write the same element, so tasks need no locks). A task walks
 // k in slices of kc; for each slice it packs its columns of op(b) into kc×nr micro-panels
 // (zero-padded to nr columns; L2-resident), then sweeps the rows mr at a time: it copies the
 // mr×kc block of a into a contiguous buffer (L1-resident for the sweep over the panels) and
-// runs the micro-kernel on each panel. The copy is small (mr·kc floats per tn/nr kernel calls,
-// no difference measurable on the layer shapes) and makes the kernel's loads independent of
-// lda: read in place, rows of a stride that is a multiple of 4 KB (every layer here: 1024 or
-// 4096 floats) fall in the same few L1 sets, and depending on where the buffers happened to
-// lie, 64×64×64 attention tiles ran 2× slower. A column remainder (< nr columns) goes through
-// a small tile buffer.
+// runs the micro-kernel on each panel. The copy is small (mr·kc values per tn/nr kernel calls)
+// and makes the kernel's loads independent of lda: read in place, rows of a stride that is a
+// multiple of 4 KB (every layer here: 1024 or 4096 floats) fall in the same few L1 sets, and
+// depending on where the buffers happened to lie, 64×64×64 attention tiles ran 2× slower. A
+// tile at the edge (fewer than mr rows or nr columns) is computed into a small tile buffer and
+// the part inside dst copied out.
+//
+// The BF16 dot path (MatMulNTBF16Compute on a tier with a dot kernel) differs in three
+// places: a is rounded to BF16 once per call, before the tasks start (in parallel pieces);
+// panels hold BF16 weight pairs (kc/2 rows of nr pairs); the staged rows of a are BF16 and
+// their depth is padded with zeros to the kernel's step (a pair, or 16 pairs for AMX).
 
-// gemmTier is a CPU tier: which micro-kernel the driver calls.
-type gemmTier int
+// weightFormat says how b is stored.
+type weightFormat uint8
 
 const (
-	tierGeneric gemmTier = iota // pure Go, every GOARCH
-	tierAVX2                    // amd64 AVX2+FMA, 6×16 tile in Y registers
-	tierAVX512                  // amd64 AVX-512F, 12×32 tile in Z registers
-
-	// tierSim512 is for tests only: the AVX-512 blocking (12×32 tiles) with the Go reference
-	// tile kernel, so that the driver paths of that shape run on machines without AVX-512.
-	tierSim512
+	weightF32 weightFormat = iota
+	weightF16
+	weightBF16
 )
 
-func (t gemmTier) String() string {
-	switch t {
-	case tierAVX2:
-		return "avx2"
-	case tierAVX512:
-		return "avx512"
-	case tierSim512:
-		return "sim512"
-	default:
-		return "generic"
-	}
-}
-
-// gemmShape holds a tier's blocking: the micro-tile (mr×nr), the k slice kc and the widest
-// column block of a task (nc, a multiple of nr) so that a packed kc×nc block stays in L2.
-// The AVX2 numbers were picked on Zen 3 (512 KB L2) by alternating runs against OpenBLAS on
-// the layer shapes: kc 512 / nc 256 beat 256/128, 384/256 and 512/128. The AVX-512 numbers
-// are untuned (no such machine was at hand): a 256×256 block is 256 KB, half of what Intel
-// server cores have.
-type gemmShape struct{ mr, nr, kc, nc int }
-
-func (t gemmTier) shape() gemmShape {
-	switch t {
-	case tierAVX2:
-		return gemmShape{mr: 6, nr: 16, kc: 512, nc: 256}
-	case tierAVX512, tierSim512:
-		return gemmShape{mr: 12, nr: 32, kc: 256, nc: 256}
-	default:
-		return gemmShape{mr: 4, nr: 4, kc: 256, nc: 128}
-	}
-}
-
-// tier is the kernel tier used by GemmNT and GemmNN, chosen once from the CPU features
-// (bestTier, per GOARCH). Tests switch it with useTier; nothing else writes it.
-var tier = bestTier()
-
-// maxTileFloats bounds mr·nr and maxPanelFloats bounds kc·nc over all tiers: the size of the
-// per-worker buffers.
+// Per-worker buffer bounds over all tiers: the packed block of b, the staged rows of a and
+// an edge tile.
 const (
-	maxTileFloats  = 12 * 32
-	maxPanelFloats = 512 * 256
 	maxKC          = 512
-	maxMR          = 12
+	maxMR          = 32 // the AMX tile height; float32 kernels stop at 12
+	maxPanelFloats = 512 * 256
+	maxTileFloats  = 32 * 32
 )
 
-// gemmBuf is one worker's scratch: the packed B block, the padded A remainder and a C tile.
+// gemmBuf is one worker's scratch. About 850 KB; pooled.
 type gemmBuf struct {
-	b [maxPanelFloats]float32
-	a [maxMR * maxKC]float32
-	c [maxTileFloats]float32
+	b   [maxPanelFloats]float32    // packed float32 panels
+	b2  [maxPanelFloats / 2]uint32 // packed BF16 pair panels (kc/2 × nc)
+	a   [maxMR * maxKC]float32     // staged float32 rows
+	a16 [maxMR * maxKC]uint16      // staged BF16 rows
+	c   [maxTileFloats]float32     // edge tile
 }
 
 var gemmBufs = sync.Pool{New: func() any { return new(gemmBuf) }}
@@ -94,23 +65,32 @@ var gemmBufs = sync.Pool{New: func() any { return new(gemmBuf) }}
 // participating goroutines share.
 type gemmCall struct {
 	gemmOps
-	tasks workers.Group // task counter and helpers
+	a16   []uint16 // dot path: a rounded to BF16, (m, k16) dense; grown on demand, kept by the pool
+	tasks workers.Group
 }
 
 // gemmOps is the plain data of a gemmCall.
 type gemmOps struct {
 	transB        bool
 	acc           bool
-	dst, a, b     []float32
+	wf            weightFormat // b's storage: bf (float32) or bh (16-bit bits)
+	round         bool         // round a to BF16 (MatMulNTBF16Compute)
+	dot           *dotKernel   // the BF16 pair kernel, when round and the tier has one
+	dst, a, bf    []float32
+	bh            []uint16
 	ldd, lda, ldb int
 	m, n, k       int
+	k16           int // dot path: row stride of a16 (k rounded up to a pair)
+	prep          bool
 	sh            gemmShape
-	tier          gemmTier
+	tier          *cpuTier
 	tm, tn        int // task block: tm rows (multiple of mr), tn columns (multiple of nr)
 	ntm, ntn      int // tasks along m and along n
 }
 
-// gemm checks the operands and runs the blocked product on the current tier.
+var callPool = sync.Pool{New: func() any { return new(gemmCall) }}
+
+// gemm checks float32 operands and runs the blocked product on the current tier.
 func gemm(op string, transB, acc bool, dst []float32, ldd int, a []float32, lda int, b []float32, ldb int, m, n, k int) {
 	if m < 0 || n < 0 || k < 0 {
 		panic("tensor: " + op + ": negative dimension")
@@ -120,24 +100,58 @@ func gemm(op string, transB, acc bool, dst []float32, ldd int, a []float32, lda 
 	} else {
 		checkStrided(op, dst, ldd, m, n, a, lda, m, k, b, ldb, k, n)
 	}
-	if m == 0 || n == 0 {
+	run(gemmOps{transB: transB, acc: acc, wf: weightF32, dst: dst, a: a, bf: b, ldd: ldd, lda: lda, ldb: ldb, m: m, n: n, k: k})
+}
+
+// gemmHalf runs dst (m,n) = a (m,k) · bᵀ for dense operands with b (n,k) F16 or BF16 bits,
+// a rounded to BF16 first when round.
+func gemmHalf(op string, dst, a []float32, b []uint16, m, n, k int, wf weightFormat, round bool) {
+	if m < 0 || n < 0 || k < 0 || len(dst) < m*n || len(a) < m*k || len(b) < n*k {
+		panic("tensor: " + op + ": operand does not fit its slice")
+	}
+	run(gemmOps{transB: true, wf: wf, round: round, dst: dst, a: a, bh: b, ldd: n, lda: k, ldb: k, m: m, n: n, k: k})
+}
+
+// parallelMinFlops is the size under which a GEMM runs on the calling goroutine alone: waking
+// a helper costs from a few to tens of microseconds on a busy virtual machine, while 4 MFLOP
+// take one core about 50µs: below that a second core does not pay for its wake-up.
+const parallelMinFlops = 4 << 20
+
+// run plans and executes one product.
+func run(ops gemmOps) {
+	if ops.m == 0 || ops.n == 0 {
 		return
 	}
-	if k == 0 {
-		if !acc {
-			for i := 0; i < m; i++ {
-				clear(dst[i*ldd : i*ldd+n])
+	if ops.k == 0 {
+		if !ops.acc {
+			for i := 0; i < ops.m; i++ {
+				clear(ops.dst[i*ops.ldd : i*ops.ldd+ops.n])
 			}
 		}
 		return
 	}
 	c := callPool.Get().(*gemmCall)
-	c.gemmOps = gemmOps{transB: transB, acc: acc, dst: dst, a: a, b: b, ldd: ldd, lda: lda, ldb: ldb, m: m, n: n, k: k}
-	c.tier = tier
-	c.sh = c.tier.shape()
+	c.gemmOps = ops
+	c.tier = active
+	c.sh = c.tier.f32.gemmShape
+	if c.round && c.tier.dot != nil {
+		c.dot = c.tier.dot
+		c.sh = c.dot.gemmShape
+	}
 	threads := 1
-	if 2*float64(m)*float64(n)*float64(k) >= parallelMinFlops {
+	if 2*float64(c.m)*float64(c.n)*float64(c.k) >= parallelMinFlops {
 		threads = workers.Threads()
+	}
+	if c.dot != nil {
+		// Round a to BF16 once, in row pieces shared by the workers.
+		c.k16 = roundUp(c.k, 2)
+		if cap(c.a16) < c.m*c.k16 {
+			c.a16 = make([]uint16, c.m*c.k16)
+		}
+		c.a16 = c.a16[:c.m*c.k16]
+		c.prep = true
+		c.tasks.Run(c, min(c.m, 4*threads), threads)
+		c.prep = false
 	}
 	c.plan(threads)
 	c.tasks.Run(c, c.ntm*c.ntn, threads)
@@ -145,10 +159,14 @@ func gemm(op string, transB, acc bool, dst []float32, ldd int, a []float32, lda 
 	callPool.Put(c)
 }
 
-var callPool = sync.Pool{New: func() any { return new(gemmCall) }}
-
 // Work takes tasks of c until none is left (workers.Job).
 func (c *gemmCall) Work(g *workers.Group) {
+	if c.prep {
+		for t, ok := g.Next(); ok; t, ok = g.Next() {
+			c.roundRows(t, g.Tasks())
+		}
+		return
+	}
 	buf := gemmBufs.Get().(*gemmBuf)
 	for t, ok := g.Next(); ok; t, ok = g.Next() {
 		c.task(t, buf)
@@ -156,10 +174,16 @@ func (c *gemmCall) Work(g *workers.Group) {
 	gemmBufs.Put(buf)
 }
 
-// parallelMinFlops is the size under which a GEMM runs on the calling goroutine alone: waking
-// a helper costs from a few to tens of microseconds on a busy virtual machine, while 4 MFLOP
-// take one core about 50µs: below that a second core does not pay for its wake-up.
-const parallelMinFlops = 4 << 20
+// roundRows rounds piece q of nq of the rows of a to BF16 into c.a16.
+func (c *gemmCall) roundRows(q, nq int) {
+	for i := c.m * q / nq; i < c.m*(q+1)/nq; i++ {
+		row := c.a16[i*c.k16 : (i+1)*c.k16]
+		c.dot.toBF16(row[:c.k], c.a[i*c.lda:i*c.lda+c.k])
+		if c.k16 > c.k {
+			row[c.k] = 0
+		}
+	}
+}
 
 // plan picks the task blocks: columns in blocks of at most nc, in a count that is a multiple of
 // threads; rows split further only when that gives fewer than two tasks per thread. Workers
@@ -187,7 +211,7 @@ func ceilDiv(a, b int) int { return (a + b - 1) / b }
 func roundUp(a, b int) int { return ceilDiv(a, b) * b }
 
 // task computes the dst block of task t with scratch buf.
-func (c *gemmOps) task(t int, buf *gemmBuf) {
+func (c *gemmCall) task(t int, buf *gemmBuf) {
 	sh := c.sh
 	i0 := (t / c.ntn) * c.tm
 	j0 := (t % c.ntn) * c.tn
@@ -196,43 +220,101 @@ func (c *gemmOps) task(t int, buf *gemmBuf) {
 	for p0 := 0; p0 < c.k; p0 += sh.kc {
 		kc := min(sh.kc, c.k-p0)
 		add := c.acc || p0 > 0
+		if c.dot != nil {
+			c.dotSlice(buf, i0, i1, j0, j1, p0, kc, add)
+			continue
+		}
 		c.packB(buf.b[:], p0, kc, j0, j1)
 		for i := i0; i < i1; i += sh.mr {
 			rows := min(sh.mr, i1-i)
-			// Copy the rows into a contiguous mr×kc block, zero-padded to mr rows (see above).
-			a := buf.a[:sh.mr*kc]
-			clear(a[rows*kc:])
-			for r := 0; r < rows; r++ {
-				copy(a[r*kc:(r+1)*kc], c.a[(i+r)*c.lda+p0:])
-			}
-			emr := sh.mr // kernel height: smaller for the last rows where the tier allows
-			if rows < sh.mr {
-				emr = edgeRows(c.tier, rows, sh.mr)
+			c.stageA(buf.a[:sh.mr*kc], i, rows, p0, kc)
+			h, tile := sh.mr, c.tier.f32.tile // kernel height: lower for the last rows where the tier allows
+			if rows < sh.mr && c.tier.f32.short != nil {
+				h, tile = c.tier.f32.short(rows)
 			}
 			for j := j0; j < j1; j += sh.nr {
 				cols := min(sh.nr, j1-j)
 				bp := buf.b[(j-j0)*kc:]
-				if rows == emr && cols == sh.nr {
-					kernelRows(c.tier, emr, kc, a, kc, bp, c.dst[i*c.ldd+j:], c.ldd, add)
+				if rows == h && cols == sh.nr {
+					tile(kc, buf.a[:], kc, bp, c.dst[i*c.ldd+j:], c.ldd, add)
 					continue
 				}
-				// Edge tile: compute the full tile into buf.c, keep the part inside dst.
-				tile := buf.c[:emr*sh.nr]
-				kernelRows(c.tier, emr, kc, a, kc, bp, tile, sh.nr, false)
-				for r := 0; r < rows; r++ {
-					d := c.dst[(i+r)*c.ldd+j : (i+r)*c.ldd+j+cols]
-					s := tile[r*sh.nr : r*sh.nr+cols]
-					if add {
-						for x := range d {
-							d[x] += s[x]
-						}
-					} else {
-						copy(d, s)
-					}
-				}
+				tile(kc, buf.a[:], kc, bp, buf.c[:], sh.nr, false)
+				c.edge(buf.c[:], i, rows, j, cols, add)
 			}
 		}
 	}
+}
+
+// dotSlice is task's k slice [p0, p0+kc) on the BF16 pair kernel.
+func (c *gemmCall) dotSlice(buf *gemmBuf, i0, i1, j0, j1, p0, kc int, add bool) {
+	sh, d := c.sh, c.dot
+	kp := roundUp(ceilDiv(kc, 2), d.kstep) // pairs, padded to the kernel's step
+	lda := 2 * kp
+	for j := j0; j < j1; j += sh.nr {
+		cols := min(sh.nr, j1-j)
+		panel := buf.b2[(j-j0)*kp : (j-j0)*kp+kp*sh.nr]
+		if cols < sh.nr || 2*kp > kc {
+			clear(panel)
+		}
+		d.packPairs(panel, sh.nr, c.bh, c.ldb, j, cols, p0, kc/2)
+		if kc%2 == 1 { // odd k: the last pair is (w[k-1], 0)
+			for q := 0; q < cols; q++ {
+				panel[(kc/2)*sh.nr+q] = uint32(c.bh[(j+q)*c.ldb+p0+kc-1])
+			}
+		}
+	}
+	for i := i0; i < i1; i += sh.mr {
+		rows := min(sh.mr, i1-i)
+		a := buf.a16[:sh.mr*lda]
+		for r := 0; r < rows; r++ {
+			row := a[r*lda : (r+1)*lda]
+			n := copy(row, c.a16[(i+r)*c.k16+p0:(i+r)*c.k16+p0+roundUp(kc, 2)])
+			clear(row[n:])
+		}
+		clear(a[rows*lda:])
+		for j := j0; j < j1; j += sh.nr {
+			cols := min(sh.nr, j1-j)
+			bp := buf.b2[(j-j0)*kp:]
+			if rows == sh.mr && cols == sh.nr {
+				d.tile(kp, a, lda, bp, c.dst[i*c.ldd+j:], c.ldd, add)
+				continue
+			}
+			d.tile(kp, a, lda, bp, buf.c[:], sh.nr, false)
+			c.edge(buf.c[:], i, rows, j, cols, add)
+		}
+	}
+}
+
+// edge copies (or adds) the rows × cols part of a tile computed into tile (stride nr) into
+// dst at (i, j).
+func (c *gemmOps) edge(tile []float32, i, rows, j, cols int, add bool) {
+	nr := c.sh.nr
+	for r := 0; r < rows; r++ {
+		d := c.dst[(i+r)*c.ldd+j : (i+r)*c.ldd+j+cols]
+		s := tile[r*nr : r*nr+cols]
+		if add {
+			for x := range d {
+				d[x] += s[x]
+			}
+		} else {
+			copy(d, s)
+		}
+	}
+}
+
+// stageA copies rows [i, i+rows) × [p0, p0+kc) of a into the contiguous block dst (mr, kc),
+// rounded to BF16 when the call asks for it, and zero-fills the rows up to mr.
+func (c *gemmOps) stageA(dst []float32, i, rows, p0, kc int) {
+	for r := 0; r < rows; r++ {
+		src := c.a[(i+r)*c.lda+p0 : (i+r)*c.lda+p0+kc]
+		if c.round {
+			c.tier.roundBF16(dst[r*kc:(r+1)*kc], src)
+		} else {
+			copy(dst[r*kc:(r+1)*kc], src)
+		}
+	}
+	clear(dst[rows*kc:])
 }
 
 // packB packs columns [j0,j1) × k rows [p0,p0+kc) of op(b) into dst as consecutive kc×nr
@@ -246,20 +328,15 @@ func (c *gemmOps) packB(dst []float32, p0, kc, j0, j1 int) {
 		if cols < nr {
 			clear(panel)
 		}
-		if c.transB {
+		switch {
+		case c.wf != weightF32:
+			c.tier.widen(panel, nr, c.bh, c.ldb, j, cols, p0, kc, c.wf)
+		case c.transB:
 			// op(b) = bᵀ: column j of op(b) is row j of b, contiguous in k.
-			packNT(c.tier, panel, nr, c.b, c.ldb, j, cols, p0, kc)
-		} else {
+			c.tier.packNT(panel, nr, c.bf, c.ldb, j, cols, p0, kc)
+		default:
 			// op(b) = b: row p of the panel is a contiguous piece of row p0+p of b.
-			packNN(c.tier, panel, nr, c.b[p0*c.ldb+j:], c.ldb, cols, kc)
+			c.tier.packNN(panel, nr, c.bf[p0*c.ldb+j:], c.ldb, cols, kc)
 		}
 	}
-}
-
-// useTier makes GEMM use tier t until the returned func restores the previous tier. It is the
-// test hook for checking every tier on one machine; t must be one of tiers() or tierSim512.
-func useTier(t gemmTier) (restore func()) {
-	prev := tier
-	tier = t
-	return func() { tier = prev }
 }

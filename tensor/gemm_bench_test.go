@@ -52,8 +52,8 @@ func processCPU() time.Duration {
 func BenchmarkGemmNT(b *testing.B) {
 	for _, s := range benchLayerShapes {
 		m, n, k := s[0], s[1], s[2]
-		for _, tr := range tiers() {
-			b.Run(fmt.Sprintf("%v/%dx%dx%d", tr, m, n, k), func(b *testing.B) {
+		for _, tr := range available {
+			b.Run(fmt.Sprintf("%s/%dx%dx%d", tr.name, m, n, k), func(b *testing.B) {
 				defer useTier(tr)()
 				benchGemm(b, m, n, k, func(c, a, bm []float32) { GemmNT(false, c, n, a, k, bm, k, m, n, k) })
 			})
@@ -70,14 +70,14 @@ func BenchmarkGemmNT(b *testing.B) {
 // first as nn.AttentionHead issues them (64×64 tiles of S = Q·Kᵀ and O += P·V), then whole.
 func BenchmarkAttention(b *testing.B) {
 	const hidden, dh, tile = 1024, 64, 64
-	for _, tr := range tiers() {
-		b.Run(fmt.Sprintf("%v/QK/tile=%d", tr, tile), func(b *testing.B) {
+	for _, tr := range available {
+		b.Run(fmt.Sprintf("%s/QK/tile=%d", tr.name, tile), func(b *testing.B) {
 			defer useTier(tr)()
 			q := make([]float32, tile*hidden)
 			s := make([]float32, tile*tile)
 			benchGemm(b, tile, tile, dh, func(_, _, _ []float32) { GemmNT(false, s, tile, q, hidden, q[dh:], hidden, tile, tile, dh) })
 		})
-		b.Run(fmt.Sprintf("%v/PV/tile=%d", tr, tile), func(b *testing.B) {
+		b.Run(fmt.Sprintf("%s/PV/tile=%d", tr.name, tile), func(b *testing.B) {
 			defer useTier(tr)()
 			p := make([]float32, tile*tile)
 			v := make([]float32, tile*hidden)
@@ -86,14 +86,14 @@ func BenchmarkAttention(b *testing.B) {
 		})
 	}
 	for _, T := range []int{128, 512} {
-		for _, tr := range tiers() {
-			b.Run(fmt.Sprintf("%v/QK/T=%d", tr, T), func(b *testing.B) {
+		for _, tr := range available {
+			b.Run(fmt.Sprintf("%s/QK/T=%d", tr.name, T), func(b *testing.B) {
 				defer useTier(tr)()
 				q := make([]float32, T*hidden)
 				s := make([]float32, T*T)
 				benchGemm(b, T, T, dh, func(_, _, _ []float32) { GemmNT(false, s, T, q, hidden, q[dh:], hidden, T, T, dh) })
 			})
-			b.Run(fmt.Sprintf("%v/PV/T=%d", tr, T), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%s/PV/T=%d", tr.name, T), func(b *testing.B) {
 				defer useTier(tr)()
 				p := make([]float32, T*T)
 				v := make([]float32, T*hidden)

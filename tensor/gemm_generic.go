@@ -1,5 +1,11 @@
 package tensor
 
+import (
+	"math"
+
+	"github.com/x448/float16"
+)
+
 // kernelGeneric is the pure-Go micro-kernel of tierGeneric: a 4×4 tile,
 //
 //	for i < 4, j < 4: c[i*ldc+j] = (add ? c[i*ldc+j] : 0) + Σ_{p<k} a[i*lda+p] * b[p*4+j]
@@ -55,7 +61,8 @@ func packNTGeneric(panel []float32, nr int, b []float32, ldb, j, cols, p0, kc in
 //
 //	for i < mr, j < nr: c[i*ldc+j] = (add ? c[i*ldc+j] : 0) + Σ_{p<k} a[i*lda+p] * b[p*nr+j]
 //
-// Tests run the driver with it (tierSim512) to cover tile shapes this machine has no kernel for.
+// Tests run the driver with it (the sim512 test tier) to cover tile shapes this machine has no
+// kernel for.
 func kernelTileRef(mr, nr, k int, a []float32, lda int, b []float32, c []float32, ldc int, add bool) {
 	for i := 0; i < mr; i++ {
 		for j := 0; j < nr; j++ {
@@ -76,5 +83,75 @@ func kernelTileRef(mr, nr, k int, a []float32, lda int, b []float32, c []float32
 func packNNGeneric(panel []float32, nr int, b []float32, ldb, cols, kc int) {
 	for p := 0; p < kc; p++ {
 		copy(panel[p*nr:p*nr+cols], b[p*ldb:p*ldb+cols])
+	}
+}
+
+// widenGeneric is packNTGeneric for F16 or BF16 weight bits, widened exactly.
+func widenGeneric(panel []float32, nr int, b []uint16, ldb, j, cols, p0, kc int, wf weightFormat) {
+	for q := 0; q < cols; q++ {
+		row := b[(j+q)*ldb+p0 : (j+q)*ldb+p0+kc]
+		if wf == weightF16 {
+			for p, h := range row {
+				panel[p*nr+q] = float16.Frombits(h).Float32()
+			}
+		} else {
+			for p, h := range row {
+				panel[p*nr+q] = BF16ToFloat32(h)
+			}
+		}
+	}
+}
+
+func roundBF16Generic(dst, src []float32) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] = roundBF16(v)
+	}
+}
+
+// roundBF16 rounds f to the nearest BF16 value (ties to even) and widens it back.
+func roundBF16(f float32) float32 { return BF16ToFloat32(Float32ToBF16(f)) }
+
+func toBF16Generic(dst []uint16, src []float32) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] = Float32ToBF16(v)
+	}
+}
+
+// packPairsGeneric packs rows [j, j+cols) of b × pairs [p0/2, p0/2+kp) into a kp×nr panel:
+// panel[p*nr+q] = b[(j+q)*ldb+p0+2p] | b[(j+q)*ldb+p0+2p+1]<<16.
+func packPairsGeneric(panel []uint32, nr int, b []uint16, ldb, j, cols, p0, kp int) {
+	for q := 0; q < cols; q++ {
+		row := b[(j+q)*ldb+p0 : (j+q)*ldb+p0+2*kp]
+		for p := 0; p < kp; p++ {
+			panel[p*nr+q] = uint32(row[2*p]) | uint32(row[2*p+1])<<16
+		}
+	}
+}
+
+// dotTileRef returns the reference of every BF16 pair kernel for an mr×nr tile, summing
+// like VDPBF16PS does, per pair, the odd product and then the even one into the float32
+// accumulator:
+//
+//	c[i*ldc+j] = (add ? c[i*ldc+j] : 0) + Σ_p a[i*lda+2p]·w[j][2p] + a[i*lda+2p+1]·w[j][2p+1]
+//
+// Test tiers run the driver with it to cover dot kernels this machine has no instructions for.
+func dotTileRef(mr, nr int) func(kp int, a []uint16, lda int, b []uint32, c []float32, ldc int, add bool) {
+	return func(kp int, a []uint16, lda int, b []uint32, c []float32, ldc int, add bool) {
+		for i := 0; i < mr; i++ {
+			for j := 0; j < nr; j++ {
+				var s float32
+				for p := 0; p < kp; p++ {
+					w := b[p*nr+j]
+					s += BF16ToFloat32(a[i*lda+2*p+1]) * math.Float32frombits(w&0xffff0000)
+					s += BF16ToFloat32(a[i*lda+2*p]) * math.Float32frombits(w<<16)
+				}
+				if add {
+					s += c[i*ldc+j]
+				}
+				c[i*ldc+j] = s
+			}
+		}
 	}
 }

@@ -99,7 +99,7 @@ func gemmCase(t *testing.T, rng *rand.Rand, nt, acc bool, m, n, k, pad, off int)
 	}
 	aa, ab := absCopy(a), absCopy(b)
 	ref(false, bound.data(), bound.ld, aa.data(), aa.ld, ab.data(), ab.ld, m, n, k)
-	what := fmt.Sprintf("tier=%v nt=%v acc=%v m=%d n=%d k=%d pad=%d off=%d", tier, nt, acc, m, n, k, pad, off)
+	what := fmt.Sprintf("tier=%s nt=%v acc=%v m=%d n=%d k=%d pad=%d off=%d", active.name, nt, acc, m, n, k, pad, off)
 	d.checkGuards(t, what)
 	for i := 0; i < m; i++ {
 		for j := 0; j < n; j++ {
@@ -121,10 +121,9 @@ func TestGemmTiers(t *testing.T) {
 		{13, 33, 17}, {23, 47, 255}, {24, 48, 256}, {25, 49, 257}, {6, 200, 513}, {37, 385, 40},
 		{50, 70, 300}, {97, 130, 129}, {130, 97, 300}, {64, 64, 64}, {128, 64, 128},
 	}
-	for _, tr := range append(tiers(), tierSim512) {
-		t.Run(tr.String(), func(t *testing.T) {
-			defer useTier(tr)()
-			rng := rand.New(rand.NewPCG(1, uint64(tr)))
+	forEachTier(t, func(t *testing.T, tr *cpuTier) {
+		{
+			rng := rand.New(rand.NewPCG(1, uint64(len(tr.name))))
 			for _, d := range dims {
 				for _, nt := range []bool{true, false} {
 					for _, acc := range []bool{false, true} {
@@ -133,8 +132,8 @@ func TestGemmTiers(t *testing.T) {
 					}
 				}
 			}
-		})
-	}
+		}
+	})
 }
 
 // TestGemmTiersLarge covers products big enough to run in parallel, with many tasks and k
@@ -143,17 +142,16 @@ func TestGemmTiersLarge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("large products: skipped with -short")
 	}
-	for _, tr := range append(tiers(), tierSim512) {
-		t.Run(tr.String(), func(t *testing.T) {
-			defer useTier(tr)()
-			rng := rand.New(rand.NewPCG(2, uint64(tr)))
+	forEachTier(t, func(t *testing.T, tr *cpuTier) {
+		{
+			rng := rand.New(rand.NewPCG(2, uint64(len(tr.name))))
 			for _, d := range [][3]int{{200, 300, 70}, {129, 1000, 520}, {611, 67, 301}} {
 				for _, nt := range []bool{true, false} {
 					gemmCase(t, rng, nt, nt, d[0], d[1], d[2], 1, 3)
 				}
 			}
-		})
-	}
+		}
+	})
 }
 
 // TestGemmAttentionShapes checks the per-head products of attention with their real strides:
@@ -161,10 +159,9 @@ func TestGemmTiersLarge(t *testing.T) {
 // stride 1024 written into a (T,1024) buffer.
 func TestGemmAttentionShapes(t *testing.T) {
 	const hidden, dh = 1024, 64
-	for _, tr := range tiers() {
-		t.Run(tr.String(), func(t *testing.T) {
-			defer useTier(tr)()
-			rng := rand.New(rand.NewPCG(3, uint64(tr)))
+	forEachTier(t, func(t *testing.T, tr *cpuTier) {
+		{
+			rng := rand.New(rand.NewPCG(3, uint64(len(tr.name))))
 			for _, T := range []int{1, 7, 45, 128} {
 				q := newStrided(rng, T, hidden, 0, 0)
 				k := newStrided(rng, T, hidden, 0, 0)
@@ -173,15 +170,15 @@ func TestGemmAttentionShapes(t *testing.T) {
 				h := 5 // head 5: columns [320,384)
 				GemmNT(false, s, T, q.data()[h*dh:], hidden, k.data()[h*dh:], hidden, T, T, dh)
 				GemmNTRef(false, want, T, q.data()[h*dh:], hidden, k.data()[h*dh:], hidden, T, T, dh)
-				maxDiff(t, fmt.Sprintf("%v Q·Kᵀ T=%d", tr, T), s, want, 1e-4)
+				maxDiff(t, fmt.Sprintf("%s Q·Kᵀ T=%d", tr.name, T), s, want, 1e-4)
 				out := make([]float32, T*hidden)
 				wantOut := make([]float32, T*hidden)
 				GemmNN(false, out[h*dh:], hidden, s, T, k.data()[h*dh:], hidden, T, dh, T)
 				GemmNNRef(false, wantOut[h*dh:], hidden, s, T, k.data()[h*dh:], hidden, T, dh, T)
-				maxDiff(t, fmt.Sprintf("%v P·V T=%d", tr, T), out, wantOut, 1e-3)
+				maxDiff(t, fmt.Sprintf("%s P·V T=%d", tr.name, T), out, wantOut, 1e-3)
 			}
-		})
-	}
+		}
+	})
 }
 
 func maxDiff(t *testing.T, what string, got, want []float32, tol float64) {
@@ -289,14 +286,13 @@ func TestGemmPanics(t *testing.T) {
 
 // TestGemmRandom checks random small shapes, strides, offsets and acc on every tier.
 func TestGemmRandom(t *testing.T) {
-	for _, tr := range append(tiers(), tierSim512) {
-		t.Run(tr.String(), func(t *testing.T) {
-			defer useTier(tr)()
-			rng := rand.New(rand.NewPCG(6, uint64(tr)))
+	forEachTier(t, func(t *testing.T, tr *cpuTier) {
+		{
+			rng := rand.New(rand.NewPCG(6, uint64(len(tr.name))))
 			for range 150 {
 				m, n, k := rng.IntN(40), rng.IntN(80), rng.IntN(300)
 				gemmCase(t, rng, rng.IntN(2) == 0, rng.IntN(2) == 0, m, n, k, rng.IntN(5), rng.IntN(9))
 			}
-		})
-	}
+		}
+	})
 }

@@ -6,8 +6,7 @@ import "github.com/x448/float16"
 // half-size weights, float32 math. Weights are widened exactly (F16C VCVTPH2PS on amd64)
 // while packing; products and sums are float32 FMAs. No allocation in steady state.
 func MatMulNTF16(dst, a []float32, b []uint16, m, n, k int) {
-	checkLowp("MatMulNTF16", dst, a, b, m, n, k)
-	lowpGemm(dst, a, b, m, n, k, weightF16, false)
+	gemmHalf("MatMulNTF16", dst, a, b, m, n, k, weightF16, false)
 }
 
 // MatMulNTF16Ref is the naive oracle for MatMulNTF16: exact widening, float64 accumulation.

@@ -47,30 +47,46 @@ func BenchmarkLowp(b *testing.B) {
 			})
 		}
 		run("fp32", func() { MatMulNT(dst, a, w, m, n, k) })
-		for _, tier := range append(lowpTiers(), lowpExtraTestTiers()...) {
-			if tier == genericTier && len(lowpTiers()) > 1 && m > 16 {
+		for _, tier := range available {
+			if tier == genericTier && len(available) > 1 && m > 16 {
 				continue // the portable tier is too slow to time on the large shapes
 			}
-			saved := lowpActive
-			lowpActive = tier
+			restore := useTier(tier)
 			run("f16-"+tier.name, func() { MatMulNTF16(dst, a, w16, m, n, k) })
 			run("bf16-"+tier.name, func() { MatMulNTBF16(dst, a, wbf, m, n, k) })
 			run("bf16compute-"+tier.name, func() { MatMulNTBF16Compute(dst, a, wbf, m, n, k) })
-			lowpActive = saved
+			restore()
 		}
 	}
 }
 
-// BenchmarkLowpKernel times the active tier's 6x16 micro-kernel alone, on L1-resident panels.
-func BenchmarkLowpKernel(b *testing.B) {
-	const kc = lowpKC
-	a := make([]float32, kc*lowpMR)
-	w := make([]float32, kc*lowpNR)
-	c := make([]float32, lowpMR*lowpNR)
-	for i := 0; i < b.N; i++ {
-		lowpActive.kernel(kc, a, kc, w, c, lowpNR, true)
+// BenchmarkKernels times each tier's micro-kernels alone on L1/L2-resident panels (k = the
+// tier's kc): the float32 tile and, where the tier has one, the BF16 dot tile.
+func BenchmarkKernels(b *testing.B) {
+	for _, tier := range available {
+		f := tier.f32
+		b.Run("f32-"+tier.name, func(b *testing.B) {
+			a := make([]float32, f.kc*f.mr)
+			w := make([]float32, f.kc*f.nr)
+			c := make([]float32, f.mr*f.nr)
+			for b.Loop() {
+				f.tile(f.kc, a, f.kc, w, c, f.nr, true)
+			}
+			b.ReportMetric(2*float64(f.mr*f.nr*f.kc*b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+		if d := tier.dot; d != nil {
+			b.Run("bf16-"+tier.name, func(b *testing.B) {
+				kp := d.kc / 2
+				a := make([]uint16, d.kc*d.mr)
+				w := make([]uint32, kp*d.nr)
+				c := make([]float32, d.mr*d.nr)
+				for b.Loop() {
+					d.tile(kp, a, d.kc, w, c, d.nr, true)
+				}
+				b.ReportMetric(2*float64(d.mr*d.nr*d.kc*b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
 	}
-	b.ReportMetric(2*lowpMR*lowpNR*kc*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
 
 // lowpCPUTime is the user+system CPU time of the process so far.

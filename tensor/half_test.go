@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/x448/float16"
@@ -24,38 +25,10 @@ var lowpCases = []lowpCase{
 	{"BF16Compute", MatMulNTBF16Compute, MatMulNTBF16ComputeRef, Float32ToBF16},
 }
 
-// tilesEmulated is the generic tier plus the Go reference tile kernel: it runs the
-// tile path's driver (BF16 operand preparation, 32×32 blocks, edges) on any CPU.
-var tilesEmulated = &lowpTier{
-	name:      "tiles-emulated",
-	pack:      packGeneric,
-	roundBF16: roundBF16Generic,
-	kernel:    kernel6x16Generic,
-	tiles:     tilesGo,
-}
-
-// withTier runs f once per tier this CPU supports, with that tier active, and once
-// with the emulated tile kernel.
+// withTier runs f once per test tier (every tier this CPU runs, then the emulated ones),
+// with that tier active.
 func withTier(t *testing.T, f func(t *testing.T)) {
-	saved := lowpActive
-	defer func() { lowpActive = saved }()
-	for _, tier := range append(append(lowpTiers(), lowpExtraTestTiers()...), tilesEmulated) {
-		lowpActive = tier
-		t.Run(tier.name, f)
-	}
-}
-
-func TestLowpTiersListed(t *testing.T) {
-	tiers := lowpTiers()
-	if len(tiers) == 0 || tiers[len(tiers)-1] != genericTier {
-		t.Fatalf("tiers must end with the generic one, got %d tiers", len(tiers))
-	}
-	if lowpActive != tiers[0] {
-		t.Fatalf("active tier %q, want the best one %q", lowpActive.name, tiers[0].name)
-	}
-	for _, tier := range tiers {
-		t.Logf("tier %s", tier.name)
-	}
+	forEachTier(t, func(t *testing.T, _ *cpuTier) { f(t) })
 }
 
 func randLowp(r *rand.Rand, m, n, k int, bits func(float32) uint16) ([]float32, []uint16) {
@@ -234,15 +207,13 @@ func TestLowpPanicsOnShortSlices(t *testing.T) {
 }
 
 func TestLowpNoAllocs(t *testing.T) {
-	if lowpRace {
+	if raceEnabled {
 		t.Skip("sync.Pool drops items under the race detector")
 	}
-	const m, n, k = 64, 256, 256 // large enough to use the workers; tile-friendly
-	saved := lowpActive
-	defer func() { lowpActive = saved }()
+	const m, n, k = 64, 256, 256 // large enough to use the workers
 	r := rand.New(rand.NewPCG(3, 4))
-	for _, tier := range []*lowpTier{saved, tilesEmulated} {
-		lowpActive = tier
+	for _, tier := range []*cpuTier{active, dotEmulated} {
+		restore := useTier(tier)
 		for _, c := range lowpCases {
 			a, b := randLowp(r, m, n, k, c.bits)
 			dst := make([]float32, m*n)
@@ -254,6 +225,7 @@ func TestLowpNoAllocs(t *testing.T) {
 				t.Errorf("%s/%s: %v allocations per call, want 0", tier.name, c.name, allocs)
 			}
 		}
+		restore()
 	}
 }
 
@@ -296,7 +268,7 @@ func TestLowpRoundBF16Tiers(t *testing.T) {
 	for len(src) < 1003 {
 		src = append(src, math.Float32frombits(r.Uint32()))
 	}
-	for _, tier := range lowpTiers() {
+	for _, tier := range testTiers() {
 		for _, off := range []int{0, 1, 7} {
 			s := src[off:]
 			dst := make([]float32, len(s)+1)
@@ -310,36 +282,63 @@ func TestLowpRoundBF16Tiers(t *testing.T) {
 			if dst[len(s)] != 42 {
 				t.Fatalf("%s: wrote past the end", tier.name)
 			}
+			if tier.dot == nil {
+				continue
+			}
+			bits := make([]uint16, len(s)+1)
+			bits[len(s)] = 42
+			tier.dot.toBF16(bits[:len(s)], s)
+			for i, v := range s {
+				if want := Float32ToBF16(v); bits[i] != want {
+					t.Fatalf("%s: toBF16(%#08x) = %#04x, want %#04x", tier.name, math.Float32bits(v), bits[i], want)
+				}
+			}
+			if bits[len(s)] != 42 {
+				t.Fatalf("%s: toBF16 wrote past the end", tier.name)
+			}
 		}
 	}
 }
 
-// Every tier's weight packing must equal the portable one bit for bit, edges included.
+// Every tier's weight packers must equal the portable ones bit for bit, edges included.
 func TestLowpPackTiers(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	const ldb = 300
-	src := make([]uint16, lowpNR*ldb)
+	const ldb, rows = 300, 40
+	src := make([]uint16, rows*ldb)
 	for i := range src {
 		src[i] = uint16(r.Uint32())
 	}
-	for _, tier := range lowpTiers() {
-		for _, wf := range []weightFormat{weightF16, weightBF16} {
-			for _, rows := range []int{1, 7, 8, 9, 15, 16} {
+	for _, tier := range testTiers() {
+		for _, nr := range []int{16, 32} {
+			for _, cols := range []int{1, 7, 8, 9, 15, 16, nr} {
 				for _, kc := range []int{1, 7, 8, 9, 64, 255, 256} {
-					want := make([]float32, kc*lowpNR)
-					got := make([]float32, kc*lowpNR+1)
-					for i := range got {
-						got[i] = -1
-					}
-					packGeneric(want, src, ldb, rows, kc, wf)
-					tier.pack(got[:kc*lowpNR], src, ldb, rows, kc, wf)
-					for i, w := range want {
-						if math.Float32bits(got[i]) != math.Float32bits(w) {
-							t.Fatalf("%s wf=%d rows=%d kc=%d: dst[%d] = %v, want %v", tier.name, wf, rows, kc, i, got[i], w)
+					j, p0 := cols%5, kc%3
+					for _, wf := range []weightFormat{weightF16, weightBF16} {
+						want := make([]float32, kc*nr)
+						got := make([]float32, kc*nr+1)
+						got[kc*nr] = -1
+						widenGeneric(want, nr, src, ldb, j, cols, p0, kc, wf)
+						tier.widen(got[:kc*nr], nr, src, ldb, j, cols, p0, kc, wf)
+						for i, w := range want {
+							if math.Float32bits(got[i]) != math.Float32bits(w) {
+								t.Fatalf("%s widen wf=%d nr=%d cols=%d kc=%d: dst[%d] = %v, want %v", tier.name, wf, nr, cols, kc, i, got[i], w)
+							}
+						}
+						if got[kc*nr] != -1 {
+							t.Fatalf("%s: widen wrote past the panel", tier.name)
 						}
 					}
-					if got[kc*lowpNR] != -1 {
-						t.Fatalf("%s: wrote past the sliver", tier.name)
+					if tier.dot == nil {
+						continue
+					}
+					kp := kc / 2
+					want := make([]uint32, kp*nr)
+					got := make([]uint32, kp*nr+1)
+					got[kp*nr] = 77
+					packPairsGeneric(want, nr, src, ldb, j, cols, 2*p0, kp)
+					tier.dot.packPairs(got[:kp*nr], nr, src, ldb, j, cols, 2*p0, kp)
+					if !slices.Equal(got[:kp*nr], want) || got[kp*nr] != 77 {
+						t.Fatalf("%s packPairs nr=%d cols=%d kp=%d: differs from the portable packer", tier.name, nr, cols, kp)
 					}
 				}
 			}
@@ -423,37 +422,25 @@ func TestLowpConcurrentCallers(t *testing.T) {
 	}
 }
 
-// The tile path must really be taken for tile-friendly shapes, and only for those.
-func TestLowpTilePathTaken(t *testing.T) {
-	saved := lowpActive
-	defer func() { lowpActive = saved }()
+// The dot kernel must really run for MatMulNTBF16Compute on a tier that has one, and only
+// there.
+func TestDotPathTaken(t *testing.T) {
 	calls := 0
-	counting := *tilesEmulated
-	counting.tiles = func(a []uint16, lda int, b []uint32, ldb int, kblocks int, c []float32, ldc int) {
+	counting := *dotEmulated.dot
+	counting.tile = func(kp int, a []uint16, lda int, b []uint32, c []float32, ldc int, add bool) {
 		calls++
-		tilesGo(a, lda, b, ldb, kblocks, c, ldc)
+		dotEmulated.dot.tile(kp, a, lda, b, c, ldc, add)
 	}
-	lowpActive = &counting
+	defer useTier(withDot("counting", genericTier, &counting))()
 	r := rand.New(rand.NewPCG(15, 16))
-	for _, tc := range []struct {
-		m, n, k, calls int
-		round          bool
-	}{
-		{40, 64, 64, 4, true}, // 2 row blocks × 2 column blocks
-		{40, 64, 64, 0, false},
-		{40, 48, 64, 0, true}, // n not a multiple of 32
-		{40, 64, 48, 0, true}, // k not a multiple of 32
-	} {
-		calls = 0
-		a, b := randLowp(r, tc.m, tc.n, tc.k, Float32ToBF16)
-		dst := make([]float32, tc.m*tc.n)
-		if tc.round {
-			MatMulNTBF16Compute(dst, a, b, tc.m, tc.n, tc.k)
-		} else {
-			MatMulNTBF16(dst, a, b, tc.m, tc.n, tc.k)
-		}
-		if calls != tc.calls {
-			t.Errorf("%dx%dx%d round=%v: %d tile calls, want %d", tc.m, tc.n, tc.k, tc.round, calls, tc.calls)
-		}
+	a, b := randLowp(r, 40, 64, 64, Float32ToBF16)
+	dst := make([]float32, 40*64)
+	MatMulNTBF16(dst, a, b, 40, 64, 64)
+	if calls != 0 {
+		t.Fatalf("MatMulNTBF16 ran the dot kernel %d times: it widens weights to float32", calls)
+	}
+	MatMulNTBF16Compute(dst, a, b, 40, 64, 64)
+	if calls != 4*2 { // 4 row blocks of 12 × 2 column panels of 32
+		t.Fatalf("MatMulNTBF16Compute ran the dot kernel %d times, want 8", calls)
 	}
 }

@@ -28,6 +28,11 @@ type kernel struct {
 	mr     int    // rows of A / C per tile
 	nv     int    // vectors of B per k step: NR = nv*width
 	unroll int    // k steps per loop iteration
+	// dot: the kernel multiplies BF16 pairs with VDPBF16PS (AVX512_BF16) instead of float32
+	// FMAs. A k step is then one pair: a (i, p) is the 32-bit pair of row i's BF16 values
+	// 2p, 2p+1 (lda counts pairs), b a row of NR pairs, and each accumulator lane adds both
+	// products. The loop is the same, one 32-bit broadcast of A per row and step.
+	dot bool
 }
 
 func (kn kernel) nr() int { return kn.nv * kn.width }
@@ -63,7 +68,11 @@ func gen(w *bytes.Buffer, kn kernel) {
 	vbytes := kn.width * 4
 	ngroups := (kn.mr + 2) / 3
 
-	fmt.Fprintf(w, "// func %s(k int, a *float32, lda int, b *float32, c *float32, ldc int, add int)\n", kn.name)
+	if kn.dot {
+		fmt.Fprintf(w, "// func %s(k int, a *uint16, lda int, b *uint32, c *float32, ldc int, add int)\n", kn.name)
+	} else {
+		fmt.Fprintf(w, "// func %s(k int, a *float32, lda int, b *float32, c *float32, ldc int, add int)\n", kn.name)
+	}
 	fmt.Fprintf(w, "// MR=%d NR=%d, %s registers.\n", kn.mr, nr, kn.reg)
 	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-56\n", kn.name)
 	p("MOVQ k+0(FP), CX")
@@ -101,7 +110,12 @@ func gen(w *bytes.Buffer, kn kernel) {
 		for i := 0; i < kn.mr; i++ {
 			p("VBROADCASTSS %s, %s", arow(i, s*4), kn.bcast(i))
 			for v := 0; v < kn.nv; v++ {
-				p("VFMADD231PS %s, %s, %s", kn.bvec(v), kn.bcast(i), kn.acc(i, v))
+				if kn.dot {
+					p("%s // VDPBF16PS %s, %s, %s", vdpbf16ps(regNum(kn.acc(i, v)), regNum(kn.bcast(i)), regNum(kn.bvec(v))),
+						kn.bvec(v), kn.bcast(i), kn.acc(i, v))
+				} else {
+					p("VFMADD231PS %s, %s, %s", kn.bvec(v), kn.bcast(i), kn.acc(i, v))
+				}
 			}
 		}
 	}
@@ -163,15 +177,47 @@ func gen(w *bytes.Buffer, kn kernel) {
 	fmt.Fprintln(w)
 }
 
-// genPack writes packNT8AVX: the 8×8 block transpose that packs op(b) = bᵀ panels.
-func genPack(w *bytes.Buffer) {
+// packSrc says what genPack reads: how a source row is loaded into 8 float32 lanes of a Y
+// register, the element size, and the name and Go signature of the packer.
+type packSrc struct {
+	name  string
+	shift int // log2 of the source element size in bytes (ldb scale)
+	step  int // source bytes per 8 columns of k
+	load  func(mem, y string) []string
+	sig   string
+}
+
+var packSrcs = []packSrc{
+	// float32 weights: op(b) = bᵀ panels of the float32 GEMM.
+	{name: "packNT8AVX", shift: 2, step: 32, sig: "k8 int, b *float32, ldb int, dst *float32, ldd int",
+		load: func(m, y string) []string { return []string{fmt.Sprintf("VMOVUPS %s, %s", m, y)} }},
+	// F16 weights widened exactly (F16C).
+	{name: "packF16x8AVX", shift: 1, step: 16, sig: "k8 int, b *uint16, ldb int, dst *float32, ldd int",
+		load: func(m, y string) []string { return []string{fmt.Sprintf("VCVTPH2PS %s, %s", m, y)} }},
+	// BF16 weights widened exactly (a 16-bit shift).
+	{name: "packBF16x8AVX", shift: 1, step: 16, sig: "k8 int, b *uint16, ldb int, dst *float32, ldd int",
+		load: func(m, y string) []string {
+			return []string{fmt.Sprintf("VPMOVZXWD %s, %s", m, y), fmt.Sprintf("VPSLLD $16, %s, %s", y, y)}
+		}},
+	// BF16 weights as pairs: element p of a row is the 32-bit pair (2p, 2p+1), moved as is.
+	{name: "packPairs8AVX", shift: 1, step: 32, sig: "k8 int, b *uint16, ldb int, dst *uint32, ldd int",
+		load: func(m, y string) []string { return []string{fmt.Sprintf("VMOVUPS %s, %s", m, y)} }},
+}
+
+// genPack writes one packer: 8 rows of b (stride ldb elements) × 8·k8 32-bit columns,
+// transposed 8×8 at a time into 8 columns of dst (row stride ldd 32-bit elements):
+//
+//	for r < 8, p < 8*k8: dst[p*ldd+r] = load(b[r*ldb+p])
+//
+// with p counting float32 / F16 / BF16 elements, or BF16 pairs for packPairs8AVX.
+func genPack(w *bytes.Buffer, ps packSrc) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
-	fmt.Fprintf(w, "// func packNT8AVX(k8 int, b *float32, ldb int, dst *float32, ldd int)\n")
-	fmt.Fprintf(w, "TEXT ·packNT8AVX(SB), NOSPLIT, $0-40\n")
+	fmt.Fprintf(w, "// func %s(%s)\n", ps.name, ps.sig)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-40\n", ps.name)
 	p("MOVQ k8+0(FP), CX")
 	p("MOVQ b+8(FP), SI")
 	p("MOVQ ldb+16(FP), R8")
-	p("SHLQ $2, R8")
+	p("SHLQ $%d, R8", ps.shift)
 	p("LEAQ (R8)(R8*2), R9")
 	p("LEAQ (SI)(R9*1), R10")  // row 3
 	p("LEAQ (R10)(R9*1), R11") // row 6
@@ -184,7 +230,9 @@ func genPack(w *bytes.Buffer) {
 	fmt.Fprintf(w, "loop:\n")
 	rows := []string{"(SI)", "(SI)(R8*1)", "(SI)(R8*2)", "(R10)", "(R10)(R8*1)", "(R10)(R8*2)", "(R11)", "(R11)(R8*1)"}
 	for r, m := range rows {
-		p("VMOVUPS %s, Y%d", m, r)
+		for _, ins := range ps.load(m, fmt.Sprintf("Y%d", r)) {
+			p("%s", ins)
+		}
 	}
 	// t(2i) = unpcklps(r(2i), r(2i+1)), t(2i+1) = unpckhps(...): Y8..Y15.
 	for i := 0; i < 4; i++ {
@@ -209,9 +257,9 @@ func genPack(w *bytes.Buffer) {
 		p("VMOVUPS Y%d, %s", 8+c, outs[c])
 		p("VMOVUPS Y%d, %s", 12+c, outs[c+4])
 	}
-	p("ADDQ $32, SI")
-	p("ADDQ $32, R10")
-	p("ADDQ $32, R11")
+	p("ADDQ $%d, SI", ps.step)
+	p("ADDQ $%d, R10", ps.step)
+	p("ADDQ $%d, R11", ps.step)
 	p("LEAQ (R12)(DX*4), DI")
 	p("DECQ CX")
 	p("JNZ loop")
@@ -219,6 +267,28 @@ func genPack(w *bytes.Buffer) {
 	p("VZEROUPPER")
 	p("RET")
 	fmt.Fprintln(w)
+}
+
+// regNum is the number of a vector register name such as "Z17".
+func regNum(r string) int {
+	var n int
+	if _, err := fmt.Sscanf(r[1:], "%d", &n); err != nil {
+		log.Fatalf("bad register %q", r)
+	}
+	return n
+}
+
+// vdpbf16ps encodes VDPBF16PS zmm(dst), zmm(src1), zmm(src2) (Intel operand order: dst += the
+// pairwise BF16 dot products of src1 and src2), which Go's assembler does not know, as BYTE
+// directives: EVEX.512.F3.0F38.W0 52 /r with register operands only (SDM vol. 2, "VDPBF16PS";
+// EVEX layout in 2.7.1). TestBF16DotEncoding checks the bytes against GNU as.
+func vdpbf16ps(dst, src1, src2 int) string {
+	inv := func(v, bit int) int { return (^v >> bit) & 1 }
+	p0 := inv(dst, 3)<<7 | inv(src2, 4)<<6 | inv(src2, 3)<<5 | inv(dst, 4)<<4 | 0b010 // R X B R' 0 mmm=0F38
+	p1 := 0<<7 | (^src1&15)<<3 | 1<<2 | 0b10                                          // W=0 vvvv 1 pp=F3
+	p2 := 0<<7 | 0b10<<5 | 0<<4 | inv(src1, 4)<<3 | 0                                 // z L'L=512 b V' aaa
+	modrm := 0xC0 | (dst&7)<<3 | (src2 & 7)
+	return fmt.Sprintf("BYTE $0x62; BYTE $0x%02X; BYTE $0x%02X; BYTE $0x%02X; BYTE $0x52; BYTE $0x%02X", p0, p1, p2, modrm)
 }
 
 // genPackNN writes packNN<nr>AVX: k rows of nr contiguous floats, row stride ldb, into a
@@ -262,15 +332,21 @@ func main() {
 		{name: "gemmKernelAVX2x4", reg: "Y", width: 8, mr: 4, nv: 2, unroll: 4},
 		{name: "gemmKernelAVX2x2", reg: "Y", width: 8, mr: 2, nv: 2, unroll: 4},
 		{name: "gemmKernelAVX512", reg: "Z", width: 16, mr: 12, nv: 2, unroll: 4},
+		{name: "gemmKernelBF16AVX512", reg: "Z", width: 16, mr: 12, nv: 2, unroll: 4, dot: true},
 	} {
 		if kn.mr*kn.nv+kn.nv+2 > map[string]int{"Y": 16, "Z": 32}[kn.reg] {
 			log.Fatalf("%s: too many registers", kn.name)
 		}
 		gen(&w, kn)
 	}
-	genPack(&w)
+	for _, ps := range packSrcs {
+		genPack(&w, ps)
+	}
 	genPackNN(&w, 16)
 	genPackNN(&w, 32)
+	w.WriteString(roundBF16AVX2)
+	w.WriteString(toBF16AVX512)
+	w.WriteString(cpuVendor)
 	if err := os.WriteFile(*out, w.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Fits the rational erf of the AVX2 GELU kernel (nn/vec_amd64.s) and prints its constants.
+"""Fits the rational erf of the AVX2 GELU kernel (tensor/rows_amd64.s) and prints its constants.
 
     erf(u) ~= u * P(u^2) / Q(u^2),  u clamped to [-4, 4], P and Q of degree 5, Q(0) = 1
 
@@ -7,7 +7,7 @@ Linearised least squares (u*P - erf*Q = 0) on 8000 points of [0, 4], reweighted 
 and by Lawson's rule towards the minimax fit; the best of 60 iterations is kept. It then
 evaluates the fit in float32 as the kernel does and reports the worst erf error (3.4e-7)
 and GELU error (1.04e-6 absolute over |z| <= 20), and writes the 8-lane DATA blocks of every
-constant the kernel uses (paste them at the end of vec_amd64.s).
+constant the kernel uses (paste them at the end of tensor/rows_amd64.s).
 
 Needs numpy: /usr/bin/python3 nn/internal/erfgen/rational_erf.py > /tmp/consts.s
 """

@@ -2,10 +2,10 @@
 
 #include "textflag.h"
 
-// Row kernels of the AVX2+FMA tier (vec_amd64.go): GELU, softmax exp, the adds and the
-// LayerNorm passes; the portable forms are in vec.go. Constants are 8-lane replicated so that
+// Row kernels of the AVX2+FMA tiers (rows_amd64.go): GELU, softmax exp, the adds and the
+// LayerNorm passes; the portable forms are in package nn (vec.go). Constants are 8-lane replicated so that
 // they can be memory operands; they are listed at the end, as written by
-// internal/erfgen/rational_erf.py.
+// nn/internal/erfgen/rational_erf.py.
 
 // func addBiasGELUAVX2(dst, x, b *float32, n int)
 // dst[i] = GELU(x[i] + b[i]) for i < n, n a multiple of 8:

@@ -1,5 +1,0 @@
-//go:build !amd64 || !gc || purego
-
-package tensor
-
-func lowpExtraTestTiers() []*lowpTier { return nil }

@@ -1,0 +1,106 @@
+package tensor
+
+import (
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// Emulation tiers, for tests only: the driver paths of kernels this machine may have no
+// instructions for, run with the Go reference tiles (kernelTileRef, dotTileRef).
+var (
+	// sim512 is the AVX-512 blocking (12×32 tiles) on the generic building blocks.
+	sim512Tier = &cpuTier{
+		name: "sim512",
+		f32: f32Kernel{isa: "go", gemmShape: gemmShape{mr: 12, nr: 32, kc: 256, nc: 256},
+			tile: func(k int, a []float32, lda int, b, c []float32, ldc int, add bool) {
+				kernelTileRef(12, 32, k, a, lda, b, c, ldc, add)
+			}},
+		packNT: packNTGeneric, packNN: packNNGeneric, widen: widenGeneric, roundBF16: roundBF16Generic,
+	}
+	// dotEmulated is the VDPBF16PS blocking (12×32, one pair per step).
+	dotEmulated = withDot("vdpbf16ps-emulated", genericTier, &dotKernel{
+		name: "go", gemmShape: gemmShape{mr: 12, nr: 32, kc: 512, nc: 256}, kstep: 1,
+		tile: dotTileRef(12, 32), toBF16: toBF16Generic, packPairs: packPairsGeneric,
+	})
+	// amxEmulated is the AMX blocking (32×32, 16 pairs per step).
+	amxEmulated = withDot("amx-emulated", genericTier, &dotKernel{
+		name: "go", gemmShape: gemmShape{mr: 32, nr: 32, kc: 512, nc: 256}, kstep: 16,
+		tile: dotTileRef(32, 32), toBF16: toBF16Generic, packPairs: packPairsGeneric,
+	})
+)
+
+// testTiers is every tier this machine can run (the dispatch table, plus tiers kept out of
+// it that the CPU can still execute, such as AMX without -tags untested_tiers), then the
+// emulation tiers.
+func testTiers() []*cpuTier {
+	ts := append(slices.Clone(available), hardwareOnlyTiers()...)
+	return append(ts, sim512Tier, dotEmulated, amxEmulated)
+}
+
+// forEachTier runs f once per test tier, with that tier active.
+func forEachTier(t *testing.T, f func(t *testing.T, tr *cpuTier)) {
+	for _, tr := range testTiers() {
+		t.Run(tr.name, func(t *testing.T) {
+			defer useTier(tr)()
+			f(t, tr)
+		})
+	}
+}
+
+// TestTierTable checks the dispatch against the CPU flags as Linux reports them
+// (/proc/cpuinfo, read independently of golang.org/x/sys/cpu): the best tier the flags
+// allow is the one in use, and the table ends with the generic tier.
+func TestTierTable(t *testing.T) {
+	if available[len(available)-1] != genericTier {
+		t.Fatal("the tier table must end with the generic tier")
+	}
+	if active != available[0] {
+		t.Fatalf("active tier %s, want the best one %s", active.name, available[0].name)
+	}
+	info := Tier()
+	t.Logf("tier: %v; available: %v", info, info.Available)
+	if info.Name != active.name || !strings.HasPrefix(info.String(), active.name+" (gemm ") {
+		t.Fatalf("Tier() = %+v", info)
+	}
+	if BF16Arithmetic() != (info.BF16 != "") {
+		t.Fatal("BF16Arithmetic disagrees with Tier().BF16")
+	}
+	cpuinfo, err := os.ReadFile("/proc/cpuinfo")
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" || err != nil {
+		t.Skipf("no /proc/cpuinfo on %s/%s to check the choice against", runtime.GOOS, runtime.GOARCH)
+	}
+	flags, vendor := map[string]bool{}, ""
+	for _, line := range strings.Split(string(cpuinfo), "\n") {
+		name, value, ok := strings.Cut(line, ":")
+		switch name = strings.TrimSpace(name); {
+		case ok && name == "vendor_id" && vendor == "":
+			vendor = strings.TrimSpace(value)
+		case ok && name == "flags":
+			for _, f := range strings.Fields(value) {
+				flags[f] = true
+			}
+		}
+		if vendor != "" && len(flags) > 0 {
+			break
+		}
+	}
+	want := "generic"
+	switch {
+	case purego:
+	case flags["avx512f"] && flags["avx512_bf16"] && vendor == "AuthenticAMD" && !(untestedTiers && flags["amx_bf16"]):
+		want = "avx512-bf16"
+	case flags["avx512f"] && !(untestedTiers && flags["amx_bf16"]):
+		want = "avx512"
+	case flags["avx512f"]:
+		want = "amx" // unless the kernel refuses the tile permission
+	case flags["avx2"] && flags["fma"] && flags["f16c"]:
+		want = "avx2"
+	}
+	if info.Name != want && !(want == "amx" && info.Name == "avx512-bf16") {
+		t.Fatalf("tier %s in use, want %s for %s with avx2=%v avx512f=%v avx512_bf16=%v amx_bf16=%v",
+			info.Name, want, vendor, flags["avx2"], flags["avx512f"], flags["avx512_bf16"], flags["amx_bf16"])
+	}
+}
