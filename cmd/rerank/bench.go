@@ -164,6 +164,8 @@ type benchResult struct {
 	PeakRSSBytes   int64              `json:"peak_rss_bytes"`
 	GoVersion      string             `json:"go_version"`
 	GOARCH         string             `json:"goarch"`
+	CPUTier        string             `json:"cpu_tier"`    // tensor.Tier().Name
+	CPUKernels     string             `json:"cpu_kernels"` // tensor.Tier().String()
 	NumCPU         int                `json:"num_cpu"`
 }
 
@@ -195,7 +197,8 @@ func bench(o *benchOptions, prec nn.Precision) (*benchResult, error) {
 	defer m.Close()
 	r := &benchResult{Workload: o.workload, Model: o.model, DType: o.dtype, CheckpointType: m.Report.DType,
 		Batch: o.batch, Threads: o.threads,
-		Rounds: o.rounds, GoVersion: runtime.Version(), GOARCH: runtime.GOARCH, NumCPU: runtime.NumCPU()}
+		Rounds: o.rounds, GoVersion: runtime.Version(), GOARCH: runtime.GOARCH, NumCPU: runtime.NumCPU(),
+		CPUTier: tensor.Tier().Name, CPUKernels: tensor.Tier().String()}
 	var call benchCall
 	var lens []int
 	if o.workload == "synthetic" {
@@ -486,6 +489,7 @@ func (r *benchResult) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  pairs/call %d  tokens/call %d  threads %d  rounds %d\n",
 		r.Pairs, r.TokensPerCall, r.Threads, r.Rounds)
+	fmt.Fprintf(w, "cpu          %s\n", r.CPUKernels)
 	fmt.Fprintf(w, "pairs/s      %10.2f   (min %.2f, max %.2f)\n", r.PairsPerS, r.PairsPerSMin, r.PairsPerSMax)
 	fmt.Fprintf(w, "tokens/s     %10.0f\n", r.TokensPerS)
 	fmt.Fprintf(w, "GFLOP/s      %10.2f   (%.2f GFLOP per call)\n", r.GFLOPS, r.GFLOPPerCall)

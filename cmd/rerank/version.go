@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"github.com/gorerank/gorerank/tensor"
 	"runtime"
 	"runtime/debug"
 )
@@ -48,7 +49,7 @@ func runVersion(e *env, args []string) int {
 	fs := flag.NewFlagSet("version", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: rerank version\n\nPrint the version, the Go toolchain and the platform.\n\nExample:\n  rerank version")
+		fmt.Fprintln(e.stderr, "usage: rerank version\n\nPrint the version, the Go toolchain, the platform and the CPU kernel tier in use.\n\nExample:\n  rerank version")
 	}
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -60,6 +61,6 @@ func runVersion(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "rerank version: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
 	}
-	fmt.Fprintf(e.stdout, "rerank %s (%s, %s/%s)\n", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(e.stdout, "rerank %s (%s, %s/%s)\ncpu tier %s\n", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH, tensor.Tier())
 	return exitOK
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gorerank/gorerank/tensor"
 	"io/fs"
 	"net/http"
 	"strings"
@@ -260,6 +261,8 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) error {
 		"workers":                 c.Workers,
 		"auth":                    c.APIKey != "",
 		"version":                 c.Version,
+		"cpu_tier":                tensor.Tier().Name,
+		"cpu_kernels":             tensor.Tier().String(),
 	}
 	if st.info.Revision != "" {
 		info["model_sha"] = st.info.Revision

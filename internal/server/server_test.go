@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gorerank/gorerank/tensor"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -275,6 +276,9 @@ func TestHealthReadyInfo(t *testing.T) {
 	info := decode[map[string]any](t, r.body)
 	if info["model_id"] != "fake/reranker" || info["version"] != "1.2.3" || info["max_input_length"] != 512.0 || info["dtype_flag"] != "auto" {
 		t.Errorf("/info: %s", r.body)
+	}
+	if tier := tensor.Tier(); info["cpu_tier"] != tier.Name || info["cpu_kernels"] != tier.String() {
+		t.Errorf("/info reports tier %v (%v), want %s", info["cpu_tier"], info["cpu_kernels"], tier)
 	}
 	if r := do(t, h, "HEAD", "/health", ""); r.status != 200 {
 		t.Errorf("HEAD /health: %d", r.status)
