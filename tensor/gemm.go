@@ -15,22 +15,25 @@ import (
 // dst (m,n) = a (m,k) · op(b), op(b) = bᵀ (b is (n,k): float32, F16 or BF16 weights) or b
 // (GemmNN, b is (k,n) float32).
 //
-// The product is cut into tasks, each a block of rows [i0,i1) × columns [j0,j1) of dst that
-// owns its output (no two tasks write the same element, so tasks need no locks). A task walks
-// k in slices of kc; for each slice it packs its columns of op(b) into kc×nr micro-panels
-// (zero-padded to nr columns; L2-resident), then sweeps the rows mr at a time: it copies the
-// mr×kc block of a into a contiguous buffer (L1-resident for the sweep over the panels) and
-// runs the micro-kernel on each panel. The copy is small (mr·kc values per tn/nr kernel calls)
-// and makes the kernel's loads independent of lda: read in place, rows of a stride that is a
-// multiple of 4 KB (every layer here: 1024 or 4096 floats) fall in the same few L1 sets, and
-// depending on where the buffers happened to lie, 64×64×64 attention tiles ran 2× slower. A
-// tile at the edge (fewer than mr rows or nr columns) is computed into a small tile buffer and
-// the part inside dst copied out.
+// Before the tasks start, a is prepared once per call (in row pieces shared by the workers):
+// copied into a buffer of mpad = m rounded up to mr rows, zero rows below m, with a row
+// stride of k plus 64 bytes (rounded to 64 bytes), and rounded to BF16 when the call asks for
+// it. The kernels then read their mr rows of a in place from it: no per-block copies, no
+// edge-row padding, and the stride keeps rows out of each other's L1 sets (read from the
+// caller's buffer, rows of a stride that is a multiple of 4 KB, as every layer here has,
+// fall in the same few sets, and 64×64×64 attention tiles ran 2× slower).
 //
-// The BF16 dot path (MatMulNTBF16Compute on a tier with a dot kernel) differs in three
-// places: a is rounded to BF16 once per call, before the tasks start (in parallel pieces);
-// panels hold BF16 weight pairs (kc/2 rows of nr pairs); the staged rows of a are BF16 and
-// their depth is padded with zeros to the kernel's step (a pair, or 16 pairs for AMX).
+// The product is then cut into tasks, each a block of rows [i0,i1) × columns [j0,j1) of dst
+// that owns its output (no two tasks write the same element, so tasks need no locks). A task
+// walks k in slices of kc; for each slice it packs its columns of op(b) into kc×nr
+// micro-panels (zero-padded to nr columns; L2-resident), then sweeps the rows mr at a time,
+// running the micro-kernel on each panel. A tile at the edge (fewer than mr rows or nr
+// columns) is computed into a small tile buffer and the part inside dst copied out.
+//
+// The BF16 dot path (MatMulNTBF16Compute on a tier with a dot kernel) differs in two places:
+// the prepared a holds BF16 values, zero beyond k up to the next 64 elements (the kernel's
+// depth is padded to its step: a pair, or 16 pairs for AMX), and the panels hold BF16 weight
+// pairs (kc/2 rows of nr pairs).
 
 // weightFormat says how b is stored.
 type weightFormat uint8
@@ -44,19 +47,15 @@ const (
 // Per-worker buffer bounds over all tiers: the packed block of b, the staged rows of a and
 // an edge tile.
 const (
-	maxKC          = 512
-	maxMR          = 32 // the AMX tile height; float32 kernels stop at 12
 	maxPanelFloats = 512 * 256
 	maxTileFloats  = 32 * 32
 )
 
-// gemmBuf is one worker's scratch. About 850 KB; pooled.
+// gemmBuf is one worker's scratch. About 790 KB; pooled.
 type gemmBuf struct {
-	b   [maxPanelFloats]float32    // packed float32 panels
-	b2  [maxPanelFloats / 2]uint32 // packed BF16 pair panels (kc/2 × nc)
-	a   [maxMR * maxKC]float32     // staged float32 rows
-	a16 [maxMR * maxKC]uint16      // staged BF16 rows
-	c   [maxTileFloats]float32     // edge tile
+	b  [maxPanelFloats]float32    // packed float32 panels
+	b2 [maxPanelFloats / 2]uint32 // packed BF16 pair panels (kc/2 × nc)
+	c  [maxTileFloats]float32     // edge tile
 }
 
 var gemmBufs = sync.Pool{New: func() any { return new(gemmBuf) }}
@@ -65,7 +64,6 @@ var gemmBufs = sync.Pool{New: func() any { return new(gemmBuf) }}
 // participating goroutines share.
 type gemmCall struct {
 	gemmOps
-	a16   []uint16 // dot path: a rounded to BF16, (m, k16) dense; grown on demand, kept by the pool
 	tasks workers.Group
 }
 
@@ -80,7 +78,9 @@ type gemmOps struct {
 	bh            []uint16
 	ldd, lda, ldb int
 	m, n, k       int
-	k16           int // dot path: row stride of a16 (k rounded up to a pair)
+	ap            []float32 // prepared a: (mpad, lap), see prepA
+	a16           []uint16  // dot path: prepared a in BF16, (mpad, lap)
+	lap, mpad     int
 	prep          bool
 	sh            gemmShape
 	tier          *cpuTier
@@ -142,19 +142,10 @@ func run(ops gemmOps) {
 	if 2*float64(c.m)*float64(c.n)*float64(c.k) >= parallelMinFlops {
 		threads = workers.Threads()
 	}
-	if c.dot != nil {
-		// Round a to BF16 once, in row pieces shared by the workers.
-		c.k16 = roundUp(c.k, 2)
-		if cap(c.a16) < c.m*c.k16 {
-			c.a16 = make([]uint16, c.m*c.k16)
-		}
-		c.a16 = c.a16[:c.m*c.k16]
-		c.prep = true
-		c.tasks.Run(c, min(c.m, 4*threads), threads)
-		c.prep = false
-	}
+	c.prepA(threads)
 	c.plan(threads)
 	c.tasks.Run(c, c.ntm*c.ntn, threads)
+	putPrepared(c.ap, c.a16)
 	c.gemmOps = gemmOps{} // drop the operands: a pooled call must not keep them alive
 	callPool.Put(c)
 }
@@ -163,7 +154,7 @@ func run(ops gemmOps) {
 func (c *gemmCall) Work(g *workers.Group) {
 	if c.prep {
 		for t, ok := g.Next(); ok; t, ok = g.Next() {
-			c.roundRows(t, g.Tasks())
+			c.prepRows(t, g.Tasks())
 		}
 		return
 	}
@@ -174,14 +165,84 @@ func (c *gemmCall) Work(g *workers.Group) {
 	gemmBufs.Put(buf)
 }
 
-// roundRows rounds piece q of nq of the rows of a to BF16 into c.a16.
-func (c *gemmCall) roundRows(q, nq int) {
-	for i := c.m * q / nq; i < c.m*(q+1)/nq; i++ {
-		row := c.a16[i*c.k16 : (i+1)*c.k16]
-		c.dot.toBF16(row[:c.k], c.a[i*c.lda:i*c.lda+c.k])
-		if c.k16 > c.k {
-			row[c.k] = 0
+// prepA prepares a for the kernels (see the top of this file), in up to 4·threads row pieces.
+func (c *gemmCall) prepA(threads int) {
+	c.mpad = roundUp(c.m, c.sh.mr)
+	c.lap = roundUp(c.k, 16) + 16 // 64 bytes more than the row, in floats
+	if c.dot != nil {
+		c.lap = roundUp(c.k, 32) + 32 // the same in BF16 values; zero from k on (see prepRows)
+	}
+	c.ap, c.a16 = getPrepared(c.mpad*c.lap, c.dot != nil)
+	c.prep = true
+	c.tasks.Run(c, min(c.mpad/c.sh.mr, 4*threads), threads)
+	c.prep = false
+}
+
+// prepRows fills piece q of nq of the prepared rows.
+func (c *gemmCall) prepRows(q, nq int) {
+	for i := c.mpad * q / nq; i < c.mpad*(q+1)/nq; i++ {
+		switch {
+		case c.dot != nil:
+			row := c.a16[i*c.lap : (i+1)*c.lap]
+			if i < c.m {
+				c.dot.toBF16(row[:c.k], c.a[i*c.lda:i*c.lda+c.k])
+				clear(row[c.k:])
+			} else {
+				clear(row)
+			}
+		case i >= c.m:
+			clear(c.ap[i*c.lap : i*c.lap+c.k])
+		case c.round:
+			c.tier.roundBF16(c.ap[i*c.lap:i*c.lap+c.k], c.a[i*c.lda:i*c.lda+c.k])
+		default:
+			copy(c.ap[i*c.lap:i*c.lap+c.k], c.a[i*c.lda:i*c.lda+c.k])
 		}
+	}
+}
+
+// Prepared-a buffers are kept on a short free list rather than in a sync.Pool: they can be
+// megabytes, and a pool drops its items at every garbage collection.
+var prepared struct {
+	sync.Mutex
+	f32 [][]float32
+	b16 [][]uint16
+}
+
+// getPrepared returns a buffer of n float32 (or, for bf16, n uint16) values.
+func getPrepared(n int, bf16 bool) ([]float32, []uint16) {
+	prepared.Lock()
+	defer prepared.Unlock()
+	if bf16 {
+		var b []uint16
+		if l := len(prepared.b16); l > 0 {
+			b, prepared.b16 = prepared.b16[l-1], prepared.b16[:l-1]
+		}
+		if cap(b) < n {
+			b = make([]uint16, n)
+		}
+		return nil, b[:n]
+	}
+	var f []float32
+	if l := len(prepared.f32); l > 0 {
+		f, prepared.f32 = prepared.f32[l-1], prepared.f32[:l-1]
+	}
+	if cap(f) < n {
+		f = make([]float32, n)
+	}
+	return f[:n], nil
+}
+
+// putPrepared hands the buffers back; at most maxPrepared of each kind are kept (one per
+// concurrent call is enough).
+func putPrepared(f []float32, b []uint16) {
+	const maxPrepared = 8
+	prepared.Lock()
+	defer prepared.Unlock()
+	if f != nil && len(prepared.f32) < maxPrepared {
+		prepared.f32 = append(prepared.f32, f)
+	}
+	if b != nil && len(prepared.b16) < maxPrepared {
+		prepared.b16 = append(prepared.b16, b)
 	}
 }
 
@@ -227,7 +288,7 @@ func (c *gemmCall) task(t int, buf *gemmBuf) {
 		c.packB(buf.b[:], p0, kc, j0, j1)
 		for i := i0; i < i1; i += sh.mr {
 			rows := min(sh.mr, i1-i)
-			c.stageA(buf.a[:sh.mr*kc], i, rows, p0, kc)
+			a := c.ap[i*c.lap+p0:]
 			h, tile := sh.mr, c.tier.f32.tile // kernel height: lower for the last rows where the tier allows
 			if rows < sh.mr && c.tier.f32.short != nil {
 				h, tile = c.tier.f32.short(rows)
@@ -236,10 +297,10 @@ func (c *gemmCall) task(t int, buf *gemmBuf) {
 				cols := min(sh.nr, j1-j)
 				bp := buf.b[(j-j0)*kc:]
 				if rows == h && cols == sh.nr {
-					tile(kc, buf.a[:], kc, bp, c.dst[i*c.ldd+j:], c.ldd, add)
+					tile(kc, a, c.lap, bp, c.dst[i*c.ldd+j:], c.ldd, add)
 					continue
 				}
-				tile(kc, buf.a[:], kc, bp, buf.c[:], sh.nr, false)
+				tile(kc, a, c.lap, bp, buf.c[:], sh.nr, false)
 				c.edge(buf.c[:], i, rows, j, cols, add)
 			}
 		}
@@ -250,7 +311,6 @@ func (c *gemmCall) task(t int, buf *gemmBuf) {
 func (c *gemmCall) dotSlice(buf *gemmBuf, i0, i1, j0, j1, p0, kc int, add bool) {
 	sh, d := c.sh, c.dot
 	kp := roundUp(ceilDiv(kc, 2), d.kstep) // pairs, padded to the kernel's step
-	lda := 2 * kp
 	for j := j0; j < j1; j += sh.nr {
 		cols := min(sh.nr, j1-j)
 		panel := buf.b2[(j-j0)*kp : (j-j0)*kp+kp*sh.nr]
@@ -266,21 +326,15 @@ func (c *gemmCall) dotSlice(buf *gemmBuf, i0, i1, j0, j1, p0, kc int, add bool) 
 	}
 	for i := i0; i < i1; i += sh.mr {
 		rows := min(sh.mr, i1-i)
-		a := buf.a16[:sh.mr*lda]
-		for r := 0; r < rows; r++ {
-			row := a[r*lda : (r+1)*lda]
-			n := copy(row, c.a16[(i+r)*c.k16+p0:(i+r)*c.k16+p0+roundUp(kc, 2)])
-			clear(row[n:])
-		}
-		clear(a[rows*lda:])
+		a := c.a16[i*c.lap+p0:]
 		for j := j0; j < j1; j += sh.nr {
 			cols := min(sh.nr, j1-j)
 			bp := buf.b2[(j-j0)*kp:]
 			if rows == sh.mr && cols == sh.nr {
-				d.tile(kp, a, lda, bp, c.dst[i*c.ldd+j:], c.ldd, add)
+				d.tile(kp, a, c.lap, bp, c.dst[i*c.ldd+j:], c.ldd, add)
 				continue
 			}
-			d.tile(kp, a, lda, bp, buf.c[:], sh.nr, false)
+			d.tile(kp, a, c.lap, bp, buf.c[:], sh.nr, false)
 			c.edge(buf.c[:], i, rows, j, cols, add)
 		}
 	}
@@ -301,20 +355,6 @@ func (c *gemmOps) edge(tile []float32, i, rows, j, cols int, add bool) {
 			copy(d, s)
 		}
 	}
-}
-
-// stageA copies rows [i, i+rows) × [p0, p0+kc) of a into the contiguous block dst (mr, kc),
-// rounded to BF16 when the call asks for it, and zero-fills the rows up to mr.
-func (c *gemmOps) stageA(dst []float32, i, rows, p0, kc int) {
-	for r := 0; r < rows; r++ {
-		src := c.a[(i+r)*c.lda+p0 : (i+r)*c.lda+p0+kc]
-		if c.round {
-			c.tier.roundBF16(dst[r*kc:(r+1)*kc], src)
-		} else {
-			copy(dst[r*kc:(r+1)*kc], src)
-		}
-	}
-	clear(dst[rows*kc:])
 }
 
 // packB packs columns [j0,j1) × k rows [p0,p0+kc) of op(b) into dst as consecutive kc×nr
