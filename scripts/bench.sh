@@ -49,7 +49,7 @@
 # `scripts/bench_table.py RESULTS.jsonl THREADS DTYPE` prints them again from a results file).
 #
 # Cost at full size, 2 threads: gen-random ~15 s and the ONNX export + check ~70 s (both once; ~6 GB RAM,
-# 4.5 GB of disk under $WORKDIR); the export check ~30 s per run; every measurement reloads its model
+# 4.5 GB of disk under $WORKDIR); the export check ~1 min per run; every measurement reloads its model
 # (0.5 s gorerank, several s for PyTorch and ORT) and runs ROUNDS+1 calls at least, and the rag proxy's
 # calls take 20-60 s each: with the defaults (5 systems, PASSES=2) expect roughly 40-50 minutes.
 set -euo pipefail
