@@ -1,35 +1,57 @@
 #!/usr/bin/env bash
-# Side-by-side speed comparison: gorerank (`rerank bench`) against the PyTorch CPU baseline
-# (../shared/bench/torch_xlmr.py) on a random-weight checkpoint of the full
-# bge-reranker-v2-m3 shape (XLM-R large, 568M parameters, 2.27 GB in F32).
+# Side-by-side speed comparison on a random-weight checkpoint of the full bge-reranker-v2-m3 shape
+# (XLM-R large, 568M parameters, 2.27 GB in F32), same machine, same threads, one run:
+#   gorerank      `rerank bench` (DTYPE below)
+#   torch-*       PyTorch CPU, ../shared/bench/torch_xlmr.py, one column per TORCH_DTYPES entry:
+#                 fp32 (OpenBLAS), bf16 (bf16 weights, oneDNN), bf16-autocast (fp32 weights, bf16 matmuls)
+#   ort-fp32      ONNX Runtime (npm onnxruntime-node, pinned in scripts/ort/package.json), CPU execution
+#                 provider, fp32, intra-op threads = THREADS, on an ONNX export of the same checkpoint made by
+#                 scripts/export_onnx.py from the plain-PyTorch model of torch_xlmr.py
+# Systems are interleaved workload by workload, PASSES times: for each workload A B C D E, A B C D E, ...;
+# each measurement is a fresh process (load, one warm-up call, ROUNDS timed rounds of >= MIN_TIME s).
 #
 #   scripts/bench.sh                      # full size: 1x128 8x128 8x256 4x512 + rag
-#   CONFIG=testdata/tiny/config.json SHAPES="1x16 4x64" scripts/bench.sh   # quick check, tiny model
+#   CONFIG=testdata/tiny/config.json SHAPES="1x16 4x64" ROUNDS=1 MIN_TIME=0.2 scripts/bench.sh   # quick check
 #
 # Settings (environment):
-#   CONFIG     config.json to generate weights for   (testdata/bge-reranker-v2-m3.config.json)
-#   DTYPE      f32 | bf16 | f16: checkpoint dtype and `rerank bench --dtype`;
-#              torch runs fp32 resp. bf16 (it has no f16 mode: TORCH=0 for f16)  (f32)
-#   THREADS    threads for both systems                                        (2)
-#   ROUNDS     timed rounds per measurement (median reported)                  (3)
-#   MIN_TIME   seconds per round                                               (2)
-#   SHAPES     synthetic batch x seq list                    ("1x128 8x128 8x256 4x512")
-#   RAG        1 to run the rag workload too                                   (1)
-#   TORCH      1 to run the PyTorch baseline                                   (1)
-#   WORKDIR    where the checkpoint, binary and results go (gitignored)        (.bench)
-#   SHARED     the shared kit                                                  (../shared)
+#   CONFIG       config.json to generate weights for   (testdata/bge-reranker-v2-m3.config.json)
+#   DTYPE        f32 | bf16 | f16: checkpoint dtype and `rerank bench --dtype`          (f32)
+#                (PyTorch and ORT read the same checkpoint; ORT always computes in fp32)
+#   THREADS      threads for every system                                               (2)
+#   ROUNDS       timed rounds per measurement (median reported)                         (3)
+#   MIN_TIME     seconds per round                                                      (2)
+#   PASSES       times each workload's systems run in turn (A B A B ...)                (2)
+#   SHAPES       synthetic batch x seq list                    ("1x128 8x128 8x256 4x512")
+#   RAG          1 to run the rag workload too                                          (1)
+#   TORCH        1 to run the PyTorch columns                                           (1)
+#   TORCH_DTYPES torch_xlmr.py --dtype list   ("fp32 bf16 bf16-autocast" on CPUs with AVX512_BF16 or
+#                AMX-BF16; "fp32" elsewhere: without BF16 hardware one 8x128 bf16 call takes > 10 min)
+#   ORT          1 to run the ONNX Runtime column                                       (1)
+#   WORKDIR      where the checkpoint, its ONNX export, binary and results go (gitignored)  (.bench)
+#   SHARED       the shared kit                                                         (../shared)
 #
-# PyTorch baseline setup (Debian), as torch_xlmr.py's header says:
-#   apt-get install -y python3-torch libopenblas0-openmp
-# It then runs with LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp and
-# OMP_NUM_THREADS=$THREADS (the pthread OpenBLAS fights torch's OpenMP threads otherwise).
+# Setup (Debian), once:
+#   apt-get install -y python3-torch libopenblas0-openmp python3-onnx nodejs npm
+# PyTorch (and the export) run with LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp and
+# OMP_NUM_THREADS=$THREADS (the pthread OpenBLAS fights torch's OpenMP threads otherwise). The script
+# runs `npm ci` in scripts/ort when its node_modules is missing or older than the lock file, and exports
+# the checkpoint to ONNX ($MODEL-onnx: model.onnx + model.onnx.data, external-data format since the
+# full model is past protobuf's 2 GB) when the checkpoint or the export script changed. Before the
+# measurements it checks the export (export_onnx.py --check-only: ORT against PyTorch fp32 logits on a
+# padded random batch; stops on a mismatch) and records the max |Δlogit|.
 #
-# The rag workload (1 query x 50 documents of mixed length, tokenized for real) has no
-# PyTorch counterpart; the torch column shows a proxy: 50 sequences of the same mean pair
-# length (same token count, no padding, no tokenization), marked "proxy".
+# The rag workload (1 query x 50 documents of mixed length, tokenized for real) has no PyTorch or ORT
+# counterpart; their columns show a proxy: 50 sequences of the same mean pair length (same token count,
+# no padding, no tokenization), marked "proxy".
 #
-# Output: one JSON line per measurement in $WORKDIR/results-<UTC time>.jsonl and a Markdown
-# table on stdout for docs/PERFORMANCE.md.
+# Output: one JSON line per measurement in $WORKDIR/results-<UTC time>.jsonl and Markdown tables on
+# stdout for docs/PERFORMANCE.md (pairs/s: median of every round of every pass, min..max in brackets;
+# `scripts/bench_table.py RESULTS.jsonl THREADS DTYPE` prints them again from a results file).
+#
+# Cost at full size, 2 threads: gen-random ~15 s and the ONNX export + check ~70 s (both once; ~6 GB RAM,
+# 4.5 GB of disk under $WORKDIR); the export check ~1 min per run; every measurement reloads its model
+# (0.5 s gorerank, several s for PyTorch and ORT) and runs ROUNDS+1 calls at least, and the rag proxy's
+# calls take 20-60 s each: with the defaults (5 systems, PASSES=2) expect roughly 40-50 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
@@ -39,27 +61,43 @@ DTYPE=${DTYPE:-f32}
 THREADS=${THREADS:-2}
 ROUNDS=${ROUNDS:-3}
 MIN_TIME=${MIN_TIME:-2}
+PASSES=${PASSES:-2}
 SHAPES=${SHAPES:-"1x128 8x128 8x256 4x512"}
 RAG=${RAG:-1}
 TORCH=${TORCH:-1}
+ORT=${ORT:-1}
 WORKDIR=${WORKDIR:-.bench}
 SHARED=${SHARED:-../shared}
 TOKENIZER=testdata/tokenizer/tokenizer.json
+OPENMP_BLAS=/usr/lib/x86_64-linux-gnu/openblas-openmp
 
 case "$DTYPE" in
-f32) TORCH_DTYPE=fp32 ;;
-bf16) TORCH_DTYPE=bf16 ;;
-f16)
-	TORCH_DTYPE=none
-	if [ "$TORCH" = 1 ]; then echo "bench.sh: torch_xlmr.py has no f16 mode; running without it" >&2; TORCH=0; fi
-	;;
+f32 | bf16 | f16) ;;
 *) echo "bench.sh: DTYPE must be f32, bf16 or f16" >&2; exit 2 ;;
 esac
+if [ -z "${TORCH_DTYPES+set}" ]; then
+	if grep -qw -e avx512_bf16 -e amx_bf16 /proc/cpuinfo 2>/dev/null; then
+		TORCH_DTYPES="fp32 bf16 bf16-autocast"
+	else
+		TORCH_DTYPES=fp32
+		echo "bench.sh: no AVX512_BF16/AMX-BF16 on this CPU: PyTorch fp32 only (set TORCH_DTYPES to force bf16)" >&2
+	fi
+fi
+[ "$TORCH" = 1 ] || TORCH_DTYPES=
+for d in $TORCH_DTYPES; do
+	case "$d" in
+	fp32 | bf16 | bf16-autocast) ;;
+	*) echo "bench.sh: TORCH_DTYPES entries must be fp32, bf16 or bf16-autocast, got $d" >&2; exit 2 ;;
+	esac
+done
+case "$PASSES" in '' | *[!0-9]* | 0) echo "bench.sh: PASSES must be a positive integer" >&2; exit 2 ;; esac
 
 mkdir -p "$WORKDIR"
 name=$(basename "$CONFIG" .json)
 name=${name%.config}
+[ "$name" != config ] || name=$(basename "$(dirname "$CONFIG")") # testdata/tiny/config.json -> tiny
 MODEL="$WORKDIR/random-$name-$DTYPE"
+ONNX="$MODEL-onnx"
 RESULTS="$WORKDIR/results-$(date -u +%Y%m%dT%H%M%SZ).jsonl"
 
 echo "== build" >&2
@@ -74,9 +112,9 @@ if [ "$(cat "$MODEL/.stamp" 2>/dev/null || true)" != "$stamp" ]; then
 	echo "$stamp" >"$MODEL/.stamp"
 fi
 
-if [ "$TORCH" = 1 ]; then
+if [ -n "$TORCH_DTYPES" ] || [ "$ORT" = 1 ]; then
 	if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
-		echo "bench.sh: PyTorch missing: apt-get install -y python3-torch libopenblas0-openmp (or TORCH=0)" >&2
+		echo "bench.sh: PyTorch missing: apt-get install -y python3-torch libopenblas0-openmp (or TORCH=0 ORT=0)" >&2
 		exit 1
 	fi
 	if [ ! -f "$SHARED/bench/torch_xlmr.py" ]; then
@@ -85,80 +123,90 @@ if [ "$TORCH" = 1 ]; then
 	fi
 fi
 
-torch_run() { # batch seq
-	env LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OMP_NUM_THREADS="$THREADS" \
-		/usr/bin/python3 "$SHARED/bench/torch_xlmr.py" --model "$MODEL" --batch "$1" --seq "$2" \
-		--dtype "$TORCH_DTYPE" --threads "$THREADS" --rounds "$ROUNDS" --min-time "$MIN_TIME"
+py() { # the Debian torch with the OpenMP OpenBLAS
+	env LD_LIBRARY_PATH="$OPENMP_BLAS" OMP_NUM_THREADS="$THREADS" /usr/bin/python3 "$@"
 }
+
+record() { # label system pass json [proxy]
+	printf '{"label":"%s","system":"%s","pass":%s,"proxy":"%s","result":%s}\n' "$1" "$2" "$3" "${5:-}" "$4" >>"$RESULTS"
+}
+
+if [ "$ORT" = 1 ]; then
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+		echo "bench.sh: node/npm missing: apt-get install -y nodejs npm (or ORT=0)" >&2
+		exit 1
+	fi
+	if ! /usr/bin/python3 -c 'import onnx' 2>/dev/null; then
+		echo "bench.sh: the ONNX export needs python3-onnx: apt-get install -y python3-onnx (or ORT=0)" >&2
+		exit 1
+	fi
+	if [ ! -f scripts/ort/node_modules/.package-lock.json ] || [ scripts/ort/package-lock.json -nt scripts/ort/node_modules/.package-lock.json ]; then
+		echo "== npm ci (scripts/ort: onnxruntime-node)" >&2
+		(cd scripts/ort && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund >&2)
+	fi
+	ostamp="$stamp-$(cat scripts/export_onnx.py "$SHARED/bench/torch_xlmr.py" | sha256sum | cut -c1-16)"
+	if [ "$(cat "$ONNX.stamp" 2>/dev/null || true)" != "$ostamp" ]; then
+		echo "== export_onnx $MODEL -> $ONNX" >&2
+		rm -f "$ONNX.stamp"
+		py scripts/export_onnx.py --model "$MODEL" --out "$ONNX" --shared "$SHARED" >&2
+		echo "$ostamp" >"$ONNX.stamp"
+	fi
+	echo "== export check: ORT against PyTorch fp32 logits" >&2
+	out=$(py scripts/export_onnx.py --model "$MODEL" --out "$ONNX" --shared "$SHARED" --check-only) || {
+		echo "bench.sh: the ONNX export does not match PyTorch: $out" >&2
+		exit 1
+	}
+	record onnx-check export_onnx 0 "$out"
+fi
 
 ours_run() { # bench flags...
 	"$RERANK" bench --model "$MODEL" --dtype "$DTYPE" --threads "$THREADS" --rounds "$ROUNDS" --min-time "${MIN_TIME}s" --json "$@"
 }
 
-record() { # label system json
-	printf '{"label":"%s","system":"%s","result":%s}\n' "$1" "$2" "$3" >>"$RESULTS"
+torch_run() { # dtype batch seq
+	py "$SHARED/bench/torch_xlmr.py" --model "$MODEL" --dtype "$1" --batch "$2" --seq "$3" \
+		--threads "$THREADS" --rounds "$ROUNDS" --min-time "$MIN_TIME"
+}
+
+ort_run() { # batch seq
+	node scripts/ort/ort_bench.mjs --model "$ONNX" --batch "$1" --seq "$2" \
+		--threads "$THREADS" --rounds "$ROUNDS" --min-time "$MIN_TIME"
+}
+
+peers() { # label pass batch seq [proxy]: every other system on batch x seq; a failure stops the script
+	local d out
+	for d in $TORCH_DTYPES; do
+		echo "== $1 pass $2: torch-$d ${5:+(proxy $5)}" >&2
+		out=$(torch_run "$d" "$3" "$4")
+		record "$1" "torch-$d" "$2" "$out" "${5:-}"
+	done
+	if [ "$ORT" = 1 ]; then
+		echo "== $1 pass $2: ort-fp32 ${5:+(proxy $5)}" >&2
+		out=$(ort_run "$3" "$4")
+		record "$1" ort-fp32 "$2" "$out" "${5:-}"
+	fi
 }
 
 for shape in $SHAPES; do
 	b=${shape%x*}
 	s=${shape#*x}
-	echo "== $shape: gorerank" >&2
-	out=$(ours_run --batch "$b" --seq "$s") # a failure stops the script (set -e)
-	record "$shape" gorerank "$out"
-	if [ "$TORCH" = 1 ]; then
-		echo "== $shape: torch" >&2
-		out=$(torch_run "$b" "$s")
-		record "$shape" torch "$out"
-	fi
+	for pass in $(seq "$PASSES"); do
+		echo "== $shape pass $pass: gorerank" >&2
+		out=$(ours_run --batch "$b" --seq "$s")
+		record "$shape" gorerank "$pass" "$out"
+		peers "$shape" "$pass" "$b" "$s"
+	done
 done
 
 if [ "$RAG" = 1 ]; then
-	echo "== rag: gorerank" >&2
-	out=$(ours_run --workload rag)
-	record rag gorerank "$out"
-	if [ "$TORCH" = 1 ]; then
-		seq=$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin); print(round(r["tokens_per_call"]/r["pairs_per_call"]))')
-		echo "== rag proxy: torch 50x$seq" >&2
-		out=$(torch_run 50 "$seq")
-		record rag "torch-proxy-50x$seq" "$out"
-	fi
+	for pass in $(seq "$PASSES"); do
+		echo "== rag pass $pass: gorerank" >&2
+		out=$(ours_run --workload rag)
+		record rag gorerank "$pass" "$out"
+		mean=$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin); print(round(r["tokens_per_call"]/r["pairs_per_call"]))')
+		peers rag "$pass" 50 "$mean" "50x$mean"
+	done
 fi
 
 echo "== results: $RESULTS" >&2
-/usr/bin/python3 - "$RESULTS" "$THREADS" "$DTYPE" <<'PY'
-import json, sys
-rows, order = {}, []
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    if r["label"] not in rows:
-        rows[r["label"]] = {}
-        order.append(r["label"])
-    rows[r["label"]][r["system"]] = r["result"]
-print(f"threads {sys.argv[2]}, dtype {sys.argv[3]}\n")
-print("| workload | gorerank pairs/s (min..max) | torch pairs/s (min..max) | gorerank / torch | tokens/s | GFLOP/s | % of GEMM peak | peak RSS MiB |")
-print("|---|---|---|---|---|---|---|---|")
-for label in order:
-    g = rows[label].get("gorerank")
-    t = [(k, v) for k, v in rows[label].items() if k != "gorerank"]
-    tp = t[0][1]["pairs_per_s"] if t else None
-    tname = "" if not t or t[0][0] == "torch" else f" ({t[0][0].replace('torch-', '')})"
-    cells = [label]
-    cells.append(f"{g['pairs_per_s']:.2f} ({g['pairs_per_s_min']:.2f}..{g['pairs_per_s_max']:.2f})")
-    if tp is None:
-        cells.append("-")
-    else:
-        ta = t[0][1].get("pairs_per_s_all") or [tp]
-        cells.append(f"{tp:.2f} ({min(ta):.2f}..{max(ta):.2f}){tname}")
-    cells.append("-" if tp is None else f"{g['pairs_per_s'] / tp:.2f}x")
-    cells.append(f"{g['tokens_per_s']:.0f}")
-    cells.append(f"{g['gflops']:.1f}")
-    cells.append(f"{g.get('pct_of_peak', 0):.0f}%")
-    cells.append(f"{g['peak_rss_bytes'] / 2**20:.0f}")
-    print("| " + " | ".join(cells) + " |")
-print()
-for label in order:
-    g = rows[label]["gorerank"]
-    st = g["stage_ms_per_call"]
-    print(f"{label}: ms/call " + ", ".join(f"{k} {st[k]:.2f}" for k in ("tokenize", "embeddings", "attention", "ffn", "head", "total") if k in st)
-          + f"; GEMM peak {g.get('gemm_peak_gflops', 0):.1f} GFLOP/s")
-PY
+/usr/bin/python3 scripts/bench_table.py "$RESULTS" "$THREADS" "$DTYPE"
