@@ -76,6 +76,7 @@ type gemmOps struct {
 	dot           *dotKernel   // the BF16 pair kernel, when round and the tier has one
 	dst, a, bf    []float32
 	bh            []uint16
+	pb            *PackedNT // b packed ahead (MatMulPackedNT), or nil
 	ldd, lda, ldb int
 	m, n, k       int
 	ap            []float32 // prepared a: (mpad, lap), see prepA
@@ -285,7 +286,11 @@ func (c *gemmCall) task(t int, buf *gemmBuf) {
 			c.dotSlice(buf, i0, i1, j0, j1, p0, kc, add)
 			continue
 		}
-		c.packB(buf.b[:], p0, kc, j0, j1)
+		packed := c.pb.panel(c.tier, p0, kc, j0)
+		if packed == nil {
+			c.packB(buf.b[:], p0, kc, j0, j1)
+			packed = buf.b[:]
+		}
 		for i := i0; i < i1; i += sh.mr {
 			rows := min(sh.mr, i1-i)
 			a := c.ap[i*c.lap+p0:]
@@ -295,7 +300,7 @@ func (c *gemmCall) task(t int, buf *gemmBuf) {
 			}
 			for j := j0; j < j1; j += sh.nr {
 				cols := min(sh.nr, j1-j)
-				bp := buf.b[(j-j0)*kc:]
+				bp := packed[(j-j0)*kc:]
 				if rows == h && cols == sh.nr {
 					tile(kc, a, c.lap, bp, c.dst[i*c.ldd+j:], c.ldd, add)
 					continue

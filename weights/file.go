@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // File is one opened safetensors file: the whole file is memory-mapped (read into memory
@@ -20,11 +21,13 @@ type File struct {
 	data  []byte
 	unmap func() error
 	hdr   *header
+	// mapped: data is a memory map of the file (else a copy read into memory).
+	mapped bool
 }
 
 // Open maps and validates one safetensors file.
 func Open(path string) (*File, error) {
-	data, unmap, err := mapFile(path)
+	data, unmap, mapped, err := mapFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -33,7 +36,7 @@ func Open(path string) (*File, error) {
 		unmap()
 		return nil, err
 	}
-	return &File{path: path, data: data, unmap: unmap, hdr: h}, nil
+	return &File{path: path, data: data, unmap: unmap, hdr: h, mapped: mapped}, nil
 }
 
 // statSize returns the size of an open file, checking it fits in memory.
@@ -222,4 +225,31 @@ func (c *Checkpoint) Close() error {
 	}
 	c.files, c.where = nil, map[string]*File{}
 	return errors.Join(errs...)
+}
+
+// Release tells the operating system that t's mapped pages are not needed for now: they
+// leave the process's resident set (the file stays in the page cache) and are read back
+// transparently if t.Data is used again. Use it for tensors copied into another layout at
+// load. It does nothing for tensors not in a memory map of this checkpoint, nor where files
+// are read into memory; pages shared with a neighbouring tensor are kept.
+func (c *Checkpoint) Release(t *Tensor) {
+	if t == nil || len(t.Data) == 0 {
+		return
+	}
+	for _, f := range c.files {
+		if f.mapped && within(t.Data, f.data) {
+			dontNeed(t.Data)
+			return
+		}
+	}
+}
+
+// within says whether s lies inside m.
+func within(s, m []byte) bool {
+	if len(m) == 0 {
+		return false
+	}
+	lo := uintptr(unsafe.Pointer(unsafe.SliceData(m)))
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(s)))
+	return p >= lo && p+uintptr(len(s)) <= lo+uintptr(len(m))
 }

@@ -281,13 +281,22 @@ func (l *loader) linear(prefix string, out, in int, bias bool) *nn.Linear {
 	key := prefix + ".weight"
 	if l.prec == nn.F32 {
 		w := l.f32(key, out, in)
-		if t, _ := l.ck.Tensor(key); t != nil {
+		t, _ := l.ck.Tensor(key)
+		if t != nil {
 			l.dtypes[t.DType] = true
 		}
 		if w == nil || (bias && b == nil) {
 			return nil
 		}
-		return nn.NewLinear(w, b, out, in)
+		lin := nn.NewLinear(w, b, out, in)
+		if t.DType == weights.F32 {
+			// Weights used in place from the map are packed for the CPU's GEMM once, here,
+			// and their mapped pages given back: the packed copy replaces them in memory.
+			// (Weights widened from F16/BF16 are not: that would hold both copies.)
+			lin.Pack()
+			l.ck.Release(t)
+		}
+		return lin
 	}
 	t := l.tensor(key, out, in)
 	if t == nil || (bias && b == nil) {
