@@ -17,8 +17,8 @@ const (
 type Linear struct {
 	W       []float32        // (Out, In), Precision F32
 	P       *tensor.PackedNT // W packed for the CPU tier (see Pack), or nil: packed per call
-	W16     []uint16  // (Out, In) F16 or BF16 bits, other precisions
-	B       []float32 // (Out), may be nil
+	W16     []uint16         // (Out, In) F16 or BF16 bits, other precisions
+	B       []float32        // (Out), may be nil
 	Out, In int
 	Prec    Precision
 }
