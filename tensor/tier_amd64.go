@@ -71,6 +71,7 @@ var (
 			// by 2-7%; nc 512 was no better than 256. A 512×256 block is 512 KB of L2.
 			gemmShape: gemmShape{mr: 12, nr: 32, kc: 512, nc: 256},
 			tile:      kernelAVX512,
+			short:     shortAVX512,
 		},
 		packNT:    packNTAVX,
 		packNN:    packNNAVX,
@@ -135,6 +136,28 @@ func shortAVX2(rows int) (int, func(k int, a []float32, lda int, b, c []float32,
 func kernelAVX512(k int, a []float32, lda int, b, c []float32, ldc int, add bool) {
 	_, _, _ = a[11*lda+k-1], b[32*k-1], c[11*ldc+31]
 	gemmKernelAVX512(k, &a[0], lda, &b[0], &c[0], ldc, addFlag(add))
+}
+
+func kernelAVX512x8(k int, a []float32, lda int, b, c []float32, ldc int, add bool) {
+	_, _, _ = a[7*lda+k-1], b[32*k-1], c[7*ldc+31]
+	gemmKernelAVX512x8(k, &a[0], lda, &b[0], &c[0], ldc, addFlag(add))
+}
+
+func kernelAVX512x4(k int, a []float32, lda int, b, c []float32, ldc int, add bool) {
+	_, _, _ = a[3*lda+k-1], b[32*k-1], c[3*ldc+31]
+	gemmKernelAVX512x4(k, &a[0], lda, &b[0], &c[0], ldc, addFlag(add))
+}
+
+// shortAVX512 gives the 8- or 4-row kernel for the last rows of a product (a single pair of
+// 64 tokens ends in 4 rows: a full 12-row tile would compute 8 rows for nothing).
+func shortAVX512(rows int) (int, func(k int, a []float32, lda int, b, c []float32, ldc int, add bool)) {
+	switch {
+	case rows <= 4:
+		return 4, kernelAVX512x4
+	case rows <= 8:
+		return 8, kernelAVX512x8
+	}
+	return 12, kernelAVX512
 }
 
 // kernelBF16AVX512 is the 12×32 VDPBF16PS kernel (dotKernel.tile contract; lda even).
@@ -257,6 +280,16 @@ func gemmKernelAVX2x4(k int, a *float32, lda int, b *float32, c *float32, ldc in
 //
 //go:noescape
 func gemmKernelAVX2x2(k int, a *float32, lda int, b *float32, c *float32, ldc int, add int)
+
+// gemmKernelAVX512x8 is gemmKernelAVX512 for an 8×32 tile (i < 8).
+//
+//go:noescape
+func gemmKernelAVX512x8(k int, a *float32, lda int, b *float32, c *float32, ldc int, add int)
+
+// gemmKernelAVX512x4 is gemmKernelAVX512 for a 4×32 tile (i < 4).
+//
+//go:noescape
+func gemmKernelAVX512x4(k int, a *float32, lda int, b *float32, c *float32, ldc int, add int)
 
 // gemmKernelBF16AVX512 computes one 12×32 tile of C from BF16 pairs (AVX512_BF16 VDPBF16PS):
 //

@@ -332,6 +332,8 @@ func main() {
 		{name: "gemmKernelAVX2x4", reg: "Y", width: 8, mr: 4, nv: 2, unroll: 4},
 		{name: "gemmKernelAVX2x2", reg: "Y", width: 8, mr: 2, nv: 2, unroll: 4},
 		{name: "gemmKernelAVX512", reg: "Z", width: 16, mr: 12, nv: 2, unroll: 4},
+		{name: "gemmKernelAVX512x8", reg: "Z", width: 16, mr: 8, nv: 2, unroll: 4},
+		{name: "gemmKernelAVX512x4", reg: "Z", width: 16, mr: 4, nv: 2, unroll: 4},
 		{name: "gemmKernelBF16AVX512", reg: "Z", width: 16, mr: 12, nv: 2, unroll: 4, dot: true},
 	} {
 		if kn.mr*kn.nv+kn.nv+2 > map[string]int{"Y": 16, "Z": 32}[kn.reg] {
