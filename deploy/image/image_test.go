@@ -3,7 +3,6 @@ package image
 import (
 	"archive/tar"
 	"debug/elf"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -11,7 +10,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,32 +17,16 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-)
 
-// staticRerank builds the main module's rerank command as the Dockerfile does
-// (CGO_ENABLED=0, -trimpath), once per test binary.
-var staticRerank = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "mkimage-test-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "rerank")
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	cmd := exec.Command(goBin, "build", "-trimpath", "-ldflags", "-s -w -X main.buildVersion=v0.0.0-imagetest", "-o", bin, "./cmd/rerank")
-	cmd.Dir = filepath.Join("..", "..") // the repository root: the main module
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", errors.New("go build: " + err.Error() + "\n" + string(out))
-	}
-	return bin, nil
-})
+	"github.com/gorerank/gorerank/deploy/internal/testbin"
+)
 
 func testSpec(t *testing.T) Spec {
 	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skip("the image's binary is a linux binary; running it needs linux")
 	}
-	bin, err := staticRerank()
+	bin, err := testbin.Rerank()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +34,7 @@ func testSpec(t *testing.T) Spec {
 	if err := os.WriteFile(certs, []byte("-----BEGIN CERTIFICATE-----\nnot a real one\n-----END CERTIFICATE-----\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return Spec{Binary: bin, CACerts: certs, OS: "linux", Arch: runtime.GOARCH, Version: "v0.0.0-imagetest", Revision: "abc123",
+	return Spec{Binary: bin, CACerts: certs, OS: "linux", Arch: runtime.GOARCH, Version: testbin.Version, Revision: "abc123",
 		Created: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 }
 
@@ -116,7 +98,7 @@ func TestImage(t *testing.T) {
 	if c.Healthcheck != nil {
 		t.Errorf("a HEALTHCHECK: %+v (Kubernetes probes do that)", c.Healthcheck)
 	}
-	if c.Labels["org.opencontainers.image.version"] != "v0.0.0-imagetest" || c.Labels["org.opencontainers.image.revision"] != "abc123" {
+	if c.Labels["org.opencontainers.image.version"] != testbin.Version || c.Labels["org.opencontainers.image.revision"] != "abc123" {
 		t.Errorf("labels %v", c.Labels)
 	}
 	layers, err := got.Layers()
@@ -178,7 +160,7 @@ func TestImage(t *testing.T) {
 	f.Close()
 
 	out, err := exec.Command(exe, "version").CombinedOutput()
-	if err != nil || !strings.HasPrefix(string(out), "rerank v0.0.0-imagetest") {
+	if err != nil || !strings.HasPrefix(string(out), "rerank "+testbin.Version) {
 		t.Errorf("rerank version from the image: %v %q", err, out)
 	}
 	t.Logf("%s", strings.TrimSpace(string(out)))
