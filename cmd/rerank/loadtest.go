@@ -344,11 +344,11 @@ func (c *loadClient) one() (time.Duration, string) {
 
 // tally collects the answers of one level.
 type tally struct {
-	mu     sync.Mutex
-	lat    []time.Duration
-	errs   map[string]int
-	sent   int
-	last   time.Time
+	mu       sync.Mutex
+	lat      []time.Duration
+	errs     map[string]int
+	sent     int
+	last     time.Time
 	inFlight atomic.Int64
 }
 

@@ -10,7 +10,6 @@ import (
 	"testing"
 )
 
-
 // TestLoadtest runs the load generator briefly against the real binary on the tiny model:
 // one open-loop level and two closed-loop levels, with a fake bench result for the ratio.
 func TestLoadtest(t *testing.T) {
