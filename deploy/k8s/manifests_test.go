@@ -312,8 +312,15 @@ func checkInstallation(t *testing.T, objs []Object) {
 		}
 		minReplicas = *so.Spec.MinReplicaCount
 	}
-	if (has[*autoscalingv2.HorizontalPodAutoscaler](objs) || has[*ScaledObject](objs)) && minReplicas < 2 {
-		t.Errorf("minReplicas %d: with maxUnavailable 1 in the PDB, one replica would leave nothing serving", minReplicas)
+	if has[*autoscalingv2.HorizontalPodAutoscaler](objs) || has[*ScaledObject](objs) {
+		if minReplicas < 2 {
+			t.Errorf("minReplicas %d: with maxUnavailable 1 in the PDB, one replica would leave nothing serving", minReplicas)
+		}
+		if d.Spec.Replicas != nil {
+			t.Error("with an autoscaler the Deployment must not set replicas (each apply would reset the scale)")
+		}
+	} else if d.Spec.Replicas == nil || *d.Spec.Replicas < 2 {
+		t.Error("without an autoscaler, run at least 2 replicas")
 	}
 	if has[*monitoringv1.ServiceMonitor](objs) {
 		sm := one[*monitoringv1.ServiceMonitor](t, objs)
