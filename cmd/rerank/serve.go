@@ -90,7 +90,7 @@ func parseServeFlags(e *env, args []string) (*serveFlags, int) {
 	fs.StringVar(&f.cors, "cors-origin", "", "comma-separated origins allowed by CORS, or * (default: CORS off)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fs.DurationVar(&f.shutdownDelay, "shutdown-delay", 5*time.Second, "on SIGINT/SIGTERM, how long to keep accepting and serving with /ready at 503 (load balancers take the replica out meanwhile); 0: stop accepting at once")
+	fs.DurationVar(&f.shutdownDelay, "shutdown-delay", 5*time.Second, "on SIGINT/SIGTERM, how long to keep accepting and serving with /ready at 503 (load balancers take the replica out meanwhile); 0: stop accepting at once; a second signal ends it")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, after --shutdown-delay: how long to wait for accepted requests")
 	fs.BoolVar(&f.noWarmup, "no-warmup", false, "skip the warm-up forward pass")
 	if err := fs.Parse(args); err != nil {
@@ -228,7 +228,9 @@ func runServe(e *env, args []string) int {
 	if !modelLoaded || exit != exitOK {
 		delay = 0 // never ready, or the listener failed: no load balancer is sending here
 	}
-	if err := srv.Shutdown(context.Background(), hs, delay, f.shutdownTimeout); err != nil {
+	again, stopAgain := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stopAgain() // a second SIGINT/SIGTERM ends the delay at once
+	if err := srv.Shutdown(again, hs, delay, f.shutdownTimeout); err != nil {
 		log.Warn("shutdown: some requests did not finish", "error", err)
 	}
 	if modelLoaded {

@@ -134,3 +134,40 @@ func TestServeDrainUnderLoad(t *testing.T) {
 		t.Errorf("no stopped log:\n%s", p.logs)
 	}
 }
+
+// A second SIGTERM ends a long --shutdown-delay at once.
+func TestServeSecondSignalEndsDelay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	p := startServe(t, "--model", "../../testdata/tiny", "--tokenizer", "../../testdata/tokenizer/tokenizer.json",
+		"--shutdown-delay", "10m")
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		resp, err := http.Get(p.base + "/ready")
+		if err != nil {
+			t.Fatalf("/ready during the delay: %v", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == 503 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("/ready never turned 503")
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // the second handler is installed right after the first signal
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Errorf("exit: %v\n%s", err, p.logs)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("a second SIGTERM did not end the delay")
+	}
+}
