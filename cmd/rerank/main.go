@@ -38,6 +38,7 @@ var commands = []command{
 	{"download", "download a model from the Hugging Face hub into the local cache", runDownload},
 	{"gen-random", "write a random-weight checkpoint of any config", runGenRandom},
 	{"bench", "benchmark the forward pass", runBench},
+	{"loadtest", "measure a running server's capacity with the rag workload", runLoadtest},
 	{"version", "print the version", runVersion},
 }
 

@@ -50,7 +50,7 @@ type serveFlags struct {
 	cfg                                        server.Config
 	cors                                       string
 	logFormat, logLevel                        string
-	shutdownTimeout                            time.Duration
+	shutdownDelay, shutdownTimeout             time.Duration
 	noWarmup                                   bool
 }
 
@@ -90,7 +90,8 @@ func parseServeFlags(e *env, args []string) (*serveFlags, int) {
 	fs.StringVar(&f.cors, "cors-origin", "", "comma-separated origins allowed by CORS, or * (default: CORS off)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long to wait for accepted requests")
+	fs.DurationVar(&f.shutdownDelay, "shutdown-delay", 5*time.Second, "on SIGINT/SIGTERM, how long to keep accepting and serving with /ready at 503 (load balancers take the replica out meanwhile); 0: stop accepting at once; a second signal ends it")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, after --shutdown-delay: how long to wait for accepted requests")
 	fs.BoolVar(&f.noWarmup, "no-warmup", false, "skip the warm-up forward pass")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -113,6 +114,8 @@ func parseServeFlags(e *env, args []string) (*serveFlags, int) {
 		return usageErr("--log-format must be text or json, got %q", f.logFormat)
 	case c.CacheSize < 0:
 		return usageErr("--cache-size must not be negative")
+	case f.shutdownDelay < 0 || f.shutdownTimeout < 0:
+		return usageErr("--shutdown-delay and --shutdown-timeout must not be negative")
 	}
 	if _, ok := precisions[f.dtype]; !ok {
 		return usageErr("--dtype must be f32, f16, bf16 or bf16-compute, got %q", f.dtype)
@@ -209,7 +212,8 @@ func runServe(e *env, args []string) int {
 		modelLoaded = true
 		select {
 		case <-ctx.Done():
-			life.Info("shutting down: finishing accepted requests", "timeout", f.shutdownTimeout)
+			life.Info("shutting down: /ready answers 503; serving on during the delay, then finishing accepted requests",
+				"delay", f.shutdownDelay, "timeout", f.shutdownTimeout)
 		case err := <-serveErr:
 			log.Error("server stopped", "error", err)
 			exit = exitFailure
@@ -220,12 +224,15 @@ func runServe(e *env, args []string) int {
 		log.Error("server stopped", "error", err)
 		exit = exitFailure
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
+	delay := f.shutdownDelay
+	if !modelLoaded || exit != exitOK {
+		delay = 0 // never ready, or the listener failed: no load balancer is sending here
+	}
+	again, stopAgain := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stopAgain() // a second SIGINT/SIGTERM ends the delay at once
+	if err := srv.Shutdown(again, hs, delay, f.shutdownTimeout); err != nil {
 		log.Warn("shutdown: some requests did not finish", "error", err)
 	}
-	srv.Close()
 	if modelLoaded {
 		model.Close()
 	}

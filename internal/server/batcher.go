@@ -87,7 +87,7 @@ func (b *batcher) submit(ctx context.Context, seqs [][]int32) ([]float32, error)
 		b.queue = append(b.queue, &item{job: j, slot: i, ids: seqs[i]})
 	}
 	b.pending += len(seqs)
-	b.m.queueDepth.Set(float64(b.pending))
+	b.m.setQueueDepth(b.pending)
 	b.mu.Unlock()
 	b.cond.Broadcast()
 
@@ -121,7 +121,7 @@ func (b *batcher) take() []*item {
 	clear(b.queue[:n])
 	b.queue = b.queue[n:]
 	b.pending -= n
-	b.m.queueDepth.Set(float64(b.pending))
+	b.m.setQueueDepth(b.pending)
 	return batch
 }
 

@@ -14,5 +14,9 @@
 // server faults. The wire format is described by the embedded OpenAPI 3.1 document
 // (openapi.json), which the tests check real responses against.
 //
+// [Server.Shutdown] leaves a load balancer without losing a request: /ready turns 503 and
+// responses say "Connection: close" at once, serving goes on for a delay while the endpoint
+// is removed, then accepted requests are finished (drain.go explains the steps).
+//
 // The package never prints and never exits; it logs through the *slog.Logger it is given.
 package server

@@ -1,10 +1,14 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"time"
 
 	"github.com/gorerank/gorerank/internal/server"
 	"github.com/gorerank/gorerank/tokenizer"
@@ -49,4 +53,38 @@ func Example() {
 	// Output:
 	// 200 application/json
 	// 2 results
+}
+
+// Drain a server under a real http.Server: /ready says 503 from the first moment, requests
+// are still served during the delay, then the listener closes and accepted requests finish.
+func ExampleServer_Shutdown() {
+	srv, err := server.New(server.Config{})
+	if err != nil {
+		panic(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	hs := &http.Server{Handler: srv.Handler()}
+	go hs.Serve(ln)
+
+	done := make(chan error, 1)
+	go func() { done <- srv.Shutdown(context.Background(), hs, 200*time.Millisecond, 5*time.Second) }()
+	for !srv.Draining() {
+		time.Sleep(time.Millisecond)
+	}
+	resp, err := http.Get("http://" + ln.Addr().String() + "/health")
+	if err != nil {
+		panic(err)
+	}
+	resp.Body.Close()
+	fmt.Println("during the delay: /health", resp.StatusCode, "Connection: close =", resp.Close)
+	fmt.Println("shutdown error:", <-done)
+	_, err = http.Get("http://" + ln.Addr().String() + "/health")
+	fmt.Println("after: refused =", err != nil)
+	// Output:
+	// during the delay: /health 200 Connection: close = true
+	// shutdown error: <nil>
+	// after: refused = true
 }

@@ -288,6 +288,9 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.engineOrUnavailable(w); err != nil {
 		return err
 	}
+	if err := s.notDraining(w); err != nil {
+		return err
+	}
 	writeJSON(w, 200, map[string]string{"status": "ready"})
 	return nil
 }

@@ -2,6 +2,8 @@ package server
 
 import (
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -22,6 +24,7 @@ type metrics struct {
 	batchSize     prometheus.Histogram
 	batchTokens   prometheus.Histogram
 	queueDepth    prometheus.Gauge
+	queueArea     depthIntegral // rerank_queue_pair_seconds_total
 	dropped       prometheus.Counter
 	truncated     prometheus.Counter
 	cacheHits     prometheus.Counter
@@ -59,6 +62,9 @@ func newMetrics(version string, cacheLen func() int) *metrics {
 		Help: "Tokens per batch.", Buckets: prometheus.ExponentialBuckets(16, 2, 14)})
 	m.queueDepth = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "queue_depth",
 		Help: "Sequences waiting in the batch queue."})
+	queueArea := prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "queue_pair_seconds_total",
+		Help: "Integral of rerank_queue_depth over time (pair-seconds): rate() over a window is the mean number of pairs waiting in it, exactly, whatever the scrape interval (the autoscaling signal, see deploy/)."},
+		m.queueArea.total)
 	m.dropped = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "queue_dropped_total",
 		Help: "Queued sequences dropped because their client went away or timed out."})
 	m.truncated = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "truncated_pairs_total",
@@ -75,10 +81,44 @@ func newMetrics(version string, cacheLen func() int) *metrics {
 		Help: "Always 1; labels give the version.", ConstLabels: prometheus.Labels{"version": version}})
 	build.Set(1)
 	m.reg.MustRegister(m.requests, m.requestTime, m.inFlight, m.queueTime, m.tokenizeTime, m.inferenceTime,
-		m.pairs, m.tokens, m.batchSize, m.batchTokens, m.queueDepth, m.dropped, m.truncated,
+		m.pairs, m.tokens, m.batchSize, m.batchTokens, m.queueDepth, queueArea, m.dropped, m.truncated,
 		m.cacheHits, m.cacheMisses, m.cacheEntries, m.ready, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// setQueueDepth records the number of pairs waiting: the gauge and its time integral.
+func (m *metrics) setQueueDepth(n int) {
+	m.queueDepth.Set(float64(n))
+	m.queueArea.set(n, time.Now())
+}
+
+// depthIntegral is ∫ depth dt since the start, in pair-seconds. By Little's law its rate is
+// the mean queue depth; unlike a sampled gauge, it misses no spike between two scrapes.
+type depthIntegral struct {
+	mu    sync.Mutex
+	area  float64   // pair-seconds up to since
+	depth int       // depth since then
+	since time.Time // zero until the first set
+}
+
+func (d *depthIntegral) set(n int, now time.Time) {
+	d.mu.Lock()
+	if !d.since.IsZero() {
+		d.area += float64(d.depth) * now.Sub(d.since).Seconds()
+	}
+	d.depth, d.since = n, now
+	d.mu.Unlock()
+}
+
+// total is the integral up to now (the current depth counts until the scrape).
+func (d *depthIntegral) total() float64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.since.IsZero() {
+		return 0
+	}
+	return d.area + float64(d.depth)*time.Since(d.since).Seconds()
 }
 
 func fmtAny(v any) string { return fmt.Sprint(v) }

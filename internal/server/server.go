@@ -135,8 +135,9 @@ type Server struct {
 	keyHash [32]byte
 	slots   chan struct{} // MaxConcurrentRequests tokens
 
-	engine  atomic.Pointer[engineState]
-	handler http.Handler
+	engine   atomic.Pointer[engineState]
+	draining atomic.Bool // see drain.go
+	handler  http.Handler
 }
 
 type engineState struct {
@@ -155,7 +156,7 @@ func New(cfg Config) (*Server, error) {
 	s.lim = limits{maxDocuments: cfg.MaxDocuments, maxLength: cfg.MaxLength, defaultMode: cfg.Truncation,
 		maxChunks: cfg.MaxChunks, minMaxLength: minMaxLength, defaultReturn: !cfg.NoReturnDocuments}
 	s.keyHash = sha256.Sum256([]byte(cfg.APIKey))
-	s.handler = s.routes()
+	s.handler = s.closeWhileDraining(s.routes())
 	return s, nil
 }
 
@@ -175,12 +176,14 @@ func (s *Server) SetEngine(e Engine) error {
 	if old := s.engine.Swap(st); old != nil {
 		old.batch.close()
 	}
-	s.m.ready.Set(1)
+	if !s.draining.Load() {
+		s.m.ready.Set(1)
+	}
 	return nil
 }
 
-// Ready reports whether an engine is installed.
-func (s *Server) Ready() bool { return s.engine.Load() != nil }
+// Ready reports whether an engine is installed and the server is not draining.
+func (s *Server) Ready() bool { return s.engine.Load() != nil && !s.draining.Load() }
 
 // Close finishes the queued work and stops the batch workers. Call it after the HTTP server
 // has stopped accepting requests (http.Server.Shutdown).

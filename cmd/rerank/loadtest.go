@@ -1,0 +1,582 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorerank/gorerank/tokenizer"
+)
+
+const loadtestUsage = `usage: rerank loadtest --url URL --tokenizer FILE (--rate R | --concurrency N,N,...) [flags]
+
+Measures the capacity of a running 'rerank serve' with the rag workload of 'rerank bench':
+each request is the rag query against the same 50 documents of the fixed length mix
+(5×32, 5×64, 10×128, 10×192, 10×256, 5×384, 5×480 tokens; seeded pseudo-English built
+with --tokenizer, which must be the server's tokenizer.json), sent to /v1/rerank with
+return_documents false. Bounded: every level stops after --requests requests or --duration,
+whichever comes first.
+
+  --rate R            open loop: one request every 1/R s whatever the answers (the offered
+                      load), at most --max-in-flight outstanding
+  --concurrency list  closed loop: N clients, each sends its next request when the last
+                      one is answered; one level per N
+
+Per level it reports completed queries/s and pairs/s, client latency P50/P95/P99, the
+server's queue time (rerank_queue_duration_seconds), batch fill (tokens per forward pass /
+--max-batch-tokens, from rerank_batch_tokens) and pairs per batch, all from /metrics
+differences, and, with --bench, the ratio of the server's pairs/s to 'rerank bench
+--workload rag' pairs/s on the same machine (the cost of HTTP, JSON, queueing and batching).
+
+The server must run with --cache-size 0: the same (query, document) pairs are sent again
+and again, and cache answers would count as throughput; loadtest fails when the cache
+answered any pair.
+
+Example (the lead's capacity run, docs/CAPACITY.md):
+  rerank serve --model .bench/random-bge-reranker-v2-m3-f32 --tokenizer T --cache-size 0 --port 8000 &
+  rerank bench --model .bench/random-bge-reranker-v2-m3-f32 --tokenizer T --workload rag --json > bench-rag.json
+  rerank loadtest --url http://127.0.0.1:8000 --tokenizer T --bench bench-rag.json \
+    --rate 0.02 --concurrency 1,2,4,8 --requests 20 --duration 10m
+
+Flags:
+`
+
+type loadOptions struct {
+	url, tokenizer, apiKey, benchFile string
+	rate                              float64
+	concurrency                       []int
+	requests, maxInFlight             int
+	duration, timeout                 time.Duration
+	seed                              uint64
+	jsonOut                           bool
+}
+
+// loadLevel is the result of one level (one rate or one concurrency).
+type loadLevel struct {
+	Mode          string         `json:"mode"` // "rate" or "concurrency"
+	OfferedQPS    float64        `json:"offered_qps,omitempty"`
+	Concurrency   int            `json:"concurrency,omitempty"`
+	Sent          int            `json:"sent"`
+	OK            int            `json:"ok"`
+	Errors        map[string]int `json:"errors,omitempty"`
+	NotSent       int            `json:"not_sent_max_in_flight,omitempty"` // open loop: arrivals skipped at --max-in-flight
+	Seconds       float64        `json:"seconds"`
+	QPS           float64        `json:"queries_per_s"`
+	PairsPerS     float64        `json:"pairs_per_s"`        // answered pairs / seconds (client side)
+	ServerPairsPS float64        `json:"server_pairs_per_s"` // Δrerank_pairs_scored_total / seconds
+	LatencyMS     quantiles      `json:"latency_ms"`
+	QueueMS       quantiles      `json:"queue_ms"` // server histogram: mean exact, quantiles interpolated in buckets
+	BatchFill     float64        `json:"batch_fill"`
+	PairsPerBatch float64        `json:"pairs_per_batch"`
+	CacheHits     float64        `json:"cache_hits"`
+	BenchRatio    float64        `json:"server_to_bench_ratio,omitempty"`
+}
+
+type quantiles struct {
+	Mean float64 `json:"mean"`
+	P50  float64 `json:"p50"`
+	P95  float64 `json:"p95"`
+	P99  float64 `json:"p99"`
+}
+
+type loadReport struct {
+	URL            string      `json:"url"`
+	Model          string      `json:"model"`
+	DType          string      `json:"dtype"`
+	MaxBatchTokens int         `json:"max_batch_tokens"`
+	Workers        int         `json:"workers"`
+	Documents      int         `json:"documents_per_query"`
+	BenchPairsPerS float64     `json:"bench_pairs_per_s,omitempty"`
+	Levels         []loadLevel `json:"levels"`
+}
+
+func runLoadtest(e *env, args []string) int {
+	o := &loadOptions{}
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprint(e.stderr, loadtestUsage)
+		fs.PrintDefaults()
+	}
+	var conc string
+	fs.StringVar(&o.url, "url", "", "base URL of the server, e.g. http://127.0.0.1:8000 (required)")
+	fs.StringVar(&o.tokenizer, "tokenizer", "", "the server's tokenizer.json, to build the rag documents (required)")
+	fs.StringVar(&o.apiKey, "api-key", "", "Bearer key when the server has one (default $RERANK_API_KEY)")
+	fs.StringVar(&o.benchFile, "bench", "", "JSON of 'rerank bench --workload rag --json' on the same machine: report server/bench pairs/s")
+	fs.Float64Var(&o.rate, "rate", 0, "open loop: offered queries per second")
+	fs.StringVar(&conc, "concurrency", "", "closed loop: comma-separated client counts, one level each")
+	fs.IntVar(&o.requests, "requests", 20, "most requests per level")
+	fs.DurationVar(&o.duration, "duration", 2*time.Minute, "longest time a level sends requests")
+	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "per-request client timeout")
+	fs.IntVar(&o.maxInFlight, "max-in-flight", 256, "open loop: most outstanding requests")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed of the rag documents (as rerank bench --seed)")
+	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	usageErr := func(format string, a ...any) int {
+		fmt.Fprintf(e.stderr, "rerank loadtest: "+format+"\n", a...)
+		return exitUsage
+	}
+	for _, s := range strings.Split(conc, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 4096 {
+			return usageErr("--concurrency: %q is not a client count in 1..4096", s)
+		}
+		o.concurrency = append(o.concurrency, n)
+	}
+	switch {
+	case fs.NArg() > 0:
+		return usageErr("unexpected argument %q", fs.Arg(0))
+	case o.url == "" || o.tokenizer == "":
+		return usageErr("--url and --tokenizer are required (see rerank loadtest --help)")
+	case o.rate < 0 || math.IsNaN(o.rate) || math.IsInf(o.rate, 0):
+		return usageErr("--rate must be a positive number of queries per second")
+	case o.rate == 0 && len(o.concurrency) == 0:
+		return usageErr("give --rate, --concurrency or both")
+	case o.requests < 1 || o.duration <= 0 || o.timeout <= 0 || o.maxInFlight < 1:
+		return usageErr("--requests, --duration, --timeout and --max-in-flight must be positive")
+	}
+	o.url = strings.TrimRight(o.url, "/")
+	if o.apiKey == "" {
+		o.apiKey = os.Getenv("RERANK_API_KEY")
+	}
+	rep, err := loadtest(o, e.stderr)
+	if rep != nil {
+		if o.jsonOut {
+			enc := json.NewEncoder(e.stdout)
+			enc.SetIndent("", "  ")
+			enc.Encode(rep)
+		} else {
+			rep.print(e.stdout)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "rerank loadtest: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+func loadtest(o *loadOptions, progress io.Writer) (*loadReport, error) {
+	var bench float64
+	if o.benchFile != "" {
+		b, err := os.ReadFile(o.benchFile)
+		if err != nil {
+			return nil, err
+		}
+		var br benchResult
+		if err := json.Unmarshal(b, &br); err != nil {
+			return nil, fmt.Errorf("--bench %s: %w", o.benchFile, err)
+		}
+		if br.Workload != "rag" || br.PairsPerS <= 0 {
+			return nil, fmt.Errorf("--bench %s: want the JSON of rerank bench --workload rag, got workload %q with %v pairs/s", o.benchFile, br.Workload, br.PairsPerS)
+		}
+		bench = br.PairsPerS
+	}
+	tok, err := tokenizer.Load(o.tokenizer)
+	if err != nil {
+		return nil, err
+	}
+	docs, err := ragDocuments(tok, o.seed)
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(map[string]any{"query": ragQuery, "documents": docs, "return_documents": false})
+	if err != nil {
+		return nil, err
+	}
+	c := &loadClient{o: o, body: body, docs: len(docs),
+		http: &http.Client{Timeout: o.timeout, Transport: &http.Transport{MaxIdleConnsPerHost: 1024}}}
+	defer c.http.CloseIdleConnections()
+
+	var info struct {
+		ModelID        string `json:"model_id"`
+		DType          string `json:"model_dtype"`
+		MaxBatchTokens int    `json:"max_batch_tokens"`
+		Workers        int    `json:"workers"`
+		CacheSize      int    `json:"cache_size"`
+	}
+	if err := c.getJSON("/info", &info); err != nil {
+		return nil, err
+	}
+	if info.MaxBatchTokens <= 0 {
+		return nil, fmt.Errorf("%s/info: no max_batch_tokens", o.url)
+	}
+	rep := &loadReport{URL: o.url, Model: info.ModelID, DType: info.DType, MaxBatchTokens: info.MaxBatchTokens,
+		Workers: info.Workers, Documents: len(docs), BenchPairsPerS: bench}
+	if info.CacheSize > 0 {
+		fmt.Fprintf(progress, "rerank loadtest: warning: the server's score cache is on (%d entries); run it with --cache-size 0\n", info.CacheSize)
+	}
+	type level struct {
+		rate float64
+		conc int
+	}
+	var levels []level
+	if o.rate > 0 {
+		levels = append(levels, level{rate: o.rate})
+	}
+	for _, n := range o.concurrency {
+		levels = append(levels, level{conc: n})
+	}
+	for _, lv := range levels {
+		before, err := c.metrics()
+		if err != nil {
+			return rep, err
+		}
+		var res *loadLevel
+		if lv.rate > 0 {
+			fmt.Fprintf(progress, "rate %.4g q/s: up to %d requests or %v\n", lv.rate, o.requests, o.duration)
+			res = c.openLoop(lv.rate)
+		} else {
+			fmt.Fprintf(progress, "concurrency %d: up to %d requests or %v\n", lv.conc, o.requests, o.duration)
+			res = c.closedLoop(lv.conc)
+		}
+		after, err := c.metrics()
+		if err != nil {
+			return rep, err
+		}
+		res.fromMetrics(before, after, info.MaxBatchTokens)
+		if bench > 0 {
+			res.BenchRatio = res.ServerPairsPS / bench
+		}
+		rep.Levels = append(rep.Levels, *res)
+		if res.CacheHits > 0 {
+			return rep, fmt.Errorf("the server's cache answered %.0f pairs: throughput would be overstated; run rerank serve with --cache-size 0", res.CacheHits)
+		}
+	}
+	return rep, nil
+}
+
+type loadClient struct {
+	o    *loadOptions
+	http *http.Client
+	body []byte
+	docs int
+}
+
+func (c *loadClient) request(method, path string, body []byte) (*http.Request, error) {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, c.o.url+path, r)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.o.apiKey != "" {
+		req.Header.Set("Authorization", "Bearer "+c.o.apiKey)
+	}
+	return req, nil
+}
+
+func (c *loadClient) getJSON(path string, v any) error {
+	req, err := c.request(http.MethodGet, path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("GET %s: %d %.200s", path, resp.StatusCode, b)
+	}
+	return json.Unmarshal(b, v)
+}
+
+// one sends one rag request; it returns the latency, or an error class ("status 429",
+// "transport", "bad body").
+func (c *loadClient) one() (time.Duration, string) {
+	req, err := c.request(http.MethodPost, "/v1/rerank", c.body)
+	if err != nil {
+		return 0, "transport"
+	}
+	t0 := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, "transport"
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	resp.Body.Close()
+	d := time.Since(t0)
+	if err != nil {
+		return 0, "transport"
+	}
+	if resp.StatusCode != 200 {
+		return 0, "status " + strconv.Itoa(resp.StatusCode)
+	}
+	var out struct {
+		Results []json.RawMessage `json:"results"`
+	}
+	if json.Unmarshal(b, &out) != nil || len(out.Results) != c.docs {
+		return 0, "bad body"
+	}
+	return d, ""
+}
+
+// tally collects the answers of one level.
+type tally struct {
+	mu       sync.Mutex
+	lat      []time.Duration
+	errs     map[string]int
+	sent     int
+	last     time.Time
+	inFlight atomic.Int64
+}
+
+func (t *tally) add(d time.Duration, errClass string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if errClass != "" {
+		t.errs[errClass]++
+	} else {
+		t.lat = append(t.lat, d)
+	}
+	t.last = time.Now()
+}
+
+func (c *loadClient) closedLoop(n int) *loadLevel {
+	t := &tally{errs: map[string]int{}}
+	var next atomic.Int64
+	start := time.Now()
+	deadline := start.Add(c.o.duration)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) && next.Add(1) <= int64(c.o.requests) {
+				t.add(c.one())
+			}
+		}()
+	}
+	wg.Wait()
+	t.sent = int(min(next.Load(), int64(c.o.requests)))
+	return t.level(&loadLevel{Mode: "concurrency", Concurrency: n}, start, c.docs)
+}
+
+func (c *loadClient) openLoop(rate float64) *loadLevel {
+	t := &tally{errs: map[string]int{}}
+	res := &loadLevel{Mode: "rate", OfferedQPS: rate}
+	interval := time.Duration(float64(time.Second) / rate)
+	start := time.Now()
+	deadline := start.Add(c.o.duration)
+	var wg sync.WaitGroup
+	for i := 0; i < c.o.requests; i++ {
+		at := start.Add(time.Duration(i) * interval)
+		if at.After(deadline) {
+			break
+		}
+		time.Sleep(time.Until(at))
+		if t.inFlight.Load() >= int64(c.o.maxInFlight) {
+			res.NotSent++
+			continue
+		}
+		t.sent++
+		t.inFlight.Add(1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer t.inFlight.Add(-1)
+			t.add(c.one())
+		}()
+	}
+	wg.Wait()
+	return t.level(res, start, c.docs)
+}
+
+func (t *tally) level(res *loadLevel, start time.Time, docs int) *loadLevel {
+	end := t.last
+	if end.IsZero() {
+		end = time.Now()
+	}
+	res.Sent, res.OK = t.sent, len(t.lat)
+	if len(t.errs) > 0 {
+		res.Errors = t.errs
+	}
+	res.Seconds = end.Sub(start).Seconds()
+	if res.Seconds > 0 {
+		res.QPS = float64(res.OK) / res.Seconds
+		res.PairsPerS = res.QPS * float64(docs)
+	}
+	slices.Sort(t.lat)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	if n := len(t.lat); n > 0 {
+		var sum time.Duration
+		for _, d := range t.lat {
+			sum += d
+		}
+		q := func(p float64) float64 { return ms(t.lat[min(n-1, int(math.Ceil(p*float64(n)))-1)]) }
+		res.LatencyMS = quantiles{Mean: ms(sum / time.Duration(n)), P50: q(0.50), P95: q(0.95), P99: q(0.99)}
+	}
+	return res
+}
+
+// metricSamples maps each series of the Prometheus text format (name plus labels, as
+// written) to its value.
+type metricSamples map[string]float64
+
+func (c *loadClient) metrics() (metricSamples, error) {
+	req, err := c.request(http.MethodGet, "/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return nil, fmt.Errorf("GET /metrics: %d", resp.StatusCode)
+	}
+	return parseMetrics(io.LimitReader(resp.Body, 16<<20))
+}
+
+// parseMetrics reads the sample lines of the Prometheus text format (comments skipped).
+func parseMetrics(r io.Reader) (metricSamples, error) {
+	m := metricSamples{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			return nil, fmt.Errorf("metrics: bad line %q", line)
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			return nil, fmt.Errorf("metrics: bad value in %q", line)
+		}
+		m[strings.TrimSpace(line[:i])] = v
+	}
+	return m, sc.Err()
+}
+
+// histogramQuantile interpolates quantile q of the observations between two scrapes from
+// the cumulative buckets name_bucket{le="..."} (as PromQL's histogram_quantile does).
+func histogramQuantile(q float64, name string, before, after metricSamples) float64 {
+	type bucket struct{ le, n float64 }
+	var bs []bucket
+	prefix := name + `_bucket{le="`
+	for k, v := range after {
+		if !strings.HasPrefix(k, prefix) {
+			continue
+		}
+		le, err := strconv.ParseFloat(strings.TrimSuffix(k[len(prefix):], `"}`), 64)
+		if err != nil {
+			continue
+		}
+		bs = append(bs, bucket{le, v - before[k]})
+	}
+	slices.SortFunc(bs, func(a, b bucket) int {
+		switch {
+		case a.le < b.le:
+			return -1
+		case a.le > b.le:
+			return 1
+		}
+		return 0
+	})
+	if len(bs) == 0 || bs[len(bs)-1].n <= 0 {
+		return 0
+	}
+	rank := q * bs[len(bs)-1].n
+	lo, prev := 0.0, 0.0
+	for _, b := range bs {
+		if b.n >= rank {
+			if math.IsInf(b.le, 1) {
+				return lo // beyond the last finite bucket: its bound
+			}
+			if b.n == prev {
+				return b.le
+			}
+			return lo + (b.le-lo)*(rank-prev)/(b.n-prev)
+		}
+		lo, prev = b.le, b.n
+	}
+	return lo
+}
+
+func (res *loadLevel) fromMetrics(before, after metricSamples, maxBatchTokens int) {
+	d := func(k string) float64 { return after[k] - before[k] }
+	if res.Seconds > 0 {
+		res.ServerPairsPS = d("rerank_pairs_scored_total") / res.Seconds
+	}
+	if n := d("rerank_queue_duration_seconds_count"); n > 0 {
+		const h = "rerank_queue_duration_seconds"
+		res.QueueMS = quantiles{Mean: 1000 * d(h+"_sum") / n,
+			P50: 1000 * histogramQuantile(0.50, h, before, after),
+			P95: 1000 * histogramQuantile(0.95, h, before, after),
+			P99: 1000 * histogramQuantile(0.99, h, before, after)}
+	}
+	if n := d("rerank_batch_tokens_count"); n > 0 {
+		res.BatchFill = d("rerank_batch_tokens_sum") / n / float64(maxBatchTokens)
+		res.PairsPerBatch = d("rerank_batch_size_sum") / n
+	}
+	res.CacheHits = d("rerank_cache_hits_total")
+}
+
+func (r *loadReport) print(w io.Writer) {
+	fmt.Fprintf(w, "server %s  model %s (%s)  max_batch_tokens %d  workers %d\n", r.URL, r.Model, r.DType, r.MaxBatchTokens, r.Workers)
+	fmt.Fprintf(w, "workload rag: 1 query × %d documents per request", r.Documents)
+	if r.BenchPairsPerS > 0 {
+		fmt.Fprintf(w, "; rerank bench --workload rag: %.3f pairs/s", r.BenchPairsPerS)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "%-12s %5s %5s %6s %9s %9s %9s %9s %9s %9s %9s %9s %6s %7s %6s\n", "level", "sent", "ok", "errors",
+		"q/s", "pairs/s", "p50 ms", "p95 ms", "p99 ms", "queue ms", "q p95 ms", "q p99 ms", "fill", "pairs/b", "/bench")
+	for _, l := range r.Levels {
+		name := fmt.Sprintf("conc %d", l.Concurrency)
+		if l.Mode == "rate" {
+			name = fmt.Sprintf("rate %.3g", l.OfferedQPS)
+		}
+		nerr := 0
+		for _, n := range l.Errors {
+			nerr += n
+		}
+		ratio := "-"
+		if l.BenchRatio > 0 {
+			ratio = fmt.Sprintf("%.2f", l.BenchRatio)
+		}
+		fmt.Fprintf(w, "%-12s %5d %5d %6d %9.3f %9.2f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %6.2f %7.1f %6s\n", name, l.Sent, l.OK, nerr,
+			l.QPS, l.PairsPerS, l.LatencyMS.P50, l.LatencyMS.P95, l.LatencyMS.P99, l.QueueMS.Mean, l.QueueMS.P95, l.QueueMS.P99,
+			l.BatchFill, l.PairsPerBatch, ratio)
+		if nerr > 0 {
+			fmt.Fprintf(w, "%-12s errors: %v\n", "", l.Errors)
+		}
+		if l.NotSent > 0 {
+			fmt.Fprintf(w, "%-12s %d arrivals not sent: --max-in-flight reached\n", "", l.NotSent)
+		}
+	}
+}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestLoadtest runs the load generator briefly against the real binary on the tiny model:
+// one open-loop level and two closed-loop levels, with a fake bench result for the ratio.
+func TestLoadtest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	p := startServe(t, "--model", "../../testdata/tiny", "--tokenizer", testTokenizer, "--cache-size", "0")
+	benchFile := filepath.Join(t.TempDir(), "bench.json")
+	os.WriteFile(benchFile, []byte(`{"workload": "rag", "pairs_per_s": 100}`), 0o644)
+	var out, errb bytes.Buffer
+	code := run(&env{stdout: &out, stderr: &errb}, []string{"loadtest", "--url", p.base, "--tokenizer", testTokenizer,
+		"--bench", benchFile, "--rate", "20", "--concurrency", "1,4", "--requests", "8", "--duration", "20s", "--json"})
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, errb.String(), out.String())
+	}
+	var rep loadReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if rep.Documents != 50 || rep.MaxBatchTokens != 16384 || len(rep.Levels) != 3 || rep.BenchPairsPerS != 100 {
+		t.Fatalf("report: %+v", rep)
+	}
+	for _, l := range rep.Levels {
+		if l.Sent != 8 || l.OK != 8 || len(l.Errors) > 0 {
+			t.Errorf("%s %v/%d: sent %d ok %d errors %v", l.Mode, l.OfferedQPS, l.Concurrency, l.Sent, l.OK, l.Errors)
+		}
+		// every answered pair was scored by the model (no cache), within rounding of the clocks
+		if math.Abs(l.ServerPairsPS-l.PairsPerS) > 0.05*l.PairsPerS || l.PairsPerS <= 0 {
+			t.Errorf("pairs/s: client %v, server %v", l.PairsPerS, l.ServerPairsPS)
+		}
+		if math.Abs(l.BenchRatio-l.ServerPairsPS/100) > 1e-9 {
+			t.Errorf("ratio %v for %v server pairs/s", l.BenchRatio, l.ServerPairsPS)
+		}
+		lat := l.LatencyMS
+		if !(lat.P50 > 0 && lat.P50 <= lat.P95 && lat.P95 <= lat.P99) || l.QueueMS.Mean < 0 || l.QueueMS.P99 < l.QueueMS.P50 {
+			t.Errorf("latency %+v queue %+v", lat, l.QueueMS)
+		}
+		// a request's 50 pairs (~11k tokens) fit one 16384-token batch: fill in (0.5, 1]
+		if l.BatchFill <= 0.5 || l.BatchFill > 1 || l.PairsPerBatch < 50 {
+			t.Errorf("batch fill %v, pairs per batch %v", l.BatchFill, l.PairsPerBatch)
+		}
+	}
+	if rep.Levels[0].Mode != "rate" || rep.Levels[0].OfferedQPS != 20 || rep.Levels[2].Concurrency != 4 {
+		t.Errorf("levels %+v", rep.Levels)
+	}
+
+	// the text report
+	out.Reset()
+	if code := run(&env{stdout: &out, stderr: &errb}, []string{"loadtest", "--url", p.base, "--tokenizer", testTokenizer,
+		"--concurrency", "2", "--requests", "2"}); code != exitOK || !strings.Contains(out.String(), "conc 2") {
+		t.Errorf("text report: %d\n%s", code, out.String())
+	}
+}
+
+// With the server's cache on, repeated requests are answered from it: loadtest says so and fails.
+func TestLoadtestRefusesCache(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	p := startServe(t, "--model", "../../testdata/tiny", "--tokenizer", testTokenizer)
+	var out, errb bytes.Buffer
+	code := run(&env{stdout: &out, stderr: &errb}, []string{"loadtest", "--url", p.base, "--tokenizer", testTokenizer,
+		"--concurrency", "1", "--requests", "3"})
+	if code != exitFailure || !strings.Contains(errb.String(), "--cache-size 0") {
+		t.Errorf("exit %d\n%s", code, errb.String())
+	}
+}
+
+func TestLoadtestUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{},
+		{"--url", "http://x"},
+		{"--url", "http://x", "--tokenizer", "t"},
+		{"--url", "http://x", "--tokenizer", "t", "--rate", "-1"},
+		{"--url", "http://x", "--tokenizer", "t", "--rate", "NaN"},
+		{"--url", "http://x", "--tokenizer", "t", "--concurrency", "0"},
+		{"--url", "http://x", "--tokenizer", "t", "--concurrency", "1,x"},
+		{"--url", "http://x", "--tokenizer", "t", "--rate", "1", "--requests", "0"},
+		{"--url", "http://x", "--tokenizer", "t", "--rate", "1", "extra"},
+		{"--bogus"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(&env{stdout: &out, stderr: &errb}, append([]string{"loadtest"}, args...)); code != exitUsage {
+			t.Errorf("loadtest %v: exit %d\n%s", args, code, errb.String())
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := run(&env{stdout: &out, stderr: &errb}, []string{"loadtest", "--help"}); code != exitOK || !strings.Contains(errb.String(), "--cache-size 0") {
+		t.Errorf("--help: %d", code)
+	}
+	// a bench file of the wrong workload, an unreachable server: runtime failures
+	bad := filepath.Join(t.TempDir(), "b.json")
+	os.WriteFile(bad, []byte(`{"workload": "synthetic", "pairs_per_s": 3}`), 0o644)
+	for _, args := range [][]string{
+		{"--url", "http://127.0.0.1:1", "--tokenizer", testTokenizer, "--rate", "1", "--bench", bad},
+		{"--url", "http://127.0.0.1:1", "--tokenizer", testTokenizer, "--rate", "1"},
+	} {
+		if code := run(&env{stdout: &out, stderr: &errb}, append([]string{"loadtest"}, args...)); code != exitFailure {
+			t.Errorf("loadtest %v: exit %d", args, code)
+		}
+	}
+}
+
+func TestHistogramQuantile(t *testing.T) {
+	before := metricSamples{`h_bucket{le="1"}`: 5, `h_bucket{le="2"}`: 5, `h_bucket{le="4"}`: 5, `h_bucket{le="+Inf"}`: 5}
+	// 10 new observations: 2 in (0,1], 6 in (1,2], 2 in (2,4]
+	after := metricSamples{`h_bucket{le="1"}`: 7, `h_bucket{le="2"}`: 13, `h_bucket{le="4"}`: 15, `h_bucket{le="+Inf"}`: 15}
+	for _, c := range []struct{ q, want float64 }{{0.1, 0.5}, {0.2, 1}, {0.5, 1.5}, {0.9, 3}, {1, 4}} {
+		if got := histogramQuantile(c.q, "h", before, after); math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("q%v: %v, want %v", c.q, got, c.want)
+		}
+	}
+	if got := histogramQuantile(0.5, "h", after, after); got != 0 {
+		t.Errorf("no observations: %v", got)
+	}
+	inf := metricSamples{`h_bucket{le="1"}`: 0, `h_bucket{le="+Inf"}`: 3}
+	if got := histogramQuantile(0.5, "h", metricSamples{}, inf); got != 1 {
+		t.Errorf("all beyond the last bound: %v, want 1", got)
+	}
+}
+
+func TestParseMetrics(t *testing.T) {
+	m, err := parseMetrics(strings.NewReader("# HELP x y\n# TYPE x counter\nx 3\nh_bucket{le=\"+Inf\"} 2.5e+01\n\n"))
+	if err != nil || m["x"] != 3 || m[`h_bucket{le="+Inf"}`] != 25 {
+		t.Errorf("%v %v", m, err)
+	}
+	for _, bad := range []string{"novalue\n", "x y\n"} {
+		if _, err := parseMetrics(strings.NewReader(bad)); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
