@@ -235,8 +235,19 @@ type piece struct {
 
 // encodeSeq tokenizes one text (no special tokens, no truncation) into out.
 func (t *Tokenizer) encodeSeq(sc *scratch, text string, out []piece) ([]piece, error) {
+	return t.encodeSeqUpTo(sc, text, out, 0)
+}
+
+// encodeSeqUpTo is encodeSeq that stops once out holds more than limit pieces (limit > 0).
+// Pieces of one pre-tokenized word never depend on the words after it, so the first limit
+// pieces are exactly those of the whole text.
+func (t *Tokenizer) encodeSeqUpTo(sc *scratch, text string, out []piece, limit int) ([]piece, error) {
+	full := func() bool { return limit > 0 && len(out) > limit }
 	sc.segs = t.rawAdded.split(sc.segs[:0], text)
 	for _, sg := range sc.segs {
+		if full() {
+			return out, nil
+		}
 		if sg.tok != nil {
 			out = append(out, piece{id: sg.tok.id, text: text[sg.s:sg.e], s: int32(sg.s), e: int32(sg.e)})
 			continue
@@ -255,15 +266,18 @@ func (t *Tokenizer) encodeSeq(sc *scratch, text string, out []piece) ([]piece, e
 					out = append(out, piece{id: ns.tok.id, text: string(sub.s), s: o.s, e: o.e})
 					continue
 				}
+				if full() {
+					return out, nil
+				}
 				var err error
-				if out, err = t.encodeNormalized(sc, sub, out); err != nil {
+				if out, err = t.encodeNormalized(sc, sub, out, limit); err != nil {
 					return out, err
 				}
 			}
 			continue
 		}
 		var err error
-		if out, err = t.encodeNormalized(sc, *n, out); err != nil {
+		if out, err = t.encodeNormalized(sc, *n, out, limit); err != nil {
 			return out, err
 		}
 	}
@@ -271,7 +285,8 @@ func (t *Tokenizer) encodeSeq(sc *scratch, text string, out []piece) ([]piece, e
 }
 
 // encodeNormalized pre-tokenizes and runs the model on one normalized piece.
-func (t *Tokenizer) encodeNormalized(sc *scratch, n normString, out []piece) ([]piece, error) {
+// With limit > 0 it stops after the word that takes out past limit pieces.
+func (t *Tokenizer) encodeNormalized(sc *scratch, n normString, out []piece, limit int) ([]piece, error) {
 	if len(n.s) == 0 {
 		return out, nil
 	}
@@ -282,6 +297,9 @@ func (t *Tokenizer) encodeNormalized(sc *scratch, n normString, out []piece) ([]
 		sc.splits = append(sc.splits[:0], n)
 	}
 	for _, sp := range sc.splits {
+		if limit > 0 && len(out) > limit {
+			return out, nil
+		}
 		var err error
 		sc.toks, err = t.model.encode(sc.toks[:0], sp.s, &sc.lat)
 		if err != nil {
@@ -309,6 +327,65 @@ func (t *Tokenizer) Encode(text string, o Options) (*Encoding, error) {
 // budget.
 func (t *Tokenizer) EncodePair(query, doc string, o Options) (*Encoding, error) {
 	return t.encode(query, doc, true, o)
+}
+
+// AppendIDs is the scoring fast path: it appends the ids of text (no special tokens, no
+// truncation, no tokens or offsets) to dst. With limit > 0 it keeps at most limit+1 ids:
+// the first ones, or with left the last ones, so that more reports that the text has more
+// than limit tokens without the caller holding them all. Tokenization stops early (right
+// side), after the word that passes limit. Invalid UTF-8 is tokenized as Encode does.
+func (t *Tokenizer) AppendIDs(dst []int32, text string, limit int, left bool) (ids []int32, more bool, err error) {
+	sc := t.pool.Get().(*scratch)
+	defer t.pool.Put(sc)
+	text = validUTF8(text)
+	stop := limit
+	if left {
+		stop = 0 // the last tokens need the whole text
+	}
+	if sc.a, err = t.encodeSeqUpTo(sc, text, sc.a[:0], stop); err != nil {
+		return dst, false, err
+	}
+	p := sc.a
+	if limit > 0 && len(p) > limit {
+		more = true
+		p = cut(p, limit+1, left)
+	}
+	for _, x := range p {
+		dst = append(dst, x.id)
+	}
+	clear(sc.a[:cap(sc.a)]) // drop references to text so a large input can be collected
+	return dst, more, nil
+}
+
+// PairTemplate returns the special-token ids the post-processor puts around a pair:
+// prefix A middle B suffix (XLM-R: <s> A </s></s> B </s>). ok is false when the template
+// does not have that shape (or there is no post-processor: then all three are empty and ok
+// is true).
+func (t *Tokenizer) PairTemplate() (prefix, middle, suffix []int32, ok bool) {
+	if t.post == nil {
+		return nil, nil, nil, true
+	}
+	part := 0 // 0: before A, 1: between A and B, 2: after B
+	for _, it := range t.post.pair {
+		switch {
+		case it.seq == 0 && part == 0:
+			part = 1
+		case it.seq == 1 && part == 1:
+			part = 2
+		case it.seq >= 0:
+			return nil, nil, nil, false
+		case part == 0:
+			prefix = append(prefix, it.ids...)
+		case part == 1:
+			middle = append(middle, it.ids...)
+		default:
+			suffix = append(suffix, it.ids...)
+		}
+	}
+	if part != 2 {
+		return nil, nil, nil, false
+	}
+	return prefix, middle, suffix, true
 }
 
 func (t *Tokenizer) encode(a, b string, pair bool, o Options) (*Encoding, error) {

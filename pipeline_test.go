@@ -1,0 +1,170 @@
+package gorerank
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gorerank/gorerank/tokenizer"
+)
+
+func tinyPipeline(t testing.TB) (*Pipeline, *tokenizer.Tokenizer) {
+	t.Helper()
+	tok, err := tokenizer.Load(tokenizerPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := TemplateOf(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewPipeline(tok, tmpl, 512), tok
+}
+
+// TestPipelineMatchesEncodePair: for longest_first and only_second, from either side and
+// for many max lengths, the pipeline (each text tokenized once, ids only, stopping early,
+// truncation on ids) gives exactly the ids of the tokenizer's HF-conformant EncodePair, and
+// an error exactly where EncodePair has one.
+func TestPipelineMatchesEncodePair(t *testing.T) {
+	p, tok := tinyPipeline(t)
+	var texts []string
+	for _, g := range loadIndex(t) {
+		texts = append(texts, g.Query, g.Document)
+	}
+	texts = append(texts, strings.Repeat("word ", 300), "x")
+	ctx := context.Background()
+	n := 0
+	for _, strategy := range []tokenizer.Strategy{tokenizer.LongestFirst, tokenizer.OnlySecond} {
+		for _, left := range []bool{false, true} {
+			for _, maxLen := range []int{5, 6, 7, 9, 12, 17, 30, 64, 200, 512} {
+				for i := 0; i+1 < len(texts); i += 3 {
+					q, d := texts[i], texts[i+1]
+					if strings.TrimSpace(q) == "" {
+						continue
+					}
+					o := ScoreOptions{MaxLength: maxLen, Truncation: Truncation(strategy), Left: left}
+					in, err := p.Prepare(ctx, q, []string{d}, o)
+					want, werr := tok.EncodePair(q, d, tokenizer.Options{MaxLength: maxLen, Strategy: strategy, Left: left})
+					n++
+					switch {
+					case werr != nil:
+						if !errors.Is(werr, tokenizer.ErrSequenceTooShort) || !errors.Is(err, ErrTooLong) {
+							t.Errorf("%s left=%v max %d pair %d: error %v, EncodePair %v", strategy, left, maxLen, i, err, werr)
+						}
+					case err != nil:
+						t.Errorf("%s left=%v max %d pair %d: %v", strategy, left, maxLen, i, err)
+					case !slices.Equal(in[0].Seqs[0], want.IDs) || in[0].Truncated != want.Truncated:
+						t.Errorf("%s left=%v max %d pair %d:\n got %v (truncated %v)\nwant %v (truncated %v)", strategy, left, maxLen, i, in[0].Seqs[0], in[0].Truncated, want.IDs, want.Truncated)
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d cases", n)
+}
+
+func TestPipelineModes(t *testing.T) {
+	p, tok := tinyPipeline(t)
+	ctx := context.Background()
+	ids := func(s string) []int32 {
+		e, err := tok.Encode(s, tokenizer.Options{NoSpecial: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.IDs
+	}
+	query := strings.Repeat("query words ", 20) // 40+ tokens
+	doc := strings.Repeat("document text here ", 60)
+	qi, di := ids(query), ids(doc)
+	tmpl := p.Template()
+
+	// flag: query capped at 3/4 of max length, then the document cut
+	in, err := p.Prepare(ctx, query, []string{doc}, ScoreOptions{MaxLength: 32, Truncation: TruncateFlag})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := tmpl.Join(qi[:24], di[:4]); !slices.Equal(in[0].Seqs[0], want) || !in[0].Truncated {
+		t.Errorf("flag: %v, want %v", in[0].Seqs[0], want)
+	}
+	// windows: query capped at half, overlapping windows, at most MaxWindows
+	in, err = p.Prepare(ctx, query, []string{doc}, ScoreOptions{MaxLength: 40, Truncation: TruncateWindows, WindowOverlap: 4, MaxWindows: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := qi[:20]
+	room := 40 - 4 - 20
+	wantSeqs := [][]int32{tmpl.Join(q, di[:room]), tmpl.Join(q, di[room-4:2*room-4]), tmpl.Join(q, di[2*room-8:3*room-8])}
+	if !slices.EqualFunc(in[0].Seqs, wantSeqs, slices.Equal) || !in[0].Truncated {
+		t.Errorf("windows: %v, want %v", in[0].Seqs, wantSeqs)
+	}
+	if _, err := p.Prepare(ctx, query, []string{doc}, ScoreOptions{MaxLength: 40, Truncation: TruncateWindows, MaxWindows: 3, Strict: true}); !errors.Is(err, ErrTooLong) {
+		t.Errorf("windows, strict: %v", err)
+	}
+	// max_tokens_per_doc cuts the document first
+	in, err = p.Prepare(ctx, "q", []string{doc}, ScoreOptions{MaxDocTokens: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := tmpl.Join(ids("q"), di[:7]); !slices.Equal(in[0].Seqs[0], want) || !in[0].Truncated {
+		t.Errorf("max doc tokens: %v, want %v", in[0].Seqs[0], want)
+	}
+	in, err = p.Prepare(ctx, "q", []string{doc}, ScoreOptions{MaxDocTokens: 7, Left: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := tmpl.Join(ids("q"), di[len(di)-7:]); !slices.Equal(in[0].Seqs[0], want) {
+		t.Errorf("max doc tokens, left: %v, want %v", in[0].Seqs[0], want)
+	}
+	// an empty document is the pair <s> q </s></s></s>
+	in, err = p.Prepare(ctx, "q", []string{""}, ScoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := tmpl.Join(ids("q"), nil); !slices.Equal(in[0].Seqs[0], want) || len(want) != len(ids("q"))+4 {
+		t.Errorf("empty document: %v, want %v", in[0].Seqs[0], want)
+	}
+	// the context is honoured between documents
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := p.Prepare(cctx, "q", []string{"a"}, ScoreOptions{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+}
+
+func TestRank(t *testing.T) {
+	res := []Result{{Index: 0, Logit: 1}, {Index: 1, Logit: 20}, {Index: 2, Logit: 20.000002}, {Index: 3, Logit: 1}, {Index: 4, Logit: 20}}
+	Rank(res)
+	var got []int
+	for _, r := range res {
+		got = append(got, r.Index)
+	}
+	// sigmoid(20) and sigmoid(20.000002) are the same float32; the logits are not
+	if want := []int{2, 1, 4, 0, 3}; !slices.Equal(got, want) {
+		t.Errorf("rank %v, want %v", got, want)
+	}
+}
+
+func TestDType(t *testing.T) {
+	for _, d := range DTypes() {
+		back, err := ParseDType(d.String())
+		if err != nil || back != d {
+			t.Errorf("%v: round trip %v %v", d, back, err)
+		}
+		if _, err := d.Precision(); err != nil {
+			t.Error(err)
+		}
+	}
+	for s, want := range map[string]DType{"F32": F32, "float16": F16, "bfloat16": BF16, "bf16-compute": BF16Compute, "bf16c": BF16Compute} {
+		if d, err := ParseDType(s); err != nil || d != want {
+			t.Errorf("%q: %v %v", s, d, err)
+		}
+	}
+	if _, err := ParseDType("f8"); !errors.Is(err, ErrOptions) || !strings.Contains(err.Error(), "f32, f16, bf16, bf16c") {
+		t.Errorf("f8: %v", err)
+	}
+	if BF16Compute.Storage() != "bf16" || BF16Compute.Compute() != "bf16" || BF16.Compute() != "f32" {
+		t.Error("storage/compute")
+	}
+}
