@@ -57,7 +57,7 @@ func ParseDType(s string) (DType, error) {
 			}
 		}
 	}
-	return 0, fmt.Errorf("%w: unknown dtype %q (want %s)", ErrOptions, s, dtypeNames())
+	return 0, errorf(ErrOptions, "unknown dtype %q (want %s)", s, dtypeNames())
 }
 
 func dtypeNames() string {
@@ -97,7 +97,7 @@ func (d DType) Compute() string {
 // Precision is the kernel setting the model is loaded with.
 func (d DType) Precision() (nn.Precision, error) {
 	if !d.valid() {
-		return 0, fmt.Errorf("%w: unknown dtype %d", ErrOptions, int(d))
+		return 0, errorf(ErrOptions, "unknown dtype %d", int(d))
 	}
 	return dtypes[d].prec, nil
 }
@@ -115,7 +115,7 @@ func (d *DType) Set(s string) error {
 // MarshalText implements encoding.TextMarshaler.
 func (d DType) MarshalText() ([]byte, error) {
 	if !d.valid() {
-		return nil, fmt.Errorf("%w: unknown dtype %d", ErrOptions, int(d))
+		return nil, errorf(ErrOptions, "unknown dtype %d", int(d))
 	}
 	return []byte(d.String()), nil
 }

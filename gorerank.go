@@ -34,7 +34,7 @@ type Reranker struct {
 // Open loads a model (a folder, or a hub id: see ResolveModel) with LoadModel.
 func Open(model string, o Options) (*Reranker, error) {
 	if o.BatchTokens < 0 {
-		return nil, fmt.Errorf("%w: BatchTokens %d is negative", ErrOptions, o.BatchTokens)
+		return nil, errorf(ErrOptions, "BatchTokens %d is negative", o.BatchTokens)
 	}
 	l, err := LoadModel(context.Background(), model, o)
 	if err != nil {

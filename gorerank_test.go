@@ -140,7 +140,7 @@ func TestRerankSortsAndValidates(t *testing.T) {
 		{"unknown truncation", q, docs, ScoreOptions{Truncation: "middle"}, `unknown truncation "middle"`, ErrOptions},
 		{"no truncation", q, []string{strings.Repeat("文档", 600)}, ScoreOptions{Truncation: TruncateNone}, "max length 512", ErrTooLong},
 		{"strict", q, []string{strings.Repeat("文档", 600)}, ScoreOptions{Strict: true, Truncation: TruncateFlag}, "max length 512", ErrTooLong},
-		{"only_second, query too long", long, docs, ScoreOptions{Truncation: TruncateOnlySecond, MaxLength: 64}, "document 0: pair longer than max length: the query has more than", ErrTooLong},
+		{"only_second, query too long", long, docs, ScoreOptions{Truncation: TruncateOnlySecond, MaxLength: 64}, "document 0: the query has more than 64 tokens; only_second with max length 64 keeps at most 59", ErrTooLong},
 	} {
 		_, err := r.Rerank(ctx, c.query, c.docs, c.o)
 		if err == nil || !strings.Contains(err.Error(), c.want) || (c.is != nil && !errors.Is(err, c.is)) || strings.Contains(err.Error(), "Truncation error") {

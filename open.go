@@ -30,6 +30,9 @@ type Options struct {
 	Revision string
 	// HubProgress, when not nil, receives download progress for a hub id.
 	HubProgress io.Writer
+	// NoTokenizer loads the model alone (LoadModel only; Loaded.Tokenizer and Pipeline
+	// are nil): for callers that bring token ids.
+	NoTokenizer bool
 }
 
 // Loaded is a resolved and loaded model folder: what Open wraps, and what the CLI's
@@ -70,21 +73,26 @@ func LoadModel(ctx context.Context, model string, o Options) (*Loaded, error) {
 	if err != nil {
 		return nil, err
 	}
+	var tok *tokenizer.Tokenizer
+	var tmpl Template
 	tokPath := o.TokenizerPath
 	if tokPath == "" {
 		tokPath = filepath.Join(dir, "tokenizer.json")
 	}
-	tok, err := tokenizer.Load(tokPath)
-	if err != nil {
-		return nil, fmt.Errorf("gorerank: %w", err)
-	}
-	tmpl, err := TemplateOf(tok)
-	if err != nil {
-		return nil, fmt.Errorf("%w (%s)", err, tokPath)
+	if !o.NoTokenizer {
+		if tok, err = tokenizer.Load(tokPath); err != nil {
+			return nil, fmt.Errorf("gorerank: %w", err)
+		}
+		if tmpl, err = TemplateOf(tok); err != nil {
+			return nil, fmt.Errorf("%w (%s)", err, tokPath)
+		}
 	}
 	m, err := xlmr.Load(dir, xlmr.LoadOptions{WeightsFile: o.WeightsFile, Precision: prec, Logger: o.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("gorerank: %w", err)
+	}
+	if tok == nil {
+		return &Loaded{Dir: dir, Revision: rev, Model: m}, nil
 	}
 	if tv := tok.VocabSize(); tv > m.Config.VocabSize {
 		m.Close()

@@ -31,6 +31,20 @@ var (
 	ErrOptions = errors.New("gorerank: invalid options")
 )
 
+// detail is an error of one of the classes above with its own message: errors.Is finds the
+// class, Error gives only the detail (prefixed like every error of this package).
+type detail struct {
+	class error
+	msg   string
+}
+
+func (d *detail) Error() string { return "gorerank: " + d.msg }
+func (d *detail) Unwrap() error { return d.class }
+
+func errorf(class error, format string, a ...any) error {
+	return &detail{class, fmt.Sprintf(format, a...)}
+}
+
 // DefaultMaxWindows is ScoreOptions.MaxWindows when 0.
 const DefaultMaxWindows = 16
 
@@ -69,7 +83,7 @@ func ParseTruncation(s string) (Truncation, error) {
 	for _, t := range Truncations {
 		names = append(names, string(t))
 	}
-	return "", fmt.Errorf("%w: unknown truncation %q (want %s)", ErrOptions, s, strings.Join(names, ", "))
+	return "", errorf(ErrOptions, "unknown truncation %q (want %s)", s, strings.Join(names, ", "))
 }
 
 // ScoreOptions control how pairs are tokenized and cut. The zero value means MaxLength
@@ -227,14 +241,14 @@ func (p *Pipeline) plan(o ScoreOptions) (plan, error) {
 	sp := p.tmpl.specials()
 	switch {
 	case o.MaxLength < 0:
-		return plan{}, fmt.Errorf("%w: max length %d is negative", ErrOptions, o.MaxLength)
+		return plan{}, errorf(ErrOptions, "max length %d is negative", o.MaxLength)
 	case maxLen > p.maxTokens && o.MaxLength != 0:
-		return plan{}, fmt.Errorf("%w: max length %d exceeds the model's %d tokens", ErrOptions, maxLen, p.maxTokens)
+		return plan{}, errorf(ErrOptions, "max length %d exceeds the model's %d tokens", maxLen, p.maxTokens)
 	case maxLen > p.maxTokens:
 		maxLen = p.maxTokens // a model with fewer positions than the default: use what it allows
 	}
 	if maxLen <= sp {
-		return plan{}, fmt.Errorf("%w: max length %d leaves no room beside the %d special tokens of the pair template", ErrOptions, maxLen, sp)
+		return plan{}, errorf(ErrOptions, "max length %d leaves no room beside the %d special tokens of the pair template", maxLen, sp)
 	}
 	t, err := ParseTruncation(string(o.Truncation))
 	if err != nil {
@@ -246,11 +260,11 @@ func (p *Pipeline) plan(o ScoreOptions) (plan, error) {
 	o.Truncation = t
 	switch {
 	case o.MaxDocTokens < 0:
-		return plan{}, fmt.Errorf("%w: max tokens per document %d is negative", ErrOptions, o.MaxDocTokens)
+		return plan{}, errorf(ErrOptions, "max tokens per document %d is negative", o.MaxDocTokens)
 	case o.WindowOverlap < 0:
-		return plan{}, fmt.Errorf("%w: window overlap %d is negative", ErrOptions, o.WindowOverlap)
+		return plan{}, errorf(ErrOptions, "window overlap %d is negative", o.WindowOverlap)
 	case o.MaxWindows < 0:
-		return plan{}, fmt.Errorf("%w: max windows %d is negative", ErrOptions, o.MaxWindows)
+		return plan{}, errorf(ErrOptions, "max windows %d is negative", o.MaxWindows)
 	}
 	o.MaxWindows = cmp.Or(o.MaxWindows, DefaultMaxWindows)
 	return plan{ScoreOptions: o, maxLen: maxLen}, nil
@@ -283,7 +297,7 @@ func (q *Query) count(enc IDEncoder) (int, error) {
 // CheckQuery validates a query: not blank, valid UTF-8.
 func CheckQuery(query string) error {
 	if !utf8.ValidString(query) {
-		return fmt.Errorf("query: %w", ErrInvalidUTF8)
+		return errorf(ErrInvalidUTF8, "the query is not valid UTF-8")
 	}
 	if strings.TrimSpace(query) == "" {
 		return ErrEmptyQuery
@@ -330,7 +344,7 @@ func (p *Pipeline) Prepare(ctx context.Context, query string, docs []string, o S
 // Pair builds the model input of one document for a tokenized query.
 func (p *Pipeline) Pair(q *Query, doc string) (Input, error) {
 	if !utf8.ValidString(doc) {
-		return Input{}, ErrInvalidUTF8
+		return Input{}, errorf(ErrInvalidUTF8, "the document is not valid UTF-8")
 	}
 	pl, sp := q.pl, p.tmpl.specials()
 	budget := pl.maxLen - sp // tokens for query + document
@@ -385,7 +399,7 @@ func (p *Pipeline) Pair(q *Query, doc string) (Input, error) {
 		return single(nq, nd, false), nil
 	}
 	if pl.Strict && pl.Truncation != TruncateWindows {
-		return Input{}, fmt.Errorf("%w: the pair has %s tokens, over max length %d (truncation is off)", ErrTooLong, atLeast(nq+nd+sp, q.more || more), pl.maxLen)
+		return Input{}, errorf(ErrTooLong, "the pair has %s tokens, over max length %d (truncation is off)", atLeast(nq+nd+sp, q.more || more), pl.maxLen)
 	}
 	switch pl.Truncation {
 	case TruncateLongestFirst:
@@ -393,13 +407,13 @@ func (p *Pipeline) Pair(q *Query, doc string) (Input, error) {
 		return single(kq, kd, true), nil
 	case TruncateOnlySecond:
 		if nq >= budget {
-			return Input{}, fmt.Errorf("%w: the query has %s tokens; only_second with max length %d keeps at most %d", ErrTooLong, atLeast(nq, q.more), pl.maxLen, budget-1)
+			return Input{}, errorf(ErrTooLong, "the query has %s tokens; only_second with max length %d keeps at most %d", atLeast(nq, q.more), pl.maxLen, budget-1)
 		}
 		return single(nq, budget-nq, true), nil
 	case TruncateFlag:
 		kq := min(nq, pl.maxLen*3/4)
-		if kq >= budget {
-			return Input{}, fmt.Errorf("%w: max length %d leaves no room for the document after the query's %d tokens (flag truncation)", ErrTooLong, pl.maxLen, kq)
+		if kq > budget {
+			return Input{}, errorf(ErrTooLong, "max length %d leaves no room for the document after the query's %d tokens (flag truncation)", pl.maxLen, kq)
 		}
 		return single(kq, budget-kq, true), nil
 	}
@@ -422,7 +436,7 @@ func (p *Pipeline) Pair(q *Query, doc string) (Input, error) {
 		}
 		if len(res.Seqs) == pl.MaxWindows {
 			if pl.Strict {
-				return Input{}, fmt.Errorf("%w: the document needs more than %d windows of %d tokens (max windows)", ErrTooLong, pl.MaxWindows, room)
+				return Input{}, errorf(ErrTooLong, "the document needs more than %d windows of %d tokens (max windows)", pl.MaxWindows, room)
 			}
 			res.Truncated = true
 			return res, nil

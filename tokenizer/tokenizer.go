@@ -631,6 +631,17 @@ func validUTF8(s string) string {
 	return sb.String()
 }
 
+// Token is the token text of id (the vocabulary piece or added token), "" for an unknown id.
+func (t *Tokenizer) Token(id int32) string {
+	if a, ok := t.addedByID[id]; ok {
+		return a.literal
+	}
+	if id < 0 || int(id) >= t.model.vocab.len() {
+		return ""
+	}
+	return t.model.vocab.piece(id)
+}
+
 // Decode turns ids back into text. Unknown ids are skipped; with skipSpecial, special
 // added tokens are skipped too.
 func (t *Tokenizer) Decode(ids []int32, skipSpecial bool) string {
