@@ -42,14 +42,14 @@ RERANK_API_KEY (default of --api-key). See docs/SERVER.md for the API.
 // serveFlags are the serve command's flags.
 type serveFlags struct {
 	model, tokenizer, weights, revision string
-	dtype                              gorerank.DType
-	host                                       string
-	port                                       int
-	cfg                                        server.Config
-	cors                                       string
-	logFormat, logLevel                        string
-	shutdownTimeout                            time.Duration
-	noWarmup                                   bool
+	dtype                               gorerank.DType
+	host                                string
+	port                                int
+	cfg                                 server.Config
+	cors                                string
+	logFormat, logLevel                 string
+	shutdownTimeout                     time.Duration
+	noWarmup                            bool
 }
 
 func parseServeFlags(e *env, args []string) (*serveFlags, int) {

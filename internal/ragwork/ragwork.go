@@ -74,4 +74,3 @@ func Documents(tok *tokenizer.Tokenizer, seed uint64) ([]string, error) {
 	}
 	return docs, nil
 }
-

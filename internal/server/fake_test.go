@@ -24,7 +24,7 @@ type fakeEngine struct {
 	fail    error
 	panics  bool
 	poison  string // non-empty: fail (or panic) only on a batch holding this word
-	nan     bool // every logit is NaN
+	nan     bool   // every logit is NaN
 }
 
 const (

@@ -555,7 +555,11 @@ func TestBatchFailureStaysLocal(t *testing.T) {
 				results[i] = do(t, h, "POST", "/v1/rerank", body)
 			}()
 		}
-		waitFor(t, func() bool { s.engine.Load().batch.mu.Lock(); defer s.engine.Load().batch.mu.Unlock(); return s.engine.Load().batch.pending == 3 })
+		waitFor(t, func() bool {
+			s.engine.Load().batch.mu.Lock()
+			defer s.engine.Load().batch.mu.Unlock()
+			return s.engine.Load().batch.pending == 3
+		})
 		close(f.gate)
 		wg.Wait()
 		<-first
