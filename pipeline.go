@@ -48,6 +48,10 @@ func errorf(class error, format string, a ...any) error {
 // DefaultMaxWindows is ScoreOptions.MaxWindows when 0.
 const DefaultMaxWindows = 16
 
+// DefaultWindowOverlap is the window overlap the CLI and the server use unless told
+// otherwise (ScoreOptions.WindowOverlap is taken as given: its zero value is no overlap).
+const DefaultWindowOverlap = 64
+
 // Truncation says how a pair longer than MaxLength is cut.
 type Truncation string
 
@@ -425,12 +429,16 @@ func (p *Pipeline) Pair(q *Query, doc string) (Input, error) {
 		return single(kq, nd, kq < nq), nil
 	}
 	stride := room - min(pl.WindowOverlap, room/2)
+	qa := 0
+	if pl.Left {
+		qa = len(q.ids) - len(qs)
+	}
 	var res Input
 	res.Truncated = truncated || kq < nq
 	for start := 0; ; start += stride {
 		end := min(start+room, len(d))
 		res.Seqs = append(res.Seqs, p.tmpl.Join(qs, d[start:end]))
-		res.Spans = append(res.Spans, [4]int{0, len(qs), start, end})
+		res.Spans = append(res.Spans, [4]int{qa, qa + len(qs), start, end})
 		if end == len(d) && !more {
 			return res, nil
 		}

@@ -57,14 +57,21 @@ Flags:
 type modelFlags struct {
 	model, weights, tokenizer, revision string
 	dtype                               gorerank.DType
-	maxLength                           int
-	truncation                          string
+	maxLength, maxDocTokens             int
+	windowOverlap, maxWindows           int
+	truncation, side                    string
+	noTruncate                          bool
 }
 
 func (f *modelFlags) register(fs *flag.FlagSet) {
 	f.registerModel(fs)
 	fs.IntVar(&f.maxLength, "max-length", gorerank.DefaultMaxLength, "max pair length in tokens, special tokens included")
 	fs.StringVar(&f.truncation, "truncation", string(gorerank.TruncateLongestFirst), "how an over-long pair is cut: longest_first, only_second, flag (query ≤ 3/4 of max length, then only_second), windows (best of overlapping windows) or none (an error)")
+	fs.BoolVar(&f.noTruncate, "no-truncate", false, "an over-long pair is an error instead of being cut (windows: a document needing more than --max-windows windows)")
+	fs.StringVar(&f.side, "truncation-side", "right", "which end of a text truncation cuts: right or left")
+	fs.IntVar(&f.maxDocTokens, "max-tokens-per-doc", 0, "cut each document to this many tokens first (0: no limit)")
+	fs.IntVar(&f.windowOverlap, "window-overlap", gorerank.DefaultWindowOverlap, "windows truncation: tokens shared by neighbouring windows")
+	fs.IntVar(&f.maxWindows, "max-windows", gorerank.DefaultMaxWindows, "windows truncation: most windows per document")
 }
 
 // registerModel registers the flags that say which model to load and how.
@@ -99,7 +106,18 @@ func (f *modelFlags) scoreOptions() (gorerank.ScoreOptions, error) {
 	if err != nil {
 		return gorerank.ScoreOptions{}, fmt.Errorf("--truncation: %w", err)
 	}
-	return gorerank.ScoreOptions{MaxLength: f.maxLength, Truncation: t}, nil
+	o := gorerank.ScoreOptions{MaxLength: f.maxLength, Truncation: t, MaxDocTokens: f.maxDocTokens, WindowOverlap: f.windowOverlap, MaxWindows: f.maxWindows, Strict: f.noTruncate}
+	switch f.side {
+	case "right":
+	case "left":
+		o.Left = true
+	default:
+		return gorerank.ScoreOptions{}, fmt.Errorf("--truncation-side must be left or right, got %q", f.side)
+	}
+	if f.maxDocTokens < 0 || f.windowOverlap < 0 || f.maxWindows < 1 {
+		return gorerank.ScoreOptions{}, errors.New("--max-tokens-per-doc and --window-overlap must not be negative, --max-windows must be positive")
+	}
+	return o, nil
 }
 
 // parseFlags parses args, printing usage on error; done reports that the caller should

@@ -64,8 +64,8 @@ func DefaultConfig() Config {
 		RequestTimeout:        60 * time.Second,
 		CacheSize:             10000,
 		Truncation:            string(gorerank.TruncateLongestFirst),
-		WindowOverlap:         64,
-		MaxChunks:             16,
+		WindowOverlap:         gorerank.DefaultWindowOverlap,
+		MaxChunks:             gorerank.DefaultMaxWindows,
 		Version:               "dev",
 	}
 }
