@@ -381,9 +381,15 @@ func (p *Pipeline) Pair(q *Query, doc string) (Input, error) {
 		limit = pl.MaxDocTokens + 1
 		docCapped = true
 	}
-	d, more, err := p.enc.AppendIDs(nil, doc, limit, pl.Left)
+	// The document's ids only live until they are copied into the model input.
+	buf := idBufs.Get().(*[]int32)
+	defer func() { idBufs.Put(buf) }()
+	d, more, err := p.enc.AppendIDs((*buf)[:0], doc, limit, pl.Left)
 	if err != nil {
 		return Input{}, fmt.Errorf("gorerank: tokenizing: %w", err)
+	}
+	if cap(d) <= 1<<16 { // keep a grown buffer, unless a huge document made it
+		*buf = d
 	}
 	truncated := false
 	if docCapped && len(d) > pl.MaxDocTokens {
@@ -484,6 +490,9 @@ func longestFirst(n1, n2, budget int) (int, int) {
 	}
 	return short, long
 }
+
+// idBufs holds the scratch id lists of Pipeline.Pair.
+var idBufs = sync.Pool{New: func() any { return new([]int32) }}
 
 // cutIDs keeps n ids from the end (left) or the start.
 func cutIDs(ids []int32, n int, left bool) []int32 {
