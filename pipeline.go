@@ -9,8 +9,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
+	"github.com/gorerank/gorerank/internal/workers"
 	"github.com/gorerank/gorerank/tokenizer"
 	"github.com/gorerank/gorerank/xlmr"
 )
@@ -327,22 +329,72 @@ func (p *Pipeline) Query(query string, o ScoreOptions) (*Query, error) {
 }
 
 // Prepare tokenizes the query once and each document once and returns their model inputs.
-// It stops at the first bad document (a *PairError) and when ctx ends.
+// Documents are tokenized on the module's shared worker pool (internal/workers: the caller
+// plus idle helpers, no goroutines of its own). It returns the bad document of lowest index
+// (a *PairError), or ctx.Err() once ctx ends (checked before each document).
 func (p *Pipeline) Prepare(ctx context.Context, query string, docs []string, o ScoreOptions) ([]Input, error) {
 	q, err := p.Query(query, o)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Input, len(docs))
-	for i, d := range docs {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if out[i], err = p.Pair(q, d); err != nil {
+	j := prepareJobs.Get().(*prepareJob)
+	defer func() {
+		j.ctx, j.p, j.q, j.docs, j.out, j.errs = nil, nil, nil, nil, nil, nil
+		prepareJobs.Put(j)
+	}()
+	j.ctx, j.p, j.q, j.docs, j.out, j.errs = ctx, p, q, docs, out, make([]error, len(docs))
+	j.firstBad.Store(int64(len(docs)))
+	threads := 1
+	if len(docs) >= 8 {
+		threads = workers.Threads()
+	}
+	j.g.Run(j, len(docs), threads)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for i, err := range j.errs {
+		if err != nil {
 			return nil, &PairError{i, err}
 		}
 	}
 	return out, nil
+}
+
+// prepareJob tokenizes the documents of one Prepare call, one task per document.
+type prepareJob struct {
+	g    workers.Group
+	ctx  context.Context
+	p    *Pipeline
+	q    *Query
+	docs []string
+	out  []Input
+	errs []error
+	// firstBad is the lowest index of a failed document: the documents after it are
+	// skipped, those before it still run so that the lowest bad index is the one reported.
+	firstBad atomic.Int64
+}
+
+var prepareJobs = sync.Pool{New: func() any { return new(prepareJob) }}
+
+func (j *prepareJob) Work(g *workers.Group) {
+	for {
+		i, ok := g.Next()
+		if !ok {
+			return
+		}
+		if int64(i) > j.firstBad.Load() || j.ctx.Err() != nil {
+			continue
+		}
+		if j.out[i], j.errs[i] = j.p.Pair(j.q, j.docs[i]); j.errs[i] != nil {
+			for {
+				b := j.firstBad.Load()
+				if int64(i) >= b || j.firstBad.CompareAndSwap(b, int64(i)) {
+					break
+				}
+			}
+		}
+	}
 }
 
 // Pair builds the model input of one document for a tokenized query.

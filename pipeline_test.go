@@ -3,9 +3,11 @@ package gorerank
 import (
 	"context"
 	"errors"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorerank/gorerank/tokenizer"
 )
@@ -166,5 +168,65 @@ func TestDType(t *testing.T) {
 	}
 	if BF16Compute.Storage() != "bf16" || BF16Compute.Compute() != "bf16" || BF16.Compute() != "f32" {
 		t.Error("storage/compute")
+	}
+}
+
+// allocated runs f and returns the bytes it allocated (runtime TotalAlloc: counts every
+// allocation whatever the GC does, so the figure is robust).
+func allocated(f func()) uint64 {
+	var a, b runtime.MemStats
+	runtime.ReadMemStats(&a)
+	f()
+	runtime.ReadMemStats(&b)
+	return b.TotalAlloc - a.TotalAlloc
+}
+
+// TestLongDocumentBounded: a 10 MB document (one "word", or ordinary words) costs memory and
+// time bounded by what truncation keeps, not by its size, from either side and in windows.
+func TestLongDocumentBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10 MB documents")
+	}
+	p, _ := tinyPipeline(t)
+	ctx := context.Background()
+	docs := map[string]string{
+		"one word":  strings.Repeat("x", 10<<20),
+		"words":     strings.Repeat("lorem ipsum dolor sit amet ", 10<<20/27),
+		"CJK":       strings.Repeat("北京是中国的首都", 10<<20/24),
+		"no breaks": strings.Repeat("\u00e9", 5<<20),
+	}
+	for name, doc := range docs {
+		for _, o := range []ScoreOptions{{}, {Left: true}, {Truncation: TruncateWindows, WindowOverlap: 64}, {Truncation: TruncateOnlySecond, MaxLength: 128}} {
+			var in []Input
+			var err error
+			start := time.Now()
+			n := allocated(func() { in, err = p.Prepare(ctx, "query", []string{doc}, o) })
+			el := time.Since(start)
+			if err != nil {
+				t.Fatalf("%s %+v: %v", name, o, err)
+			}
+			if !in[0].Truncated || n > 100<<20 || el > 5*time.Second {
+				t.Errorf("%s %+v: truncated %v, %d MB allocated, %v", name, o, in[0].Truncated, n>>20, el)
+			}
+			t.Logf("%s %+v: %.1f MB allocated, %v", name, o, float64(n)/(1<<20), el)
+		}
+	}
+}
+
+// TestPrepareStopsOnCancel: a request of many long documents stops within a second of its
+// context ending.
+func TestPrepareStopsOnCancel(t *testing.T) {
+	p, _ := tinyPipeline(t)
+	doc := strings.Repeat("lorem ipsum dolor sit amet ", 40000) // ~1 MB, tokenized whole in windows
+	docs := make([]string, 2000)
+	for i := range docs {
+		docs[i] = doc
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := p.Prepare(ctx, "q", docs, ScoreOptions{Truncation: TruncateWindows, MaxWindows: 1 << 20})
+	if el := time.Since(start); !errors.Is(err, context.Canceled) || el > 1100*time.Millisecond {
+		t.Errorf("Prepare returned %v after %v", err, el)
 	}
 }

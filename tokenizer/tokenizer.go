@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -332,29 +333,136 @@ func (t *Tokenizer) EncodePair(query, doc string, o Options) (*Encoding, error) 
 // AppendIDs is the scoring fast path: it appends the ids of text (no special tokens, no
 // truncation, no tokens or offsets) to dst. With limit > 0 it keeps at most limit+1 ids:
 // the first ones, or with left the last ones, so that more reports that the text has more
-// than limit tokens without the caller holding them all. Tokenization stops early (right
-// side), after the word that passes limit. Invalid UTF-8 is tokenized as Encode does.
+// than limit tokens without the caller holding them all.
+//
+// Work and memory are bounded by what is kept, not by the text: a text longer than
+// chunkBytes is tokenized a chunk at a time, from its start (or with left, from its end),
+// stopping once limit is passed. Chunks are cut before a run of white space, where
+// Metaspace words are independent, so the ids are those of Encode; only a single "word"
+// longer than a chunk (tens of kilobytes without a space) is cut inside, where its
+// tokenization may differ from a whole-text one. Invalid UTF-8 is tokenized as Encode does.
 func (t *Tokenizer) AppendIDs(dst []int32, text string, limit int, left bool) (ids []int32, more bool, err error) {
 	sc := t.pool.Get().(*scratch)
 	defer t.pool.Put(sc)
+	defer clear(sc.a[:cap(sc.a)]) // drop references to text so a large input can be collected
 	text = validUTF8(text)
-	stop := limit
-	if left {
-		stop = 0 // the last tokens need the whole text
+	if len(text) <= chunkBytes {
+		stop := limit
+		if left {
+			stop = 0 // the last tokens need the whole text
+		}
+		if sc.a, err = t.encodeSeqUpTo(sc, text, sc.a[:0], stop); err != nil {
+			return dst, false, err
+		}
+		p := sc.a
+		if limit > 0 && len(p) > limit {
+			more = true
+			p = cut(p, limit+1, left)
+		}
+		for _, x := range p {
+			dst = append(dst, x.id)
+		}
+		return dst, more, nil
 	}
-	if sc.a, err = t.encodeSeqUpTo(sc, text, sc.a[:0], stop); err != nil {
-		return dst, false, err
+	full := func(n int) bool { return limit > 0 && n > limit }
+	if !left {
+		n0 := len(dst)
+		for start := 0; start < len(text) && !full(len(dst)-n0); {
+			end := chunkEnd(text, start)
+			if sc.a, err = t.encodeSeqUpTo(sc, text[start:end], sc.a[:0], limit); err != nil {
+				return dst, false, err
+			}
+			for _, x := range sc.a {
+				dst = append(dst, x.id)
+			}
+			start = end
+		}
+		if full(len(dst) - n0) {
+			dst, more = dst[:n0+limit+1], true
+		}
+		return dst, more, nil
 	}
-	p := sc.a
-	if limit > 0 && len(p) > limit {
-		more = true
-		p = cut(p, limit+1, left)
+	// left: chunks from the end, each chunk's ids put in front of the later ones
+	var tail []int32 // reversed: last id first
+	for end := len(text); end > 0 && !full(len(tail)); {
+		start := chunkStart(text, end)
+		if sc.a, err = t.encodeSeqUpTo(sc, text[start:end], sc.a[:0], 0); err != nil {
+			return dst, false, err
+		}
+		for i := len(sc.a) - 1; i >= 0; i-- {
+			tail = append(tail, sc.a[i].id)
+		}
+		end = start
 	}
-	for _, x := range p {
-		dst = append(dst, x.id)
+	if full(len(tail)) {
+		tail, more = tail[:limit+1], true
 	}
-	clear(sc.a[:cap(sc.a)]) // drop references to text so a large input can be collected
+	for i := len(tail) - 1; i >= 0; i-- {
+		dst = append(dst, tail[i])
+	}
 	return dst, more, nil
+}
+
+// chunkBytes is the size of the pieces AppendIDs tokenizes a long text in (a variable for
+// tests).
+var chunkBytes = 64 << 10
+
+// chunkEnd is where the chunk of text starting at start ends: before the white-space run
+// nearest to start+chunkBytes (looking back at most half a chunk), else at a rune start.
+func chunkEnd(text string, start int) int {
+	e := start + chunkBytes
+	if e >= len(text) {
+		return len(text)
+	}
+	for i := e; i > start+chunkBytes/2; {
+		r, n := utf8.DecodeLastRuneInString(text[:i])
+		if unicode.IsSpace(r) {
+			for i -= n; i > start; i -= n { // to the start of the run
+				if r, n = utf8.DecodeLastRuneInString(text[:i]); !unicode.IsSpace(r) {
+					break
+				}
+			}
+			if i > start {
+				return i
+			}
+			break
+		}
+		i -= n
+	}
+	for e > start+1 && !utf8.RuneStart(text[e]) {
+		e--
+	}
+	return e
+}
+
+// chunkStart is where the chunk of text ending at end starts: at the white-space run
+// nearest to end-chunkBytes (looking ahead at most half a chunk), else at a rune start.
+func chunkStart(text string, end int) int {
+	s := end - chunkBytes
+	if s <= 0 {
+		return 0
+	}
+	for i := s; i < end-chunkBytes/2; {
+		r, n := utf8.DecodeRuneInString(text[i:])
+		if unicode.IsSpace(r) {
+			for i > s-chunkBytes/2 { // to the start of the run (not too far)
+				r, n := utf8.DecodeLastRuneInString(text[:i])
+				if !unicode.IsSpace(r) {
+					break
+				}
+				i -= n
+			}
+			if i > 0 && i > s-chunkBytes/2 {
+				return i
+			}
+			break
+		}
+		i += n
+	}
+	for s < end-1 && !utf8.RuneStart(text[s]) {
+		s++
+	}
+	return s
 }
 
 // PairTemplate returns the special-token ids the post-processor puts around a pair:

@@ -116,7 +116,7 @@ func decodeJSON(body []byte, v any) *apiError {
 	if !utf8.Valid(body) {
 		return badRequest("request body is not valid UTF-8")
 	}
-	if len(strings.TrimSpace(string(body))) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		return badRequest("request body is empty; expected a JSON object")
 	}
 	if !json.Valid(body) {
@@ -137,28 +137,49 @@ func decodeJSON(body []byte, v any) *apiError {
 
 // decodeObject splits a valid JSON object into its members; a repeated key is an error.
 func decodeObject(body []byte) (map[string]json.RawMessage, *apiError) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	t, err := dec.Token()
-	if d, ok := t.(json.Delim); err != nil || !ok || d != '{' {
-		return nil, badRequest("request body must be a JSON object, got %s", jsonValueKind(strings.TrimSpace(string(body))))
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
+		return nil, badRequest("request body must be a JSON object, got %s", jsonValueKind(head(bytes.TrimSpace(body))))
 	}
-	obj := map[string]json.RawMessage{}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil, badRequest("invalid JSON: %v", err)
-		}
-		key, _ := t.(string)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, badRequest("invalid JSON: %v", err)
-		}
-		if _, dup := obj[key]; dup {
-			return nil, badRequest("key %q appears more than once", key)
-		}
-		obj[key] = raw
+	if k, dup := duplicateKey(body); dup {
+		return nil, badRequest("key %q appears more than once", k)
 	}
 	return obj, nil
+}
+
+// duplicateKey finds a key given twice at the top level of a valid JSON object, in one pass
+// over the bytes (no copy of the values: a body may hold megabytes of documents).
+func duplicateKey(b []byte) (string, bool) {
+	seen := map[string]bool{}
+	depth, expectKey := 0, false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; c {
+		case '"':
+			j := i + 1
+			for ; j < len(b) && b[j] != '"'; j++ {
+				if b[j] == '\\' {
+					j++
+				}
+			}
+			if depth == 1 && expectKey {
+				var k string
+				_ = json.Unmarshal(b[i:j+1], &k) // valid JSON: cannot fail
+				if seen[k] {
+					return k, true
+				}
+				seen[k], expectKey = true, false
+			}
+			i = j
+		case '{', '[':
+			depth++
+			expectKey = depth == 1 && c == '{'
+		case '}', ']':
+			depth--
+		case ',':
+			expectKey = depth == 1
+		}
+	}
+	return "", false
 }
 
 // fillStruct sets each field of the struct v (and of its embedded structs) from the member
@@ -371,7 +392,7 @@ func truncationNames() string {
 
 // parseDocument reads a string, or (when objects are allowed) an object with a "text" string.
 func parseDocument(m json.RawMessage, allowObject bool) (string, error) {
-	t := strings.TrimLeft(string(m), " \t\r\n")
+	t := head(bytes.TrimLeft(m, " \t\r\n")) // (not the whole value: it may be megabytes)
 	if strings.HasPrefix(t, `"`) {
 		var s string
 		if err := json.Unmarshal(m, &s); err != nil {
@@ -389,7 +410,7 @@ func parseDocument(m json.RawMessage, allowObject bool) (string, error) {
 			return "", errors.New(`object has no "text" field`)
 		}
 		var s string
-		if err := json.Unmarshal(text, &s); err != nil || strings.HasPrefix(strings.TrimSpace(string(text)), "null") {
+		if err := json.Unmarshal(text, &s); err != nil || bytes.HasPrefix(bytes.TrimSpace(text), []byte("null")) {
 			return "", errors.New(`"text" must be a string`)
 		}
 		return s, nil
@@ -399,6 +420,9 @@ func parseDocument(m json.RawMessage, allowObject bool) (string, error) {
 	}
 	return "", fmt.Errorf("must be a string, got %s", jsonValueKind(t))
 }
+
+// head is the start of a JSON value, enough for jsonValueKind.
+func head(b []byte) string { return string(b[:min(len(b), 8)]) }
 
 func jsonValueKind(t string) string {
 	switch {

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -422,7 +421,12 @@ func writeError(w http.ResponseWriter, e *apiError) {
 
 // readBody reads at most MaxBodyBytes; a larger body is a 413.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	var buf bytes.Buffer
+	if r.ContentLength > 0 && r.ContentLength <= s.cfg.MaxBodyBytes {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead) // one allocation, not a doubling series
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	body := buf.Bytes()
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):

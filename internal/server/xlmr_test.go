@@ -2,17 +2,25 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gorerank/gorerank"
 	"github.com/gorerank/gorerank/tokenizer"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func loadTiny(t testing.TB) *XLMREngine {
@@ -193,5 +201,85 @@ func TestXLMROddInputs(t *testing.T) {
 	}
 	if cases < 10 {
 		t.Errorf("only %d cases scored", cases)
+	}
+}
+
+// countingEngine counts the sequences scored by the engine it wraps.
+type countingEngine struct {
+	*XLMREngine
+	seqs atomic.Int64
+}
+
+func (c *countingEngine) Score(seqs [][]int32, logits []float32) error {
+	c.seqs.Add(int64(len(seqs)))
+	return c.XLMREngine.Score(seqs, logits)
+}
+
+// TestLargeDocumentBounded: one 10 MB document (one "word", or words; under the default
+// body limit) costs under 100 MB of allocation for the whole request (body, JSON decoding,
+// tokenization, scoring; the 10 MB echo of return_documents left out), and is scored as
+// truncated. TotalAlloc counts every byte allocated, so this bounds the extra peak heap
+// whatever the GC does.
+func TestLargeDocumentBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10 MB request")
+	}
+	e := loadTiny(t)
+	s := newTestServer(t, DefaultConfig(), e)
+	for _, doc := range []string{strings.Repeat("x", 10<<20), strings.Repeat("lorem ipsum ", 10<<20/12)} {
+		raw, _ := json.Marshal(map[string]any{"query": "q", "documents": []string{doc}, "return_documents": false})
+		body := string(raw)
+		var r reply
+		var a, b runtime.MemStats
+		runtime.ReadMemStats(&a)
+		start := time.Now()
+		r = do(t, s.Handler(), "POST", "/v1/rerank", body)
+		el := time.Since(start)
+		runtime.ReadMemStats(&b)
+		n := b.TotalAlloc - a.TotalAlloc
+		if r.status != 200 || !decode[v1Response](t, r.body).Results[0].Truncated || n > 100<<20 || el > 5*time.Second {
+			t.Errorf("10 MB document: %d, %d MB allocated, %v: %.200s", r.status, n>>20, el, r.body)
+		}
+		t.Logf("10 MB document: %.1f MB allocated in %v", float64(n)/(1<<20), el)
+	}
+}
+
+// TestClientLeavingStopsWork: a client that leaves mid-request stops the work within a
+// second: the handler returns and the engine scores nothing more for it.
+func TestClientLeavingStopsWork(t *testing.T) {
+	e := &countingEngine{XLMREngine: loadTiny(t)}
+	cfg := DefaultConfig()
+	cfg.NoCache, cfg.MaxBatchTokens = true, 2048
+	s := newTestServer(t, cfg, e)
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	docs := make([]string, 1000)
+	for i := range docs {
+		docs[i] = fmt.Sprintf("document %d ", i) + strings.Repeat("lorem ipsum dolor sit amet ", 300)
+	}
+	body, _ := json.Marshal(map[string]any{"query": "q", "documents": docs, "truncation": "windows"})
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "POST", ts.URL+"/v1/rerank", bytes.NewReader(body))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			t.Errorf("the request finished before the client left (%d); make it bigger", resp.StatusCode)
+		}
+	}()
+	waitFor(t, func() bool { return e.seqs.Load() > 0 }) // scoring has started
+	cancel()
+	left := time.Now()
+	<-done
+	waitFor(t, func() bool { return testutil.ToFloat64(s.m.inFlight) == 0 })
+	if el := time.Since(left); el > time.Second {
+		t.Errorf("the handler ran %v after the client left", el)
+	}
+	time.Sleep(200 * time.Millisecond) // a batch in hand may finish
+	n := e.seqs.Load()
+	time.Sleep(300 * time.Millisecond)
+	if m := e.seqs.Load(); m != n {
+		t.Errorf("the engine went on scoring after the client left: %d then %d sequences", n, m)
 	}
 }
