@@ -247,6 +247,9 @@ func TestLargeDocumentBounded(t *testing.T) {
 // TestClientLeavingStopsWork: a client that leaves mid-request stops the work within a
 // second: the handler returns and the engine scores nothing more for it.
 func TestClientLeavingStopsWork(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a timing test over a large request (too slow under -race)")
+	}
 	e := &countingEngine{XLMREngine: loadTiny(t)}
 	cfg := DefaultConfig()
 	cfg.NoCache, cfg.MaxBatchTokens = true, 2048
