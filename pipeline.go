@@ -205,6 +205,18 @@ func (w wholeEncoder) AppendIDs(dst []int32, text string, _ int, _ bool) ([]int3
 	return w.IDEncoder.AppendIDs(dst, text, 0, false)
 }
 
+// Fits reports whether text has at most limit tokens (bare, no special tokens), stopping
+// as soon as it has more: a cheap bound before tokenizing a text whole.
+func (p *Pipeline) Fits(text string, limit int) (bool, error) {
+	buf := idBufs.Get().(*[]int32)
+	defer idBufs.Put(buf)
+	ids, more, err := p.enc.AppendIDs((*buf)[:0], text, limit, false)
+	if cap(ids) <= 1<<16 {
+		*buf = ids
+	}
+	return !more, err
+}
+
 // Template returns the pair template.
 func (p *Pipeline) Template() Template { return p.tmpl }
 

@@ -168,6 +168,22 @@ func (s *Server) handleTokenize(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// /tokenize shows whole texts with tokens and offsets, which costs memory in proportion
+	// to the text: refuse texts longer than any model input could use, after a cheap count
+	// that stops at the limit.
+	limit := s.cfg.MaxLength * s.cfg.MaxChunks
+	fits := func(field string, texts ...string) error {
+		for i, t := range texts {
+			ok, err := st.eng.Pipeline().Fits(t, limit)
+			if err != nil {
+				return fmt.Errorf("tokenizing: %w", err)
+			}
+			if !ok {
+				return tooLarge("%s[%d] has more than %d tokens (--max-length × --max-chunks), more than /tokenize shows", field, i, limit)
+			}
+		}
+		return nil
+	}
 	var out [][]tokenOut
 	if req.Inputs != nil && string(req.Inputs) != "null" {
 		var texts []string
@@ -184,6 +200,9 @@ func (s *Server) handleTokenize(w http.ResponseWriter, r *http.Request) error {
 		if len(texts) > s.cfg.MaxDocuments {
 			return tooLarge(`field "inputs" has %d entries, over the limit of %d (--max-documents)`, len(texts), s.cfg.MaxDocuments)
 		}
+		if err := fits("inputs", texts...); err != nil {
+			return err
+		}
 		special := req.AddSpecialTokens == nil || *req.AddSpecialTokens
 		for _, t := range texts {
 			enc, err := st.eng.Encode(t, tokenizer.Options{NoSpecial: !special, MaxLength: 0})
@@ -198,6 +217,12 @@ func (s *Server) handleTokenize(w http.ResponseWriter, r *http.Request) error {
 	rr, aerr := parseRawRerank(&req.rawRequest, false, s.lim)
 	if aerr != nil {
 		return badRequest(`give "inputs" (texts) or "query" and "documents" (pairs): %s`, aerr.msg)
+	}
+	if err := fits("query", rr.query); err != nil {
+		return err
+	}
+	if err := fits(rr.field(), rr.docs...); err != nil {
+		return err
 	}
 	// the ids the model sees (the scoring pipeline, every text whole for exact positions),
 	// with the tokens and offsets of each text's own encoding

@@ -241,6 +241,16 @@ func TestLargeDocumentBounded(t *testing.T) {
 			t.Errorf("10 MB document: %d, %d MB allocated, %v: %.200s", r.status, n>>20, el, r.body)
 		}
 		t.Logf("10 MB document: %.1f MB allocated in %v", float64(n)/(1<<20), el)
+
+		// /tokenize shows whole texts: a text longer than any model input is refused cheaply
+		for _, tb := range []string{`{"inputs": ` + string(mustJSON(t, doc)) + `}`, `{"query": "q", "documents": [` + string(mustJSON(t, doc)) + `]}`} {
+			runtime.ReadMemStats(&a)
+			r = do(t, s.Handler(), "POST", "/tokenize", tb)
+			runtime.ReadMemStats(&b)
+			if n := b.TotalAlloc - a.TotalAlloc; r.status != 413 || n > 100<<20 {
+				t.Errorf("/tokenize of a 10 MB text: %d, %d MB allocated: %.200s", r.status, n>>20, r.body)
+			}
+		}
 	}
 }
 
@@ -285,4 +295,13 @@ func TestClientLeavingStopsWork(t *testing.T) {
 	if m := e.seqs.Load(); m != n {
 		t.Errorf("the engine went on scoring after the client left: %d then %d sequences", n, m)
 	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
