@@ -289,4 +289,3 @@ func encode(dst []byte, v []float32, dt weights.DType) []byte {
 	}
 	return dst
 }
-
