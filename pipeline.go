@@ -225,7 +225,8 @@ type Input struct {
 	Seqs      [][]int32
 	Truncated bool
 	// Spans are, for each sequence, the query and document tokens it holds: [qStart, qEnd,
-	// dStart, dEnd) in the bare token lists of each text.
+	// dStart, dEnd) in the bare token lists of each text (as far as they were tokenized:
+	// positions in the whole lists with Exact).
 	Spans [][4]int
 }
 
@@ -437,6 +438,9 @@ func (p *Pipeline) Pair(q *Query, doc string) (Input, error) {
 		limit = budget + 1
 	case TruncateWindows:
 		room := budget - min(nq, pl.maxLen/2)
+		if room < 1 {
+			return Input{}, errorf(ErrTooLong, "max length %d leaves no room for a document window beside the query (windows truncation)", pl.maxLen)
+		}
 		stride := room - min(pl.WindowOverlap, room/2)
 		limit = room + stride*(pl.MaxWindows-1) + 1
 	}

@@ -230,3 +230,50 @@ func TestPrepareStopsOnCancel(t *testing.T) {
 		t.Errorf("Prepare returned %v after %v", err, el)
 	}
 }
+
+// TestPipelineOptionGrid: every combination of options on assorted texts either gives
+// model inputs that respect them (no sequence over max length, at most MaxWindows windows,
+// the template around each) or a typed error; never a panic or a hang.
+func TestPipelineOptionGrid(t *testing.T) {
+	p, _ := tinyPipeline(t)
+	ctx := context.Background()
+	texts := []string{"", "a", "short query", strings.Repeat("word ", 50), strings.Repeat("x", 3000), "北京是中国的首都。" + strings.Repeat("。", 40)}
+	tmpl := p.Template()
+	n := 0
+	for _, mode := range Truncations {
+		for _, maxLen := range []int{5, 6, 9, 17, 40} {
+			for _, left := range []bool{false, true} {
+				for _, strict := range []bool{false, true} {
+					for _, docTok := range []int{0, 6} {
+						for _, overlap := range []int{0, 100} {
+							for _, windows := range []int{1, 3} {
+								o := ScoreOptions{MaxLength: maxLen, Truncation: mode, Left: left, Strict: strict, MaxDocTokens: docTok, WindowOverlap: overlap, MaxWindows: windows}
+								for _, q := range []string{texts[1], texts[3], texts[4]} {
+									in, err := p.Prepare(ctx, q, texts, o)
+									n++
+									if err != nil {
+										if !errors.Is(err, ErrTooLong) {
+											t.Fatalf("%+v %.10q: %v", o, q, err)
+										}
+										continue
+									}
+									for i, x := range in {
+										if len(x.Seqs) == 0 || len(x.Seqs) > max(windows, 1) || len(x.Seqs) != len(x.Spans) {
+											t.Fatalf("%+v %.10q doc %d: %d windows", o, q, i, len(x.Seqs))
+										}
+										for _, s := range x.Seqs {
+											if len(s) > maxLen || s[0] != tmpl.Prefix[0] || s[len(s)-1] != tmpl.Suffix[len(tmpl.Suffix)-1] {
+												t.Fatalf("%+v %.10q doc %d: sequence %v", o, q, i, s)
+											}
+										}
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d requests", n)
+}
