@@ -82,11 +82,13 @@ func runInspect(e *env, args []string) int {
 	if *out == "" {
 		return usageErr("--out is required")
 	}
-	if (*ids == "") == (*query == "" && *document == "") {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if (*ids == "") == (!set["query"] && !set["document"]) {
 		return usageErr("give --query and --document, or --ids")
 	}
-	if *ids == "" && (*query == "" || *document == "") {
-		return usageErr("--query and --document are both required (and non-empty)")
+	if *ids == "" && (!set["query"] || !set["document"]) {
+		return usageErr("--query and --document are both required (--document \"\" is an empty document)")
 	}
 	var seq []int32
 	if *ids != "" {

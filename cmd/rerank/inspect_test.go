@@ -183,3 +183,14 @@ func TestInspectTextEqualsIDs(t *testing.T) {
 		t.Errorf("text and ids dumps differ:\n%s", stdout)
 	}
 }
+
+// An empty document is a valid input for inspect too; a missing --document is not.
+func TestInspectEmptyDocument(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "x.safetensors")
+	if code, _, stderr := runCmd("", "inspect", "--model", tinyModel, "--tokenizer", tinyTokenizer, "--query", "q", "--document", "", "--out", out); code != exitOK {
+		t.Errorf("empty document: exit %d %s", code, stderr)
+	}
+	if code, _, stderr := runCmd("", "inspect", "--model", tinyModel, "--tokenizer", tinyTokenizer, "--query", "q", "--out", out); code != exitUsage || !strings.Contains(stderr, "both required") {
+		t.Errorf("no --document: exit %d %s", code, stderr)
+	}
+}
