@@ -98,3 +98,38 @@ func longestWord(s string) int {
 	}
 	return best
 }
+
+// FuzzAppendIDs: the ids-only path agrees with Encode on any text (short texts: one chunk;
+// the chunked path is covered by TestAppendIDs), cut to any limit from either side.
+func FuzzAppendIDs(f *testing.F) {
+	for _, s := range []string{"", "a", "Hello world", "  x  y ", "<s>q</s>", "北京 上海", "e\u0301", "\xff\xfe", "a <mask> b"} {
+		f.Add(s, 3, false)
+		f.Add(s, 0, true)
+	}
+	tok := xlmr(f)
+	f.Fuzz(func(t *testing.T, text string, limit int, left bool) {
+		if limit < 0 || limit > 1<<20 || len(text) > chunkBytes {
+			return
+		}
+		enc, err := tok.Encode(text, Options{NoSpecial: true})
+		got, more, err2 := tok.AppendIDs(nil, text, limit, left)
+		if (err == nil) != (err2 == nil) {
+			t.Fatalf("Encode error %v, AppendIDs error %v", err, err2)
+		}
+		if err != nil {
+			return
+		}
+		want, wmore := enc.IDs, false
+		if limit > 0 && len(want) > limit {
+			wmore = true
+			if left {
+				want = want[len(want)-limit-1:]
+			} else {
+				want = want[:limit+1]
+			}
+		}
+		if !slices.Equal(got, want) || more != wmore {
+			t.Fatalf("%q limit %d left %v: more %v want %v\n%s", text, limit, left, more, wmore, diffIDs(got, want))
+		}
+	})
+}
