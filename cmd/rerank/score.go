@@ -414,7 +414,7 @@ func scoreStream(ctx context.Context, rr *gorerank.Reranker, r io.Reader, w io.W
 			pd.line.line = lr.n
 		}
 		if err == nil {
-			pd.inputs, err = prepareLine(p, pd.line, so)
+			pd.inputs, err = prepareLine(ctx, p, pd.line, so)
 		}
 		if err != nil {
 			pd.err, pd.inputs = err, nil
@@ -443,22 +443,21 @@ func scoreStream(ctx context.Context, rr *gorerank.Reranker, r io.Reader, w io.W
 	return st, nil
 }
 
-// prepareLine tokenizes a line's pairs (the query once).
-func prepareLine(p *gorerank.Pipeline, l scoreLine, so gorerank.ScoreOptions) ([]gorerank.Input, error) {
+// prepareLine tokenizes a line's pairs (the query once; a list of documents on the shared
+// worker pool).
+func prepareLine(ctx context.Context, p *gorerank.Pipeline, l scoreLine, so gorerank.ScoreOptions) ([]gorerank.Input, error) {
+	if l.multiple {
+		return p.Prepare(ctx, l.query, l.docs, so)
+	}
 	q, err := p.Query(l.query, so)
 	if err != nil {
 		return nil, err
 	}
-	inputs := make([]gorerank.Input, len(l.docs))
-	for i, d := range l.docs {
-		if inputs[i], err = p.Pair(q, d); err != nil {
-			if l.multiple {
-				return nil, &gorerank.PairError{Index: i, Err: err}
-			}
-			return nil, err
-		}
+	in, err := p.Pair(q, l.docs[0])
+	if err != nil {
+		return nil, err
 	}
-	return inputs, nil
+	return []gorerank.Input{in}, nil
 }
 
 // writeLine writes a line's output: its score(s), or {"error": ...}.
