@@ -291,27 +291,16 @@ func (p *Pipeline) plan(o ScoreOptions) (plan, error) {
 
 // Query is a tokenized query, ready to be paired with documents.
 type Query struct {
-	text string
 	ids  []int32 // bare ids (up to the cap the plan allows, plus one)
 	more bool    // the query had more tokens than ids holds
 	pl   plan
-
-	once  sync.Once
-	total int // every token, counted only when longest_first needs it
-	err   error
 }
 
-// count is the query's full token count.
-func (q *Query) count(enc IDEncoder) (int, error) {
-	if !q.more {
-		return len(q.ids), nil
-	}
-	q.once.Do(func() {
-		ids, _, err := enc.AppendIDs(nil, q.text, 0, false)
-		q.total, q.err = len(ids), err
-	})
-	return q.total, q.err
-}
+// compareTokens bounds how far longest_first counts a query to tell which side of a pair is
+// longer. It only matters when both sides exceed an odd budget (the longer keeps the extra
+// token, as in HF); past compareTokens tokens on both sides the document is taken as the
+// longer. Counting further would make a huge query cost work for every document.
+const compareTokens = 4096
 
 // CheckQuery validates a query: not blank, valid UTF-8.
 func CheckQuery(query string) error {
@@ -334,11 +323,16 @@ func (p *Pipeline) Query(query string, o ScoreOptions) (*Query, error) {
 		return nil, err
 	}
 	// No mode keeps more query tokens than maxLen; one more tells "too long" apart.
-	ids, more, err := p.enc.AppendIDs(nil, query, pl.maxLen, pl.Left)
+	// longest_first also compares the lengths of the two sides (see compareTokens).
+	limit := pl.maxLen
+	if pl.Truncation == TruncateLongestFirst {
+		limit = max(limit, compareTokens)
+	}
+	ids, more, err := p.enc.AppendIDs(nil, query, limit, pl.Left)
 	if err != nil {
 		return nil, fmt.Errorf("gorerank: tokenizing the query: %w", err)
 	}
-	return &Query{text: query, ids: ids, more: more, pl: pl}, nil
+	return &Query{ids: ids, more: more, pl: pl}, nil
 }
 
 // Prepare tokenizes the query once and each document once and returns their model inputs.
@@ -424,15 +418,6 @@ func (p *Pipeline) Pair(q *Query, doc string) (Input, error) {
 	var limit int
 	switch pl.Truncation {
 	case TruncateLongestFirst:
-		if q.more {
-			// Both sides may exceed the budget; when it is odd the longer one keeps the extra
-			// token, so the real query length decides (rare: a query over max length).
-			n, err := q.count(p.enc)
-			if err != nil {
-				return Input{}, fmt.Errorf("gorerank: tokenizing the query: %w", err)
-			}
-			nq = n
-		}
 		limit = max(budget, nq) + 1 // enough to tell which side is longer
 	case TruncateOnlySecond, TruncateFlag:
 		limit = budget + 1

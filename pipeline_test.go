@@ -210,6 +210,13 @@ func TestLongDocumentBounded(t *testing.T) {
 			}
 			t.Logf("%s %+v: %.1f MB allocated, %v", name, o, float64(n)/(1<<20), el)
 		}
+		// the same text as the query, against many long documents
+		many := []string{doc, doc, doc, doc, doc, doc, doc, doc}
+		start := time.Now()
+		n := allocated(func() { _, err := p.Prepare(ctx, doc, many, ScoreOptions{}); _ = err })
+		if el := time.Since(start); n > 100<<20 || el > 5*time.Second {
+			t.Errorf("%s as the query: %d MB allocated, %v", name, n>>20, el)
+		}
 	}
 }
 
