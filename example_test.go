@@ -2,7 +2,9 @@ package gorerank_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/gorerank/gorerank"
 )
@@ -27,4 +29,39 @@ func Example() {
 	// Output:
 	// doc 1: logit 1.3135 score 0.7881
 	// doc 0: logit 1.2739 score 0.7814
+}
+
+// Errors are typed: a blank query is a client error whatever the door; an empty document is
+// a valid input.
+func Example_errors() {
+	r, err := gorerank.Open("testdata/tiny", gorerank.Options{TokenizerPath: "testdata/tokenizer/tokenizer.json"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer r.Close()
+	ctx := context.Background()
+	_, err = r.Rerank(ctx, "   ", []string{"a"}, gorerank.ScoreOptions{})
+	fmt.Println(errors.Is(err, gorerank.ErrEmptyQuery))
+	res, err := r.Rerank(ctx, "query", []string{""}, gorerank.ScoreOptions{})
+	fmt.Println(len(res), err)
+	_, err = r.Rerank(ctx, strings.Repeat("long query ", 40), []string{"a"},
+		gorerank.ScoreOptions{MaxLength: 32, Truncation: gorerank.TruncateOnlySecond})
+	fmt.Println(errors.Is(err, gorerank.ErrTooLong))
+	// Output:
+	// true
+	// 1 <nil>
+	// true
+}
+
+// DType names are the CLI's: storage and compute are told apart.
+func ExampleParseDType() {
+	for _, s := range []string{"f32", "bf16", "bf16c"} {
+		d, _ := gorerank.ParseDType(s)
+		fmt.Println(d, d.Storage(), d.Compute())
+	}
+	// Output:
+	// f32 f32 f32
+	// bf16 bf16 f32
+	// bf16c bf16 bf16
 }

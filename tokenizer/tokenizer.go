@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -235,8 +236,19 @@ type piece struct {
 
 // encodeSeq tokenizes one text (no special tokens, no truncation) into out.
 func (t *Tokenizer) encodeSeq(sc *scratch, text string, out []piece) ([]piece, error) {
+	return t.encodeSeqUpTo(sc, text, out, 0)
+}
+
+// encodeSeqUpTo is encodeSeq that stops once out holds more than limit pieces (limit > 0).
+// Pieces of one pre-tokenized word never depend on the words after it, so the first limit
+// pieces are exactly those of the whole text.
+func (t *Tokenizer) encodeSeqUpTo(sc *scratch, text string, out []piece, limit int) ([]piece, error) {
+	full := func() bool { return limit > 0 && len(out) > limit }
 	sc.segs = t.rawAdded.split(sc.segs[:0], text)
 	for _, sg := range sc.segs {
+		if full() {
+			return out, nil
+		}
 		if sg.tok != nil {
 			out = append(out, piece{id: sg.tok.id, text: text[sg.s:sg.e], s: int32(sg.s), e: int32(sg.e)})
 			continue
@@ -255,15 +267,18 @@ func (t *Tokenizer) encodeSeq(sc *scratch, text string, out []piece) ([]piece, e
 					out = append(out, piece{id: ns.tok.id, text: string(sub.s), s: o.s, e: o.e})
 					continue
 				}
+				if full() {
+					return out, nil
+				}
 				var err error
-				if out, err = t.encodeNormalized(sc, sub, out); err != nil {
+				if out, err = t.encodeNormalized(sc, sub, out, limit); err != nil {
 					return out, err
 				}
 			}
 			continue
 		}
 		var err error
-		if out, err = t.encodeNormalized(sc, *n, out); err != nil {
+		if out, err = t.encodeNormalized(sc, *n, out, limit); err != nil {
 			return out, err
 		}
 	}
@@ -271,7 +286,8 @@ func (t *Tokenizer) encodeSeq(sc *scratch, text string, out []piece) ([]piece, e
 }
 
 // encodeNormalized pre-tokenizes and runs the model on one normalized piece.
-func (t *Tokenizer) encodeNormalized(sc *scratch, n normString, out []piece) ([]piece, error) {
+// With limit > 0 it stops after the word that takes out past limit pieces.
+func (t *Tokenizer) encodeNormalized(sc *scratch, n normString, out []piece, limit int) ([]piece, error) {
 	if len(n.s) == 0 {
 		return out, nil
 	}
@@ -282,6 +298,9 @@ func (t *Tokenizer) encodeNormalized(sc *scratch, n normString, out []piece) ([]
 		sc.splits = append(sc.splits[:0], n)
 	}
 	for _, sp := range sc.splits {
+		if limit > 0 && len(out) > limit {
+			return out, nil
+		}
 		var err error
 		sc.toks, err = t.model.encode(sc.toks[:0], sp.s, &sc.lat)
 		if err != nil {
@@ -309,6 +328,172 @@ func (t *Tokenizer) Encode(text string, o Options) (*Encoding, error) {
 // budget.
 func (t *Tokenizer) EncodePair(query, doc string, o Options) (*Encoding, error) {
 	return t.encode(query, doc, true, o)
+}
+
+// AppendIDs is the scoring fast path: it appends the ids of text (no special tokens, no
+// truncation, no tokens or offsets) to dst. With limit > 0 it keeps at most limit+1 ids:
+// the first ones, or with left the last ones, so that more reports that the text has more
+// than limit tokens without the caller holding them all.
+//
+// Work and memory are bounded by what is kept, not by the text: a text longer than
+// chunkBytes is tokenized a chunk at a time, from its start (or with left, from its end),
+// stopping once limit is passed. Chunks are cut before a run of white space, where
+// Metaspace words are independent, so the ids are those of Encode; only a single "word"
+// longer than a chunk (tens of kilobytes without a space) is cut inside, where its
+// tokenization may differ from a whole-text one. Invalid UTF-8 is tokenized as Encode does.
+func (t *Tokenizer) AppendIDs(dst []int32, text string, limit int, left bool) (ids []int32, more bool, err error) {
+	sc := t.pool.Get().(*scratch)
+	defer t.pool.Put(sc)
+	defer clear(sc.a[:cap(sc.a)]) // drop references to text so a large input can be collected
+	text = validUTF8(text)
+	if len(text) <= chunkBytes {
+		stop := limit
+		if left {
+			stop = 0 // the last tokens need the whole text
+		}
+		if sc.a, err = t.encodeSeqUpTo(sc, text, sc.a[:0], stop); err != nil {
+			return dst, false, err
+		}
+		p := sc.a
+		if limit > 0 && len(p) > limit {
+			more = true
+			p = cut(p, limit+1, left)
+		}
+		for _, x := range p {
+			dst = append(dst, x.id)
+		}
+		return dst, more, nil
+	}
+	full := func(n int) bool { return limit > 0 && n > limit }
+	if !left {
+		n0 := len(dst)
+		for start := 0; start < len(text) && !full(len(dst)-n0); {
+			end := chunkEnd(text, start)
+			if sc.a, err = t.encodeSeqUpTo(sc, text[start:end], sc.a[:0], limit); err != nil {
+				return dst, false, err
+			}
+			for _, x := range sc.a {
+				dst = append(dst, x.id)
+			}
+			start = end
+		}
+		if full(len(dst) - n0) {
+			dst, more = dst[:n0+limit+1], true
+		}
+		return dst, more, nil
+	}
+	// left: chunks from the end, each chunk's ids put in front of the later ones
+	var tail []int32 // reversed: last id first
+	for end := len(text); end > 0 && !full(len(tail)); {
+		start := chunkStart(text, end)
+		if sc.a, err = t.encodeSeqUpTo(sc, text[start:end], sc.a[:0], 0); err != nil {
+			return dst, false, err
+		}
+		for i := len(sc.a) - 1; i >= 0; i-- {
+			tail = append(tail, sc.a[i].id)
+		}
+		end = start
+	}
+	if full(len(tail)) {
+		tail, more = tail[:limit+1], true
+	}
+	for i := len(tail) - 1; i >= 0; i-- {
+		dst = append(dst, tail[i])
+	}
+	return dst, more, nil
+}
+
+// chunkBytes is the size of the pieces AppendIDs tokenizes a long text in (a variable for
+// tests).
+var chunkBytes = 64 << 10
+
+// chunkEnd is where the chunk of text starting at start ends: before the white-space run
+// nearest to start+chunkBytes (looking back at most half a chunk), else at a rune start.
+func chunkEnd(text string, start int) int {
+	e := start + chunkBytes
+	if e >= len(text) {
+		return len(text)
+	}
+	for i := e; i > start+chunkBytes/2; {
+		r, n := utf8.DecodeLastRuneInString(text[:i])
+		if unicode.IsSpace(r) {
+			for i -= n; i > start; i -= n { // to the start of the run
+				if r, n = utf8.DecodeLastRuneInString(text[:i]); !unicode.IsSpace(r) {
+					break
+				}
+			}
+			if i > start {
+				return i
+			}
+			break
+		}
+		i -= n
+	}
+	for e > start+1 && !utf8.RuneStart(text[e]) {
+		e--
+	}
+	return e
+}
+
+// chunkStart is where the chunk of text ending at end starts: at the white-space run
+// nearest to end-chunkBytes (looking ahead at most half a chunk), else at a rune start.
+func chunkStart(text string, end int) int {
+	s := end - chunkBytes
+	if s <= 0 {
+		return 0
+	}
+	for i := s; i < end-chunkBytes/2; {
+		r, n := utf8.DecodeRuneInString(text[i:])
+		if unicode.IsSpace(r) {
+			for i > s-chunkBytes/2 { // to the start of the run (not too far)
+				r, n := utf8.DecodeLastRuneInString(text[:i])
+				if !unicode.IsSpace(r) {
+					break
+				}
+				i -= n
+			}
+			if i > 0 && i > s-chunkBytes/2 {
+				return i
+			}
+			break
+		}
+		i += n
+	}
+	for s < end-1 && !utf8.RuneStart(text[s]) {
+		s++
+	}
+	return s
+}
+
+// PairTemplate returns the special-token ids the post-processor puts around a pair:
+// prefix A middle B suffix (XLM-R: <s> A </s></s> B </s>). ok is false when the template
+// does not have that shape (or there is no post-processor: then all three are empty and ok
+// is true).
+func (t *Tokenizer) PairTemplate() (prefix, middle, suffix []int32, ok bool) {
+	if t.post == nil {
+		return nil, nil, nil, true
+	}
+	part := 0 // 0: before A, 1: between A and B, 2: after B
+	for _, it := range t.post.pair {
+		switch {
+		case it.seq == 0 && part == 0:
+			part = 1
+		case it.seq == 1 && part == 1:
+			part = 2
+		case it.seq >= 0:
+			return nil, nil, nil, false
+		case part == 0:
+			prefix = append(prefix, it.ids...)
+		case part == 1:
+			middle = append(middle, it.ids...)
+		default:
+			suffix = append(suffix, it.ids...)
+		}
+	}
+	if part != 2 {
+		return nil, nil, nil, false
+	}
+	return prefix, middle, suffix, true
 }
 
 func (t *Tokenizer) encode(a, b string, pair bool, o Options) (*Encoding, error) {
@@ -552,6 +737,17 @@ func validUTF8(s string) string {
 		sb.WriteRune(r)
 	}
 	return sb.String()
+}
+
+// Token is the token text of id (the vocabulary piece or added token), "" for an unknown id.
+func (t *Tokenizer) Token(id int32) string {
+	if a, ok := t.addedByID[id]; ok {
+		return a.literal
+	}
+	if id < 0 || int(id) >= t.model.vocab.len() {
+		return ""
+	}
+	return t.model.vocab.piece(id)
 }
 
 // Decode turns ids back into text. Unknown ids are skipped; with skipSpecial, special

@@ -112,14 +112,30 @@ const (
 // tensors the weight_map assigns to it.
 func OpenCheckpoint(dir string) (*Checkpoint, error) {
 	idxPath := filepath.Join(dir, IndexFile)
-	raw, err := os.ReadFile(idxPath)
-	if errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(idxPath); errors.Is(err, fs.ErrNotExist) {
 		single := filepath.Join(dir, SingleFile)
 		if _, err := os.Stat(single); errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("weights: %s: neither %s nor %s found", dir, SingleFile, IndexFile)
 		}
 		return OpenFiles(single)
 	}
+	return OpenIndex(idxPath)
+}
+
+// OpenPath opens the checkpoint that path names: a shard index (a name ending in .json, its
+// shards next to it) or one .safetensors file.
+func OpenPath(path string) (*Checkpoint, error) {
+	if strings.HasSuffix(path, ".json") {
+		return OpenIndex(path)
+	}
+	return OpenFiles(path)
+}
+
+// OpenIndex opens the shards named by the weight_map of a safetensors index file (shards are
+// resolved next to it). Every shard must hold exactly the tensors the weight_map assigns to it.
+func OpenIndex(idxPath string) (*Checkpoint, error) {
+	dir := filepath.Dir(idxPath)
+	raw, err := os.ReadFile(idxPath)
 	if err != nil {
 		return nil, fmt.Errorf("weights: %w", err)
 	}

@@ -1,14 +1,11 @@
 package xlmr
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/gorerank/gorerank/nn"
 	"github.com/gorerank/gorerank/tensor"
@@ -158,56 +155,24 @@ func (m *Model) MaxTokens() int { return m.Config.MaxPositionEmbeddings - m.Conf
 
 // openWeights opens the checkpoint Load reads: the folder default, or the file o names.
 func openWeights(dir, file string) (*weights.Checkpoint, []string, error) {
+	var ck *weights.Checkpoint
+	var err error
 	if file == "" {
-		index := filepath.Join(dir, "model.safetensors.index.json")
-		if _, err := os.Stat(index); err == nil {
-			file = index
-		} else {
-			file = "model.safetensors"
+		ck, err = weights.OpenCheckpoint(dir)
+	} else {
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(dir, file)
 		}
+		ck, err = weights.OpenPath(file)
 	}
-	if !filepath.IsAbs(file) {
-		file = filepath.Join(dir, file)
-	}
-	paths := []string{file}
-	if strings.HasSuffix(file, ".json") {
-		var err error
-		if paths, err = readShardIndex(file); err != nil {
-			return nil, nil, err
-		}
-	}
-	ck, err := weights.OpenFiles(paths...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("xlmr: opening weights: %w", err)
 	}
+	var paths []string
+	for _, f := range ck.Files() {
+		paths = append(paths, f.Path())
+	}
 	return ck, paths, nil
-}
-
-// readShardIndex returns the shard files named by a safetensors index (weight_map values),
-// in first-seen order of the sorted keys, resolved next to the index.
-func readShardIndex(path string) ([]string, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("xlmr: reading shard index: %w", err)
-	}
-	var idx struct {
-		WeightMap map[string]string `json:"weight_map"`
-	}
-	if err := json.Unmarshal(data, &idx); err != nil {
-		return nil, fmt.Errorf("xlmr: shard index %s: invalid JSON: %w", path, err)
-	}
-	if len(idx.WeightMap) == 0 {
-		return nil, fmt.Errorf("xlmr: shard index %s: no weight_map entries", path)
-	}
-	var files []string
-	for _, f := range idx.WeightMap {
-		if f == "" || f == "." || f == ".." || filepath.Base(f) != f || strings.ContainsRune(f, '\\') {
-			return nil, fmt.Errorf("xlmr: shard index %s: shard name %q must be a plain file name", path, f)
-		}
-		files = append(files, filepath.Join(filepath.Dir(path), f))
-	}
-	slices.Sort(files)
-	return slices.Compact(files), nil
 }
 
 // loader reads tensors by explicit key, checking dtype and shape, and remembers which keys

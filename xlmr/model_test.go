@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -16,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gorerank/gorerank/weights"
 )
 
 // smallConfig is a valid config of a very small model for synthetic checkpoints.
@@ -301,11 +304,22 @@ func TestShardedIndex(t *testing.T) {
 		}
 	}
 	sdir := writeModel(t, smallConfig(), nil)
-	os.Remove(filepath.Join(sdir, "model.safetensors"))
-	os.WriteFile(filepath.Join(sdir, "model-00001-of-00002.safetensors"), encodeSafetensors(a), 0o644)
-	os.WriteFile(filepath.Join(sdir, "model-00002-of-00002.safetensors"), encodeSafetensors(b), 0o644)
-	idx, _ := json.Marshal(map[string]any{"metadata": map[string]any{}, "weight_map": wm})
-	os.WriteFile(filepath.Join(sdir, "model.safetensors.index.json"), idx, 0o644)
+	write := func(name string, data []byte) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(sdir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Remove(filepath.Join(sdir, "model.safetensors")); err != nil {
+		t.Fatal(err)
+	}
+	write("model-00001-of-00002.safetensors", encodeSafetensors(a))
+	write("model-00002-of-00002.safetensors", encodeSafetensors(b))
+	idx, err := json.Marshal(map[string]any{"metadata": map[string]any{}, "weight_map": wm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("model.safetensors.index.json", idx)
 	sharded, err := Load(sdir, LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -316,19 +330,46 @@ func TestShardedIndex(t *testing.T) {
 	}
 	seqs := [][]int32{{0, 4, 5, 2, 2, 6, 2}}
 	l1, l2 := make([]float32, 1), make([]float32, 1)
-	whole.Forward(whole.NewScratch(), seqs, l1, nil)
-	sharded.Forward(sharded.NewScratch(), seqs, l2, nil)
+	if err := whole.Forward(whole.NewScratch(), seqs, l1, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := sharded.Forward(sharded.NewScratch(), seqs, l2, nil); err != nil {
+		t.Fatal(err)
+	}
 	if l1[0] != l2[0] {
 		t.Errorf("sharded logit %v, single file %v", l2[0], l1[0])
 	}
-	// an index naming a shard outside its folder is refused
-	bad, _ := json.Marshal(map[string]any{"weight_map": map[string]string{"x": "../evil.safetensors"}})
-	os.WriteFile(filepath.Join(sdir, "bad.index.json"), bad, 0o644)
-	if m, err := Load(sdir, LoadOptions{WeightsFile: "bad.index.json"}); err == nil || !strings.Contains(err.Error(), "plain file name") {
-		if m != nil {
+	loadErr := func(file string, wm map[string]string) error {
+		t.Helper()
+		data, err := json.Marshal(map[string]any{"weight_map": wm})
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(file, data)
+		m, err := Load(sdir, LoadOptions{WeightsFile: file})
+		if err == nil {
 			m.Close()
 		}
+		return err
+	}
+	// an index naming a shard outside its folder is refused
+	if err := loadErr("bad.index.json", map[string]string{"x": "../evil.safetensors"}); err == nil || !strings.Contains(err.Error(), "plain file name") {
 		t.Errorf("index with ../ shard: %v", err)
+	}
+	// an index whose weight_map disagrees with its shards is refused (as weights.OpenCheckpoint does)
+	moved := maps.Clone(wm)
+	for n := range moved {
+		if strings.HasPrefix(n, "classifier") {
+			moved[n] = "model-00001-of-00002.safetensors"
+		}
+	}
+	var fe *weights.FormatError
+	if err := loadErr("moved.index.json", moved); !errors.As(err, &fe) || !strings.Contains(err.Error(), "does not hold it") {
+		t.Errorf("index whose weight_map disagrees with the shards: %v", err)
+	}
+	// a relative WeightsFile is taken relative to the model folder, whatever the working directory
+	if err := loadErr("copy.index.json", wm); err != nil {
+		t.Errorf("relative shard index: %v", err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -8,16 +9,15 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/gorerank/gorerank/nn"
+	"github.com/gorerank/gorerank"
+	"github.com/gorerank/gorerank/internal/ragwork"
 	"github.com/gorerank/gorerank/tensor"
-	"github.com/gorerank/gorerank/tokenizer"
 	"github.com/gorerank/gorerank/xlmr"
 )
 
@@ -52,8 +52,8 @@ Flags:
 
 // benchOptions are the parsed flags of rerank bench.
 type benchOptions struct {
-	model, tokenizer, workload  string
-	weights, dtype              string
+	mf                          modelFlags
+	workload                    string
 	cpuProfile                  string
 	batch, seq, rounds, threads int
 	minTime                     time.Duration
@@ -70,11 +70,8 @@ func runBench(e *env, args []string) int {
 		fs.PrintDefaults()
 	}
 	var o benchOptions
-	fs.StringVar(&o.model, "model", "", "model directory (required)")
-	fs.StringVar(&o.tokenizer, "tokenizer", "", "tokenizer.json for --workload rag (default DIR/tokenizer.json)")
+	o.mf.registerModel(fs)
 	fs.StringVar(&o.workload, "workload", "synthetic", "synthetic or rag")
-	fs.StringVar(&o.weights, "weights", "", "safetensors file or shard index instead of the folder's default")
-	fs.StringVar(&o.dtype, "dtype", "f32", "how the engine keeps linear weights: f32, f16, bf16 or bf16c (BF16 compute)")
 	fs.IntVar(&o.batch, "batch", 0, "sequences per Forward call (default 8; rag: 50)")
 	fs.IntVar(&o.seq, "seq", 128, "tokens per sequence, specials included (synthetic)")
 	fs.IntVar(&o.rounds, "rounds", 3, "timed rounds (after one warm-up call)")
@@ -100,7 +97,7 @@ func runBench(e *env, args []string) int {
 	switch {
 	case fs.NArg() > 0:
 		return usageErr("unexpected argument %q", fs.Arg(0))
-	case o.model == "":
+	case o.mf.model == "":
 		return usageErr("--model is required (see --help)")
 	case o.workload != "synthetic" && o.workload != "rag":
 		return usageErr("--workload must be synthetic or rag, not %q", o.workload)
@@ -111,17 +108,18 @@ func runBench(e *env, args []string) int {
 	case o.workload == "synthetic" && o.seq < 2:
 		return usageErr("--seq must be at least 2 (<s> and </s>)")
 	}
-	prec, err := parsePrecision(o.dtype)
+	lo, err := o.mf.options(e.stderr)
 	if err != nil {
 		return usageErr("%v", err)
 	}
+	lo.NoTokenizer = o.workload != "rag"
 	if o.batch == 0 {
 		o.batch = 8
 		if o.workload == "rag" {
-			o.batch = ragDocs
+			o.batch = ragwork.Docs
 		}
 	}
-	r, err := bench(&o, prec)
+	r, err := bench(&o, lo)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "rerank bench: %v\n", err)
 		return exitFailure
@@ -169,33 +167,21 @@ type benchResult struct {
 	NumCPU         int                `json:"num_cpu"`
 }
 
-// ragDocs is the number of documents of the rag workload; ragDocLens their token lengths.
-const ragDocs = 50
-
-var ragDocLens = func() []int {
-	var l []int
-	for _, g := range []struct{ n, len int }{{5, 32}, {5, 64}, {10, 128}, {10, 192}, {10, 256}, {5, 384}, {5, 480}} {
-		for range g.n {
-			l = append(l, g.len)
-		}
-	}
-	return l
-}()
-
 // benchCall is one timed unit of work: it returns the tokenize time and fills timings.
 type benchCall func(t *xlmr.Timings) (tokenize time.Duration, err error)
 
-func bench(o *benchOptions, prec nn.Precision) (*benchResult, error) {
+func bench(o *benchOptions, lo gorerank.Options) (*benchResult, error) {
 	// The tensor package sizes its worker pool from GOMAXPROCS on first use, so this must
 	// happen before the first GEMM (in a fresh process, as the CLI is).
 	prev := runtime.GOMAXPROCS(o.threads)
 	defer runtime.GOMAXPROCS(prev)
-	m, err := xlmr.Load(o.model, xlmr.LoadOptions{WeightsFile: weightsPath(o.weights), Precision: prec})
+	l, err := gorerank.LoadModel(context.Background(), o.mf.model, lo)
 	if err != nil {
 		return nil, err
 	}
-	defer m.Close()
-	r := &benchResult{Workload: o.workload, Model: o.model, DType: o.dtype, CheckpointType: m.Report.DType,
+	defer l.Close()
+	m := l.Model
+	r := &benchResult{Workload: o.workload, Model: o.mf.model, DType: lo.DType.String(), CheckpointType: m.Report.DType,
 		Batch: o.batch, Threads: o.threads,
 		Rounds: o.rounds, GoVersion: runtime.Version(), GOARCH: runtime.GOARCH, NumCPU: runtime.NumCPU(),
 		CPUTier: tensor.Tier().Name, CPUKernels: tensor.Tier().String()}
@@ -205,7 +191,7 @@ func bench(o *benchOptions, prec nn.Precision) (*benchResult, error) {
 		call, lens, err = syntheticWorkload(m, o)
 		r.Seq = o.seq
 	} else {
-		call, lens, err = ragWorkload(m, o)
+		call, lens, err = ragWorkload(l, o)
 	}
 	if err != nil {
 		return nil, err
@@ -314,31 +300,22 @@ func syntheticWorkload(m *xlmr.Model, o *benchOptions) (benchCall, []int, error)
 	}, lens, nil
 }
 
-// ragQuery is the query of the rag workload (about 16 tokens).
-const ragQuery = "How much notice must an employee give before leaving the company during probation?"
-
-// ragWorkload tokenizes one query against 50 documents of the fixed length mix per call.
-func ragWorkload(m *xlmr.Model, o *benchOptions) (benchCall, []int, error) {
-	path := o.tokenizer
-	if path == "" {
-		path = filepath.Join(o.model, "tokenizer.json")
-	}
-	tok, err := tokenizer.Load(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("rag workload needs a tokenizer: %w", err)
-	}
-	docs, err := ragDocuments(tok, o.seed)
+// ragWorkload tokenizes one query against 50 documents of the fixed length mix per call,
+// through the scoring pipeline (longest_first at 512 tokens).
+func ragWorkload(l *gorerank.Loaded, o *benchOptions) (benchCall, []int, error) {
+	m := l.Model
+	docs, err := ragwork.Documents(l.Tokenizer, o.seed)
 	if err != nil {
 		return nil, nil, err
 	}
-	opts := tokenizer.Options{MaxLength: min(512, m.MaxTokens()), Strategy: tokenizer.LongestFirst}
+	so := gorerank.ScoreOptions{MaxLength: min(512, m.MaxTokens())}
+	inputs, err := l.Pipeline.Prepare(context.Background(), ragwork.Query, docs, so)
+	if err != nil {
+		return nil, nil, err
+	}
 	lens := make([]int, len(docs))
-	for i, d := range docs {
-		enc, err := tok.EncodePair(ragQuery, d, opts)
-		if err != nil {
-			return nil, nil, err
-		}
-		lens[i] = len(enc.IDs)
+	for i, in := range inputs {
+		lens[i] = in.Tokens()
 	}
 	sc := m.NewScratch()
 	nl := max(1, m.Config.NumLabels)
@@ -346,12 +323,12 @@ func ragWorkload(m *xlmr.Model, o *benchOptions) (benchCall, []int, error) {
 	seqs := make([][]int32, len(docs))
 	return func(t *xlmr.Timings) (time.Duration, error) {
 		start := time.Now()
-		for i, d := range docs {
-			enc, err := tok.EncodePair(ragQuery, d, opts)
-			if err != nil {
-				return 0, err
-			}
-			seqs[i] = enc.IDs
+		inputs, err := l.Pipeline.Prepare(context.Background(), ragwork.Query, docs, so)
+		if err != nil {
+			return 0, err
+		}
+		for i, in := range inputs {
+			seqs[i] = in.Seqs[0]
 		}
 		tokTime := time.Since(start)
 		sc.Timings = t
@@ -363,52 +340,6 @@ func ragWorkload(m *xlmr.Model, o *benchOptions) (benchCall, []int, error) {
 		}
 		return tokTime, nil
 	}, lens, nil
-}
-
-// ragWords is the vocabulary of the seeded pseudo-English rag documents.
-var ragWords = strings.Fields(`the a of to and in is for on with as by at from that this it be are was
-employee employees company policy notice period days weeks month written resignation probation contract
-salary leave annual sick holiday manager department human resources office work working hours overtime
-payment bonus benefits insurance pension training review performance agreement terms conditions law
-labour regulation employer staff team project meeting report data system customer service quality
-must should may can will shall not only also before after during within under over between each every
-first second third new old full part time year years date start end termination dismissal severance
-record email letter form approval request process procedure rule section article chapter clause page
-Beijing Shanghai Berlin Paris München Zürich café naïve São Paulo 北京 上海 公司 员工 通知`)
-
-// ragDocuments builds the 50 documents, each grown word by word until it tokenizes to its
-// target length (without special tokens), in a fixed shuffled order.
-func ragDocuments(tok *tokenizer.Tokenizer, seed uint64) ([]string, error) {
-	rng := rand.New(rand.NewPCG(seed, 0x5ea7))
-	order := rng.Perm(len(ragDocLens))
-	docs := make([]string, len(ragDocLens))
-	for i, oi := range order {
-		target := ragDocLens[oi]
-		var b strings.Builder
-		n, words := 0, 0
-		for n < target {
-			// No word is more than 4 tokens, so adding a quarter of the gap never overshoots
-			// by much; tokenizing only after each step keeps this linear, not quadratic.
-			for range max(1, (target-n)/4) {
-				w := ragWords[rng.IntN(len(ragWords))]
-				if words%12 == 0 && words > 0 {
-					b.WriteString(". ")
-					w = strings.ToUpper(w[:1]) + w[1:]
-				} else if words > 0 {
-					b.WriteByte(' ')
-				}
-				b.WriteString(w)
-				words++
-			}
-			enc, err := tok.Encode(b.String(), tokenizer.Options{NoSpecial: true})
-			if err != nil {
-				return nil, err
-			}
-			n = len(enc.IDs)
-		}
-		docs[i] = b.String()
-	}
-	return docs, nil
 }
 
 // forwardFLOPs counts 2 FLOPs per multiply-add of every linear layer and of attention that

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gorerank/gorerank/internal/ragwork"
 	"github.com/gorerank/gorerank/xlmr"
 )
 
@@ -40,14 +41,14 @@ func TestBenchHelpers(t *testing.T) {
 		t.Error("median")
 	}
 	sum := 0
-	for _, l := range ragDocLens {
+	for _, l := range ragwork.DocLens {
 		if l < 32 || l > 480 {
 			t.Errorf("doc length %d outside 32..480", l)
 		}
 		sum += l
 	}
-	if len(ragDocLens) != ragDocs || sum != 10560 {
-		t.Errorf("%d docs, %d tokens", len(ragDocLens), sum)
+	if len(ragwork.DocLens) != ragwork.Docs || sum != 10560 {
+		t.Errorf("%d docs, %d tokens", len(ragwork.DocLens), sum)
 	}
 	if rss := peakRSS(); rss < 1<<20 {
 		t.Errorf("peak RSS %d bytes", rss)

@@ -97,7 +97,16 @@ func TestDownloadThenServeByID(t *testing.T) {
 		t.Errorf("no download log:\n%s", errb.String())
 	}
 
-	hub.Close() // serve must work from the cache alone
+	hub.Close() // the other subcommands and serve must work from the cache alone
+	for _, args := range [][]string{
+		{"score", "--model", repo, "--query", "capital of China", "Beijing", "Paris"},
+		{"inspect", "--model", repo, "--query", "q", "--document", "d", "--out", filepath.Join(t.TempDir(), "x.safetensors")},
+		{"bench", "--model", repo, "--workload", "rag", "--rounds", "1", "--min-time", "0", "--no-peak", "--batch", "50"},
+	} {
+		if code, _, stderr := runCmd("", args...); code != exitOK {
+			t.Errorf("%s --model %s: exit %d %s", args[0], repo, code, stderr)
+		}
+	}
 	p := startServe(t, "--model", repo)
 	code, body := p.post(t, "/v1/rerank", map[string]any{"query": "capital of China", "documents": []string{"Beijing", "Paris"}})
 	if code != 200 || !strings.Contains(string(body), `"model":"`+repo+`"`) {

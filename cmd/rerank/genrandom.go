@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/gorerank/gorerank"
 	"github.com/gorerank/gorerank/internal/randmodel"
 	"github.com/gorerank/gorerank/weights"
 )
@@ -58,9 +59,14 @@ func runGenRandom(e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "rerank gen-random: --config and --out are required (see --help)")
 		return exitUsage
 	}
-	dt, err := randmodel.ParseDType(*dtypeName)
+	d, err := gorerank.ParseDType(*dtypeName)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "rerank gen-random: %v\n", err)
+		fmt.Fprintf(e.stderr, "rerank gen-random: --dtype: %v\n", err)
+		return exitUsage
+	}
+	dt, ok := map[string]weights.DType{"f32": weights.F32, "f16": weights.F16, "bf16": weights.BF16}[d.Storage()]
+	if !ok {
+		fmt.Fprintf(e.stderr, "rerank gen-random: --dtype %s: checkpoints are written as f32, f16 or bf16\n", d)
 		return exitUsage
 	}
 	if err := genRandom(e, *configPath, *out, *tokPath, dt, *seed); err != nil {

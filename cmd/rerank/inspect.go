@@ -1,18 +1,18 @@
 package main
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
 	"math"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 
-	"github.com/gorerank/gorerank/tokenizer"
+	"github.com/gorerank/gorerank"
 	"github.com/gorerank/gorerank/weights"
 	"github.com/gorerank/gorerank/xlmr"
 )
@@ -27,8 +27,9 @@ layout of HF transformers (output_hidden_states=True, output_attentions=True):
   hidden_states  F32 [L+1, T, H]        index 0 = embeddings, l = output of layer l
   attentions     F32 [L, heads, T, T]
   logits         F32 [1, 1]
-The pair is tokenized like tokenizer(q, d, truncation=True, max_length=N) (longest_first);
---ids gives the token ids directly instead (no tokenizer needed).
+The pair is tokenized like rerank score does (default: tokenizer(q, d, truncation=True,
+max_length=N), longest_first); --ids gives the token ids directly instead (no tokenizer
+needed). --model is a folder or a hub id.
 
 --diff prints, for every tensor of A and B, the max absolute difference, the relative
 difference (max abs diff / max |B|) and where the largest difference is. Tensors found in
@@ -70,50 +71,52 @@ func runInspect(e *env, args []string) int {
 	if fs.NArg() > 0 {
 		return usageErr("unexpected arguments %q", fs.Args())
 	}
-	if _, err := mf.options(); err != nil {
+	opts, err := mf.options(e.stderr)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	so, err := mf.scoreOptions()
+	if err != nil {
 		return usageErr("%v", err)
 	}
 	if *out == "" {
 		return usageErr("--out is required")
 	}
-	if (*ids == "") == (*query == "" && *document == "") {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if (*ids == "") == (!set["query"] && !set["document"]) {
 		return usageErr("give --query and --document, or --ids")
 	}
-	if *ids == "" && (*query == "" || *document == "") {
-		return usageErr("--query and --document are both required (and non-empty)")
+	if *ids == "" && (!set["query"] || !set["document"]) {
+		return usageErr("--query and --document are both required (--document \"\" is an empty document)")
 	}
-	prec, _ := parsePrecision(mf.precision)
-
 	var seq []int32
 	if *ids != "" {
 		var err error
 		if seq, err = parseIDs(*ids); err != nil {
 			return usageErr("--ids: %v", err)
 		}
-	} else {
-		tokPath := mf.tokenizer
-		if tokPath == "" {
-			tokPath = filepath.Join(mf.model, "tokenizer.json")
-		}
-		tok, err := tokenizer.Load(tokPath)
-		if err != nil {
-			fmt.Fprintf(e.stderr, "rerank inspect: %v\n", err)
-			return exitFailure
-		}
-		enc, err := tok.EncodePair(*query, *document, tokenizer.Options{MaxLength: mf.maxLength, Strategy: tokenizer.LongestFirst})
-		if err != nil {
-			fmt.Fprintf(e.stderr, "rerank inspect: tokenizing: %v\n", err)
-			return exitFailure
-		}
-		seq = enc.IDs
+		opts.NoTokenizer = true
 	}
-
-	m, err := xlmr.Load(mf.model, xlmr.LoadOptions{WeightsFile: weightsPath(mf.weights), Precision: prec})
+	l, err := gorerank.LoadModel(context.Background(), mf.model, opts)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "rerank inspect: %v\n", err)
 		return exitFailure
 	}
-	defer m.Close()
+	defer l.Close()
+	m := l.Model
+	if *ids == "" {
+		in, err := l.Pipeline.Prepare(context.Background(), *query, []string{*document}, so)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "rerank inspect: %v\n", err)
+			return exitFailure
+		}
+		if len(in[0].Seqs) != 1 {
+			fmt.Fprintf(e.stderr, "rerank inspect: the pair needs %d windows; inspect runs one sequence (use another --truncation or a larger --max-length)\n", len(in[0].Seqs))
+			return exitFailure
+		}
+		seq = in[0].Seqs[0]
+	}
 	tensors, err := inspectForward(m, seq)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "rerank inspect: %v\n", err)

@@ -156,7 +156,7 @@ func TestInspectErrors(t *testing.T) {
 		{[]string{"inspect", "--diff", out}, exitUsage, "two files"},
 		{[]string{"inspect", "--model", tinyModel, "--ids", long, "--out", out}, exitFailure, "601 tokens, the limit is 512"},
 		{[]string{"inspect", "--model", tinyModel, "--ids", "0,250002,2", "--out", out}, exitFailure, "outside the vocabulary"},
-		{[]string{"inspect", "--model", "/nonexistent", "--ids", "0,2", "--out", out}, exitFailure, "config.json"},
+		{[]string{"inspect", "--model", "/nonexistent", "--ids", "0,2", "--out", out}, exitFailure, "neither a model folder"},
 		{[]string{"inspect", "--diff", out, tinyGoldens}, exitFailure, "x.safetensors"},
 		{[]string{"inspect", "--help"}, exitOK, "--diff A.safetensors B.safetensors"},
 	} {
@@ -181,5 +181,16 @@ func TestInspectTextEqualsIDs(t *testing.T) {
 	}
 	if code, stdout, _ := runCmd("", "inspect", "--diff", a, b, "--tol", "0"); code != exitOK {
 		t.Errorf("text and ids dumps differ:\n%s", stdout)
+	}
+}
+
+// An empty document is a valid input for inspect too; a missing --document is not.
+func TestInspectEmptyDocument(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "x.safetensors")
+	if code, _, stderr := runCmd("", "inspect", "--model", tinyModel, "--tokenizer", tinyTokenizer, "--query", "q", "--document", "", "--out", out); code != exitOK {
+		t.Errorf("empty document: exit %d %s", code, stderr)
+	}
+	if code, _, stderr := runCmd("", "inspect", "--model", tinyModel, "--tokenizer", tinyTokenizer, "--query", "q", "--out", out); code != exitUsage || !strings.Contains(stderr, "both required") {
+		t.Errorf("no --document: exit %d %s", code, stderr)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gorerank/gorerank/internal/ragwork"
 	"github.com/gorerank/gorerank/tokenizer"
 )
 
@@ -197,11 +198,11 @@ func loadtest(o *loadOptions, progress io.Writer) (*loadReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	docs, err := ragDocuments(tok, o.seed)
+	docs, err := ragwork.Documents(tok, o.seed)
 	if err != nil {
 		return nil, err
 	}
-	body, err := json.Marshal(map[string]any{"query": ragQuery, "documents": docs, "return_documents": false})
+	body, err := json.Marshal(map[string]any{"query": ragwork.Query, "documents": docs, "return_documents": false})
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -16,32 +15,33 @@ const meterInterval = 100 * time.Millisecond
 //
 //	[====>     ]  42%  1234/5678 lines  2345 pairs  45.6 pairs/s  12.3s  ETA 17s
 //
-// and prints a throughput summary at the end. The counters are updated by the scoring
-// goroutine (through gorerank.ScoreOptions.Progress); a separate goroutine redraws on a
-// ticker so that the elapsed time moves even while one long batch runs. Nothing is drawn
-// before the first tick, so a quick run leaves only the summary.
+// (without the bar, the total and the ETA when the number of lines is unknown, as for
+// stdin) and prints a throughput summary at the end. The counters are updated by the
+// scoring goroutine after each chunk; a separate goroutine redraws on a ticker so that the
+// elapsed time moves even while one long chunk runs. Nothing is drawn before the first
+// tick, so a quick run leaves only the summary.
 type meter struct {
 	w     io.Writer
-	ends  []int // ends[i]: pairs scored once line i is complete (increasing)
+	total int // lines of the input; 0: unknown
 	start time.Time
 
-	pairs, tokens atomic.Int64 // scored so far
+	lines, pairs, tokens atomic.Int64 // done so far
 
 	stop, stopped chan struct{}
 	width         int // bytes of the last drawn line (ASCII), to clear it
 	elapsed       time.Duration
 }
 
-// startMeter starts drawing the progress of scoring the lines whose pair counts end at
-// ends (cumulative, ends[len-1] is the number of pairs).
-func startMeter(w io.Writer, ends []int) *meter {
-	m := &meter{w: w, ends: ends, start: time.Now(), stop: make(chan struct{}), stopped: make(chan struct{})}
+// startMeter starts drawing the progress of scoring total lines (0: unknown).
+func startMeter(w io.Writer, total int) *meter {
+	m := &meter{w: w, total: total, start: time.Now(), stop: make(chan struct{}), stopped: make(chan struct{})}
 	go m.loop()
 	return m
 }
 
-// update is the gorerank.ScoreOptions.Progress hook.
-func (m *meter) update(pairs, tokens int) {
+// update records the lines written so far and their pairs and tokens.
+func (m *meter) update(lines, pairs, tokens int) {
+	m.lines.Store(int64(lines))
 	m.pairs.Store(int64(pairs))
 	m.tokens.Store(int64(tokens))
 }
@@ -63,19 +63,23 @@ func (m *meter) loop() {
 // draw writes the progress line; only the loop goroutine calls it.
 func (m *meter) draw() {
 	el := time.Since(m.start)
-	pairs, total := int(m.pairs.Load()), m.ends[len(m.ends)-1]
-	lines := sort.Search(len(m.ends), func(i int) bool { return m.ends[i] > pairs })
-	frac := float64(pairs) / float64(total)
-	const barWidth = 10
-	bar := strings.Repeat("=", int(frac*barWidth))
-	if len(bar) < barWidth && pairs > 0 {
-		bar += ">"
-	}
+	lines, pairs := int(m.lines.Load()), int(m.pairs.Load())
 	rate := float64(pairs) / el.Seconds()
-	s := fmt.Sprintf("[%-*s] %3.0f%%  %d/%d lines  %d pairs  %.1f pairs/s  %s",
-		barWidth, bar, 100*frac, lines, len(m.ends), pairs, rate, fmtElapsed(el))
-	if pairs > 0 && pairs < total {
-		s += "  ETA " + fmtElapsed(time.Duration(float64(total-pairs)/rate*float64(time.Second)))
+	var s string
+	if m.total > 0 {
+		frac := min(float64(lines)/float64(m.total), 1)
+		const barWidth = 10
+		bar := strings.Repeat("=", int(frac*barWidth))
+		if len(bar) < barWidth && lines > 0 {
+			bar += ">"
+		}
+		s = fmt.Sprintf("[%-*s] %3.0f%%  %d/%d lines  %d pairs  %.1f pairs/s  %s",
+			barWidth, bar, 100*frac, lines, m.total, pairs, rate, fmtElapsed(el))
+		if lines > 0 && lines < m.total {
+			s += "  ETA " + fmtElapsed(time.Duration(float64(m.total-lines)/float64(lines)*float64(el)))
+		}
+	} else {
+		s = fmt.Sprintf("%d lines  %d pairs  %.1f pairs/s  %s", lines, pairs, rate, fmtElapsed(el))
 	}
 	pad := max(m.width-len(s), 0) // the line may have shrunk (ETA)
 	fmt.Fprintf(m.w, "\r%s%s", s, strings.Repeat(" ", pad))
@@ -100,10 +104,10 @@ func (m *meter) clear() {
 
 // summary prints "scored N pairs from M lines in 12.3s (45.6 pairs/s, 7890 tokens/s)"; call it after end.
 func (m *meter) summary() {
-	pairs, tokens := m.pairs.Load(), m.tokens.Load()
+	pairs, tokens, lines := m.pairs.Load(), m.tokens.Load(), int(m.lines.Load())
 	sec := max(m.elapsed.Seconds(), 1e-9)
 	fmt.Fprintf(m.w, "scored %d %s from %d %s in %s (%.1f pairs/s, %.0f tokens/s)\n",
-		pairs, plural(int(pairs), "pair"), len(m.ends), plural(len(m.ends), "line"),
+		pairs, plural(int(pairs), "pair"), lines, plural(lines, "line"),
 		fmtElapsed(m.elapsed), float64(pairs)/sec, float64(tokens)/sec)
 }
 

@@ -130,11 +130,11 @@ func TestScoreProgressHook(t *testing.T) {
 
 func TestMeterDraw(t *testing.T) {
 	var buf bytes.Buffer
-	m := &meter{w: &buf, ends: []int{1, 3, 6, 8}, start: time.Now().Add(-2 * time.Second)}
-	m.update(3, 120)
+	m := &meter{w: &buf, total: 4, start: time.Now().Add(-2 * time.Second)}
+	m.update(1, 3, 120)
 	m.draw()
 	got := buf.String()
-	for _, want := range []string{"\r[", "  38%", "2/4 lines", "3 pairs", "pairs/s", "  2.0s", "ETA 3."} {
+	for _, want := range []string{"\r[", "  25%", "1/4 lines", "3 pairs", "pairs/s", "  2.0s", "ETA 6."} {
 		if !strings.Contains(got, want) {
 			t.Errorf("progress line %q lacks %q", got, want)
 		}
@@ -145,7 +145,7 @@ func TestMeterDraw(t *testing.T) {
 	width := len(got) - 1 // without the \r
 	// a shorter line (no ETA at the end) is padded over the longer one
 	buf.Reset()
-	m.update(8, 300)
+	m.update(4, 8, 300)
 	m.draw()
 	if got := buf.String(); len(got)-1 < width || strings.Contains(got, "ETA") || !strings.Contains(got, "4/4 lines") || !strings.Contains(got, "100%") {
 		t.Errorf("final progress line %q (previous width %d)", got, width)
@@ -163,11 +163,19 @@ func TestMeterDraw(t *testing.T) {
 		t.Errorf("summary %q, want %q", got, want)
 	}
 	buf.Reset()
-	m = &meter{w: &buf, ends: []int{1}, elapsed: 500 * time.Millisecond}
-	m.update(1, 10)
+	m = &meter{w: &buf, elapsed: 500 * time.Millisecond}
+	m.update(1, 1, 10)
 	m.summary()
 	if got, want := buf.String(), "scored 1 pair from 1 line in 0.5s (2.0 pairs/s, 20 tokens/s)\n"; got != want {
 		t.Errorf("summary %q, want %q", got, want)
+	}
+	// unknown total (stdin): counts and rate, no bar, no ETA
+	buf.Reset()
+	m = &meter{w: &buf, start: time.Now().Add(-time.Second)}
+	m.update(7, 9, 100)
+	m.draw()
+	if got := buf.String(); !strings.HasPrefix(got, "\r7 lines  9 pairs  ") || strings.Contains(got, "ETA") || strings.Contains(got, "[") {
+		t.Errorf("progress with unknown total %q", got)
 	}
 }
 

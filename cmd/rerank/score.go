@@ -10,17 +10,16 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"unicode/utf8"
 
 	"github.com/gorerank/gorerank"
-	"github.com/gorerank/gorerank/nn"
 )
 
-const scoreUsage = `usage: rerank score --model DIR --input FILE [flags]
-       rerank score --model DIR --query Q DOC...
+const scoreUsage = `usage: rerank score --model M --input FILE [flags]
+       rerank score --model M --query Q DOC...
 
 Scores (query, document) pairs with a cross-encoder. Score = sigmoid(logit), as
 sentence-transformers CrossEncoder.predict reports it.
@@ -28,11 +27,14 @@ sentence-transformers CrossEncoder.predict reports it.
 JSON Lines mode (--input FILE, '-' = stdin): each line is
   {"query": q, "document": d}        -> {"logit": x, "score": s}
   {"query": q, "documents": [d,...]} -> {"results": [{"index": i, "logit": x, "score": s}, ...]}
-                                        (sorted by score, highest first)
-One output line per input line, in input order. The whole input is read, parsed and
-tokenized before anything is scored or written: a bad line (invalid JSON, unknown or
-missing field, empty text) is reported with its line number, nothing is written to stdout
-and the exit status is 1.
+                                        (ranked by logit, highest first; ties by index)
+One output line per input line, in input order, written as the input is read (a chunk of
+lines at a time, so memory does not grow with the input). A bad line (invalid JSON,
+unknown or missing field, blank query, a pair that cannot be cut to --max-length) gets
+{"error": "line N: ..."} on its output line and a message on stderr; the other lines go
+on, and the exit status is 1 at the end. --fail-fast stops at the first bad line instead.
+An empty document is scored (as HF does: <s> query </s></s></s>). --model is a folder or a
+hub id (BAAI/bge-reranker-v2-m3, from the HF cache or downloaded).
 
 On a terminal (stderr), JSON Lines mode draws a progress line while it scores and ends
 with a summary such as "scored 5000 pairs from 100 lines in 1m40s (50.0 pairs/s, 9800
@@ -53,60 +55,69 @@ Flags:
 
 // modelFlags are the flags shared by the subcommands that load a model.
 type modelFlags struct {
-	model, weights, tokenizer, precision string
-	maxLength                            int
+	model, weights, tokenizer, revision string
+	dtype                               gorerank.DType
+	maxLength, maxDocTokens             int
+	windowOverlap, maxWindows           int
+	truncation, side                    string
+	noTruncate                          bool
 }
 
 func (f *modelFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.model, "model", "", "model `DIR` with config.json, safetensors weights and tokenizer.json (required)")
-	fs.StringVar(&f.weights, "weights", "", "safetensors `FILE` (or shard *.index.json) to load instead of the folder's default")
-	fs.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer.json `FILE` (default DIR/tokenizer.json)")
-	fs.StringVar(&f.precision, "dtype", "f32", "how linear weights are kept: f32, f16, bf16, or bf16c (bf16 weights and activations); f16/bf16 keep a half checkpoint in place at half the memory, f32 widens it")
-	fs.StringVar(&f.precision, "precision", "f32", "the same as --dtype")
-	fs.IntVar(&f.maxLength, "max-length", gorerank.DefaultMaxLength, "max pair length in tokens, special tokens included; longer pairs are truncated longest_first")
+	f.registerModel(fs)
+	fs.IntVar(&f.maxLength, "max-length", gorerank.DefaultMaxLength, "max pair length in tokens, special tokens included")
+	fs.StringVar(&f.truncation, "truncation", string(gorerank.TruncateLongestFirst), "how an over-long pair is cut: longest_first, only_second, flag (query ≤ 3/4 of max length, then only_second), windows (best of overlapping windows) or none (an error)")
+	fs.BoolVar(&f.noTruncate, "no-truncate", false, "an over-long pair is an error instead of being cut (windows: a document needing more than --max-windows windows)")
+	fs.StringVar(&f.side, "truncation-side", "right", "which end of a text truncation cuts: right or left")
+	fs.IntVar(&f.maxDocTokens, "max-tokens-per-doc", 0, "cut each document to this many tokens first (0: no limit)")
+	fs.IntVar(&f.windowOverlap, "window-overlap", gorerank.DefaultWindowOverlap, "windows truncation: tokens shared by neighbouring windows")
+	fs.IntVar(&f.maxWindows, "max-windows", gorerank.DefaultMaxWindows, "windows truncation: most windows per document")
 }
 
-// options turns the flags into gorerank options (checking them).
-func (f *modelFlags) options() (gorerank.Options, error) {
+// registerModel registers the flags that say which model to load and how.
+func (f *modelFlags) registerModel(fs *flag.FlagSet) {
+	fs.StringVar(&f.model, "model", "", "model: a `DIR` with config.json, safetensors weights and tokenizer.json, a folder in the HF cache layout, or a hub id like BAAI/bge-reranker-v2-m3 (required)")
+	fs.StringVar(&f.weights, "weights", "", "safetensors `FILE` (or shard *.index.json) to load instead of the folder's default; a relative path is inside the model folder")
+	fs.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer.json `FILE` (default: the model folder's tokenizer.json)")
+	fs.StringVar(&f.revision, "revision", "main", "hub revision (branch, tag or commit) when --model is a hub id")
+	fs.Var(&f.dtype, "dtype", "how linear weights are kept: f32, f16, bf16, or bf16c (bf16 weights and activations); f16/bf16 keep a half checkpoint in place at half the memory, f32 widens it (default f32)")
+	fs.Var(&f.dtype, "precision", "the same as --dtype")
+}
+
+// options turns the flags into gorerank options (checking them). progress receives hub
+// download progress when it is a terminal.
+func (f *modelFlags) options(progress io.Writer) (gorerank.Options, error) {
 	if f.model == "" {
 		return gorerank.Options{}, errors.New("--model is required")
 	}
+	o := gorerank.Options{TokenizerPath: f.tokenizer, WeightsFile: f.weights, DType: f.dtype, Revision: f.revision}
+	if isTerminal(progress) {
+		o.HubProgress = progress
+	}
+	return o, nil
+}
+
+// scoreOptions turns --max-length and --truncation into score options.
+func (f *modelFlags) scoreOptions() (gorerank.ScoreOptions, error) {
 	if f.maxLength <= 0 {
-		return gorerank.Options{}, fmt.Errorf("--max-length must be positive (got %d)", f.maxLength)
+		return gorerank.ScoreOptions{}, fmt.Errorf("--max-length must be positive (got %d)", f.maxLength)
 	}
-	prec, err := parsePrecision(f.precision)
+	t, err := gorerank.ParseTruncation(f.truncation)
 	if err != nil {
-		return gorerank.Options{}, err
+		return gorerank.ScoreOptions{}, fmt.Errorf("--truncation: %w", err)
 	}
-	return gorerank.Options{TokenizerPath: f.tokenizer, WeightsFile: weightsPath(f.weights), Precision: prec}, nil
-}
-
-func parsePrecision(s string) (nn.Precision, error) {
-	switch strings.ToLower(s) {
-	case "f32", "fp32", "float32":
-		return nn.F32, nil
-	case "f16", "fp16", "float16":
-		return nn.F16, nil
-	case "bf16", "bfloat16":
-		return nn.BF16, nil
-	case "bf16c", "bf16-compute":
-		return nn.BF16Compute, nil
+	o := gorerank.ScoreOptions{MaxLength: f.maxLength, Truncation: t, MaxDocTokens: f.maxDocTokens, WindowOverlap: f.windowOverlap, MaxWindows: f.maxWindows, Strict: f.noTruncate}
+	switch f.side {
+	case "right":
+	case "left":
+		o.Left = true
+	default:
+		return gorerank.ScoreOptions{}, fmt.Errorf("--truncation-side must be left or right, got %q", f.side)
 	}
-	return 0, fmt.Errorf("--dtype %q: want f32, f16, bf16 or bf16c", s)
-}
-
-// weightsPath makes a --weights value that names an existing file relative to the working
-// directory absolute; anything else is left for the library to resolve inside the model folder.
-func weightsPath(p string) string {
-	if p == "" || filepath.IsAbs(p) {
-		return p
+	if f.maxDocTokens < 0 || f.windowOverlap < 0 || f.maxWindows < 1 {
+		return gorerank.ScoreOptions{}, errors.New("--max-tokens-per-doc and --window-overlap must not be negative, --max-windows must be positive")
 	}
-	if _, err := os.Stat(p); err == nil {
-		if abs, err := filepath.Abs(p); err == nil {
-			return abs
-		}
-	}
-	return p
+	return o, nil
 }
 
 // parseFlags parses args, printing usage on error; done reports that the caller should
@@ -133,6 +144,7 @@ func runScore(e *env, args []string) int {
 	input := fs.String("input", "", "JSON Lines `FILE` of pairs; '-' reads stdin")
 	query := fs.String("query", "", "human mode: the query; the documents are the remaining arguments")
 	progress := fs.String("progress", "auto", "JSON Lines mode: progress line and throughput summary on stderr: `MODE` auto (when stderr is a terminal), always or never")
+	failFast := fs.Bool("fail-fast", false, "JSON Lines mode: stop at the first bad line (exit 1) instead of writing an {\"error\": ...} line for it and going on")
 	if code, done := parseFlags(fs, e, scoreUsage, args); done {
 		return code
 	}
@@ -141,7 +153,11 @@ func runScore(e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "Run 'rerank score --help' for usage.")
 		return exitUsage
 	}
-	opts, err := mf.options()
+	opts, err := mf.options(e.stderr)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	so, err := mf.scoreOptions()
 	if err != nil {
 		return usageErr("%v", err)
 	}
@@ -165,20 +181,18 @@ func runScore(e *env, args []string) int {
 	case *query != "" && fs.NArg() == 0:
 		return usageErr("--query needs at least one document argument")
 	}
-
-	// read and parse the input before the (slow) model load, so bad input fails fast
-	var lines []scoreLine
+	var in io.Reader
+	totalLines := 0
 	if *input != "" {
 		r, closeIn, err := openInput(e, *input)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "rerank score: %v\n", err)
 			return exitFailure
 		}
-		lines, err = parseScoreInput(r, *input)
-		closeIn()
-		if err != nil {
-			fmt.Fprintf(e.stderr, "rerank score: %v\n", err)
-			return exitFailure
+		defer closeIn()
+		in = r
+		if showProgress {
+			totalLines = countLines(*input)
 		}
 	}
 
@@ -188,8 +202,11 @@ func runScore(e *env, args []string) int {
 		return exitFailure
 	}
 	defer rr.Close()
-	so := gorerank.ScoreOptions{MaxLength: mf.maxLength}
 	ctx := context.Background()
+	if _, err := rr.Pipeline().Check(so); err != nil {
+		fmt.Fprintf(e.stderr, "rerank score: %v\n", err)
+		return exitFailure
+	}
 
 	if *query != "" {
 		res, err := rr.Rerank(ctx, *query, fs.Args(), so)
@@ -199,23 +216,58 @@ func runScore(e *env, args []string) int {
 		}
 		return printTable(e, res, fs.Args())
 	}
-	var progressTo io.Writer
+	var m *meter
 	if showProgress {
-		progressTo = e.stderr
+		m = startMeter(e.stderr, totalLines)
 	}
-	out, m, err := scoreLines(ctx, rr, lines, so, *input, progressTo)
-	if err != nil {
+	st, err := scoreStream(ctx, rr, in, e.stdout, so, *input, *failFast, e.stderr, m)
+	if m != nil {
+		m.end()
+	}
+	switch {
+	case err != nil:
 		fmt.Fprintf(e.stderr, "rerank score: %v\n", err)
 		return exitFailure
-	}
-	if _, err := e.stdout.Write(out); err != nil {
-		fmt.Fprintf(e.stderr, "rerank score: writing output: %v\n", err)
+	case st.lines == 0:
+		fmt.Fprintf(e.stderr, "rerank score: %s: no input lines\n", *input)
 		return exitFailure
 	}
 	if m != nil {
 		m.summary()
 	}
+	if st.failed > 0 {
+		fmt.Fprintf(e.stderr, "rerank score: %d of %d %s failed\n", st.failed, st.lines, plural(st.lines, "line"))
+		return exitFailure
+	}
 	return exitOK
+}
+
+// countLines counts the lines of a regular file (for the progress bar); 0 when unknown.
+func countLines(name string) int {
+	if name == "-" {
+		return 0
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	n, last := 0, byte('\n')
+	buf := make([]byte, 1<<20)
+	for {
+		k, err := f.Read(buf)
+		n += bytes.Count(buf[:k], []byte{'\n'})
+		if k > 0 {
+			last = buf[k-1]
+		}
+		if err != nil {
+			break
+		}
+	}
+	if last != '\n' {
+		n++
+	}
+	return n
 }
 
 // openInput opens a file, or stdin for "-".
@@ -241,29 +293,206 @@ type scoreLine struct {
 // maxLineBytes bounds one input line (a document of several megabytes is still accepted).
 const maxLineBytes = 64 << 20
 
-// parseScoreInput reads JSON Lines; every problem names its line.
-func parseScoreInput(r io.Reader, name string) ([]scoreLine, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), maxLineBytes)
-	var lines []scoreLine
-	for n := 1; sc.Scan(); n++ {
-		l, err := parseScoreLine(sc.Bytes())
+// chunkTokens and chunkPairs bound the work held at once by scoreStream: lines are read and
+// tokenized until their pairs reach either, then scored and written.
+const (
+	chunkTokens = 4 * gorerank.DefaultBatchTokens
+	chunkPairs  = 1024
+)
+
+// lineReader reads lines of at most maxLineBytes; a longer line is skipped (its error is
+// returned by next with the line).
+type lineReader struct {
+	r   *bufio.Reader
+	buf []byte
+	n   int // lines read
+}
+
+// next returns the next line (without its newline), io.EOF at the end, or a per-line
+// error (the line was too long) that does not stop the reading.
+func (lr *lineReader) next() ([]byte, error) {
+	lr.buf = lr.buf[:0]
+	tooLong := false
+	for {
+		frag, err := lr.r.ReadSlice('\n')
+		if !tooLong {
+			if len(lr.buf)+len(frag) > maxLineBytes+1 {
+				tooLong, lr.buf = true, lr.buf[:0]
+			} else {
+				lr.buf = append(lr.buf, frag...)
+			}
+		}
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case err == io.EOF && len(lr.buf) == 0 && !tooLong:
+			return nil, io.EOF
+		case err != nil && err != io.EOF:
+			return nil, err
+		}
+		lr.n++
+		if tooLong {
+			return nil, lineError{fmt.Errorf("longer than %d bytes", maxLineBytes)}
+		}
+		return bytes.TrimSuffix(lr.buf, []byte("\n")), nil
+	}
+}
+
+// lineError is a problem with one input line; reading goes on.
+type lineError struct{ err error }
+
+func (e lineError) Error() string { return e.err.Error() }
+
+// pending is a read line waiting for its scores.
+type pending struct {
+	line   scoreLine
+	err    error             // parse or tokenization error: written as {"error": ...}
+	inputs []gorerank.Input  // one per document
+	res    []gorerank.Result // filled after scoring
+}
+
+type streamStats struct{ lines, failed, pairs, tokens int }
+
+// scoreStream reads JSON Lines from r and writes one output line per input line to w, in
+// order, holding only one chunk of lines at a time. A bad line gets {"error": "..."} (and a
+// message on stderr); with failFast the first one ends the run with an error instead.
+func scoreStream(ctx context.Context, rr *gorerank.Reranker, r io.Reader, w io.Writer, so gorerank.ScoreOptions, name string, failFast bool, stderr io.Writer, m *meter) (streamStats, error) {
+	lr := &lineReader{r: bufio.NewReaderSize(r, 64<<10)}
+	out := bufio.NewWriter(w)
+	p := rr.Pipeline()
+	var st streamStats
+	var chunk []*pending
+	chunkTok, chunkN := 0, 0
+	flush := func() error {
+		var inputs []gorerank.Input
+		for _, pd := range chunk {
+			inputs = append(inputs, pd.inputs...)
+		}
+		res, err := rr.Score(ctx, inputs)
 		if err != nil {
-			return nil, fmt.Errorf("%s: line %d: %v", name, n, err)
+			return err
 		}
-		l.line = n
-		lines = append(lines, l)
-	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, fmt.Errorf("%s: line %d: longer than %d bytes", name, len(lines)+1, maxLineBytes)
+		k := 0
+		for _, pd := range chunk {
+			pd.res, k = res[k:k+len(pd.inputs)], k+len(pd.inputs)
+			if err := writeLine(out, pd); err != nil {
+				return fmt.Errorf("writing output: %w", err)
+			}
+			st.lines++
+			if pd.err != nil {
+				st.failed++
+			}
+			if pd.err == nil {
+				st.pairs += len(pd.res)
+				for _, x := range pd.res {
+					st.tokens += x.Tokens
+				}
+			}
 		}
-		return nil, fmt.Errorf("%s: %v", name, err)
+		if err := out.Flush(); err != nil {
+			return fmt.Errorf("writing output: %w", err)
+		}
+		if m != nil {
+			m.update(st.lines, st.pairs, st.tokens)
+		}
+		clear(chunk)
+		chunk, chunkTok, chunkN = chunk[:0], 0, 0
+		return nil
 	}
-	if len(lines) == 0 {
-		return nil, fmt.Errorf("%s: no input lines", name)
+	for {
+		b, err := lr.next()
+		if err == io.EOF {
+			break
+		}
+		var le lineError
+		if err != nil && !errors.As(err, &le) {
+			return st, fmt.Errorf("%s: %w", name, err)
+		}
+		pd := &pending{line: scoreLine{line: lr.n}}
+		if err == nil {
+			pd.line, err = parseScoreLine(b)
+			pd.line.line = lr.n
+		}
+		if err == nil {
+			pd.inputs, err = prepareLine(ctx, p, pd.line, so)
+		}
+		if err != nil {
+			pd.err, pd.inputs = err, nil
+			if failFast {
+				if ferr := flush(); ferr != nil {
+					return st, ferr
+				}
+				return st, fmt.Errorf("%s: line %d: %v", name, lr.n, err)
+			}
+			fmt.Fprintf(stderr, "rerank score: %s: line %d: %v\n", name, lr.n, err)
+		}
+		chunk = append(chunk, pd)
+		for _, in := range pd.inputs {
+			chunkTok += in.Tokens()
+		}
+		chunkN += len(pd.inputs)
+		if chunkTok >= chunkTokens || chunkN >= chunkPairs {
+			if err := flush(); err != nil {
+				return st, err
+			}
+		}
 	}
-	return lines, nil
+	if err := flush(); err != nil {
+		return st, err
+	}
+	return st, nil
+}
+
+// prepareLine tokenizes a line's pairs (the query once; a list of documents on the shared
+// worker pool).
+func prepareLine(ctx context.Context, p *gorerank.Pipeline, l scoreLine, so gorerank.ScoreOptions) ([]gorerank.Input, error) {
+	if l.multiple {
+		return p.Prepare(ctx, l.query, l.docs, so)
+	}
+	q, err := p.Query(l.query, so)
+	if err != nil {
+		return nil, err
+	}
+	in, err := p.Pair(q, l.docs[0])
+	if err != nil {
+		return nil, err
+	}
+	return []gorerank.Input{in}, nil
+}
+
+// writeLine writes a line's output: its score(s), or {"error": ...}.
+func writeLine(w io.Writer, pd *pending) error {
+	var v any
+	switch {
+	case pd.err != nil:
+		v = struct {
+			Error string `json:"error"`
+		}{fmt.Sprintf("line %d: %v", pd.line.line, pd.err)}
+	case !pd.line.multiple:
+		v = struct {
+			Logit float32 `json:"logit"`
+			Score float32 `json:"score"`
+		}{pd.res[0].Logit, pd.res[0].Score}
+	default:
+		res := slices.Clone(pd.res)
+		for i := range res {
+			res[i].Index = i
+		}
+		gorerank.Rank(res)
+		docs := make([]scoredDoc, len(res))
+		for j, x := range res {
+			docs[j] = scoredDoc{x.Index, x.Logit, x.Score}
+		}
+		v = struct {
+			Results []scoredDoc `json:"results"`
+		}{docs}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
 }
 
 func parseScoreLine(b []byte) (scoreLine, error) {
@@ -272,7 +501,7 @@ func parseScoreLine(b []byte) (scoreLine, error) {
 		return scoreLine{}, errors.New(`empty line (want a JSON object with "query" and "document" or "documents")`)
 	}
 	if !utf8.Valid(b) {
-		return scoreLine{}, errors.New("not valid UTF-8")
+		return scoreLine{}, fmt.Errorf("%w", gorerank.ErrInvalidUTF8)
 	}
 	var in struct {
 		Query     *string   `json:"query"`
@@ -290,23 +519,13 @@ func parseScoreLine(b []byte) (scoreLine, error) {
 	switch {
 	case in.Query == nil:
 		return scoreLine{}, errors.New(`missing "query"`)
-	case *in.Query == "":
-		return scoreLine{}, errors.New(`"query" is empty`)
 	case in.Document != nil && in.Documents != nil:
 		return scoreLine{}, errors.New(`give either "document" or "documents", not both`)
 	case in.Document != nil:
-		if *in.Document == "" {
-			return scoreLine{}, errors.New(`"document" is empty`)
-		}
 		return scoreLine{query: *in.Query, docs: []string{*in.Document}}, nil
 	case in.Documents != nil:
 		if len(*in.Documents) == 0 {
 			return scoreLine{}, errors.New(`"documents" is empty`)
-		}
-		for i, d := range *in.Documents {
-			if d == "" {
-				return scoreLine{}, fmt.Errorf(`"documents"[%d] is empty`, i)
-			}
 		}
 		return scoreLine{query: *in.Query, docs: *in.Documents, multiple: true}, nil
 	}
@@ -317,77 +536,6 @@ type scoredDoc struct {
 	Index int     `json:"index"`
 	Logit float32 `json:"logit"`
 	Score float32 `json:"score"`
-}
-
-// scoreLines scores every pair of every line in token-budgeted batches and renders the
-// whole output; nothing is returned on error. With progress not nil, a progress line is
-// drawn there while scoring (and cleared before returning); the meter returned can then
-// print the summary.
-func scoreLines(ctx context.Context, rr *gorerank.Reranker, lines []scoreLine, so gorerank.ScoreOptions, name string, progress io.Writer) ([]byte, *meter, error) {
-	var pairs []gorerank.Pair
-	first := make([]int, len(lines)) // index of each line's first pair
-	ends := make([]int, len(lines))  // one past each line's last pair
-	for i, l := range lines {
-		first[i] = len(pairs)
-		for _, d := range l.docs {
-			pairs = append(pairs, gorerank.Pair{Query: l.query, Document: d})
-		}
-		ends[i] = len(pairs)
-	}
-	var m *meter
-	if progress != nil {
-		m = startMeter(progress, ends)
-		so.Progress = m.update
-	}
-	res, err := rr.ScorePairs(ctx, pairs, so)
-	if m != nil {
-		m.end()
-	}
-	if err != nil {
-		var pe *gorerank.PairError
-		if errors.As(err, &pe) {
-			// map the pair back to its line
-			li := 0
-			for li+1 < len(lines) && first[li+1] <= pe.Index {
-				li++
-			}
-			if lines[li].multiple {
-				return nil, nil, fmt.Errorf("%s: line %d: document %d: %v", name, lines[li].line, pe.Index-first[li], pe.Err)
-			}
-			return nil, nil, fmt.Errorf("%s: line %d: %v", name, lines[li].line, pe.Err)
-		}
-		return nil, nil, err
-	}
-	var out bytes.Buffer
-	enc := json.NewEncoder(&out)
-	for i, l := range lines {
-		r := res[first[i] : first[i]+len(l.docs)]
-		if !l.multiple {
-			enc.Encode(struct {
-				Logit float32 `json:"logit"`
-				Score float32 `json:"score"`
-			}{r[0].Logit, r[0].Score})
-			continue
-		}
-		docs := make([]scoredDoc, len(r))
-		for j, x := range r {
-			docs[j] = scoredDoc{j, x.Logit, x.Score}
-		}
-		sortByScore(docs)
-		enc.Encode(struct {
-			Results []scoredDoc `json:"results"`
-		}{docs})
-	}
-	return out.Bytes(), m, nil
-}
-
-// sortByScore orders by score, highest first; ties keep input order.
-func sortByScore(d []scoredDoc) {
-	for i := 1; i < len(d); i++ { // insertion sort: stable and lists are short
-		for j := i; j > 0 && d[j].Score > d[j-1].Score; j-- {
-			d[j], d[j-1] = d[j-1], d[j]
-		}
-	}
 }
 
 // printTable prints ranked results for people.

@@ -11,16 +11,13 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/gorerank/gorerank/internal/hub"
+	"github.com/gorerank/gorerank"
 	"github.com/gorerank/gorerank/internal/server"
-	"github.com/gorerank/gorerank/nn"
-	"github.com/gorerank/gorerank/tokenizer"
 	"github.com/gorerank/gorerank/xlmr"
 )
 
@@ -44,14 +41,15 @@ RERANK_API_KEY (default of --api-key). See docs/SERVER.md for the API.
 
 // serveFlags are the serve command's flags.
 type serveFlags struct {
-	model, tokenizer, weights, dtype, revision string
-	host                                       string
-	port                                       int
-	cfg                                        server.Config
-	cors                                       string
-	logFormat, logLevel                        string
-	shutdownDelay, shutdownTimeout             time.Duration
-	noWarmup                                   bool
+	model, tokenizer, weights, revision string
+	dtype                               gorerank.DType
+	host                                string
+	port                                int
+	cfg                                 server.Config
+	cors                                string
+	logFormat, logLevel                 string
+	shutdownDelay, shutdownTimeout      time.Duration
+	noWarmup                            bool
 }
 
 func parseServeFlags(e *env, args []string) (*serveFlags, int) {
@@ -66,8 +64,8 @@ func parseServeFlags(e *env, args []string) (*serveFlags, int) {
 	c := &f.cfg
 	fs.StringVar(&f.model, "model", "", "model: a local folder, a folder in the HF cache layout, or a hub id like BAAI/bge-reranker-v2-m3 (required)")
 	fs.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer.json file (default: the model folder's tokenizer.json)")
-	fs.StringVar(&f.weights, "weights", "", "a specific .safetensors file or shard index inside the model folder")
-	fs.StringVar(&f.dtype, "dtype", "f32", "how linear weights are kept: f32, f16, bf16 or bf16-compute")
+	fs.StringVar(&f.weights, "weights", "", "a .safetensors file or shard index to load instead of the folder's default; a relative path is inside the model folder")
+	fs.Var(&f.dtype, "dtype", "how linear weights are kept: f32, f16, bf16 or bf16c (bf16 weights and activations) (default f32)")
 	fs.StringVar(&f.revision, "revision", "main", "hub revision (branch, tag or commit) when --model is a hub id")
 	fs.StringVar(&c.ModelName, "served-model-name", "", `name reported as "model" in responses (default: --model)`)
 	fs.StringVar(&f.host, "host", "127.0.0.1", "address to listen on (0.0.0.0 for all interfaces)")
@@ -117,9 +115,6 @@ func parseServeFlags(e *env, args []string) (*serveFlags, int) {
 	case f.shutdownDelay < 0 || f.shutdownTimeout < 0:
 		return usageErr("--shutdown-delay and --shutdown-timeout must not be negative")
 	}
-	if _, ok := precisions[f.dtype]; !ok {
-		return usageErr("--dtype must be f32, f16, bf16 or bf16-compute, got %q", f.dtype)
-	}
 	if c.CacheSize == 0 {
 		c.NoCache = true
 	}
@@ -135,8 +130,6 @@ func parseServeFlags(e *env, args []string) (*serveFlags, int) {
 	}
 	return f, exitOK
 }
-
-var precisions = map[string]nn.Precision{"f32": nn.F32, "f16": nn.F16, "bf16": nn.BF16, "bf16-compute": nn.BF16Compute}
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	var lv slog.Level
@@ -170,7 +163,7 @@ func runServe(e *env, args []string) int {
 	if f.cfg.ModelName == "" {
 		f.cfg.ModelName = f.model
 	}
-	f.cfg.Extra = map[string]any{"dtype_flag": f.dtype}
+	f.cfg.Extra = map[string]any{"dtype_flag": f.dtype.String()}
 	srv, err := server.New(f.cfg)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "rerank serve: %v\n", err)
@@ -243,44 +236,36 @@ func runServe(e *env, args []string) int {
 // loadEngine resolves, loads and warms up the model, then hands it to the server.
 func loadEngine(ctx context.Context, f *serveFlags, srv *server.Server, log, life *slog.Logger, progress io.Writer) (*xlmr.Model, error) {
 	t0 := time.Now()
-	ho := hub.Options{Revision: f.revision, Logger: log}
+	o := gorerank.Options{TokenizerPath: f.tokenizer, WeightsFile: f.weights, DType: f.dtype, Revision: f.revision, Logger: log}
 	if isTerminal(progress) { // a progress bar on a terminal; otherwise only log lines
-		ho.Progress = progress
+		o.HubProgress = progress
 	}
-	dir, rev, err := hub.Resolve(ctx, f.model, ho)
+	l, err := gorerank.LoadModel(ctx, f.model, o)
 	if err != nil {
 		return nil, err
 	}
-	tokPath := f.tokenizer
-	if tokPath == "" {
-		tokPath = filepath.Join(dir, "tokenizer.json")
-	}
-	tok, err := tokenizer.Load(tokPath)
-	if err != nil {
-		return nil, err
-	}
-	m, err := xlmr.Load(dir, xlmr.LoadOptions{WeightsFile: f.weights, Precision: precisions[f.dtype], Logger: log})
-	if err != nil {
-		return nil, err
-	}
+	m := l.Model
 	dtype := strings.ToLower(m.Report.DType)
-	if f.dtype != "f32" {
-		dtype = f.dtype
+	if f.dtype != gorerank.F32 {
+		dtype = f.dtype.String()
 	}
-	eng, err := server.NewXLMREngine(m, tok, server.ModelInfo{ID: f.cfg.ModelName, Path: dir, Revision: rev, DType: dtype})
+	eng, err := server.NewXLMREngine(l, server.ModelInfo{ID: f.cfg.ModelName, Path: l.Dir, Revision: l.Revision, DType: dtype})
 	if err != nil {
+		l.Close()
 		return nil, err
 	}
-	log.Info("model loaded", "dir", dir, "layers", m.Config.NumHiddenLayers, "hidden", m.Config.HiddenSize,
+	log.Info("model loaded", "dir", l.Dir, "layers", m.Config.NumHiddenLayers, "hidden", m.Config.HiddenSize,
 		"checkpoint_dtype", m.Report.DType, "dtype", dtype, "max_position_tokens", m.MaxTokens(), "seconds", time.Since(t0).Seconds())
 	if !f.noWarmup {
 		t1 := time.Now()
 		if err := warmUp(eng, f.cfg.MaxLength); err != nil {
+			l.Close()
 			return nil, fmt.Errorf("warm-up: %w", err)
 		}
 		log.Info("warmed up", "seconds", time.Since(t1).Seconds())
 	}
 	if err := srv.SetEngine(eng); err != nil {
+		l.Close()
 		return nil, err
 	}
 	life.Info("ready")
@@ -290,21 +275,18 @@ func loadEngine(ctx context.Context, f *serveFlags, srv *server.Server, log, lif
 // warmUp runs one short and one max-length pair so that code paths, thread pools and the
 // scratch buffers are ready before /ready says yes.
 func warmUp(eng server.Engine, maxLength int) error {
-	q, err := eng.Encode("warm-up query", tokenizer.Options{NoSpecial: true})
+	p := eng.Pipeline()
+	o := gorerank.ScoreOptions{MaxLength: maxLength}
+	short, err := p.Prepare(context.Background(), "warm-up query", []string{"A short warm-up document."}, o)
 	if err != nil {
 		return err
 	}
-	d, err := eng.Encode("A short warm-up document.", tokenizer.Options{NoSpecial: true})
+	long, err := p.Prepare(context.Background(), "warm-up query", []string{strings.Repeat("A long warm-up document. ", maxLength)}, o)
 	if err != nil {
 		return err
-	}
-	short := eng.JoinPair(q.IDs, d.IDs)
-	long := make([]int32, 0, maxLength)
-	for len(long)+len(d.IDs)+len(q.IDs)+eng.PairSpecials() <= maxLength {
-		long = append(long, d.IDs...)
 	}
 	logits := make([]float32, 2)
-	return eng.Score([][]int32{short, eng.JoinPair(q.IDs, long)}, logits)
+	return eng.Score([][]int32{short[0].Seqs[0], long[0].Seqs[0]}, logits)
 }
 
 func isTerminal(w io.Writer) bool {

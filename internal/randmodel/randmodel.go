@@ -3,7 +3,6 @@ package randmodel
 import (
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -289,17 +288,4 @@ func encode(dst []byte, v []float32, dt weights.DType) []byte {
 		}
 	}
 	return dst
-}
-
-// ParseDType maps the CLI spelling (f32, f16, bf16; any case) to a weights.DType.
-func ParseDType(s string) (weights.DType, error) {
-	switch strings.ToLower(s) {
-	case "f32", "fp32", "float32":
-		return weights.F32, nil
-	case "f16", "fp16", "float16":
-		return weights.F16, nil
-	case "bf16", "bfloat16":
-		return weights.BF16, nil
-	}
-	return "", errors.New("randmodel: unknown dtype " + strconv.Quote(s) + " (want f32, f16 or bf16)")
 }

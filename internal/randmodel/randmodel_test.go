@@ -200,9 +200,6 @@ func TestConfigErrors(t *testing.T) {
 			t.Errorf("%s: no error", js)
 		}
 	}
-	if _, err := ParseDType("q4"); err == nil {
-		t.Error("dtype q4 accepted")
-	}
 	c := tinyConfig(t)
 	if _, err := Generate(io.Discard, c, weights.I64, 1); err == nil {
 		t.Error("I64 accepted")

@@ -1,22 +1,16 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"unicode/utf8"
-)
 
-// Truncation modes (request field "truncation", flag --truncation).
-const (
-	TruncLongestFirst = "longest_first" // HF default: cut the longer side token by token
-	TruncOnlySecond   = "only_second"   // cut only the document
-	TruncFlag         = "flag"          // FlagReranker: query capped at 3/4 of max_length, then only_second
-	TruncWindows      = "windows"       // long documents: score overlapping windows, keep the maximum
+	"github.com/gorerank/gorerank"
 )
-
-var truncModes = []string{TruncLongestFirst, TruncOnlySecond, TruncFlag, TruncWindows}
 
 // wireFormat is which of the three rerank dialects a request speaks.
 type wireFormat int
@@ -27,8 +21,9 @@ const (
 	formatTEI                      // POST /rerank with "texts"
 )
 
-// rawRequest is the union of the fields of the three dialects. Pointers tell "absent" from
-// zero; unknown fields are ignored.
+// rawRequest is the union of the fields of the three dialects (and the truncation fields of
+// Cohere v2 and vLLM). Pointers tell "absent" from zero. Keys match exactly (decodeObject);
+// unknown keys are ignored.
 type rawRequest struct {
 	Model               *string           `json:"model"`
 	Query               *string           `json:"query"`
@@ -43,6 +38,9 @@ type rawRequest struct {
 	Truncation          *string           `json:"truncation"`
 	RawScores           *bool             `json:"raw_scores"`
 	MaxChunksPerDoc     *int              `json:"max_chunks_per_doc"`
+	MaxTokensPerDoc     *int              `json:"max_tokens_per_doc"`     // Cohere v2
+	TruncatePrompt      *int              `json:"truncate_prompt_tokens"` // vLLM
+	TruncationSide      *string           `json:"truncation_side"`        // vLLM, HF: left or right
 }
 
 // rerankRequest is a validated request.
@@ -55,23 +53,28 @@ type rerankRequest struct {
 	opts       scoreOptions
 }
 
-// scoreOptions are the knobs that change a logit (and so are part of the cache key).
+// field is the name of the documents field of the request's dialect.
+func (r *rerankRequest) field() string {
+	if r.format == formatTEI {
+		return "texts"
+	}
+	return "documents"
+}
+
+// scoreOptions are the library's options for the request (everything that changes a logit)
+// and how scores are reported.
 type scoreOptions struct {
-	maxLength int
-	truncate  bool // false: a pair over maxLength is an error
-	mode      string
-	left      bool // truncate from the left
-	maxChunks int  // windows mode: most windows per document
+	score     gorerank.ScoreOptions
 	rawScores bool
 }
 
-// limits are the server's request limits.
+// limits are the server's request limits and defaults.
 type limits struct {
 	maxDocuments  int
 	maxLength     int // the server's max_length (default and ceiling)
-	defaultMode   string
+	defaultMode   gorerank.Truncation
 	maxChunks     int
-	minMaxLength  int
+	windowOverlap int
 	defaultReturn bool
 }
 
@@ -105,31 +108,106 @@ func tooLarge(format string, a ...any) *apiError {
 	return &apiError{status: 413, typ: errTooLarge, msg: fmt.Sprintf(format, a...)}
 }
 
-// decodeJSON decodes a request body into v with errors a client can act on.
+// decodeJSON decodes a request body, which must be one JSON object, into the struct v: each
+// field takes the value of the key equal to its json tag, exactly (encoding/json would also
+// take "QUERY" for "query"; a gateway that validates the body would not). A key given twice
+// is an error; unknown keys are ignored. Errors are ones a client can act on.
 func decodeJSON(body []byte, v any) *apiError {
 	if !utf8.Valid(body) {
 		return badRequest("request body is not valid UTF-8")
 	}
-	if len(strings.TrimSpace(string(body))) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		return badRequest("request body is empty; expected a JSON object")
 	}
-	err := json.Unmarshal(body, v)
-	if err == nil {
-		return nil
-	}
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return badRequest("invalid JSON at byte %d: %v", se.Offset, se)
-	case errors.As(err, &te):
-		if te.Field == "" {
-			return badRequest("request body must be a JSON object, got %s", te.Value)
+	if !json.Valid(body) {
+		var x any
+		err := json.Unmarshal(body, &x)
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return badRequest("invalid JSON at byte %d: %v", se.Offset, se)
 		}
-		return badRequest("field %q: expected %s, got %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
-	default:
 		return badRequest("invalid JSON: %v", err)
 	}
+	obj, aerr := decodeObject(body)
+	if aerr != nil {
+		return aerr
+	}
+	return fillStruct(obj, reflect.ValueOf(v).Elem())
+}
+
+// decodeObject splits a valid JSON object into its members; a repeated key is an error.
+func decodeObject(body []byte) (map[string]json.RawMessage, *apiError) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
+		return nil, badRequest("request body must be a JSON object, got %s", jsonValueKind(head(bytes.TrimSpace(body))))
+	}
+	if k, dup := duplicateKey(body); dup {
+		return nil, badRequest("key %q appears more than once", k)
+	}
+	return obj, nil
+}
+
+// duplicateKey finds a key given twice at the top level of a valid JSON object, in one pass
+// over the bytes (no copy of the values: a body may hold megabytes of documents).
+func duplicateKey(b []byte) (string, bool) {
+	seen := map[string]bool{}
+	depth, expectKey := 0, false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; c {
+		case '"':
+			j := i + 1
+			for ; j < len(b) && b[j] != '"'; j++ {
+				if b[j] == '\\' {
+					j++
+				}
+			}
+			if depth == 1 && expectKey {
+				var k string
+				_ = json.Unmarshal(b[i:j+1], &k) // valid JSON: cannot fail
+				if seen[k] {
+					return k, true
+				}
+				seen[k], expectKey = true, false
+			}
+			i = j
+		case '{', '[':
+			depth++
+			expectKey = depth == 1 && c == '{'
+		case '}', ']':
+			depth--
+		case ',':
+			expectKey = depth == 1
+		}
+	}
+	return "", false
+}
+
+// fillStruct sets each field of the struct v (and of its embedded structs) from the member
+// named exactly by its json tag.
+func fillStruct(obj map[string]json.RawMessage, v reflect.Value) *apiError {
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			if err := fillStruct(obj, v.Field(i)); err != nil {
+				return err
+			}
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		raw, ok := obj[name]
+		if !ok || name == "" || name == "-" {
+			continue
+		}
+		if err := json.Unmarshal(raw, v.Field(i).Addr().Interface()); err != nil {
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) {
+				return badRequest("field %q: expected %s, got %s", name, jsonKind(te.Type.Kind().String()), te.Value)
+			}
+			return badRequest("field %q: %v", name, err)
+		}
+	}
+	return nil
 }
 
 func jsonKind(goKind string) string {
@@ -148,12 +226,17 @@ func jsonKind(goKind string) string {
 	return goKind
 }
 
-// parseRerank validates a rerank request body. path is "/v1/rerank" or "/rerank".
+// parseRerank validates a rerank request body; cohere is true for /v1/rerank and /v2/rerank.
 func parseRerank(body []byte, cohere bool, lim limits) (*rerankRequest, *apiError) {
 	var raw rawRequest
 	if err := decodeJSON(body, &raw); err != nil {
 		return nil, err
 	}
+	return parseRawRerank(&raw, cohere, lim)
+}
+
+// parseRawRerank validates a decoded rerank request.
+func parseRawRerank(raw *rawRequest, cohere bool, lim limits) (*rerankRequest, *apiError) {
 	r := &rerankRequest{format: formatCohere}
 	if !cohere {
 		r.format = formatSeed
@@ -178,8 +261,8 @@ func parseRerank(body []byte, cohere bool, lim limits) (*rerankRequest, *apiErro
 	if raw.Query == nil {
 		return nil, badRequest(`field "query" is required`)
 	}
-	if strings.TrimSpace(*raw.Query) == "" {
-		return nil, badRequest(`field "query" must not be empty`)
+	if err := gorerank.CheckQuery(*raw.Query); err != nil {
+		return nil, badRequest(`field "query": %s`, strings.TrimPrefix(err.Error(), "gorerank: "))
 	}
 	r.query = *raw.Query
 	if len(items) == 0 {
@@ -197,8 +280,8 @@ func parseRerank(body []byte, cohere bool, lim limits) (*rerankRequest, *apiErro
 		r.docs[i] = s
 	}
 	if raw.TopN != nil {
-		if *raw.TopN < 1 {
-			return nil, badRequest(`field "top_n" must be at least 1, got %d`, *raw.TopN)
+		if *raw.TopN < 0 {
+			return nil, badRequest(`field "top_n" must not be negative (0 means all documents), got %d`, *raw.TopN)
 		}
 		r.topN = *raw.TopN
 	}
@@ -213,7 +296,7 @@ func parseRerank(body []byte, cohere bool, lim limits) (*rerankRequest, *apiErro
 			r.returnDocs = *raw.ReturnDocuments
 		}
 	}
-	o, err := parseScoreOptions(&raw, lim)
+	o, err := parseScoreOptions(raw, lim)
 	if err != nil {
 		return nil, err
 	}
@@ -221,54 +304,95 @@ func parseRerank(body []byte, cohere bool, lim limits) (*rerankRequest, *apiErro
 	return r, nil
 }
 
-// parseScoreOptions reads max_length, truncate, truncation, truncation_direction,
-// max_chunks_per_doc and raw_scores.
+// parseScoreOptions reads the fields that decide truncation into the library's options:
+// max_length (or vLLM's truncate_prompt_tokens), truncate, truncation,
+// truncation_direction (TEI) or truncation_side (vLLM, HF), max_chunks_per_doc,
+// max_tokens_per_doc (Cohere v2), and raw_scores. The server checks its own limits here;
+// the library checks the rest when scoring.
 func parseScoreOptions(raw *rawRequest, lim limits) (scoreOptions, *apiError) {
-	o := scoreOptions{maxLength: lim.maxLength, truncate: true, mode: lim.defaultMode, maxChunks: lim.maxChunks}
-	if raw.MaxLength != nil {
+	o := gorerank.ScoreOptions{MaxLength: lim.maxLength, Truncation: lim.defaultMode, MaxWindows: lim.maxChunks, WindowOverlap: lim.windowOverlap}
+	switch {
+	case raw.MaxLength != nil && raw.TruncatePrompt != nil:
+		return scoreOptions{}, badRequest(`give "max_length" or "truncate_prompt_tokens", not both`)
+	case raw.MaxLength != nil:
 		n := *raw.MaxLength
-		if n < lim.minMaxLength || n > lim.maxLength {
-			return o, badRequest(`field "max_length" must be between %d and %d (--max-length), got %d`, lim.minMaxLength, lim.maxLength, n)
+		if n < 1 || n > lim.maxLength {
+			return scoreOptions{}, badRequest(`field "max_length" must be between 1 and %d (--max-length), got %d`, lim.maxLength, n)
 		}
-		o.maxLength = n
+		o.MaxLength = n
+	case raw.TruncatePrompt != nil:
+		switch n := *raw.TruncatePrompt; {
+		case n == -1: // vLLM: the model's limit
+		case n < 1 || n > lim.maxLength:
+			return scoreOptions{}, badRequest(`field "truncate_prompt_tokens" must be -1 or between 1 and %d (--max-length), got %d`, lim.maxLength, n)
+		default:
+			o.MaxLength = n
+		}
 	}
 	if raw.Truncate != nil {
-		o.truncate = *raw.Truncate
+		o.Strict = !*raw.Truncate
 	}
 	if raw.Truncation != nil {
-		m := *raw.Truncation
-		ok := false
-		for _, v := range truncModes {
-			ok = ok || v == m
+		t, err := gorerank.ParseTruncation(*raw.Truncation)
+		if err != nil || *raw.Truncation == "" {
+			return scoreOptions{}, badRequest(`field "truncation" must be one of %s, got %q`, truncationNames(), *raw.Truncation)
 		}
-		if !ok {
-			return o, badRequest(`field "truncation" must be one of %s, got %q`, strings.Join(truncModes, ", "), m)
+		o.Truncation = t
+	}
+	side := func(field, v string) (bool, *apiError) {
+		switch strings.ToLower(v) {
+		case "right":
+			return false, nil
+		case "left":
+			return true, nil
 		}
-		o.mode = m
+		return false, badRequest(`field %q must be "left" or "right", got %q`, field, v)
 	}
 	if raw.TruncationDirection != nil {
-		switch strings.ToLower(*raw.TruncationDirection) {
-		case "right":
-		case "left":
-			o.left = true
-		default:
-			return o, badRequest(`field "truncation_direction" must be "Right" or "Left", got %q`, *raw.TruncationDirection)
+		left, err := side("truncation_direction", *raw.TruncationDirection)
+		if err != nil {
+			return scoreOptions{}, err
 		}
+		o.Left = left
+	}
+	if raw.TruncationSide != nil {
+		left, err := side("truncation_side", *raw.TruncationSide)
+		if err != nil {
+			return scoreOptions{}, err
+		}
+		if raw.TruncationDirection != nil && left != o.Left {
+			return scoreOptions{}, badRequest(`fields "truncation_side" and "truncation_direction" disagree`)
+		}
+		o.Left = left
 	}
 	if raw.MaxChunksPerDoc != nil {
 		n := *raw.MaxChunksPerDoc
 		if n < 1 || n > lim.maxChunks {
-			return o, badRequest(`field "max_chunks_per_doc" must be between 1 and %d (--max-chunks), got %d`, lim.maxChunks, n)
+			return scoreOptions{}, badRequest(`field "max_chunks_per_doc" must be between 1 and %d (--max-chunks), got %d`, lim.maxChunks, n)
 		}
-		o.maxChunks = n
+		o.MaxWindows = n
 	}
-	o.rawScores = raw.RawScores != nil && *raw.RawScores
-	return o, nil
+	if raw.MaxTokensPerDoc != nil {
+		n := *raw.MaxTokensPerDoc
+		if n < 1 {
+			return scoreOptions{}, badRequest(`field "max_tokens_per_doc" must be at least 1, got %d`, n)
+		}
+		o.MaxDocTokens = n
+	}
+	return scoreOptions{score: o, rawScores: raw.RawScores != nil && *raw.RawScores}, nil
+}
+
+func truncationNames() string {
+	var names []string
+	for _, t := range gorerank.Truncations {
+		names = append(names, string(t))
+	}
+	return strings.Join(names, ", ")
 }
 
 // parseDocument reads a string, or (when objects are allowed) an object with a "text" string.
 func parseDocument(m json.RawMessage, allowObject bool) (string, error) {
-	t := strings.TrimLeft(string(m), " \t\r\n")
+	t := head(bytes.TrimLeft(m, " \t\r\n")) // (not the whole value: it may be megabytes)
 	if strings.HasPrefix(t, `"`) {
 		var s string
 		if err := json.Unmarshal(m, &s); err != nil {
@@ -277,17 +401,16 @@ func parseDocument(m json.RawMessage, allowObject bool) (string, error) {
 		return s, nil
 	}
 	if allowObject && strings.HasPrefix(t, "{") {
-		var obj struct {
-			Text *json.RawMessage `json:"text"`
+		obj, aerr := decodeObject(m)
+		if aerr != nil {
+			return "", errors.New(aerr.msg)
 		}
-		if err := json.Unmarshal(m, &obj); err != nil {
-			return "", err
-		}
-		if obj.Text == nil {
+		text, ok := obj["text"]
+		if !ok {
 			return "", errors.New(`object has no "text" field`)
 		}
 		var s string
-		if err := json.Unmarshal(*obj.Text, &s); err != nil || strings.HasPrefix(strings.TrimSpace(string(*obj.Text)), "null") {
+		if err := json.Unmarshal(text, &s); err != nil || bytes.HasPrefix(bytes.TrimSpace(text), []byte("null")) {
 			return "", errors.New(`"text" must be a string`)
 		}
 		return s, nil
@@ -297,6 +420,9 @@ func parseDocument(m json.RawMessage, allowObject bool) (string, error) {
 	}
 	return "", fmt.Errorf("must be a string, got %s", jsonValueKind(t))
 }
+
+// head is the start of a JSON value, enough for jsonValueKind.
+func head(b []byte) string { return string(b[:min(len(b), 8)]) }
 
 func jsonValueKind(t string) string {
 	switch {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -159,6 +160,10 @@ func (b *batcher) work() {
 			j.mu.Unlock()
 		}
 		err := b.safeScore(seqs, logits)
+		var errs map[*job]error
+		if err != nil && len(jobsOf(batch)) > 1 {
+			errs = b.isolate(batch, seqs, logits)
+		}
 		b.m.inferenceTime.Observe(time.Since(now).Seconds())
 		b.m.batchSize.Observe(float64(len(batch)))
 		b.m.batchTokens.Observe(float64(tokens))
@@ -168,9 +173,13 @@ func (b *batcher) work() {
 		}
 		for k, it := range batch {
 			j := it.job
+			jerr := err
+			if errs != nil {
+				jerr = errs[j]
+			}
 			j.mu.Lock()
-			if err != nil && j.err == nil {
-				j.err = err
+			if jerr != nil && j.err == nil {
+				j.err = jerr
 			}
 			j.logits[it.slot] = logits[k]
 			j.remaining--
@@ -182,6 +191,40 @@ func (b *batcher) work() {
 		// drop references so the batch's ids can be collected
 		clear(seqs)
 	}
+}
+
+// jobsOf lists the requests of a batch, in order of first appearance.
+func jobsOf(batch []*item) []*job {
+	var jobs []*job
+	for _, it := range batch {
+		if !slices.Contains(jobs, it.job) {
+			jobs = append(jobs, it.job)
+		}
+	}
+	return jobs
+}
+
+// isolate re-runs a failed batch that several requests shared, one request at a time, so
+// that only the request whose input makes the engine fail (or panic) gets an error.
+func (b *batcher) isolate(batch []*item, seqs [][]int32, logits []float32) map[*job]error {
+	errs := map[*job]error{}
+	var sub [][]int32
+	var out []float32
+	for _, j := range jobsOf(batch) {
+		sub, out = sub[:0], out[:0]
+		var at []int
+		for k, it := range batch {
+			if it.job == j {
+				sub, out, at = append(sub, seqs[k]), append(out, 0), append(at, k)
+			}
+		}
+		errs[j] = b.safeScore(sub, out)
+		for n, k := range at {
+			logits[k] = out[n]
+		}
+	}
+	b.m.isolated.Inc()
+	return errs
 }
 
 // safeScore turns an engine panic into an error so one bad batch cannot kill the server.

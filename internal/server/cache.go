@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"sync"
+
+	"github.com/gorerank/gorerank"
 )
 
 // cacheKey is a SHA-256 prefix of (model, query, document, options): 16 bytes per entry
@@ -82,24 +84,29 @@ func (c *lru) len() int {
 
 // makeKey hashes everything that changes a logit. Strings are length-prefixed so that no two
 // different tuples share an encoding.
-func makeKey(model, query, doc string, o scoreOptions) cacheKey {
+// makeKey hashes everything that decides a logit: the model, the texts and the checked
+// score options (every field but Progress).
+func makeKey(model, query, doc string, o gorerank.ScoreOptions) cacheKey {
 	h := sha256.New()
 	var n [8]byte
-	for _, s := range []string{model, query, doc, o.mode} {
+	for _, s := range []string{model, query, doc, string(o.Truncation)} {
 		binary.LittleEndian.PutUint64(n[:], uint64(len(s)))
 		h.Write(n[:])
 		h.Write([]byte(s))
 	}
-	binary.LittleEndian.PutUint64(n[:], uint64(o.maxLength))
-	h.Write(n[:])
-	binary.LittleEndian.PutUint64(n[:], uint64(o.maxChunks))
-	h.Write(n[:])
-	if o.left {
-		h.Write([]byte{1})
-	} else {
-		h.Write([]byte{0})
+	for _, v := range []int{o.MaxLength, o.MaxDocTokens, o.WindowOverlap, o.MaxWindows} {
+		binary.LittleEndian.PutUint64(n[:], uint64(v))
+		h.Write(n[:])
 	}
+	h.Write([]byte{b2i(o.Strict), b2i(o.Left)})
 	var k cacheKey
 	copy(k[:], h.Sum(nil))
 	return k
+}
+
+func b2i(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
 }

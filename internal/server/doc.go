@@ -2,13 +2,18 @@
 // seed (`POST /rerank` with "documents") and Hugging Face TEI (`POST /rerank` with "texts")
 // wire formats, plus /tokenize, /health, /ready, /info, /metrics, /openapi.json and /docs.
 //
-// The server does not know about tensors: it drives an [Engine] (tokenizer + model) through a
-// small interface. [NewXLMREngine] adapts the real xlmr and tokenizer packages; tests use a fake.
+// The server has no scoring policy of its own: validation, tokenization, truncation and
+// ranking are the library's (gorerank.Pipeline, gorerank.Rank); the server parses the wire
+// formats into gorerank.ScoreOptions and maps the library's typed errors to statuses. It does
+// not know about tensors either: it drives an [Engine] (pipeline + model) through a small
+// interface. [NewXLMREngine] adapts a model opened by gorerank.LoadModel; tests use a fake.
 //
-// Requests are tokenized in the handler goroutine, looked up in an LRU cache of logits, and the
-// remaining pairs go through a bounded queue to batch workers that merge pairs of concurrent
-// requests into batches under a token budget ("continuous batching"). A full queue answers 429
-// with Retry-After; a client that goes away has its queued pairs dropped before they are scored.
+// Requests are tokenized on the shared worker pool, looked up in an LRU cache of logits, and
+// the remaining pairs go through a bounded queue to batch workers that merge pairs of
+// concurrent requests into batches under a token budget ("continuous batching"). A full queue
+// answers 429 with Retry-After; a client that goes away has its queued pairs dropped before
+// they are scored. A batch that fails is re-run one request at a time, so only the request
+// that makes the engine fail gets the 500, and no response carries another request's error.
 //
 // Every error is JSON {"error": {"message", "type"}}: 4xx for client faults, 5xx only for
 // server faults. The wire format is described by the embedded OpenAPI 3.1 document

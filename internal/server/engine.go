@@ -1,23 +1,22 @@
 package server
 
 import (
+	"github.com/gorerank/gorerank"
 	"github.com/gorerank/gorerank/tokenizer"
 )
 
 // Engine is what the server needs from a tokenizer + cross-encoder. Implementations must be
-// safe for concurrent use: Encode/EncodePair run in many handler goroutines at once, and
+// safe for concurrent use: Pipeline and Encode run in many handler goroutines at once, and
 // Score runs in each batch worker.
 type Engine interface {
-	// Encode tokenizes one text (o.NoSpecial: without <s> </s>).
+	// Pipeline is the library's scoring pipeline for the model: validation, tokenization
+	// and truncation. The server has no scoring policy of its own.
+	Pipeline() *gorerank.Pipeline
+	// Encode tokenizes one text with its tokens and offsets (o.NoSpecial: without <s> </s>),
+	// for /tokenize.
 	Encode(text string, o tokenizer.Options) (*tokenizer.Encoding, error)
-	// EncodePair tokenizes a (query, document) pair with the model's pair template and the
-	// truncation in o (o.MaxLength counts the special tokens; 0 means no truncation).
-	EncodePair(query, doc string, o tokenizer.Options) (*tokenizer.Encoding, error)
-	// JoinPair builds the model input from the bare ids (no special tokens) of a query and a
-	// document, adding the pair template's special tokens.
-	JoinPair(query, doc []int32) []int32
-	// PairSpecials is the number of special tokens JoinPair adds (4 for XLM-R: <s> q </s></s> d </s>).
-	PairSpecials() int
+	// Token is the text of a token id (for /tokenize's special tokens).
+	Token(id int32) string
 	// Score writes one logit per sequence into logits (len(logits) == len(seqs)).
 	Score(seqs [][]int32, logits []float32) error
 	// Info describes the loaded model for /info and the startup log.

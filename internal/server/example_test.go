@@ -10,23 +10,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gorerank/gorerank"
 	"github.com/gorerank/gorerank/internal/server"
-	"github.com/gorerank/gorerank/tokenizer"
-	"github.com/gorerank/gorerank/xlmr"
 )
 
 // Serve the tiny test model and rerank two documents in the TEI format.
 func Example() {
-	m, err := xlmr.Load("../../testdata/tiny", xlmr.LoadOptions{})
+	l, err := gorerank.LoadModel(context.Background(), "../../testdata/tiny", gorerank.Options{TokenizerPath: "../../testdata/tokenizer/tokenizer.json"})
 	if err != nil {
 		panic(err)
 	}
-	defer m.Close()
-	tok, err := tokenizer.Load("../../testdata/tokenizer/tokenizer.json")
-	if err != nil {
-		panic(err)
-	}
-	eng, err := server.NewXLMREngine(m, tok, server.ModelInfo{ID: "tiny"})
+	defer l.Close()
+	eng, err := server.NewXLMREngine(l, server.ModelInfo{ID: "tiny"})
 	if err != nil {
 		panic(err)
 	}

@@ -3,10 +3,12 @@ package server
 import (
 	"hash/fnv"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
 
+	"github.com/gorerank/gorerank"
 	"github.com/gorerank/gorerank/tokenizer"
 )
 
@@ -21,7 +23,8 @@ type fakeEngine struct {
 	started chan struct{} // when non-nil, Score sends on it when it starts
 	fail    error
 	panics  bool
-	nan     bool // every logit is NaN
+	poison  string // non-empty: fail (or panic) only on a batch holding this word
+	nan     bool   // every logit is NaN
 }
 
 const (
@@ -75,51 +78,36 @@ func (f *fakeEngine) Encode(text string, o tokenizer.Options) (*tokenizer.Encodi
 	return e, nil
 }
 
-func (f *fakeEngine) EncodePair(q, d string, o tokenizer.Options) (*tokenizer.Encoding, error) {
-	qe, _ := f.Encode(q, tokenizer.Options{NoSpecial: true})
-	de, _ := f.Encode(d, tokenizer.Options{NoSpecial: true})
-	a, b := qe.IDs, de.IDs
-	truncated := false
-	if o.MaxLength > 0 {
-		budget := o.MaxLength - 4
-		for len(a)+len(b) > budget {
-			truncated = true
-			if o.Strategy == tokenizer.OnlySecond || len(b) >= len(a) {
-				if len(b) == 0 {
-					return nil, tokenizer.ErrSequenceTooShort
-				}
-				b = b[:len(b)-1]
-			} else {
-				a = a[:len(a)-1]
-			}
+// AppendIDs implements gorerank.IDEncoder: one id per white-space separated word.
+func (f *fakeEngine) AppendIDs(dst []int32, text string, limit int, left bool) ([]int32, bool, error) {
+	e, _ := f.Encode(text, tokenizer.Options{NoSpecial: true})
+	ids, more := e.IDs, false
+	if limit > 0 && len(ids) > limit {
+		more = true
+		if left {
+			ids = ids[len(ids)-limit-1:]
+		} else {
+			ids = ids[:limit+1]
 		}
 	}
-	ids := f.JoinPair(a, b)
-	e := &tokenizer.Encoding{IDs: ids, Truncated: truncated}
-	for i := range ids {
-		e.Tokens = append(e.Tokens, "t")
-		seq := 0
-		switch {
-		case ids[i] < 10:
-			seq = -1
-		case i > len(a)+2:
-			seq = 1
-		}
-		e.SequenceIDs = append(e.SequenceIDs, seq)
-		e.ByteOffsets = append(e.ByteOffsets, [2]int{0, 1})
+	return append(dst, ids...), more, nil
+}
+
+// Pipeline implements [Engine] with the library's pipeline over the white-space tokenizer
+// and XLM-R's template.
+func (f *fakeEngine) Pipeline() *gorerank.Pipeline {
+	return gorerank.NewPipeline(f, gorerank.Template{Prefix: []int32{fakeBOS}, Middle: []int32{fakeEOS, fakeEOS}, Suffix: []int32{fakeEOS}}, f.Info().MaxTokens)
+}
+
+func (f *fakeEngine) Token(id int32) string {
+	switch id {
+	case fakeBOS:
+		return "<s>"
+	case fakeEOS:
+		return "</s>"
 	}
-	return e, nil
+	return "t"
 }
-
-func (f *fakeEngine) JoinPair(q, d []int32) []int32 {
-	out := []int32{fakeBOS}
-	out = append(out, q...)
-	out = append(out, fakeEOS, fakeEOS)
-	out = append(out, d...)
-	return append(out, fakeEOS)
-}
-
-func (f *fakeEngine) PairSpecials() int { return 4 }
 
 func (f *fakeEngine) Score(seqs [][]int32, logits []float32) error {
 	if f.started != nil {
@@ -136,10 +124,14 @@ func (f *fakeEngine) Score(seqs [][]int32, logits []float32) error {
 	}
 	f.batches = append(f.batches, lens)
 	f.mu.Unlock()
-	if f.panics {
+	poisoned := f.poison == ""
+	for _, s := range seqs {
+		poisoned = poisoned || slices.Contains(s, wordID(f.poison))
+	}
+	if f.panics && poisoned {
 		panic("fake engine exploded")
 	}
-	if f.fail != nil {
+	if f.fail != nil && poisoned {
 		return f.fail
 	}
 	for i, s := range seqs {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/gorerank/gorerank"
 )
 
 var fuzzSeeds = []string{
@@ -13,6 +15,8 @@ var fuzzSeeds = []string{
 	`{"query": "q", "documents": [null, 1, true, [], {}]}`,
 	`{"query": 1}`, `[]`, `null`, `"x"`, `{"documents": {"text": "a"}}`, "{\"query\": \"\xff\"}",
 	`{"query": "q", "documents": ["a"], "top_n": 1e400}`, `{"query": "q", "documents": ["a"], "max_length": -1}`,
+	`{"query": "q", "query": "r", "documents": ["a"]}`, `{"QUERY": "q", "query": "r", "documents": [{"text": "a", "TEXT": 1}]}`,
+	`{"query": "q", "documents": ["a b c d e f"], "max_tokens_per_doc": 2, "truncate_prompt_tokens": 5, "truncation_side": "left"}`,
 }
 
 // FuzzParseRerank: any body is either rejected with a 4xx apiError or yields a request
@@ -22,7 +26,7 @@ func FuzzParseRerank(f *testing.F) {
 		f.Add([]byte(s), true)
 		f.Add([]byte(s), false)
 	}
-	lim := limits{maxDocuments: 4, maxLength: 64, defaultMode: TruncLongestFirst, maxChunks: 4, minMaxLength: minMaxLength, defaultReturn: true}
+	lim := limits{maxDocuments: 4, maxLength: 64, defaultMode: gorerank.TruncateLongestFirst, maxChunks: 4, defaultReturn: true}
 	f.Fuzz(func(t *testing.T, body []byte, cohere bool) {
 		r, err := parseRerank(body, cohere, lim)
 		if err != nil {
@@ -32,8 +36,8 @@ func FuzzParseRerank(f *testing.F) {
 			return
 		}
 		if strings.TrimSpace(r.query) == "" || len(r.docs) == 0 || len(r.docs) > lim.maxDocuments ||
-			r.opts.maxLength < minMaxLength || r.opts.maxLength > lim.maxLength || r.topN < 0 ||
-			r.opts.maxChunks < 1 || r.opts.maxChunks > lim.maxChunks {
+			r.opts.score.MaxLength < 1 || r.opts.score.MaxLength > lim.maxLength || r.topN < 0 ||
+			r.opts.score.MaxWindows < 1 || r.opts.score.MaxWindows > lim.maxChunks || r.opts.score.MaxDocTokens < 0 {
 			t.Fatalf("accepted out-of-range request %+v from %q", r, body)
 		}
 	})

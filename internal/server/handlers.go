@@ -27,6 +27,18 @@ type (
 		Results       []v1Result   `json:"results"`
 		RankedResults []seedResult `json:"ranked_results,omitempty"`
 		Usage         usage        `json:"usage"`
+		Meta          *meta        `json:"meta,omitempty"`
+	}
+	// meta is Cohere's ApiMeta: its SDKs' response schema requires it.
+	meta struct {
+		APIVersion  apiVersion  `json:"api_version"`
+		BilledUnits billedUnits `json:"billed_units"`
+	}
+	apiVersion struct {
+		Version string `json:"version"`
+	}
+	billedUnits struct {
+		SearchUnits int `json:"search_units"` // Cohere: one per query and 100 documents
 	}
 	v1Result struct {
 		Index          int      `json:"index"`
@@ -73,14 +85,21 @@ func (s *Server) engineOrUnavailable(w http.ResponseWriter) (*engineState, error
 }
 
 func (s *Server) handleV1Rerank(w http.ResponseWriter, r *http.Request) error {
-	return s.serveRerank(w, r, true)
+	return s.serveRerank(w, r, "1")
+}
+
+func (s *Server) handleV2Rerank(w http.ResponseWriter, r *http.Request) error {
+	return s.serveRerank(w, r, "2")
 }
 
 func (s *Server) handleRerank(w http.ResponseWriter, r *http.Request) error {
-	return s.serveRerank(w, r, false)
+	return s.serveRerank(w, r, "")
 }
 
-func (s *Server) serveRerank(w http.ResponseWriter, r *http.Request, cohere bool) error {
+// serveRerank answers the three dialects; cohereVersion is "1" or "2" on /v1/rerank and
+// /v2/rerank, "" on /rerank.
+func (s *Server) serveRerank(w http.ResponseWriter, r *http.Request, cohereVersion string) error {
+	cohere := cohereVersion != ""
 	body, err := s.readBody(w, r)
 	if err != nil {
 		return err
@@ -93,18 +112,11 @@ func (s *Server) serveRerank(w http.ResponseWriter, r *http.Request, cohere bool
 	if err != nil {
 		return err
 	}
-	res, tokens, err := s.rank(r.Context(), st, req.query, req.docs, req.opts)
+	res, tokens, err := s.rank(r.Context(), st, req.query, req.docs, req.opts, req.field())
 	if err != nil {
 		var ae *apiError
-		if errors.As(err, &ae) {
-			if ae.status == 429 {
-				w.Header().Set("Retry-After", "1")
-			}
-			msg := err.Error()
-			if req.format == formatTEI { // name the field the client sent
-				msg = strings.Replace(msg, "documents[", "texts[", 1)
-			}
-			return &apiError{status: ae.status, typ: ae.typ, msg: msg}
+		if errors.As(err, &ae) && ae.status == 429 {
+			w.Header().Set("Retry-After", "1")
 		}
 		return err
 	}
@@ -115,9 +127,9 @@ func (s *Server) serveRerank(w http.ResponseWriter, r *http.Request, cohere bool
 	if req.format == formatTEI {
 		out := make([]teiResult, len(res))
 		for k, x := range res {
-			out[k] = teiResult{Index: x.index, Score: x.score(raw), Truncated: x.truncated}
+			out[k] = teiResult{Index: x.Index, Score: score(x, raw), Truncated: x.Truncated}
 			if req.returnDocs {
-				out[k].Text = &req.docs[x.index]
+				out[k].Text = &req.docs[x.Index]
 			}
 		}
 		writeJSON(w, 200, out)
@@ -126,15 +138,18 @@ func (s *Server) serveRerank(w http.ResponseWriter, r *http.Request, cohere bool
 	resp := v1Response{ID: w.Header().Get("X-Request-Id"), Model: st.info.ID, Results: make([]v1Result, len(res)),
 		Usage: usage{PromptTokens: tokens, TotalTokens: tokens}}
 	for k, x := range res {
-		resp.Results[k] = v1Result{Index: x.index, RelevanceScore: x.score(raw), Truncated: x.truncated}
+		resp.Results[k] = v1Result{Index: x.Index, RelevanceScore: score(x, raw), Truncated: x.Truncated}
 		if req.returnDocs {
-			resp.Results[k].Document = &docText{req.docs[x.index]}
+			resp.Results[k].Document = &docText{req.docs[x.Index]}
 		}
+	}
+	if cohere {
+		resp.Meta = &meta{APIVersion: apiVersion{cohereVersion}, BilledUnits: billedUnits{(len(req.docs) + 99) / 100}}
 	}
 	if req.format == formatSeed {
 		resp.RankedResults = make([]seedResult, len(res))
 		for k, x := range res {
-			resp.RankedResults[k] = seedResult{Index: x.index, Score: x.score(raw), Text: req.docs[x.index], Truncated: x.truncated}
+			resp.RankedResults[k] = seedResult{Index: x.Index, Score: score(x, raw), Text: req.docs[x.Index], Truncated: x.Truncated}
 		}
 	}
 	writeJSON(w, 200, resp)
@@ -154,6 +169,22 @@ func (s *Server) handleTokenize(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// /tokenize shows whole texts with tokens and offsets, which costs memory in proportion
+	// to the text: refuse texts longer than any model input could use, after a cheap count
+	// that stops at the limit.
+	limit := s.cfg.MaxLength * s.cfg.MaxChunks
+	fits := func(field string, texts ...string) error {
+		for i, t := range texts {
+			ok, err := st.eng.Pipeline().Fits(t, limit)
+			if err != nil {
+				return fmt.Errorf("tokenizing: %w", err)
+			}
+			if !ok {
+				return tooLarge("%s[%d] has more than %d tokens (--max-length × --max-chunks), more than /tokenize shows", field, i, limit)
+			}
+		}
+		return nil
+	}
 	var out [][]tokenOut
 	if req.Inputs != nil && string(req.Inputs) != "null" {
 		var texts []string
@@ -170,6 +201,9 @@ func (s *Server) handleTokenize(w http.ResponseWriter, r *http.Request) error {
 		if len(texts) > s.cfg.MaxDocuments {
 			return tooLarge(`field "inputs" has %d entries, over the limit of %d (--max-documents)`, len(texts), s.cfg.MaxDocuments)
 		}
+		if err := fits("inputs", texts...); err != nil {
+			return err
+		}
 		special := req.AddSpecialTokens == nil || *req.AddSpecialTokens
 		for _, t := range texts {
 			enc, err := st.eng.Encode(t, tokenizer.Options{NoSpecial: !special, MaxLength: 0})
@@ -181,32 +215,60 @@ func (s *Server) handleTokenize(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, 200, out)
 		return nil
 	}
-	body2, _ := json.Marshal(req.rawRequest)
-	rr, aerr := parseRerank(body2, false, s.lim)
+	rr, aerr := parseRawRerank(&req.rawRequest, false, s.lim)
 	if aerr != nil {
 		return badRequest(`give "inputs" (texts) or "query" and "documents" (pairs): %s`, aerr.msg)
 	}
-	strategy := tokenizer.LongestFirst
-	if rr.opts.mode == TruncOnlySecond {
-		strategy = tokenizer.OnlySecond
+	if err := fits("query", rr.query); err != nil {
+		return err
 	}
-	o := tokenizer.Options{Strategy: strategy, Left: rr.opts.left}
-	if rr.opts.truncate {
-		o.MaxLength = rr.opts.maxLength
+	if err := fits(rr.field(), rr.docs...); err != nil {
+		return err
 	}
-	for i, d := range rr.docs {
-		enc, err := st.eng.EncodePair(rr.query, d, o)
-		if errors.Is(err, tokenizer.ErrSequenceTooShort) {
-			return tooLarge("documents[%d]: the query does not fit in max_length %d with truncation %q", i, rr.opts.maxLength, rr.opts.mode)
-		}
+	// the ids the model sees (the scoring pipeline, every text whole for exact positions),
+	// with the tokens and offsets of each text's own encoding
+	p := st.eng.Pipeline().Exact()
+	inputs, err := p.Prepare(r.Context(), rr.query, rr.docs, rr.opts.score)
+	if err != nil {
+		return s.scoreError(r.Context(), err, rr.field(), nil)
+	}
+	qe, err := st.eng.Encode(rr.query, tokenizer.Options{NoSpecial: true})
+	if err != nil {
+		return fmt.Errorf("tokenizing: %w", err)
+	}
+	tmpl := p.Template()
+	for i, in := range inputs {
+		de, err := st.eng.Encode(rr.docs[i], tokenizer.Options{NoSpecial: true})
 		if err != nil {
 			return fmt.Errorf("tokenizing: %w", err)
 		}
-		out = append(out, tokensOf(enc, true))
+		for k := range in.Seqs {
+			sp := in.Spans[k]
+			var toks []tokenOut
+			special := func(ids []int32) {
+				for _, id := range ids {
+					toks = append(toks, tokenOut{ID: id, Text: st.eng.Token(id), Special: true, Sequence: ptr(-1)})
+				}
+			}
+			text := func(e *tokenizer.Encoding, from, to, seq int) {
+				for j := from; j < to; j++ {
+					a, b := e.ByteOffsets[j][0], e.ByteOffsets[j][1]
+					toks = append(toks, tokenOut{ID: e.IDs[j], Text: e.Tokens[j], Start: &a, Stop: &b, Sequence: ptr(seq)})
+				}
+			}
+			special(tmpl.Prefix)
+			text(qe, sp[0], sp[1], 0)
+			special(tmpl.Middle)
+			text(de, sp[2], sp[3], 1)
+			special(tmpl.Suffix)
+			out = append(out, toks)
+		}
 	}
 	writeJSON(w, 200, out)
 	return nil
 }
+
+func ptr(v int) *int { return &v }
 
 func tokensOf(e *tokenizer.Encoding, pair bool) []tokenOut {
 	out := make([]tokenOut, len(e.IDs))

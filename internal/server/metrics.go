@@ -27,6 +27,7 @@ type metrics struct {
 	queueArea     depthIntegral // rerank_queue_pair_seconds_total
 	dropped       prometheus.Counter
 	truncated     prometheus.Counter
+	isolated      prometheus.Counter
 	cacheHits     prometheus.Counter
 	cacheMisses   prometheus.Counter
 	cacheEntries  prometheus.GaugeFunc
@@ -67,6 +68,8 @@ func newMetrics(version string, cacheLen func() int) *metrics {
 		m.queueArea.total)
 	m.dropped = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "queue_dropped_total",
 		Help: "Queued sequences dropped because their client went away or timed out."})
+	m.isolated = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "batches_isolated_total",
+		Help: "Failed batches shared by several requests, re-run one request at a time so only the culprit fails."})
 	m.truncated = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "truncated_pairs_total",
 		Help: "Pairs cut to max_length."})
 	m.cacheHits = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "cache_hits_total",
@@ -81,7 +84,7 @@ func newMetrics(version string, cacheLen func() int) *metrics {
 		Help: "Always 1; labels give the version.", ConstLabels: prometheus.Labels{"version": version}})
 	build.Set(1)
 	m.reg.MustRegister(m.requests, m.requestTime, m.inFlight, m.queueTime, m.tokenizeTime, m.inferenceTime,
-		m.pairs, m.tokens, m.batchSize, m.batchTokens, m.queueDepth, queueArea, m.dropped, m.truncated,
+		m.pairs, m.tokens, m.batchSize, m.batchTokens, m.queueDepth, queueArea, m.dropped, m.truncated, m.isolated,
 		m.cacheHits, m.cacheMisses, m.cacheEntries, m.ready, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

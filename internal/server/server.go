@@ -10,16 +10,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/gorerank/gorerank"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -38,7 +37,7 @@ type Config struct {
 	RequestTimeout        time.Duration // per scoring request, queue included
 	CacheSize             int           // LRU entries (0: the default); NoCache disables the cache
 	NoCache               bool
-	Truncation            string // default truncation mode
+	Truncation            string // default truncation mode (a gorerank.Truncation)
 	WindowOverlap         int    // windows mode: tokens shared by neighbouring windows
 	MaxChunks             int    // windows mode: most windows per document
 	NoReturnDocuments     bool   // /v1/rerank: return_documents defaults to false instead of true
@@ -63,9 +62,9 @@ func DefaultConfig() Config {
 		Workers:               1,
 		RequestTimeout:        60 * time.Second,
 		CacheSize:             10000,
-		Truncation:            TruncLongestFirst,
-		WindowOverlap:         64,
-		MaxChunks:             16,
+		Truncation:            string(gorerank.TruncateLongestFirst),
+		WindowOverlap:         gorerank.DefaultWindowOverlap,
+		MaxChunks:             gorerank.DefaultMaxWindows,
 		Version:               "dev",
 	}
 }
@@ -105,23 +104,31 @@ func (c *Config) fill() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	positive := []struct {
+		flag string
+		v    int64
+	}{
+		{"--max-length", int64(c.MaxLength)}, {"--max-documents", int64(c.MaxDocuments)},
+		{"--max-batch-tokens", int64(c.MaxBatchTokens)}, {"--max-batch-size", int64(c.MaxBatchSize)},
+		{"--max-queue", int64(c.MaxQueue)}, {"--max-concurrent-requests", int64(c.MaxConcurrentRequests)},
+		{"--workers", int64(c.Workers)}, {"--max-chunks", int64(c.MaxChunks)}, {"--max-body-bytes", c.MaxBodyBytes},
+	}
+	for _, p := range positive {
+		if p.v < 1 {
+			return fmt.Errorf("server: %s must be positive, got %d", p.flag, p.v)
+		}
+	}
 	switch {
-	case c.MaxLength < minMaxLength:
-		return fmt.Errorf("server: max length %d is below the minimum %d", c.MaxLength, minMaxLength)
-	case c.MaxDocuments < 1 || c.MaxBatchTokens < 1 || c.MaxBatchSize < 1 || c.MaxQueue < 1 ||
-		c.MaxConcurrentRequests < 1 || c.Workers < 1 || c.MaxChunks < 1 || c.MaxBodyBytes < 1:
-		return errors.New("server: limits must be positive")
-	case c.CacheSize < 0 || c.WindowOverlap < 0:
-		return errors.New("server: cache size and window overlap must not be negative")
-	case !slices.Contains(truncModes, c.Truncation):
-		return fmt.Errorf("server: truncation must be one of %s, got %q", strings.Join(truncModes, ", "), c.Truncation)
+	case c.CacheSize < 0:
+		return fmt.Errorf("server: --cache-size must not be negative, got %d", c.CacheSize)
+	case c.WindowOverlap < 0:
+		return fmt.Errorf("server: --window-overlap must not be negative, got %d", c.WindowOverlap)
+	}
+	if _, err := gorerank.ParseTruncation(c.Truncation); err != nil {
+		return fmt.Errorf("server: --truncation: %w", err)
 	}
 	return nil
 }
-
-// minMaxLength is the smallest max_length accepted: the 4 special tokens of the pair template
-// plus room for a query and a document.
-const minMaxLength = 16
 
 // Server is the HTTP rerank server. Create it with [New], give it a model with [Server.SetEngine]
 // (it answers 503 on scoring endpoints and /ready until then), serve [Server.Handler], and call
@@ -153,8 +160,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, cache: newLRU(cfg.CacheSize), slots: make(chan struct{}, cfg.MaxConcurrentRequests)}
 	s.m = newMetrics(cfg.Version, s.cache.len)
-	s.lim = limits{maxDocuments: cfg.MaxDocuments, maxLength: cfg.MaxLength, defaultMode: cfg.Truncation,
-		maxChunks: cfg.MaxChunks, minMaxLength: minMaxLength, defaultReturn: !cfg.NoReturnDocuments}
+	s.lim = limits{maxDocuments: cfg.MaxDocuments, maxLength: cfg.MaxLength, defaultMode: gorerank.Truncation(cfg.Truncation),
+		maxChunks: cfg.MaxChunks, windowOverlap: cfg.WindowOverlap, defaultReturn: !cfg.NoReturnDocuments}
 	s.keyHash = sha256.Sum256([]byte(cfg.APIKey))
 	s.handler = s.closeWhileDraining(s.routes())
 	return s, nil
@@ -167,6 +174,9 @@ func (s *Server) SetEngine(e Engine) error {
 	info := e.Info()
 	if info.MaxTokens > 0 && s.cfg.MaxLength > info.MaxTokens {
 		return fmt.Errorf("server: max length %d exceeds the model's position limit %d", s.cfg.MaxLength, info.MaxTokens)
+	}
+	if _, err := e.Pipeline().Check(gorerank.ScoreOptions{MaxLength: s.cfg.MaxLength}); err != nil {
+		return fmt.Errorf("server: --max-length: %w", err)
 	}
 	if s.cfg.ModelName != "" {
 		info.ID = s.cfg.ModelName
@@ -210,7 +220,7 @@ func (s *Server) routes() http.Handler {
 	metricsH := promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{Registry: s.m.reg})
 	table := map[string]route{
 		"/v1/rerank":    {http.MethodPost, false, s.handleV1Rerank},
-		"/v2/rerank":    {http.MethodPost, false, s.handleV1Rerank}, // the path of Cohere's v2 client; same format
+		"/v2/rerank":    {http.MethodPost, false, s.handleV2Rerank}, // the path of Cohere's v2 client; same format
 		"/rerank":       {http.MethodPost, false, s.handleRerank},
 		"/tokenize":     {http.MethodPost, false, s.handleTokenize},
 		"/info":         {http.MethodGet, false, s.handleInfo},
@@ -280,8 +290,9 @@ func (s *Server) routes() http.Handler {
 		if err := rt.h(rw, r); err != nil {
 			var ae *apiError
 			if !errors.As(err, &ae) {
+				// the details stay in the log: they may come from a batch shared with others
 				s.log.ErrorContext(ctx, "request failed", "request_id", id, "error", err)
-				ae = &apiError{status: 500, typ: errInternal, msg: err.Error()}
+				ae = &apiError{status: 500, typ: errInternal, msg: fmt.Sprintf("internal error while scoring (request id %s; the details are in the server log)", id)}
 			}
 			writeError(rw, ae)
 		}
@@ -413,7 +424,12 @@ func writeError(w http.ResponseWriter, e *apiError) {
 
 // readBody reads at most MaxBodyBytes; a larger body is a 413.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	var buf bytes.Buffer
+	if r.ContentLength > 0 && r.ContentLength <= s.cfg.MaxBodyBytes {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead) // one allocation, not a doubling series
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	body := buf.Bytes()
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorerank/gorerank"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -165,11 +166,21 @@ func TestRerankErrors(t *testing.T) {
 		{"query number", "/v1/rerank", `{"query": 5, "documents": ["a"]}`, 400, `"query"`},
 		{"documents string", "/v1/rerank", `{"query": "q", "documents": "a"}`, 400, `"documents"`},
 		{"top_n string", "/v1/rerank", `{"query": "q", "documents": ["a"], "top_n": "2"}`, 400, `"top_n"`},
-		{"top_n zero", "/v1/rerank", `{"query": "q", "documents": ["a"], "top_n": 0}`, 400, `top_n`},
+		{"top_n negative", "/v1/rerank", `{"query": "q", "documents": ["a"], "top_n": -1}`, 400, `top_n`},
 		{"top_n float", "/v1/rerank", `{"query": "q", "documents": ["a"], "top_n": 1.5}`, 400, `top_n`},
 		{"invalid utf8", "/v1/rerank", "{\"query\": \"q\xff\", \"documents\": [\"a\"]}", 400, "UTF-8"},
 		{"missing query", "/v1/rerank", `{"documents": ["a"]}`, 400, `"query" is required`},
-		{"empty query", "/v1/rerank", `{"query": "  ", "documents": ["a"]}`, 400, "must not be empty"},
+		{"empty query", "/v1/rerank", `{"query": "", "documents": ["a"]}`, 400, "empty or blank"},
+		{"blank query", "/v1/rerank", `{"query": " \t ", "documents": ["a"]}`, 400, "empty or blank"},
+		{"QUERY is not query", "/v1/rerank", `{"QUERY": "q", "documents": ["a"]}`, 400, `"query" is required`},
+		{"duplicate key", "/v1/rerank", `{"query": "q", "query": "r", "documents": ["a"]}`, 400, `"query" appears more than once`},
+		{"duplicate text key", "/v1/rerank", `{"query": "q", "documents": [{"text": "a", "text": "b"}]}`, 400, `documents[0]: key "text" appears more than once`},
+		{"TEXT is not text", "/v1/rerank", `{"query": "q", "documents": [{"TEXT": "a"}]}`, 400, `no "text"`},
+		{"max_length and truncate_prompt_tokens", "/v1/rerank", `{"query": "q", "documents": ["a"], "max_length": 20, "truncate_prompt_tokens": 20}`, 400, "not both"},
+		{"bad truncate_prompt_tokens", "/v1/rerank", `{"query": "q", "documents": ["a"], "truncate_prompt_tokens": 0}`, 400, "truncate_prompt_tokens"},
+		{"bad max_tokens_per_doc", "/v2/rerank", `{"query": "q", "documents": ["a"], "max_tokens_per_doc": 0}`, 400, "max_tokens_per_doc"},
+		{"bad truncation_side", "/v1/rerank", `{"query": "q", "documents": ["a"], "truncation_side": "middle"}`, 400, "truncation_side"},
+		{"sides disagree", "/rerank", `{"query": "q", "texts": ["a"], "truncation_side": "left", "truncation_direction": "Right"}`, 400, "disagree"},
 		{"missing documents", "/rerank", `{"query": "q"}`, 400, "required"},
 		{"null documents", "/v1/rerank", `{"query": "q", "documents": null}`, 400, "required"},
 		{"empty documents", "/v1/rerank", `{"query": "q", "documents": []}`, 400, "must not be empty"},
@@ -183,12 +194,12 @@ func TestRerankErrors(t *testing.T) {
 		{"both lists", "/rerank", `{"query": "q", "documents": ["a"], "texts": ["b"]}`, 400, "not both"},
 		{"texts on v1", "/v1/rerank", `{"query": "q", "texts": ["b"]}`, 400, "TEI"},
 		{"max_length too big", "/v1/rerank", `{"query": "q", "documents": ["a"], "max_length": 100000}`, 400, "max_length"},
-		{"max_length too small", "/v1/rerank", `{"query": "q", "documents": ["a"], "max_length": 2}`, 400, "max_length"},
+		{"max_length too small", "/v1/rerank", `{"query": "q", "documents": ["a"], "max_length": 4}`, 400, "max length 4 leaves no room beside the 4 special tokens"},
 		{"bad truncation", "/v1/rerank", `{"query": "q", "documents": ["a"], "truncation": "middle"}`, 400, "truncation"},
 		{"bad direction", "/rerank", `{"query": "q", "texts": ["a"], "truncation_direction": "up"}`, 400, "truncation_direction"},
 		{"bad chunks", "/v1/rerank", `{"query": "q", "documents": ["a"], "max_chunks_per_doc": 0}`, 400, "max_chunks_per_doc"},
-		{"too long, no truncation", "/v1/rerank", `{"query": "q", "documents": ["a", "` + long + `"], "truncate": false}`, 413, "documents[1]: the pair has 45 tokens, over max_length 32"},
-		{"query too long for only_second", "/v1/rerank", `{"query": "` + long + `", "documents": ["a"], "truncation": "only_second"}`, 413, "query has 40 tokens"},
+		{"too long, no truncation", "/v1/rerank", `{"query": "q", "documents": ["a", "` + long + `"], "truncate": false}`, 413, "documents[1]: the pair has more than 34 tokens, over max length 32"},
+		{"query too long for only_second", "/v1/rerank", `{"query": "` + long + `", "documents": ["a"], "truncation": "only_second"}`, 413, "documents[0]: the query has more than 32 tokens; only_second with max length 32 keeps at most 27"},
 		{"body too large", "/v1/rerank", `{"query": "q", "documents": ["` + strings.Repeat("x", 5000) + `"]}`, 413, "--max-body-bytes"},
 		{"unknown path", "/v3/rerank", `{}`, 404, "no endpoint"},
 	}
@@ -381,7 +392,7 @@ func TestCache(t *testing.T) {
 
 func TestLRU(t *testing.T) {
 	c := newLRU(2)
-	k := func(s string) cacheKey { return makeKey("m", s, "d", scoreOptions{maxLength: 512}) }
+	k := func(s string) cacheKey { return makeKey("m", s, "d", gorerank.ScoreOptions{MaxLength: 512}) }
 	c.put(k("a"), cacheValue{logit: 1})
 	c.put(k("b"), cacheValue{logit: 2})
 	if _, ok := c.get(k("a")); !ok {
@@ -397,7 +408,7 @@ func TestLRU(t *testing.T) {
 	if c.len() != 2 {
 		t.Errorf("len %d", c.len())
 	}
-	if makeKey("m", "ab", "c", scoreOptions{}) == makeKey("m", "a", "bc", scoreOptions{}) {
+	if makeKey("m", "ab", "c", gorerank.ScoreOptions{}) == makeKey("m", "a", "bc", gorerank.ScoreOptions{}) {
 		t.Error("key ambiguity")
 	}
 	var off *lru
@@ -498,26 +509,77 @@ func TestRequestTimeout(t *testing.T) {
 	}
 }
 
+// TestEngineFailures: an engine error, panic or NaN is a 500 with a generic message (the
+// engine's text stays in the log), and the same server goes on answering.
 func TestEngineFailures(t *testing.T) {
-	s := newTestServer(t, Config{}, &fakeEngine{fail: errors.New("out of memory")})
+	for _, c := range []struct {
+		name string
+		f    *fakeEngine
+	}{
+		{"engine error", &fakeEngine{fail: errors.New("out of memory"), poison: "poison"}},
+		{"engine panic", &fakeEngine{panics: true, poison: "poison"}},
+	} {
+		s := newTestServer(t, Config{NoCache: true}, c.f)
+		bad := `{"query": "q", "documents": ["a", "poison b"]}`
+		r := do(t, s.Handler(), "POST", "/v1/rerank", bad)
+		e := decode[errorBody](t, r.body)
+		if r.status != 500 || e.Error.Type != errInternal || strings.Contains(string(r.body), "out of memory") || strings.Contains(string(r.body), "exploded") {
+			t.Errorf("%s: %d %s", c.name, r.status, r.body)
+		}
+		// the server that saw the failure still answers
+		if r := do(t, s.Handler(), "POST", "/v1/rerank", `{`+threeDocs+`}`); r.status != 200 {
+			t.Errorf("%s: afterwards %d %s", c.name, r.status, r.body)
+		}
+	}
+	s := newTestServer(t, Config{}, &fakeEngine{nan: true})
 	r := do(t, s.Handler(), "POST", "/v1/rerank", `{`+threeDocs+`}`)
-	if r.status != 500 || !strings.Contains(string(r.body), "out of memory") {
-		t.Errorf("engine error: %d %s", r.status, r.body)
-	}
-	s = newTestServer(t, Config{}, &fakeEngine{panics: true})
-	r = do(t, s.Handler(), "POST", "/v1/rerank", `{`+threeDocs+`}`)
-	if r.status != 500 || decode[errorBody](t, r.body).Error.Type != errInternal {
-		t.Errorf("engine panic: %d %s", r.status, r.body)
-	}
-	s = newTestServer(t, Config{}, &fakeEngine{nan: true})
-	r = do(t, s.Handler(), "POST", "/v1/rerank", `{`+threeDocs+`}`)
-	if r.status != 500 || !json.Valid(r.body) || !strings.Contains(string(r.body), "non-finite") {
+	if r.status != 500 || !json.Valid(r.body) || decode[errorBody](t, r.body).Error.Type != errInternal {
 		t.Errorf("NaN logits: %d %s", r.status, r.body)
 	}
-	// the server still works afterwards
-	s2 := newTestServer(t, Config{}, &fakeEngine{})
-	if r := do(t, s2.Handler(), "POST", "/v1/rerank", `{`+threeDocs+`}`); r.status != 200 {
-		t.Errorf("after panic: %d", r.status)
+}
+
+// TestBatchFailureStaysLocal: two requests share a batch; the engine fails (or panics) on
+// one's input. The batch is re-run one request at a time: only the culprit gets the 500 and
+// the other gets its scores.
+func TestBatchFailureStaysLocal(t *testing.T) {
+	for _, panics := range []bool{false, true} {
+		f := &fakeEngine{poison: "poison", panics: panics, fail: errors.New("secret engine detail"), gate: make(chan struct{}), started: make(chan struct{}, 100)}
+		s := newTestServer(t, Config{NoCache: true, MaxBatchTokens: 1000}, f)
+		h := s.Handler()
+		// a first request holds the only worker at the gate, so the next two queue together
+		first := make(chan reply, 1)
+		go func() { first <- do(t, h, "POST", "/v1/rerank", `{"query": "x", "documents": ["x"]}`) }()
+		<-f.started
+		results := make([]reply, 2)
+		var wg sync.WaitGroup
+		for i, body := range []string{`{"query": "paris", "documents": ["paris france", "berlin"], "raw_scores": true}`, `{"query": "q", "documents": ["poison q"]}`} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i] = do(t, h, "POST", "/v1/rerank", body)
+			}()
+		}
+		waitFor(t, func() bool {
+			s.engine.Load().batch.mu.Lock()
+			defer s.engine.Load().batch.mu.Unlock()
+			return s.engine.Load().batch.pending == 3
+		})
+		close(f.gate)
+		wg.Wait()
+		<-first
+		good, bad := results[0], results[1]
+		if good.status != 200 {
+			t.Errorf("panics=%v: innocent request %d %s", panics, good.status, good.body)
+		} else if v := decode[v1Response](t, good.body); v.Results[0].Index != 0 || v.Results[0].RelevanceScore != -1 {
+			t.Errorf("panics=%v: innocent scores %s", panics, good.body)
+		}
+		if bad.status != 500 || strings.Contains(string(bad.body), "secret") || strings.Contains(string(bad.body), "exploded") {
+			t.Errorf("panics=%v: culprit %d %s", panics, bad.status, bad.body)
+		}
+		_, batches := f.snapshot()
+		if len(batches) < 4 { // the first request, the shared batch, then each request alone
+			t.Errorf("panics=%v: batches %v", panics, batches)
+		}
 	}
 }
 
@@ -737,6 +799,16 @@ func TestParallelTokenization(t *testing.T) {
 		}
 		if res.RelevanceScore != want || (k < 98 && res.Index == 37) {
 			t.Errorf("result %d: %+v", k, res)
+		}
+	}
+}
+
+// waitFor polls cond for up to 5 s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 5 s")
 		}
 	}
 }

@@ -2,38 +2,44 @@ package server
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/gorerank/gorerank"
 	"github.com/gorerank/gorerank/tokenizer"
-	"github.com/gorerank/gorerank/xlmr"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func loadTiny(t testing.TB) *XLMREngine {
 	t.Helper()
-	m, err := xlmr.Load("../../testdata/tiny", xlmr.LoadOptions{})
+	l, err := gorerank.LoadModel(context.Background(), "../../testdata/tiny", gorerank.Options{TokenizerPath: "../../testdata/tokenizer/tokenizer.json"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { m.Close() })
-	tok, err := tokenizer.Load("../../testdata/tokenizer/tokenizer.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := NewXLMREngine(m, tok, ModelInfo{ID: "tiny"})
+	t.Cleanup(func() { l.Close() })
+	e, err := NewXLMREngine(l, ModelInfo{ID: "tiny"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return e
 }
 
-// JoinPair over separately encoded texts must give exactly the tokenizer's pair encoding
-// (the server relies on it to tokenize a query once per request).
-func TestXLMRJoinPairMatchesTokenizer(t *testing.T) {
+// The pipeline (each text tokenized alone, joined with the template read from the
+// tokenizer) gives exactly the tokenizer's pair encoding.
+func TestXLMRPipelineMatchesTokenizer(t *testing.T) {
 	e := loadTiny(t)
 	f, err := os.Open("../../testdata/tokenizer/tokenizer_corpus.json")
 	if err != nil {
@@ -49,16 +55,26 @@ func TestXLMRJoinPairMatchesTokenizer(t *testing.T) {
 	if len(corpus.Pairs) < 100 {
 		t.Fatalf("only %d pairs", len(corpus.Pairs))
 	}
+	n := 0
 	for _, p := range corpus.Pairs {
-		want, err := e.EncodePair(p[0], p[1], tokenizer.Options{})
+		if strings.TrimSpace(p[0]) == "" {
+			continue
+		}
+		want, err := e.l.Tokenizer.EncodePair(p[0], p[1], tokenizer.Options{MaxLength: 512})
 		if err != nil {
 			t.Fatal(err)
 		}
-		q, _ := e.Encode(p[0], tokenizer.Options{NoSpecial: true})
-		d, _ := e.Encode(p[1], tokenizer.Options{NoSpecial: true})
-		if got := e.JoinPair(q.IDs, d.IDs); !slices.Equal(got, want.IDs) {
+		in, err := e.Pipeline().Prepare(context.Background(), p[0], []string{p[1]}, gorerank.ScoreOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if got := in[0].Seqs[0]; !slices.Equal(got, want.IDs) {
 			t.Errorf("pair %q / %q:\n got %v\nwant %v", p[0], p[1], got, want.IDs)
 		}
+	}
+	if n < 100 {
+		t.Errorf("only %d pairs compared", n)
 	}
 }
 
@@ -74,7 +90,7 @@ func TestXLMREngineThroughServer(t *testing.T) {
 	}
 	got := decode[[]teiResult](t, r.body)
 	for _, res := range got {
-		enc, err := e.EncodePair("what is the capital of China?", docs[res.Index], tokenizer.Options{MaxLength: 512})
+		enc, err := e.l.Tokenizer.EncodePair("what is the capital of China?", docs[res.Index], tokenizer.Options{MaxLength: 512})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,7 +129,7 @@ func TestXLMRWindows(t *testing.T) {
 	for start := 0; ; start += stride {
 		end := min(start+room, len(de.IDs))
 		l := make([]float32, 1)
-		if err := e.Score([][]int32{e.JoinPair(qe.IDs, de.IDs[start:end])}, l); err != nil {
+		if err := e.Score([][]int32{e.Pipeline().Template().Join(qe.IDs, de.IDs[start:end])}, l); err != nil {
 			t.Fatal(err)
 		}
 		best = math.Max(best, float64(l[0]))
@@ -133,18 +149,159 @@ func TestXLMRWindows(t *testing.T) {
 	}
 }
 
-// Odd but valid input through the real tokenizer and model: always 200, never a 5xx.
+// Odd input through the real tokenizer and model: every answer is what the library gives
+// for the same options (the same logits bit for bit, or 413 exactly where the library says
+// ErrTooLong), never a 5xx.
 func TestXLMROddInputs(t *testing.T) {
 	e := loadTiny(t)
-	s := newTestServer(t, Config{MaxLength: 32}, e)
+	s := newTestServer(t, Config{MaxLength: 32, NoCache: true}, e)
 	docs := []string{"", " ", "\u200d", "<s></s><pad><mask>", "👩‍👩‍👧‍👦🇫🇷", strings.Repeat("x", 5000), "e\u0301\u0301\u0301", "\x00\x01", "\ufeffBOM", "日本語のテキスト" + strings.Repeat("。", 100)}
+	ctx := context.Background()
+	cases := 0
 	for _, mode := range []string{"longest_first", "only_second", "flag", "windows"} {
 		for _, q := range []string{"q", "<mask>", strings.Repeat("long query ", 30)} {
-			body, _ := json.Marshal(map[string]any{"query": q, "documents": docs, "truncation": mode})
+			body, _ := json.Marshal(map[string]any{"query": q, "documents": docs, "truncation": mode, "raw_scores": true})
 			r := do(t, s.Handler(), "POST", "/v1/rerank", string(body))
-			if r.status != 200 && !(r.status == 413 && mode == "only_second") {
+			o := gorerank.ScoreOptions{MaxLength: 32, Truncation: gorerank.Truncation(mode), WindowOverlap: DefaultConfig().WindowOverlap, MaxWindows: DefaultConfig().MaxChunks}
+			inputs, err := e.Pipeline().Prepare(ctx, q, docs, o)
+			if err != nil {
+				if !errors.Is(err, gorerank.ErrTooLong) || r.status != 413 {
+					t.Errorf("%s / %.20q: server %d %s, library %v", mode, q, r.status, r.body, err)
+				}
+				continue
+			}
+			if r.status != 200 {
 				t.Errorf("%s / %.20q: %d %s", mode, q, r.status, r.body)
+				continue
+			}
+			var seqs [][]int32
+			for _, in := range inputs {
+				seqs = append(seqs, in.Seqs...)
+			}
+			logits := make([]float32, len(seqs))
+			if err := e.Score(seqs, logits); err != nil {
+				t.Fatal(err)
+			}
+			want, err := gorerank.Reduce(inputs, logits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gorerank.Rank(want)
+			got := decode[v1Response](t, r.body).Results
+			if len(got) != len(want) {
+				t.Fatalf("%s / %.20q: %d results", mode, q, len(got))
+			}
+			for k := range got {
+				if got[k].Index != want[k].Index || got[k].RelevanceScore != float64(want[k].Logit) || got[k].Truncated != want[k].Truncated {
+					t.Errorf("%s / %.20q rank %d: server %+v, library %+v", mode, q, k, got[k], want[k])
+				}
+			}
+			cases++
+		}
+	}
+	if cases < 10 {
+		t.Errorf("only %d cases scored", cases)
+	}
+}
+
+// countingEngine counts the sequences scored by the engine it wraps.
+type countingEngine struct {
+	*XLMREngine
+	seqs atomic.Int64
+}
+
+func (c *countingEngine) Score(seqs [][]int32, logits []float32) error {
+	c.seqs.Add(int64(len(seqs)))
+	return c.XLMREngine.Score(seqs, logits)
+}
+
+// TestLargeDocumentBounded: one 10 MB document (one "word", or words; under the default
+// body limit) costs under 100 MB of allocation for the whole request (body, JSON decoding,
+// tokenization, scoring; the 10 MB echo of return_documents left out), and is scored as
+// truncated. TotalAlloc counts every byte allocated, so this bounds the extra peak heap
+// whatever the GC does.
+func TestLargeDocumentBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10 MB request")
+	}
+	e := loadTiny(t)
+	s := newTestServer(t, DefaultConfig(), e)
+	for _, doc := range []string{strings.Repeat("x", 10<<20), strings.Repeat("lorem ipsum ", 10<<20/12)} {
+		raw, _ := json.Marshal(map[string]any{"query": "q", "documents": []string{doc}, "return_documents": false})
+		body := string(raw)
+		var r reply
+		var a, b runtime.MemStats
+		runtime.ReadMemStats(&a)
+		start := time.Now()
+		r = do(t, s.Handler(), "POST", "/v1/rerank", body)
+		el := time.Since(start)
+		runtime.ReadMemStats(&b)
+		n := b.TotalAlloc - a.TotalAlloc
+		if r.status != 200 || !decode[v1Response](t, r.body).Results[0].Truncated || n > 100<<20 || el > 5*time.Second {
+			t.Errorf("10 MB document: %d, %d MB allocated, %v: %.200s", r.status, n>>20, el, r.body)
+		}
+		t.Logf("10 MB document: %.1f MB allocated in %v", float64(n)/(1<<20), el)
+
+		// /tokenize shows whole texts: a text longer than any model input is refused cheaply
+		for _, tb := range []string{`{"inputs": ` + string(mustJSON(t, doc)) + `}`, `{"query": "q", "documents": [` + string(mustJSON(t, doc)) + `]}`} {
+			runtime.ReadMemStats(&a)
+			r = do(t, s.Handler(), "POST", "/tokenize", tb)
+			runtime.ReadMemStats(&b)
+			if n := b.TotalAlloc - a.TotalAlloc; r.status != 413 || n > 100<<20 {
+				t.Errorf("/tokenize of a 10 MB text: %d, %d MB allocated: %.200s", r.status, n>>20, r.body)
 			}
 		}
 	}
+}
+
+// TestClientLeavingStopsWork: a client that leaves mid-request stops the work within a
+// second: the handler returns and the engine scores nothing more for it.
+func TestClientLeavingStopsWork(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a timing test over a large request (too slow under -race)")
+	}
+	e := &countingEngine{XLMREngine: loadTiny(t)}
+	cfg := DefaultConfig()
+	cfg.NoCache, cfg.MaxBatchTokens = true, 2048
+	s := newTestServer(t, cfg, e)
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	docs := make([]string, 1000)
+	for i := range docs {
+		docs[i] = fmt.Sprintf("document %d ", i) + strings.Repeat("lorem ipsum dolor sit amet ", 300)
+	}
+	body, _ := json.Marshal(map[string]any{"query": "q", "documents": docs, "truncation": "windows"})
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "POST", ts.URL+"/v1/rerank", bytes.NewReader(body))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			t.Errorf("the request finished before the client left (%d); make it bigger", resp.StatusCode)
+		}
+	}()
+	waitFor(t, func() bool { return e.seqs.Load() > 0 }) // scoring has started
+	cancel()
+	left := time.Now()
+	<-done
+	waitFor(t, func() bool { return testutil.ToFloat64(s.m.inFlight) == 0 })
+	if el := time.Since(left); el > time.Second {
+		t.Errorf("the handler ran %v after the client left", el)
+	}
+	time.Sleep(200 * time.Millisecond) // a batch in hand may finish
+	n := e.seqs.Load()
+	time.Sleep(300 * time.Millisecond)
+	if m := e.seqs.Load(); m != n {
+		t.Errorf("the engine went on scoring after the client left: %d then %d sequences", n, m)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

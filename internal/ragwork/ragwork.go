@@ -1,0 +1,76 @@
+// Package ragwork generates the "rag" workload of rerank bench and of the tokenization
+// benchmark: one query against 50 pseudo-English documents of a fixed mix of token lengths
+// (32 to 480), seeded so that a seed always gives the same texts.
+package ragwork
+
+import (
+	"math/rand/v2"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gorerank/gorerank/tokenizer"
+)
+
+// Docs is the number of documents of the rag workload; DocLens their token lengths.
+const Docs = 50
+
+var DocLens = func() []int {
+	var l []int
+	for _, g := range []struct{ n, len int }{{5, 32}, {5, 64}, {10, 128}, {10, 192}, {10, 256}, {5, 384}, {5, 480}} {
+		for range g.n {
+			l = append(l, g.len)
+		}
+	}
+	return l
+}()
+
+// Query is the query of the rag workload (about 16 tokens).
+const Query = "How much notice must an employee give before leaving the company during probation?"
+
+// vocabulary is the vocabulary of the seeded pseudo-English rag documents.
+var vocabulary = strings.Fields(`the a of to and in is for on with as by at from that this it be are was
+employee employees company policy notice period days weeks month written resignation probation contract
+salary leave annual sick holiday manager department human resources office work working hours overtime
+payment bonus benefits insurance pension training review performance agreement terms conditions law
+labour regulation employer staff team project meeting report data system customer service quality
+must should may can will shall not only also before after during within under over between each every
+first second third new old full part time year years date start end termination dismissal severance
+record email letter form approval request process procedure rule section article chapter clause page
+Beijing Shanghai Berlin Paris München Zürich café naïve São Paulo 北京 上海 公司 员工 通知`)
+
+// Documents builds the 50 documents, each grown word by word until it tokenizes to its
+// target length (without special tokens), in a fixed shuffled order.
+func Documents(tok *tokenizer.Tokenizer, seed uint64) ([]string, error) {
+	rng := rand.New(rand.NewPCG(seed, 0x5ea7))
+	order := rng.Perm(len(DocLens))
+	docs := make([]string, len(DocLens))
+	for i, oi := range order {
+		target := DocLens[oi]
+		var b strings.Builder
+		n, words := 0, 0
+		for n < target {
+			// No word is more than 4 tokens, so adding a quarter of the gap never overshoots
+			// by much; tokenizing only after each step keeps this linear, not quadratic.
+			for range max(1, (target-n)/4) {
+				w := vocabulary[rng.IntN(len(vocabulary))]
+				if words%12 == 0 && words > 0 {
+					b.WriteString(". ")
+					r, n := utf8.DecodeRuneInString(w)
+					w = string(unicode.ToUpper(r)) + w[n:]
+				} else if words > 0 {
+					b.WriteByte(' ')
+				}
+				b.WriteString(w)
+				words++
+			}
+			enc, err := tok.Encode(b.String(), tokenizer.Options{NoSpecial: true})
+			if err != nil {
+				return nil, err
+			}
+			n = len(enc.IDs)
+		}
+		docs[i] = b.String()
+	}
+	return docs, nil
+}

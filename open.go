@@ -1,0 +1,102 @@
+package gorerank
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/gorerank/gorerank/internal/hub"
+	"github.com/gorerank/gorerank/tokenizer"
+	"github.com/gorerank/gorerank/xlmr"
+)
+
+// Options configure Open and LoadModel.
+type Options struct {
+	// TokenizerPath is the tokenizer.json to use; default: the model folder's tokenizer.json.
+	TokenizerPath string
+	// WeightsFile picks the weights instead of the folder's default (model.safetensors, or
+	// the shards of model.safetensors.index.json): a .safetensors file or a shard index
+	// (*.json). A relative path is relative to the model folder, whoever passes it (the
+	// CLI's --weights included).
+	WeightsFile string
+	DType       DType        // how linear weights are kept; default F32
+	BatchTokens int          // token budget per forward pass; default DefaultBatchTokens
+	Logger      *slog.Logger // load diagnostics; nil: none
+
+	// Revision is the hub revision (branch, tag or commit) when the model is a hub id;
+	// default "main".
+	Revision string
+	// HubProgress, when not nil, receives download progress for a hub id.
+	HubProgress io.Writer
+	// NoTokenizer loads the model alone (LoadModel only; Loaded.Tokenizer and Pipeline
+	// are nil): for callers that bring token ids.
+	NoTokenizer bool
+}
+
+// Loaded is a resolved and loaded model folder: what Open wraps, and what the CLI's
+// subcommands and the server use.
+type Loaded struct {
+	Dir       string // the local model folder
+	Revision  string // the hub commit, when known
+	Tokenizer *tokenizer.Tokenizer
+	Model     *xlmr.Model
+	Pipeline  *Pipeline
+}
+
+// Close releases the model's memory map.
+func (l *Loaded) Close() error { return l.Model.Close() }
+
+// ResolveModel turns a model reference into a local folder: a folder with config.json, a
+// folder in the Hugging Face cache layout (models--org--name), or a hub id such as
+// BAAI/bge-reranker-v2-m3, found in the HF cache or downloaded into it (HF_HOME,
+// HF_HUB_CACHE, HF_HUB_OFFLINE, HF_ENDPOINT and HF_TOKEN are honoured).
+func ResolveModel(ctx context.Context, model string, o Options) (dir, revision string, err error) {
+	dir, revision, err = hub.Resolve(ctx, model, hub.Options{Revision: o.Revision, Progress: o.HubProgress, Logger: o.Logger})
+	if err != nil {
+		return "", "", fmt.Errorf("gorerank: %w", err)
+	}
+	return dir, revision, nil
+}
+
+// LoadModel resolves model (see ResolveModel) and loads its config, weights and tokenizer,
+// checking that they fit together: every tokenizer id inside the model's vocabulary and a
+// pair template of the shape prefix query middle document suffix. It is the one way every
+// door (library, CLI subcommands, server) opens a model.
+func LoadModel(ctx context.Context, model string, o Options) (*Loaded, error) {
+	prec, err := o.DType.Precision()
+	if err != nil {
+		return nil, err
+	}
+	dir, rev, err := ResolveModel(ctx, model, o)
+	if err != nil {
+		return nil, err
+	}
+	var tok *tokenizer.Tokenizer
+	var tmpl Template
+	tokPath := o.TokenizerPath
+	if tokPath == "" {
+		tokPath = filepath.Join(dir, "tokenizer.json")
+	}
+	if !o.NoTokenizer {
+		if tok, err = tokenizer.Load(tokPath); err != nil {
+			return nil, fmt.Errorf("gorerank: %w", err)
+		}
+		if tmpl, err = TemplateOf(tok); err != nil {
+			return nil, fmt.Errorf("%w (%s)", err, tokPath)
+		}
+	}
+	m, err := xlmr.Load(dir, xlmr.LoadOptions{WeightsFile: o.WeightsFile, Precision: prec, Logger: o.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("gorerank: %w", err)
+	}
+	if tok == nil {
+		return &Loaded{Dir: dir, Revision: rev, Model: m}, nil
+	}
+	if tv := tok.VocabSize(); tv > m.Config.VocabSize {
+		m.Close()
+		return nil, fmt.Errorf("gorerank: tokenizer %s has %d ids, the model's vocab_size is %d", tokPath, tv, m.Config.VocabSize)
+	}
+	return &Loaded{Dir: dir, Revision: rev, Tokenizer: tok, Model: m, Pipeline: NewPipeline(tok, tmpl, m.MaxTokens())}, nil
+}
