@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/gorerank/gorerank/nn"
+	"github.com/gorerank/gorerank/tensor"
 )
 
 // DType is how the model keeps its linear-layer weights (storage) and which arithmetic
@@ -16,7 +17,7 @@ type DType int
 const (
 	F32         DType = iota // f32: float32 weights, float32 arithmetic (default)
 	F16                      // f16: F16 weights (half the memory), float32 arithmetic
-	BF16                     // bf16: BF16 weights (half the memory), float32 arithmetic
+	BF16                     // bf16: BF16 weights (half the memory); BF16 arithmetic where the CPU multiplies BF16 faster than float32 (tensor.BF16Arithmetic), float32 elsewhere
 	BF16Compute              // bf16c: BF16 weights and activations, float32 accumulation
 )
 
@@ -86,10 +87,14 @@ func (d DType) Storage() string {
 	return dtypes[d].storage
 }
 
-// Compute is the element type of the matrix-product inputs: f32 or bf16.
+// Compute is the element type of the matrix-product inputs: f32 or bf16. For BF16 it
+// depends on the CPU tier (tensor.Tier): bf16 where it has fast BF16 dot products.
 func (d DType) Compute() string {
 	if !d.valid() {
 		return ""
+	}
+	if d == BF16 && tensor.BF16Arithmetic() {
+		return "bf16"
 	}
 	return dtypes[d].compute
 }
