@@ -518,30 +518,11 @@ func atLeast(n int, more bool) string {
 	return fmt.Sprint(n)
 }
 
-// longestFirst is HF's truncate_encodings for longest_first: the lengths the two sides keep
-// for a budget of max tokens (special tokens already subtracted).
+// longestFirst is HF's longest_first: the lengths the two sides keep for a budget of max
+// tokens (special tokens already subtracted), as the tokenizer decides it.
 func longestFirst(n1, n2, budget int) (int, int) {
-	if n1+n2 <= budget {
-		return n1, n2
-	}
-	short, long := n1, n2
-	swap := short > long
-	if swap {
-		short, long = long, short
-	}
-	if short > budget {
-		long = short
-	} else {
-		long = max(short, budget-short)
-	}
-	if short+long > budget {
-		short = budget / 2
-		long = short + budget%2
-	}
-	if swap {
-		short, long = long, short
-	}
-	return short, long
+	k1, k2, _ := tokenizer.TruncLengths(n1, n2, true, budget, tokenizer.LongestFirst) // no error for longest_first
+	return k1, k2
 }
 
 // idBufs holds the scratch id lists of Pipeline.Pair.

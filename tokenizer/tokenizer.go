@@ -529,7 +529,7 @@ func (t *Tokenizer) encode(a, b string, pair bool, o Options) (*Encoding, error)
 		if o.MaxLength < added {
 			return nil, fmt.Errorf("%w: max length %d is less than the %d special tokens", ErrOptions, o.MaxLength, added)
 		}
-		n1, n2, err := truncLengths(len(pa), len(pb), pair, o.MaxLength-added, o.Strategy)
+		n1, n2, err := TruncLengths(len(pa), len(pb), pair, o.MaxLength-added, o.Strategy)
 		if err != nil {
 			return nil, err
 		}
@@ -539,9 +539,11 @@ func (t *Tokenizer) encode(a, b string, pair bool, o Options) (*Encoding, error)
 	return t.assemble(pa, pb, pair, o.NoSpecial, truncated, a, b, origA, origB), nil
 }
 
-// truncLengths returns the lengths the two sequences keep under HF's truncate_encodings
-// for a budget of max tokens (special tokens already subtracted).
-func truncLengths(n1, n2 int, pair bool, max int, s Strategy) (int, int, error) {
+// TruncLengths returns the lengths two sequences of n1 and n2 tokens keep under HF's
+// truncate_encodings with strategy s, for a budget of max tokens (special tokens already
+// subtracted); pair says whether the second sequence exists. It is the one statement of that
+// policy: EncodePair uses it, and so does the scoring pipeline, which truncates ids.
+func TruncLengths(n1, n2 int, pair bool, max int, s Strategy) (int, int, error) {
 	if max == 0 {
 		return 0, 0, nil
 	}
