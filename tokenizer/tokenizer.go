@@ -540,18 +540,18 @@ func (t *Tokenizer) encode(a, b string, pair bool, o Options) (*Encoding, error)
 }
 
 // TruncLengths returns the lengths two sequences of n1 and n2 tokens keep under HF's
-// truncate_encodings with strategy s, for a budget of max tokens (special tokens already
+// truncate_encodings with strategy s, for a budget of tokens (special tokens already
 // subtracted); pair says whether the second sequence exists. It is the one statement of that
 // policy: EncodePair uses it, and so does the scoring pipeline, which truncates ids.
-func TruncLengths(n1, n2 int, pair bool, max int, s Strategy) (int, int, error) {
-	if max == 0 {
+func TruncLengths(n1, n2 int, pair bool, budget int, s Strategy) (int, int, error) {
+	if budget == 0 {
 		return 0, 0, nil
 	}
 	total := n1 + n2
-	if total <= max {
+	if total <= budget {
 		return n1, n2, nil
 	}
-	remove := total - max
+	remove := total - budget
 	switch s {
 	case OnlyFirst:
 		if n1 <= remove {
@@ -568,33 +568,26 @@ func TruncLengths(n1, n2 int, pair bool, max int, s Strategy) (int, int, error) 
 		return n1, n2 - remove, nil
 	}
 	if !pair {
-		return max, 0, nil
+		return budget, 0, nil
 	}
 	short, long := n1, n2
 	swap := short > long
 	if swap {
 		short, long = long, short
 	}
-	if short > max {
+	if short > budget {
 		long = short
 	} else {
-		long = maxInt(short, max-short)
+		long = max(short, budget-short)
 	}
-	if short+long > max {
-		short = max / 2
-		long = short + max%2
+	if short+long > budget {
+		short = budget / 2
+		long = short + budget%2
 	}
 	if swap {
 		short, long = long, short
 	}
 	return short, long, nil
-}
-
-func maxInt(a, b int) int {
-	if a > b {
-		return a
-	}
-	return b
 }
 
 // cut keeps n pieces from the right end (left=true) or the left end.
