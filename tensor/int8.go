@@ -58,15 +58,21 @@ func QuantizeInt8(q []int8, scale []float32, x []float32, rows, cols int) {
 		panic("tensor: QuantizeInt8: slice shorter than (rows,cols)")
 	}
 	for r := range rows {
-		scale[r] = quantizeRow(q[r*cols:(r+1)*cols], x[r*cols:(r+1)*cols], 0)
+		scale[r] = int8Active.quantize(q[r*cols:(r+1)*cols], x[r*cols:(r+1)*cols], 0)
 	}
 }
 
-// quantizeRow quantizes one row into q, XORing every byte with flip (0, or 0x80 for the
+// quantizeRowGeneric quantizes one row into q, XORing every byte with flip (0, or 0x80 for the
 // shifted unsigned form of the VPDPBUSD tiers), and returns the scale.
-func quantizeRow(q []int8, x []float32, flip int8) float32 {
+func quantizeRowGeneric(q []int8, x []float32, flip int8) float32 {
 	q = q[:len(x)]
 	amax := rowAbsMax(x)
+	return quantizeWith(q, x, amax, flip, 0)
+}
+
+// quantizeWith quantizes x[done:] with the row's max already known (the vector tiers do the
+// first done values themselves, after checking amax here).
+func quantizeWith(q []int8, x []float32, amax float32, flip int8, done int) float32 {
 	if !(amax <= math.MaxFloat32) { // NaN or ±Inf somewhere
 		for i := range q {
 			q[i] = flip
@@ -82,12 +88,13 @@ func quantizeRow(q []int8, x []float32, flip int8) float32 {
 	inv := 127 / amax
 	if math.IsInf(float64(inv), 1) { // amax < 127/MaxFloat32 (subnormal range): float64 math
 		inv64 := 127 / float64(amax)
-		for i, v := range x {
+		for i, v := range x { // all of the row: a vector tier leaves such rows to this loop
 			q[i] = int8(max(-127, min(127, math.RoundToEven(float64(v)*inv64)))) ^ flip
 		}
 		return amax / 127
 	}
-	for i, v := range x {
+	for i := done; i < len(x); i++ {
+		v := x[i]
 		r := math.RoundToEven(float64(v * inv))
 		q[i] = int8(max(-127, min(127, r))) ^ flip
 	}
@@ -177,6 +184,11 @@ type int8Tier struct {
 	// tile computes c[r*ldc+c] = Σ_{p<kv} a[r*lda+p]·w[c*ldw+p] for r, c < 4 (a read as u8
 	// when shifted, else s8; w s8).
 	tile func(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int)
+	// quantize quantizes one row as QuantizeInt8 does, XORing each byte with flip, and
+	// returns the scale (quantizeRowGeneric's result, bit for bit).
+	quantize func(q []int8, x []float32, flip int8) float32
+	// dequant computes dst[j] = float32(acc[j]-comp[j])·(sa·sw[j]) + b[j].
+	dequant func(dst []float32, acc, comp []int32, sa float32, sw, b []float32)
 }
 
 // int8Active is the tier GemmInt8NT uses, chosen once from int8Kernels (best first).
@@ -192,7 +204,8 @@ func useInt8Kernel(t *int8Tier) (restore func()) {
 // Int8Tier names the int8 kernel set in use: "avx512vnni", "avxvnni", "avx2" or "generic".
 func Int8Tier() string { return int8Active.name }
 
-var int8Generic = &int8Tier{name: "generic", step: 1, tile: int8TileGeneric}
+var int8Generic = &int8Tier{name: "generic", step: 1, tile: int8TileGeneric,
+	quantize: quantizeRowGeneric, dequant: int8DequantGeneric}
 
 // int8TileGeneric is the portable 4×4 tile (signed activations).
 func int8TileGeneric(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int) {
@@ -333,7 +346,7 @@ func (j *int8Job) stage(rb int) {
 			}
 			j.buf.sa[r] = 0
 		case j.a != nil:
-			j.buf.sa[r] = quantizeRow(q, j.a[r*k:(r+1)*k], flip)
+			j.buf.sa[r] = j.tier.quantize(q, j.a[r*k:(r+1)*k], flip)
 		default:
 			src := j.qa[r*k : (r+1)*k]
 			for i, v := range src {
@@ -387,7 +400,7 @@ func (j *int8Job) block(s *int8Scratch, rb, cb int) {
 			}
 		}
 		for r := i; r < min(i+4, r1); r++ {
-			int8Dequant(j.dst[r*n+c0:r*n+c1], s.acc[(r-i)*ncp:], comp[c0:c1], j.buf.sa[r], j.w.Scale[c0:c1], bias[c0:c1])
+			t.dequant(j.dst[r*n+c0:r*n+c1], s.acc[(r-i)*ncp:], comp[c0:c1], j.buf.sa[r], j.w.Scale[c0:c1], bias[c0:c1])
 		}
 	}
 }

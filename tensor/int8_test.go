@@ -128,7 +128,9 @@ func TestGemmInt8(t *testing.T) {
 					a[i] = float32(r.NormFloat64())
 				}
 				q, sc := make([]int8, m*k), make([]float32, m)
-				QuantizeInt8(q, sc, a, m, k)
+				for i := range m { // the portable quantizer is the oracle
+					sc[i] = quantizeRowGeneric(q[i*k:(i+1)*k], a[i*k:(i+1)*k], 0)
+				}
 				want := make([]float32, m*n)
 				GemmInt8NTRef(want, q, sc, w, bias, m)
 				got := make([]float32, m*n)
@@ -218,7 +220,7 @@ func TestQuantizeInt8(t *testing.T) {
 	nan, inf := float32(math.NaN()), float32(math.Inf(1))
 	rows := [][]float32{
 		{0, 0, 0, 0},
-		{1, -1, 0.5, -0.5},  // 0.5·127 = 63.5 → 64 (even); -63.5 → -64
+		{1, -1, 0.5, -0.5},   // 0.5·127 = 63.5 → 64 (even); -63.5 → -64
 		{2, 1.5 / 127, 0, 0}, // 1.5/127·63.5 = 0.75 → 1
 		{-3, 3, 1e-30, -1e-30},
 		{1, nan, 2, 3},
@@ -293,6 +295,62 @@ func TestInt8NaNRow(t *testing.T) {
 		for i, v := range dst {
 			if isNaN := math.IsNaN(float64(v)); isNaN != (i/n == 1) {
 				t.Fatalf("dst[%d] = %v", i, v)
+			}
+		}
+	})
+}
+
+// TestInt8RowKernels checks each tier's quantizer and dequantizer against the portable ones,
+// bit for bit: lengths around the vector widths, ties, NaN/Inf anywhere (also in the scalar
+// tail), subnormal rows, both byte forms.
+func TestInt8RowKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	withInt8Tiers(t, func(t *testing.T, tier *int8Tier) {
+		for _, n := range []int{0, 1, 7, 8, 9, 31, 32, 33, 63, 64, 100, 1024, 1031} {
+			for trial := range 8 {
+				x := make([]float32, n)
+				for i := range x {
+					x[i] = float32(r.NormFloat64())
+					if trial == 1 { // ties: multiples of max/254
+						x[i] = float32(r.IntN(255)-127) / 2
+					}
+					if trial == 2 {
+						x[i] *= 1e-40 // subnormal: 127/max overflows float32
+					}
+				}
+				if n > 0 {
+					switch trial {
+					case 3:
+						x[r.IntN(n)] = float32(math.NaN())
+					case 4:
+						x[n-1] = float32(math.Inf(-1))
+					case 5:
+						clear(x)
+					case 6:
+						x[n-1] = float32(math.NaN())
+					}
+				}
+				for _, flip := range []int8{0, -128} {
+					got, want := make([]int8, n), make([]int8, n)
+					sg, sw := tier.quantize(got, x, flip), quantizeRowGeneric(want, x, flip)
+					if math.Float32bits(sg) != math.Float32bits(sw) && !(sg != sg && sw != sw) || !slices.Equal(got, want) {
+						t.Fatalf("n=%d trial=%d flip=%d: scale %v q %v, want %v %v", n, trial, flip, sg, got, sw, want)
+					}
+				}
+				acc, comp := make([]int32, n), make([]int32, n)
+				sws, b := make([]float32, n), make([]float32, n)
+				for i := range acc {
+					acc[i] = r.Int32() >> r.IntN(31)
+					comp[i] = r.Int32() >> 8
+					sws[i] = r.Float32()
+					b[i] = float32(r.NormFloat64())
+				}
+				got, want := make([]float32, n), make([]float32, n)
+				tier.dequant(got, acc, comp, 0.37, sws, b)
+				int8DequantGeneric(want, acc, comp, 0.37, sws, b)
+				if i := firstDiff(got, want); i >= 0 {
+					t.Fatalf("dequant n=%d: [%d] %v, want %v", n, i, got[i], want[i])
+				}
 			}
 		}
 	})

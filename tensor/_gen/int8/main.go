@@ -239,6 +239,133 @@ func ymm(name string, vnni bool) {
 `, name)
 }
 
+// rows writes the AVX2 row kernels shared by every amd64 tier: the activation quantizer's two
+// passes and the dequantization.
+func rows() {
+	w(`// func int8AbsMaxAVX2(x *float32, n int) float32
+// max|x[i]| over n (a multiple of 8) values; NaN if any is NaN.
+TEXT ·int8AbsMaxAVX2(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVL $0x7fffffff, AX
+	MOVD AX, X15
+	VPBROADCASTD X15, Y15
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	XORQ DX, DX
+	CMPQ DX, CX
+	JGE absmax_reduce
+absmax_loop:
+	VANDPS (SI)(DX*4), Y15, Y2
+	VCMPPS $3, Y2, Y2, Y3
+	VORPS Y3, Y1, Y1
+	VMAXPS Y2, Y0, Y0
+	ADDQ $8, DX
+	CMPQ DX, CX
+	JLT absmax_loop
+absmax_reduce:
+	VEXTRACTF128 $1, Y0, X2
+	VMAXPS X2, X0, X0
+	VPERMILPS $0x4E, X0, X2
+	VMAXPS X2, X0, X0
+	VPERMILPS $0xB1, X0, X2
+	VMAXPS X2, X0, X0
+	VMOVMSKPS Y1, AX
+	TESTL AX, AX
+	JZ absmax_done
+	MOVL $0x7fc00000, AX
+	MOVD AX, X0
+absmax_done:
+	MOVSS X0, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func int8QuantAVX2(q *int8, x *float32, n int, inv float32, flip uint32)
+// q[i] = int8(RoundToEven(x[i]·inv)) XOR flip byte, n a multiple of 32 (VCVTPS2DQ rounds to
+// nearest even under the default MXCSR; the products are within ±127.5, packs saturate).
+TEXT ·int8QuantAVX2(SB), NOSPLIT, $0-32
+	MOVQ q+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVSS inv+24(FP), X15
+	VBROADCASTSS X15, Y15
+	MOVL flip+28(FP), AX
+	MOVD AX, X14
+	VPBROADCASTD X14, Y14
+	MOVL $0, AX
+	MOVD AX, X13
+	MOVL $4, AX
+	PINSRD $1, AX, X13
+	MOVL $1, AX
+	PINSRD $2, AX, X13
+	MOVL $5, AX
+	PINSRD $3, AX, X13
+	MOVL $2, AX
+	MOVD AX, X12
+	MOVL $6, AX
+	PINSRD $1, AX, X12
+	MOVL $3, AX
+	PINSRD $2, AX, X12
+	MOVL $7, AX
+	PINSRD $3, AX, X12
+	VINSERTI128 $1, X12, Y13, Y13
+	XORQ DX, DX
+	CMPQ DX, CX
+	JGE quant_done
+quant_loop:
+	VMULPS (SI)(DX*4), Y15, Y0
+	VMULPS 32(SI)(DX*4), Y15, Y1
+	VMULPS 64(SI)(DX*4), Y15, Y2
+	VMULPS 96(SI)(DX*4), Y15, Y3
+	VCVTPS2DQ Y0, Y0
+	VCVTPS2DQ Y1, Y1
+	VCVTPS2DQ Y2, Y2
+	VCVTPS2DQ Y3, Y3
+	VPACKSSDW Y1, Y0, Y0
+	VPACKSSDW Y3, Y2, Y2
+	VPACKSSWB Y2, Y0, Y0
+	VPERMD Y0, Y13, Y0
+	VPXOR Y14, Y0, Y0
+	VMOVDQU Y0, (DI)(DX*1)
+	ADDQ $32, DX
+	CMPQ DX, CX
+	JLT quant_loop
+quant_done:
+	VZEROUPPER
+	RET
+
+// func int8DequantAVX2(dst *float32, acc, comp *int32, sa float32, sw, b *float32, n int)
+// dst[j] = float32(acc[j]-comp[j])·(sa·sw[j]) + b[j] for n (a multiple of 8) values: the
+// multiplies and the add rounded separately, as int8DequantGeneric does.
+TEXT ·int8DequantAVX2(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ acc+8(FP), SI
+	MOVQ comp+16(FP), R8
+	MOVSS sa+24(FP), X15
+	VBROADCASTSS X15, Y15
+	MOVQ sw+32(FP), R9
+	MOVQ b+40(FP), R10
+	MOVQ n+48(FP), CX
+	XORQ DX, DX
+	CMPQ DX, CX
+	JGE dequant_done
+dequant_loop:
+	VMOVDQU (SI)(DX*4), Y0
+	VPSUBD (R8)(DX*4), Y0, Y0
+	VCVTDQ2PS Y0, Y0
+	VMULPS (R9)(DX*4), Y15, Y1
+	VMULPS Y1, Y0, Y0
+	VADDPS (R10)(DX*4), Y0, Y0
+	VMOVUPS Y0, (DI)(DX*4)
+	ADDQ $8, DX
+	CMPQ DX, CX
+	JLT dequant_loop
+dequant_done:
+	VZEROUPPER
+	RET
+`)
+}
+
 func main() {
 	out := flag.String("out", "int8_amd64.s", "output file")
 	flag.Parse()
@@ -246,6 +373,7 @@ func main() {
 	vnni512()
 	ymm("int8TileAVXVNNI", true)
 	ymm("int8TileAVX2", false)
+	rows()
 	if err := os.WriteFile(*out, b.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
