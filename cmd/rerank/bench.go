@@ -74,7 +74,7 @@ func runBench(e *env, args []string) int {
 	fs.StringVar(&o.tokenizer, "tokenizer", "", "tokenizer.json for --workload rag (default DIR/tokenizer.json)")
 	fs.StringVar(&o.workload, "workload", "synthetic", "synthetic or rag")
 	fs.StringVar(&o.weights, "weights", "", "safetensors file or shard index instead of the folder's default")
-	fs.StringVar(&o.dtype, "dtype", "f32", "how the engine keeps linear weights: f32, f16, bf16 or bf16c (BF16 compute)")
+	fs.StringVar(&o.dtype, "dtype", "f32", "how the engine keeps linear weights: f32, f16, bf16, bf16c (BF16 compute) or int8")
 	fs.IntVar(&o.batch, "batch", 0, "sequences per Forward call (default 8; rag: 50)")
 	fs.IntVar(&o.seq, "seq", 128, "tokens per sequence, specials included (synthetic)")
 	fs.IntVar(&o.rounds, "rounds", 3, "timed rounds (after one warm-up call)")

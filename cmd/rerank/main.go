@@ -37,6 +37,7 @@ var commands = []command{
 	{"serve", "run the HTTP rerank server", runServe},
 	{"download", "download a model from the Hugging Face hub into the local cache", runDownload},
 	{"gen-random", "write a random-weight checkpoint of any config", runGenRandom},
+	{"quantize", "write an int8 copy of a checkpoint (for --dtype int8)", runQuantize},
 	{"bench", "benchmark the forward pass", runBench},
 	{"version", "print the version", runVersion},
 }

@@ -61,7 +61,7 @@ func (f *modelFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.model, "model", "", "model `DIR` with config.json, safetensors weights and tokenizer.json (required)")
 	fs.StringVar(&f.weights, "weights", "", "safetensors `FILE` (or shard *.index.json) to load instead of the folder's default")
 	fs.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer.json `FILE` (default DIR/tokenizer.json)")
-	fs.StringVar(&f.precision, "dtype", "f32", "how linear weights are kept: f32, f16, bf16, or bf16c (bf16 weights and activations); f16/bf16 keep a half checkpoint in place at half the memory, f32 widens it")
+	fs.StringVar(&f.precision, "dtype", "f32", "how linear weights are kept: f32, f16, bf16, bf16c (bf16 weights and activations) or int8 (int8 weights and activations; an int8 checkpoint from rerank quantize is used in place); f16/bf16 keep a half checkpoint in place at half the memory, f32 widens it")
 	fs.StringVar(&f.precision, "precision", "f32", "the same as --dtype")
 	fs.IntVar(&f.maxLength, "max-length", gorerank.DefaultMaxLength, "max pair length in tokens, special tokens included; longer pairs are truncated longest_first")
 }
@@ -91,8 +91,10 @@ func parsePrecision(s string) (nn.Precision, error) {
 		return nn.BF16, nil
 	case "bf16c", "bf16-compute":
 		return nn.BF16Compute, nil
+	case "int8", "i8":
+		return nn.Int8, nil
 	}
-	return 0, fmt.Errorf("--dtype %q: want f32, f16, bf16 or bf16c", s)
+	return 0, fmt.Errorf("--dtype %q: want f32, f16, bf16, bf16c or int8", s)
 }
 
 // weightsPath makes a --weights value that names an existing file relative to the working

@@ -67,7 +67,7 @@ func parseServeFlags(e *env, args []string) (*serveFlags, int) {
 	fs.StringVar(&f.model, "model", "", "model: a local folder, a folder in the HF cache layout, or a hub id like BAAI/bge-reranker-v2-m3 (required)")
 	fs.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer.json file (default: the model folder's tokenizer.json)")
 	fs.StringVar(&f.weights, "weights", "", "a specific .safetensors file or shard index inside the model folder")
-	fs.StringVar(&f.dtype, "dtype", "f32", "how linear weights are kept: f32, f16, bf16 or bf16-compute")
+	fs.StringVar(&f.dtype, "dtype", "f32", "how linear weights are kept: f32, f16, bf16, bf16-compute or int8")
 	fs.StringVar(&f.revision, "revision", "main", "hub revision (branch, tag or commit) when --model is a hub id")
 	fs.StringVar(&c.ModelName, "served-model-name", "", `name reported as "model" in responses (default: --model)`)
 	fs.StringVar(&f.host, "host", "127.0.0.1", "address to listen on (0.0.0.0 for all interfaces)")
@@ -115,7 +115,7 @@ func parseServeFlags(e *env, args []string) (*serveFlags, int) {
 		return usageErr("--cache-size must not be negative")
 	}
 	if _, ok := precisions[f.dtype]; !ok {
-		return usageErr("--dtype must be f32, f16, bf16 or bf16-compute, got %q", f.dtype)
+		return usageErr("--dtype must be f32, f16, bf16, bf16-compute or int8, got %q", f.dtype)
 	}
 	if c.CacheSize == 0 {
 		c.NoCache = true
@@ -133,7 +133,7 @@ func parseServeFlags(e *env, args []string) (*serveFlags, int) {
 	return f, exitOK
 }
 
-var precisions = map[string]nn.Precision{"f32": nn.F32, "f16": nn.F16, "bf16": nn.BF16, "bf16-compute": nn.BF16Compute}
+var precisions = map[string]nn.Precision{"f32": nn.F32, "f16": nn.F16, "bf16": nn.BF16, "bf16-compute": nn.BF16Compute, "int8": nn.Int8}
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	var lv slog.Level
