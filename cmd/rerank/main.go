@@ -38,6 +38,7 @@ var commands = []command{
 	{"download", "download a model from the Hugging Face hub into the local cache", runDownload},
 	{"gen-random", "write a random-weight checkpoint of any config", runGenRandom},
 	{"quantize", "write an int8 copy of a checkpoint (for --dtype int8)", runQuantize},
+	{"fidelity", "measure how reduced precisions move scores and rankings from float32", runFidelity},
 	{"bench", "benchmark the forward pass", runBench},
 	{"version", "print the version", runVersion},
 }
