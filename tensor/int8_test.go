@@ -355,3 +355,47 @@ func TestInt8RowKernels(t *testing.T) {
 		}
 	})
 }
+
+// TestInt8Concurrent: several goroutines multiply at once (sharing the helper pool and the
+// pooled buffers) and each gets the oracle's bits.
+func TestInt8Concurrent(t *testing.T) {
+	const m, n, k = 40, 72, 320 // parallel-sized: m·n·k ≥ int8ParallelM
+	r := rand.New(rand.NewPCG(13, 14))
+	w := NewInt8Weights(randInt8(r, n*k), make([]float32, n), n, k)
+	for j := range w.Scale {
+		w.Scale[j] = 0.01
+	}
+	const g = 4
+	as, wants := make([][]float32, g), make([][]float32, g)
+	for i := range as {
+		as[i] = make([]float32, m*k)
+		for p := range as[i] {
+			as[i][p] = float32(r.NormFloat64())
+		}
+		q, s := make([]int8, m*k), make([]float32, m)
+		for row := range m {
+			s[row] = quantizeRowGeneric(q[row*k:(row+1)*k], as[i][row*k:(row+1)*k], 0)
+		}
+		wants[i] = make([]float32, m*n)
+		GemmInt8NTRef(wants[i], q, s, w, nil, m)
+	}
+	errs := make(chan string, g)
+	for i := range g {
+		go func() {
+			dst := make([]float32, m*n)
+			for range 20 {
+				MatMulNTInt8(dst, as[i], w, nil, m)
+				if d := firstDiff(dst, wants[i]); d >= 0 {
+					errs <- fmt.Sprintf("goroutine %d: dst[%d] = %v, want %v", i, d, dst[d], wants[i][d])
+					return
+				}
+			}
+			errs <- ""
+		}()
+	}
+	for range g {
+		if e := <-errs; e != "" {
+			t.Error(e)
+		}
+	}
+}

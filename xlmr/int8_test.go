@@ -32,6 +32,31 @@ func TestGoldenLogitsInt8(t *testing.T) {
 	}
 }
 
+// TestInt8GoldenFidelity logs max and mean |Δlogit| against float64 on the tiny goldens for
+// int8 and, beside it, BF16 compute (both from the F32 checkpoint): the first rows of the
+// fidelity table (rerank fidelity measures rankings on real-size models).
+func TestInt8GoldenFidelity(t *testing.T) {
+	g := loadGoldens(t)
+	seqs := g.inputs(t)
+	for _, c := range []struct {
+		name string
+		p    nn.Precision
+		tol  float64
+	}{{"f32", nn.F32, logitTol}, {"int8", nn.Int8, int8LogitTol}, {"bf16c", nn.BF16Compute, int8LogitTol}} {
+		logits := int8Logits(t, loadTiny(t, LoadOptions{Precision: c.p}), seqs)
+		var worst, sum float64
+		for i, p := range g.pairs {
+			want, _ := g.f64(t, p.Name+".logits_f64")
+			d := math.Abs(float64(logits[i]) - want[0])
+			worst, sum = max(worst, d), sum+d
+		}
+		t.Logf("%-5s vs float64 over %d golden pairs: max |Δlogit| %.3g, mean %.3g", c.name, len(seqs), worst, sum/float64(len(seqs)))
+		if worst > c.tol {
+			t.Errorf("%s: max |Δlogit| %.3g > %.3g", c.name, worst, c.tol)
+		}
+	}
+}
+
 // int8Logits scores the golden inputs with m.
 func int8Logits(t *testing.T, m *Model, seqs [][]int32) []float32 {
 	t.Helper()
