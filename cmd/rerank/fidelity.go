@@ -17,7 +17,7 @@ import (
 )
 
 const fidelityUsage = `usage: rerank fidelity --model DIR [--tokenizer FILE] [--dtypes int8,bf16c] [--sets 100] [--docs 20]
-                       [--outliers N [--outlier-scale 20]] [--seed 1]
+                       [--outliers N [--outlier-scale 20]] [--ablate] [--seed 1]
 
 Measures how far reduced precisions move the scores and the rankings from float32 (our float32
 forward is within ~1e-6 of float64 on the goldens: it is the reference). Inputs: the bench rag
@@ -31,10 +31,12 @@ workload (one query, 50 documents of 32–480 tokens) and --sets random sets of 
 --outliers N multiplies N hidden dimensions (chosen by --seed) of every LayerNorm's weight and
 bias by --outlier-scale, in every model compared: random weights have no outlier features,
 trained transformers do, and per-token activation quantization shares one scale per row.
+--ablate adds rows DTYPE-KIND: the same precision with every linear layer of one kind (qkv,
+attn.out, ffn.up, ffn.down) in float32, which shows where the difference comes from.
 
 Example (full-size random model; quantized at load from the F32 checkpoint):
   rerank fidelity --model .bench/random-m3 --dtypes int8,bf16c --sets 100 --docs 20
-  rerank fidelity --model .bench/random-m3 --dtypes int8,bf16c --sets 100 --docs 20 --outliers 4
+  rerank fidelity --model .bench/random-m3 --dtypes int8,bf16c --sets 100 --docs 20 --outliers 4 --ablate
 
 Flags:
 `
@@ -44,6 +46,7 @@ type fidelityOptions struct {
 	sets, docs, outliers              int
 	outlierScale                      float64
 	seed                              uint64
+	ablate                            bool
 }
 
 func runFidelity(e *env, args []string) int {
@@ -63,6 +66,7 @@ func runFidelity(e *env, args []string) int {
 	fs.IntVar(&o.outliers, "outliers", 0, "hidden dimensions to turn into outlier channels")
 	fs.Float64Var(&o.outlierScale, "outlier-scale", 20, "factor of the outlier channels")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the texts and of the outlier dimensions")
+	fs.BoolVar(&o.ablate, "ablate", false, "also run each precision with one kind of linear layer (qkv, attn.out, ffn.up, ffn.down) in float32")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -145,14 +149,42 @@ func fidelitySets(tok *tokenizer.Tokenizer, o *fidelityOptions, maxTokens int) (
 	return sets, nil
 }
 
-// scoreSets loads the model at precision p and returns the logits (first label) of every set.
-func scoreSets(o *fidelityOptions, p nn.Precision, sets [][][]int32) ([][]float32, error) {
+// loadFidelityModel loads the model at precision p, with the outlier channels injected.
+func loadFidelityModel(o *fidelityOptions, p nn.Precision) (*xlmr.Model, error) {
 	m, err := xlmr.Load(o.model, xlmr.LoadOptions{WeightsFile: weightsPath(o.weights), Precision: p})
 	if err != nil {
 		return nil, err
 	}
-	defer m.Close()
 	injectOutliers(m, o)
+	return m, nil
+}
+
+// linearGroups are the kinds of encoder linear layers --ablate restores to float32, one kind
+// at a time, to show which of them the error comes from.
+var linearGroups = []struct {
+	name string
+	get  func(y *xlmr.Layer) []**nn.Linear
+}{
+	{"qkv", func(y *xlmr.Layer) []**nn.Linear {
+		return []**nn.Linear{&y.Attention.Self.Query, &y.Attention.Self.Key, &y.Attention.Self.Value}
+	}},
+	{"attn.out", func(y *xlmr.Layer) []**nn.Linear { return []**nn.Linear{&y.Attention.Output.Dense} }},
+	{"ffn.up", func(y *xlmr.Layer) []**nn.Linear { return []**nn.Linear{&y.Intermediate.Dense} }},
+	{"ffn.down", func(y *xlmr.Layer) []**nn.Linear { return []**nn.Linear{&y.Output.Dense} }},
+}
+
+// swapLinears exchanges the linear layers of group g between models a and b (same config).
+func swapLinears(a, b *xlmr.Model, g int) {
+	for i := range a.Layers {
+		pa, pb := linearGroups[g].get(&a.Layers[i]), linearGroups[g].get(&b.Layers[i])
+		for j := range pa {
+			*pa[j], *pb[j] = *pb[j], *pa[j]
+		}
+	}
+}
+
+// scoreSets returns m's logits (first label) of every set.
+func scoreSets(m *xlmr.Model, sets [][][]int32) ([][]float32, error) {
 	nl := max(1, m.Config.NumLabels)
 	sc := m.NewScratch()
 	out := make([][]float32, len(sets))
@@ -232,7 +264,7 @@ func (s *fidelityStats) add(ref, got []float32) {
 
 func (s *fidelityStats) print(w io.Writer, name, group string) {
 	n := float64(max(s.sets, 1))
-	fmt.Fprintf(w, "%-6s %-12s %6d %10.3g %10.3g %8.5f %8.5f %6.2f %6.3f\n", name, group, s.pairs,
+	fmt.Fprintf(w, "%-14s %-7s %6d %10.3g %10.3g %8.5f %8.5f %6.2f %6.3f\n", name, group, s.pairs,
 		s.maxAbs, s.sumAbs/float64(max(s.pairs, 1)), s.sumRho/n, s.minRho, s.sumTop5/n, s.top1/n)
 }
 
@@ -305,26 +337,48 @@ func fidelity(w io.Writer, o *fidelityOptions, precs []nn.Precision, names []str
 	if err != nil {
 		return err
 	}
-	ref, err := scoreSets(o, nn.F32, sets)
+	refModel, err := loadFidelityModel(o, nn.F32)
+	if err != nil {
+		return err
+	}
+	defer refModel.Close()
+	ref, err := scoreSets(refModel, sets)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "model %s  reference f32  outliers %d (×%g)  rag: 1 set of %d  random: %d sets of %d\n",
 		o.model, o.outliers, o.outlierScale, len(sets[0]), o.sets, o.docs)
-	fmt.Fprintf(w, "%-6s %-12s %6s %10s %10s %8s %8s %6s %6s\n", "dtype", "inputs", "pairs", "max|Δ|", "mean|Δ|", "spearman", "min", "top5", "top1")
-	for pi, p := range precs {
-		got, err := scoreSets(o, p, sets)
+	fmt.Fprintf(w, "%-14s %-7s %6s %10s %10s %8s %8s %6s %6s\n", "dtype", "inputs", "pairs", "max|Δ|", "mean|Δ|", "spearman", "min", "top5", "top1")
+	report := func(m *xlmr.Model, name string) error {
+		got, err := scoreSets(m, sets)
 		if err != nil {
-			return fmt.Errorf("%s: %w", names[pi], err)
+			return fmt.Errorf("%s: %w", name, err)
 		}
 		var rag, random fidelityStats
 		rag.add(ref[0], got[0])
 		for i := 1; i < len(sets); i++ {
 			random.add(ref[i], got[i])
 		}
-		rag.print(w, names[pi], "rag")
+		rag.print(w, name, "rag")
 		if o.sets > 0 {
-			random.print(w, names[pi], "random")
+			random.print(w, name, "random")
+		}
+		return nil
+	}
+	for pi, p := range precs {
+		m, err := loadFidelityModel(o, p)
+		if err != nil {
+			return fmt.Errorf("%s: %w", names[pi], err)
+		}
+		err = report(m, names[pi])
+		for g := 0; err == nil && o.ablate && p != nn.F32 && g < len(linearGroups); g++ {
+			swapLinears(m, refModel, g) // group g in float32
+			err = report(m, names[pi]+"-"+linearGroups[g].name)
+			swapLinears(m, refModel, g)
+		}
+		m.Close()
+		if err != nil {
+			return err
 		}
 	}
 	return nil

@@ -36,7 +36,7 @@ func TestSpearmanTopK(t *testing.T) {
 	}
 }
 
-// The fidelity report runs end to end on the tiny model; int8 stays close to float32 there.
+// The fidelity report runs end to end on the tiny model, with outliers and the ablation rows.
 func TestFidelityCommand(t *testing.T) {
 	dir := t.TempDir()
 	for _, f := range []string{"config.json", "model.safetensors"} {
@@ -46,12 +46,14 @@ func TestFidelityCommand(t *testing.T) {
 		}
 		os.WriteFile(filepath.Join(dir, f), b, 0o644)
 	}
-	code, stdout, stderr := runCmd("", "fidelity", "--model", dir, "--tokenizer", tinyTokenizer, "--sets", "3", "--docs", "6", "--dtypes", "int8,bf16c", "--outliers", "1")
+	code, stdout, stderr := runCmd("", "fidelity", "--model", dir, "--tokenizer", tinyTokenizer, "--sets", "3", "--docs", "6", "--dtypes", "int8,bf16c", "--outliers", "1", "--ablate")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
-	if len(lines) != 6 || !strings.HasPrefix(lines[2], "int8   rag") || !strings.HasPrefix(lines[5], "bf16c  random") {
+	// header 2 lines; per precision 2 rows plain and 2 per linear kind
+	if len(lines) != 2+2*2*(1+len(linearGroups)) || !strings.HasPrefix(lines[2], "int8           rag") ||
+		!strings.HasPrefix(lines[5], "int8-qkv       random") || !strings.HasPrefix(lines[len(lines)-1], "bf16c-ffn.down random") {
 		t.Fatalf("report:\n%s", stdout)
 	}
 	for _, c := range []struct {
