@@ -22,6 +22,10 @@ Writes an int8 copy of the checkpoint in --model for --dtype int8:
                          sentencepiece.bpe.model) when --model has them.
 An existing DIR/model.safetensors is never overwritten.
 
+Example:
+  rerank quantize --model .bench/random-m3 --out .bench/random-m3-int8
+  rerank bench --model .bench/random-m3-int8 --dtype int8
+
 Flags:
 `
 
