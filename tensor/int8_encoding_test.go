@@ -1,8 +1,12 @@
 package tensor
 
 import (
+	"bytes"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"testing"
 )
@@ -49,5 +53,25 @@ func TestInt8VEXEncodings(t *testing.T) {
 		if want := encode(r1, r2, r3); string(got) != string(want) {
 			t.Errorf("VPDPBUSD Y%d, Y%d, Y%d: bytes % X, want % X", r1, r2, r3, got, want)
 		}
+	}
+}
+
+// TestInt8AssemblyGenerated checks that int8_amd64.s is what its generator writes now.
+func TestInt8AssemblyGenerated(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the generator")
+	}
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(goTool); err != nil {
+		t.Skipf("no go tool at %s to run the generator", goTool)
+	}
+	out := filepath.Join(t.TempDir(), "int8_amd64.s")
+	if b, err := exec.Command(goTool, "run", "./_gen/int8", "-out", out).CombinedOutput(); err != nil {
+		t.Fatalf("generator: %v\n%s", err, b)
+	}
+	want, _ := os.ReadFile(out)
+	got, err := os.ReadFile("int8_amd64.s")
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("int8_amd64.s differs from the generator's output: run go run ./_gen/int8 -out int8_amd64.s (%v)", err)
 	}
 }
