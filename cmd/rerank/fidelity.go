@@ -24,6 +24,8 @@ forward is within ~1e-6 of float64 on the goldens: it is the reference). Inputs:
 workload (one query, 50 documents of 32–480 tokens) and --sets random sets of one query and
 --docs documents (pseudo-English from the rag vocabulary, 8–160 words each), all truncated to
 512 tokens. For each precision of --dtypes it prints, separately for rag and the random sets:
+  sd(f32)             spread of the float32 logits within a set (mean over sets): the scale
+                      on which the differences below move rankings
   max |Δ|, mean |Δ|   logit difference against float32 over all pairs
   spearman            Spearman rank correlation of a set's scores with float32's (mean; min)
   top5                mean overlap of the top 5 documents with float32's top 5 (of 5)
@@ -233,6 +235,7 @@ type fidelityStats struct {
 	maxAbs, sumAbs float64
 	sumRho, minRho float64
 	sumTop5, top1  float64
+	sumSD          float64 // standard deviations of the reference scores, one per set
 }
 
 func (s *fidelityStats) add(ref, got []float32) {
@@ -244,6 +247,14 @@ func (s *fidelityStats) add(ref, got []float32) {
 		s.maxAbs = max(s.maxAbs, d)
 		s.sumAbs += d
 	}
+	var mean, ss float64
+	for _, v := range ref {
+		mean += float64(v) / float64(len(ref))
+	}
+	for _, v := range ref {
+		ss += (float64(v) - mean) * (float64(v) - mean)
+	}
+	s.sumSD += math.Sqrt(ss / float64(len(ref)))
 	rho := spearman(ref, got)
 	if s.sets == 0 || rho < s.minRho {
 		s.minRho = rho
@@ -264,8 +275,8 @@ func (s *fidelityStats) add(ref, got []float32) {
 
 func (s *fidelityStats) print(w io.Writer, name, group string) {
 	n := float64(max(s.sets, 1))
-	fmt.Fprintf(w, "%-14s %-7s %6d %10.3g %10.3g %8.5f %8.5f %6.2f %6.3f\n", name, group, s.pairs,
-		s.maxAbs, s.sumAbs/float64(max(s.pairs, 1)), s.sumRho/n, s.minRho, s.sumTop5/n, s.top1/n)
+	fmt.Fprintf(w, "%-14s %-7s %6d %10.3g %10.3g %10.3g %8.5f %8.5f %6.2f %6.3f\n", name, group, s.pairs,
+		s.sumSD/n, s.maxAbs, s.sumAbs/float64(max(s.pairs, 1)), s.sumRho/n, s.minRho, s.sumTop5/n, s.top1/n)
 }
 
 // topK returns the indices of the k largest values, largest first (k ≤ len(v)).
@@ -348,7 +359,7 @@ func fidelity(w io.Writer, o *fidelityOptions, precs []nn.Precision, names []str
 	}
 	fmt.Fprintf(w, "model %s  reference f32  outliers %d (×%g)  rag: 1 set of %d  random: %d sets of %d\n",
 		o.model, o.outliers, o.outlierScale, len(sets[0]), o.sets, o.docs)
-	fmt.Fprintf(w, "%-14s %-7s %6s %10s %10s %8s %8s %6s %6s\n", "dtype", "inputs", "pairs", "max|Δ|", "mean|Δ|", "spearman", "min", "top5", "top1")
+	fmt.Fprintf(w, "%-14s %-7s %6s %10s %10s %10s %8s %8s %6s %6s\n", "dtype", "inputs", "pairs", "sd(f32)", "max|Δ|", "mean|Δ|", "spearman", "min", "top5", "top1")
 	report := func(m *xlmr.Model, name string) error {
 		got, err := scoreSets(m, sets)
 		if err != nil {
