@@ -19,6 +19,7 @@ const (
 	F16                      // f16: F16 weights (half the memory), float32 arithmetic
 	BF16                     // bf16: BF16 weights (half the memory); BF16 arithmetic where the CPU multiplies BF16 faster than float32 (tensor.BF16Arithmetic), float32 elsewhere
 	BF16Compute              // bf16c: BF16 weights and activations, float32 accumulation
+	Int8                     // int8: int8 weights (per output channel) and activations (per token), int32 accumulation
 )
 
 // dtypes is the one table of dtypes: adding one is adding a row (and, if wanted, a
@@ -34,6 +35,7 @@ var dtypes = []struct {
 	F16:         {"f16", []string{"fp16", "float16"}, "f16", "f32", nn.F16},
 	BF16:        {"bf16", []string{"bfloat16"}, "bf16", "f32", nn.BF16},
 	BF16Compute: {"bf16c", []string{"bf16-compute"}, "bf16", "bf16", nn.BF16Compute},
+	Int8:        {"int8", []string{"i8"}, "int8", "int8", nn.Int8},
 }
 
 // DTypes lists every dtype, in table order.
@@ -71,7 +73,7 @@ func dtypeNames() string {
 
 func (d DType) valid() bool { return d >= 0 && int(d) < len(dtypes) }
 
-// String is the canonical name (f32, f16, bf16, bf16c).
+// String is the canonical name (f32, f16, bf16, bf16c, int8).
 func (d DType) String() string {
 	if !d.valid() {
 		return fmt.Sprintf("DType(%d)", int(d))
@@ -79,7 +81,7 @@ func (d DType) String() string {
 	return dtypes[d].name
 }
 
-// Storage is the element type of the stored linear weights: f32, f16 or bf16.
+// Storage is the element type of the stored linear weights: f32, f16, bf16 or int8.
 func (d DType) Storage() string {
 	if !d.valid() {
 		return ""
@@ -87,7 +89,7 @@ func (d DType) Storage() string {
 	return dtypes[d].storage
 }
 
-// Compute is the element type of the matrix-product inputs: f32 or bf16. For BF16 it
+// Compute is the element type of the matrix-product inputs: f32, bf16 or int8. For BF16 it
 // depends on the CPU tier (tensor.Tier): bf16 where it has fast BF16 dot products.
 func (d DType) Compute() string {
 	if !d.valid() {

@@ -54,14 +54,15 @@ func Example_errors() {
 	// true
 }
 
-// DType names are the CLI's: storage and compute are told apart.
+// DType names are the CLI's: storage and compute are told apart. (bf16 computes in BF16 or
+// float32 depending on the CPU tier: see DType.Compute.)
 func ExampleParseDType() {
-	for _, s := range []string{"f32", "bf16", "bf16c"} {
+	for _, s := range []string{"f32", "bf16c", "int8"} {
 		d, _ := gorerank.ParseDType(s)
 		fmt.Println(d, d.Storage(), d.Compute())
 	}
 	// Output:
 	// f32 f32 f32
-	// bf16 bf16 f32
 	// bf16c bf16 bf16
+	// int8 int8 int8
 }

@@ -3,6 +3,7 @@ package gorerank
 import (
 	"context"
 	"errors"
+	"github.com/gorerank/gorerank/tensor"
 	"runtime"
 	"slices"
 	"strings"
@@ -163,11 +164,17 @@ func TestDType(t *testing.T) {
 			t.Errorf("%q: %v %v", s, d, err)
 		}
 	}
-	if _, err := ParseDType("f8"); !errors.Is(err, ErrOptions) || !strings.Contains(err.Error(), "f32, f16, bf16, bf16c") {
+	if _, err := ParseDType("f8"); !errors.Is(err, ErrOptions) || !strings.Contains(err.Error(), "f32, f16, bf16, bf16c, int8") {
 		t.Errorf("f8: %v", err)
 	}
-	if BF16Compute.Storage() != "bf16" || BF16Compute.Compute() != "bf16" || BF16.Compute() != "f32" {
-		t.Error("storage/compute")
+	bf16Compute := map[bool]string{true: "bf16", false: "f32"}[tensor.BF16Arithmetic()]
+	if BF16Compute.Storage() != "bf16" || BF16Compute.Compute() != "bf16" || BF16.Compute() != bf16Compute ||
+		Int8.Storage() != "int8" || Int8.Compute() != "int8" {
+		t.Errorf("storage/compute: bf16c %s/%s, bf16 %s/%s (tier %s), int8 %s/%s", BF16Compute.Storage(), BF16Compute.Compute(),
+			BF16.Storage(), BF16.Compute(), tensor.Tier().Name, Int8.Storage(), Int8.Compute())
+	}
+	if d, err := ParseDType("INT8"); err != nil || d != Int8 {
+		t.Errorf("INT8: %v %v", d, err)
 	}
 }
 

@@ -6,7 +6,10 @@
 //
 //   - Everything is float32, row-major and dense unless a row stride (ld*) is given.
 //     Activations are (tokens, features): row r of a (rows, n) matrix is x[r*n : (r+1)*n].
-//   - Linear weights keep PyTorch's (Out, In) layout: y = x·Wᵀ + b.
+//   - Linear weights keep PyTorch's (Out, In) layout: y = x·Wᵀ + b. A Linear's Precision says
+//     how its weight is stored and multiplied: float32, F16/BF16 bits, or Int8 (int8 weight and
+//     one scale per output row; each input row quantized to int8 per call, int32 sums, the
+//     bias added in the dequantization: tensor.MatMulNTInt8).
 //   - Kernels are plain functions, destination first, sizes as ints; the first line of each
 //     doc comment gives the shape contract. They never allocate. A slice that is too short
 //     is a programmer bug and panics with an "nn: ..." message.

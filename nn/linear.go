@@ -10,15 +10,17 @@ const (
 	F16                          // F16 weight bits (half memory), float32 math
 	BF16                         // BF16 weight bits (half memory); BF16 math where the CPU multiplies BF16 (tensor.BF16Arithmetic), float32 math elsewhere
 	BF16Compute                  // BF16 weight bits, activations rounded to BF16, float32 accumulation
+	Int8                         // int8 weight + per-row scale, activations quantized per row, int32 accumulation
 )
 
 // Linear is y = x·Wᵀ + b with PyTorch's weight layout (Out,In). The model builds one per
 // checkpoint linear and only calls Forward; how the weight is stored is the kernel's business.
 type Linear struct {
-	W       []float32        // (Out, In), Precision F32
-	P       *tensor.PackedNT // W packed for the CPU tier (see Pack), or nil: packed per call
-	W16     []uint16         // (Out, In) F16 or BF16 bits, other precisions
-	B       []float32        // (Out), may be nil
+	W       []float32           // (Out, In), Precision F32
+	P       *tensor.PackedNT    // W packed for the CPU tier (see Pack), or nil: packed per call
+	W16     []uint16            // (Out, In) F16 or BF16 bits, precisions F16, BF16, BF16Compute
+	W8      *tensor.Int8Weights // (Out, In) int8 + (Out) scales, precision Int8
+	B       []float32           // (Out), may be nil
 	Out, In int
 	Prec    Precision
 }
@@ -49,9 +51,24 @@ func NewLinearHalf(w16 []uint16, b []float32, out, in int, p Precision) *Linear 
 	return &Linear{W16: w16, B: b, Out: out, In: in, Prec: p}
 }
 
-// Forward computes dst (rows,Out) = x (rows,In)·Wᵀ + b. No allocation.
+// NewLinearInt8 wraps an int8 (Out,In) weight q with one scale per output row
+// (W ≈ scale[j]·q[j,:], q in [-127,127]; see tensor.QuantizeInt8) and an (Out) bias (may be nil).
+func NewLinearInt8(q []int8, scale, b []float32, out, in int) *Linear {
+	if len(q) != out*in || len(scale) != out || (b != nil && len(b) != out) {
+		panic("nn: NewLinearInt8: weight/scale/bias length does not match shape")
+	}
+	return &Linear{W8: tensor.NewInt8Weights(q, scale, out, in), B: b, Out: out, In: in, Prec: Int8}
+}
+
+// Forward computes dst (rows,Out) = x (rows,In)·Wᵀ + b. No allocation. At precision Int8 each
+// row of x is quantized to int8 (symmetric, per row) and the bias is added in the
+// dequantization (tensor.MatMulNTInt8).
 func (l *Linear) Forward(dst, x []float32, rows int) {
 	d, xs := dst[:rows*l.Out], x[:rows*l.In]
+	if l.Prec == Int8 {
+		tensor.MatMulNTInt8(d, xs, l.W8, l.B, rows)
+		return
+	}
 	switch l.Prec {
 	case F32:
 		if l.P != nil {

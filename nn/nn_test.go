@@ -399,3 +399,39 @@ func TestGatherHalf(t *testing.T) {
 	}()
 	GatherHalf(make([]float32, 2), f16, []int32{4}, 2, F16)
 }
+
+// An Int8 Linear is the tensor int8 product with the bias fused: the same bits as quantizing
+// the weight and the input and running the oracle, and close to the float32 layer.
+func TestLinearInt8(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	rows, out, in := 5, 9, 70
+	w, b, x := randSlice(r, out*in, 1), randSlice(r, out, 1), randSlice(r, rows*in, 1)
+	q, s := make([]int8, out*in), make([]float32, out)
+	tensor.QuantizeInt8(q, s, w, out, in)
+	l := NewLinearInt8(q, s, b, out, in)
+	got := make([]float32, rows*out)
+	l.Forward(got, x, rows)
+	qa, sa := make([]int8, rows*in), make([]float32, rows)
+	tensor.QuantizeInt8(qa, sa, x, rows, in)
+	want := make([]float32, rows*out)
+	tensor.GemmInt8NTRef(want, qa, sa, l.W8, b, rows)
+	ref := make([]float32, rows*out)
+	NewLinear(w, b, out, in).Forward(ref, x, rows)
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("Int8 Linear [%d] = %v, oracle %v", i, got[i], want[i])
+		}
+		// Rounding moves each input by at most half a step (max|row|/254): bound the error by
+		// (max|x_i|·Σ|w_j| + max|w_j|·Σ|x_i|)/254 plus the product of the two steps.
+		ri, j := i/out, i%out
+		var mx, mw, sx, sw float64
+		for p := range in {
+			ax, aw := math.Abs(float64(x[ri*in+p])), math.Abs(float64(w[j*in+p]))
+			mx, mw, sx, sw = max(mx, ax), max(mw, aw), sx+ax, sw+aw
+		}
+		bound := (mx*sw+mw*sx)/254 + float64(in)*mx*mw/254/254 + 1e-5
+		if d := math.Abs(float64(got[i] - ref[i])); d > bound {
+			t.Errorf("Int8 Linear [%d] = %v, float32 %v: error %.3g > bound %.3g", i, got[i], ref[i], d, bound)
+		}
+	}
+}

@@ -12,7 +12,8 @@
 //     Checkpoint is closed. Truncating a file while it is mapped makes reads fault.
 //   - Data is little-endian and row-major. Float32 of an F32 tensor aliases the mapping on a
 //     little-endian host (read-only, no copy); F16 and BF16 are widened into new slices.
-//     Uint16 exposes F16/BF16 bits without widening. Float64 and Int64 always copy.
+//     Uint16 exposes F16/BF16 bits without widening, Int8 the bytes of an I8 tensor (int8
+//     checkpoints) in place. Float64 and Int64 always copy.
 //   - Headers are validated strictly before any tensor is handed out: the length field must
 //     lie inside the file and below MaxHeaderSize, the JSON must be one well-formed object,
 //     every dtype known, every dim non-negative, shape × element size (overflow-checked) must
@@ -29,5 +30,5 @@
 //     streams the data so files larger than memory can be written.
 //
 // What this package is not: it does not interpret tensors (that is the model's job) and it
-// converts only F32, F16 and BF16 to float32.
+// converts only F32, F16 and BF16 to float32 (I8 is exposed as int8, never converted).
 package weights

@@ -29,6 +29,7 @@ func FuzzParseHeader(f *testing.F) {
 	}
 	f.Add([]byte(`{"__metadata__":{"a":"b"},"x":{"dtype":"F4","shape":[2,3],"data_offsets":[0,3]}}`), int64(3))
 	f.Add([]byte(`{"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,4]}}`), int64(4))
+	f.Add([]byte(`{"q":{"dtype":"I8","shape":[4,5],"data_offsets":[0,20]},"s":{"dtype":"F32","shape":[4],"data_offsets":[20,36]}}`), int64(36))
 	f.Add([]byte(`{"a":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"b":{"dtype":"I64","shape":[],"data_offsets":[0,8]}}  `), int64(8))
 	f.Fuzz(func(t *testing.T, js []byte, dataLen int64) {
 		if len(js) == 0 || dataLen < 0 {
@@ -116,6 +117,8 @@ func TestHostileAllocation(t *testing.T) {
 func FuzzParseFile(f *testing.F) {
 	f.Add(build(`{"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`, 8))
 	f.Add(build(`{"a":{"dtype":"BF16","shape":[1,3],"data_offsets":[0,6]},"b":{"dtype":"I64","shape":[],"data_offsets":[6,14]}}`, 14))
+	f.Add(build(`{"w":{"dtype":"I8","shape":[2,3],"data_offsets":[0,6]},"w_scale":{"dtype":"F32","shape":[2],"data_offsets":[6,14]}}`, 14))
+	f.Add(build(`{"w":{"dtype":"I8","shape":[3,3],"data_offsets":[0,6]}}`, 6))
 	f.Add(binary.LittleEndian.AppendUint64(nil, 1<<62))
 	f.Fuzz(func(t *testing.T, img []byte) {
 		h, err := parseFile("fuzz", img)

@@ -223,6 +223,20 @@ func (t *Tensor) Uint16() ([]uint16, error) {
 	return out, nil
 }
 
+// Int8 returns the values of an I8 tensor, aliasing Data (no copy, read-only; bytes need no
+// alignment or byte order). Other dtypes are an error wrapping ErrDType. This is how the
+// weights of an int8 checkpoint reach tensor.Int8Weights without a copy.
+func (t *Tensor) Int8() ([]int8, error) {
+	n, err := t.check("int8", I8)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return []int8{}, nil
+	}
+	return unsafe.Slice((*int8)(unsafe.Pointer(&t.Data[0])), n), nil
+}
+
 // Float64 returns the values of an F64, F32, F16 or BF16 tensor as a new float64 slice.
 func (t *Tensor) Float64() ([]float64, error) {
 	n, err := t.check("float64", F64, F32, F16, BF16)

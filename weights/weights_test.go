@@ -579,3 +579,49 @@ func maps2Clone(m map[string]string) map[string]string {
 	}
 	return o
 }
+
+// I8 tensors (int8 checkpoints) round-trip through the writer and come back in place.
+func TestInt8Tensor(t *testing.T) {
+	q := []byte{0x7f, 0x81, 0, 1, 0xff, 0x80}
+	path := filepath.Join(t.TempDir(), "i8.safetensors")
+	err := WriteFile(path, []Tensor{
+		{Name: "w", DType: I8, Shape: []int{2, 3}, Data: q},
+		{Name: "w_scale", DType: F32, Shape: []int{2}, Data: make([]byte, 8)},
+		{Name: "odd", DType: I8, Shape: []int{0}, Data: nil},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, _ := f.Tensor("w")
+	v, err := w.Int8()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(v, []int8{127, -127, 0, 1, -1, -128}) || &w.Data[0] != (*byte)(unsafe.Pointer(&v[0])) {
+		t.Errorf("Int8 = %v, or not in place", v)
+	}
+	if e, _ := f.Tensor("odd"); e != nil {
+		if v, err := e.Int8(); err != nil || len(v) != 0 {
+			t.Errorf("empty I8: %v %v", v, err)
+		}
+	}
+	s, _ := f.Tensor("w_scale")
+	if _, err := s.Int8(); !errors.Is(err, ErrDType) {
+		t.Errorf("Int8 of F32: %v, want ErrDType", err)
+	}
+	if _, err := w.Float32(); !errors.Is(err, ErrDType) {
+		t.Errorf("Float32 of I8: %v, want ErrDType", err)
+	}
+	bad := &Tensor{Name: "bad", DType: I8, Shape: []int{2, 3}, Data: q[:5]}
+	if _, err := bad.Int8(); err == nil {
+		t.Error("Int8 with 5 bytes for shape [2 3]: no error")
+	}
+	if err := WriteFile(filepath.Join(t.TempDir(), "x"), []Tensor{*bad}, nil); err == nil {
+		t.Error("writing 5 bytes for I8 [2 3]: no error")
+	}
+}

@@ -7,11 +7,13 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/gorerank/gorerank/nn"
 )
 
 // benchModel writes a random checkpoint with bge-reranker-v2-m3's layer sizes (H 1024,
-// I 4096, 16 heads) but few layers and a small vocabulary, and loads it.
-func benchModel(b *testing.B, layers int) *Model {
+// I 4096, 16 heads) but few layers and a small vocabulary, and loads it at precision p.
+func benchModel(b *testing.B, layers int, p nn.Precision) *Model {
 	b.Helper()
 	const V, H, I, P = 1000, 1024, 4096, 8194
 	ts := randomTensors(rand.New(rand.NewPCG(1, 2)), V, H, I, P, layers, 0.03)
@@ -22,7 +24,7 @@ func benchModel(b *testing.B, layers int) *Model {
 	c, _ := json.Marshal(cfg)
 	os.WriteFile(filepath.Join(dir, "config.json"), c, 0o644)
 	os.WriteFile(filepath.Join(dir, "model.safetensors"), encodeSafetensors(ts), 0o644)
-	m, err := Load(dir, LoadOptions{})
+	m, err := Load(dir, LoadOptions{Precision: p})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -32,8 +34,13 @@ func benchModel(b *testing.B, layers int) *Model {
 
 // BenchmarkForwardFullWidth runs two full-width layers over 8 sequences of 128 tokens and
 // reports the per-stage split (go test -bench FullWidth -benchtime 3x ./xlmr).
-func BenchmarkForwardFullWidth(b *testing.B) {
-	m := benchModel(b, 2)
+func BenchmarkForwardFullWidth(b *testing.B) { benchForwardFullWidth(b, nn.F32) }
+
+// BenchmarkForwardFullWidthInt8 is BenchmarkForwardFullWidth at precision nn.Int8.
+func BenchmarkForwardFullWidthInt8(b *testing.B) { benchForwardFullWidth(b, nn.Int8) }
+
+func benchForwardFullWidth(b *testing.B, p nn.Precision) {
+	m := benchModel(b, 2, p)
 	seqs := make([][]int32, 8)
 	for i := range seqs {
 		seqs[i] = make([]int32, 128)

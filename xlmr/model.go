@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"path/filepath"
 	"slices"
 
@@ -89,6 +90,13 @@ type LoadOptions struct {
 	//   nn.F16, nn.BF16, nn.BF16Compute: linear weights stay 16-bit (half the memory). A
 	//     checkpoint already in that format is used in place; otherwise each value is rounded
 	//     to nearest even at load. Embeddings, biases and LayerNorms are float32 either way.
+	//   nn.Int8: the encoder's linear layers (attention query/key/value/output, intermediate,
+	//     output) hold int8 weights with one float32 scale per output row and multiply int8
+	//     activations quantized per token row (tensor.MatMulNTInt8). An int8 checkpoint (see
+	//     QuantizeCheckpoint: <linear>.weight I8 and <linear>.weight_scale F32) is used in place;
+	//     F32/F16/BF16 weights are quantized at load (tensor.QuantizeInt8, the same bits as
+	//     QuantizeCheckpoint writes). Embeddings, LayerNorms, attention and the classifier
+	//     stay float32.
 	Precision nn.Precision
 
 	// Logger, when set, receives load diagnostics (unused tensors, dtype conversions).
@@ -98,7 +106,7 @@ type LoadOptions struct {
 // LoadReport says what Load found besides the model.
 type LoadReport struct {
 	Files     []string // the safetensors files read
-	DType     string   // dtype of the checkpoint's linear weights ("F32", "F16", "BF16", or "mixed")
+	DType     string   // dtype of the checkpoint's linear weights ("F32", "F16", "BF16", "I8", or "mixed")
 	Unused    []string // tensors present in the checkpoint that the model does not use, sorted
 	Converted int      // tensors converted (widened or rounded) at load rather than used in place
 }
@@ -212,11 +220,106 @@ func (l *loader) tensor(key string, shape ...int) *weights.Tensor {
 	}
 	switch t.DType {
 	case weights.F32, weights.F16, weights.BF16:
+	case weights.I8:
+		l.fail(fmt.Errorf("xlmr: tensor %q has dtype I8: an int8 checkpoint loads only with precision Int8 (--dtype int8), and only for the encoder's linear weights", key))
+		return nil
 	default:
 		l.fail(fmt.Errorf("xlmr: tensor %q has dtype %s; only F32, F16 and BF16 are supported", key, t.DType))
 		return nil
 	}
 	return t
+}
+
+// ScaleSuffix names the per-row scales of an int8 weight: <linear>.weight (out,in) I8 comes
+// with <linear>.weight_scale (out) F32, W[j,:] ≈ weight_scale[j]·weight[j,:].
+const ScaleSuffix = "_scale"
+
+// int8Weight returns prefix.weight as int8 rows and their scales: in place from an I8 tensor
+// and its F32 prefix.weight_scale, or quantized from F32/F16/BF16 (quantizeRows).
+func (l *loader) int8Weight(prefix string, out, in int) ([]int8, []float32) {
+	key := prefix + ".weight"
+	t, err := l.ck.Tensor(key)
+	if err != nil || t.DType != weights.I8 {
+		t = l.tensor(key, out, in)
+		if t == nil {
+			return nil, nil
+		}
+		l.dtypes[t.DType] = true
+		q, s, err := quantizeRows(t, out, in)
+		if err != nil {
+			l.fail(fmt.Errorf("xlmr: tensor %q: %w", key, err))
+			return nil, nil
+		}
+		l.converted++
+		return q, s
+	}
+	l.used[key] = true
+	l.dtypes[weights.I8] = true
+	if !slices.Equal(t.Shape, []int{out, in}) {
+		l.fail(fmt.Errorf("xlmr: tensor %q has shape %v, config.json implies %v", key, t.Shape, []int{out, in}))
+		return nil, nil
+	}
+	q, err := t.Int8()
+	if err != nil {
+		l.fail(fmt.Errorf("xlmr: tensor %q: %w", key, err))
+		return nil, nil
+	}
+	if slices.Contains(q, -128) {
+		l.fail(fmt.Errorf("xlmr: tensor %q holds -128: int8 weights must lie in [-127,127]", key))
+		return nil, nil
+	}
+	skey := key + ScaleSuffix
+	st := l.tensor(skey, out)
+	if st == nil {
+		return nil, nil
+	}
+	if st.DType != weights.F32 {
+		l.fail(fmt.Errorf("xlmr: tensor %q has dtype %s, want F32", skey, st.DType))
+		return nil, nil
+	}
+	s, err := st.Float32()
+	if err != nil {
+		l.fail(fmt.Errorf("xlmr: tensor %q: %w", skey, err))
+		return nil, nil
+	}
+	for j, v := range s {
+		if !(v >= 0 && v <= math.MaxFloat32) {
+			l.fail(fmt.Errorf("xlmr: tensor %q: scale %d is %v, want finite and non-negative", skey, j, v))
+			return nil, nil
+		}
+	}
+	return q, s
+}
+
+// quantizeRows quantizes an F32/F16/BF16 weight (out,in) per row with tensor.QuantizeInt8,
+// widening one row at a time. A row holding NaN or ±Inf is an error.
+func quantizeRows(t *weights.Tensor, out, in int) ([]int8, []float32, error) {
+	q, s := make([]int8, out*in), make([]float32, out)
+	if t.DType == weights.F32 {
+		f, err := t.Float32()
+		if err != nil {
+			return nil, nil, err
+		}
+		tensor.QuantizeInt8(q, s, f, out, in)
+	} else {
+		if len(t.Data) != 2*out*in {
+			return nil, nil, fmt.Errorf("%d bytes for shape [%d %d] of %s", len(t.Data), out, in, t.DType)
+		}
+		for j := range out {
+			rt := weights.Tensor{Name: t.Name, DType: t.DType, Shape: []int{in}, Data: t.Data[j*in*2 : (j+1)*in*2]}
+			row, err := rt.Float32()
+			if err != nil {
+				return nil, nil, err
+			}
+			tensor.QuantizeInt8(q[j*in:(j+1)*in], s[j:j+1], row, 1, in)
+		}
+	}
+	for j, v := range s {
+		if v != v {
+			return nil, nil, fmt.Errorf("row %d holds NaN or Inf: cannot quantize", j)
+		}
+	}
+	return q, s, nil
 }
 
 // f32 returns the named tensor as float32 (aliasing the memory map for F32 data).
@@ -244,6 +347,17 @@ func (l *loader) linear(prefix string, out, in int, bias bool) *nn.Linear {
 		b = l.f32(prefix+".bias", out)
 	}
 	key := prefix + ".weight"
+	if l.prec == nn.Int8 {
+		q, s := l.int8Weight(prefix, out, in)
+		if q == nil || (bias && b == nil) {
+			return nil
+		}
+		return nn.NewLinearInt8(q, s, b, out, in)
+	}
+	if t, _ := l.ck.Tensor(key); t != nil && t.DType == weights.I8 {
+		l.tensor(key, out, in) // reports the dtype
+		return nil
+	}
 	if l.prec == nn.F32 {
 		w := l.f32(key, out, in)
 		t, _ := l.ck.Tensor(key)
@@ -326,7 +440,7 @@ func (l *loader) wordEmbeddings(e *Embeddings, vocab, h int) {
 
 func fromCheckpoint(cfg Config, ck *weights.Checkpoint, o LoadOptions) (*Model, error) {
 	switch o.Precision {
-	case nn.F32, nn.F16, nn.BF16, nn.BF16Compute:
+	case nn.F32, nn.F16, nn.BF16, nn.BF16Compute, nn.Int8:
 	default:
 		return nil, fmt.Errorf("xlmr: unknown precision %d", o.Precision)
 	}
@@ -355,6 +469,11 @@ func fromCheckpoint(cfg Config, ck *weights.Checkpoint, o LoadOptions) (*Model, 
 		y.Output.LayerNorm = l.norm(p+"output.LayerNorm", H)
 	}
 
+	encoderDTypes := l.dtypes
+	if l.prec == nn.Int8 { // the classifier head stays float32 (one token per pair: no gain)
+		l.prec = nn.F32
+		l.dtypes = map[weights.DType]bool{}
+	}
 	m.Classifier.Dense = l.linear("classifier.dense", H, H, true)
 	m.Classifier.OutProj = l.linear("classifier.out_proj", cfg.NumLabels, H, true)
 
@@ -368,8 +487,8 @@ func fromCheckpoint(cfg Config, ck *weights.Checkpoint, o LoadOptions) (*Model, 
 	}
 	m.Report.Converted = l.converted
 	m.Report.DType = "mixed"
-	if len(l.dtypes) == 1 {
-		for d := range l.dtypes {
+	if len(encoderDTypes) == 1 {
+		for d := range encoderDTypes {
 			m.Report.DType = string(d)
 		}
 	}

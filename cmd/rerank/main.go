@@ -37,6 +37,8 @@ var commands = []command{
 	{"serve", "run the HTTP rerank server", runServe},
 	{"download", "download a model from the Hugging Face hub into the local cache", runDownload},
 	{"gen-random", "write a random-weight checkpoint of any config", runGenRandom},
+	{"quantize", "write an int8 copy of a checkpoint (for --dtype int8)", runQuantize},
+	{"fidelity", "measure how reduced precisions move scores and rankings from float32", runFidelity},
 	{"bench", "benchmark the forward pass", runBench},
 	{"loadtest", "measure a running server's capacity with the rag workload", runLoadtest},
 	{"version", "print the version", runVersion},

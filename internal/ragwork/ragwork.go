@@ -28,8 +28,8 @@ var DocLens = func() []int {
 // Query is the query of the rag workload (about 16 tokens).
 const Query = "How much notice must an employee give before leaving the company during probation?"
 
-// vocabulary is the vocabulary of the seeded pseudo-English rag documents.
-var vocabulary = strings.Fields(`the a of to and in is for on with as by at from that this it be are was
+// Vocabulary is the word list the documents are drawn from (pseudo-English).
+var Vocabulary = strings.Fields(`the a of to and in is for on with as by at from that this it be are was
 employee employees company policy notice period days weeks month written resignation probation contract
 salary leave annual sick holiday manager department human resources office work working hours overtime
 payment bonus benefits insurance pension training review performance agreement terms conditions law
@@ -53,7 +53,7 @@ func Documents(tok *tokenizer.Tokenizer, seed uint64) ([]string, error) {
 			// No word is more than 4 tokens, so adding a quarter of the gap never overshoots
 			// by much; tokenizing only after each step keeps this linear, not quadratic.
 			for range max(1, (target-n)/4) {
-				w := vocabulary[rng.IntN(len(vocabulary))]
+				w := Vocabulary[rng.IntN(len(Vocabulary))]
 				if words%12 == 0 && words > 0 {
 					b.WriteString(". ")
 					r, n := utf8.DecodeRuneInString(w)

@@ -1,0 +1,436 @@
+package tensor
+
+import (
+	"math"
+	"sync"
+	"unsafe"
+
+	"github.com/gorerank/gorerank/internal/workers"
+)
+
+// This file is the int8 product: quantization (QuantizeInt8), the weight bundle (Int8Weights),
+// the blocked driver shared by every CPU tier (GemmInt8NT, MatMulNTInt8) and the naive
+// oracle (GemmInt8NTRef). The conventions are in doc_int8.go.
+
+// Int8MaxK is the deepest product the int8 kernels accept: with |a|,|w| ≤ 127 and the +128
+// shift of the VPDPBUSD tiers a partial sum stays below 255·127·k < 2³¹.
+const Int8MaxK = 1 << 16
+
+// Int8Weights is a linear layer's weight (n,k) = [out,in] quantized per output row:
+// W[j,p] ≈ Scale[j]·Q[j*k+p], Q symmetric in [-127,127]. Q may alias the memory map of an
+// int8 checkpoint. Comp[j] = 128·Σ_p Q[j,p] is what the VPDPBUSD tiers (unsigned
+// activations shifted by +128) subtract; NewInt8Weights computes it.
+type Int8Weights struct {
+	Q     []int8    // (N,K) row-major
+	Scale []float32 // (N)
+	Comp  []int32   // (N) 128·Σ_p Q[j,p]
+	N, K  int
+}
+
+// NewInt8Weights bundles q (n,k) and its per-row scales, computing the compensation terms.
+// It panics when a length does not match, k exceeds Int8MaxK or q holds -128.
+func NewInt8Weights(q []int8, scale []float32, n, k int) *Int8Weights {
+	if n < 0 || k < 0 || k > Int8MaxK || len(q) != n*k || len(scale) != n {
+		panic("tensor: NewInt8Weights: q/scale length does not match (n,k), or k > Int8MaxK")
+	}
+	comp := make([]int32, n)
+	for j := range n {
+		var s int32
+		for _, v := range q[j*k : (j+1)*k] {
+			if v == -128 {
+				panic("tensor: NewInt8Weights: weight -128 (the int8 kernels need [-127,127])")
+			}
+			s += int32(v)
+		}
+		comp[j] = 128 * s
+	}
+	return &Int8Weights{Q: q, Scale: scale, Comp: comp, N: n, K: k}
+}
+
+// QuantizeInt8 quantizes each row of x (rows,cols) symmetrically: scale[r] = max|x[r,:]|/127
+// and q[r,c] = x[r,c]·(127/max) rounded to nearest, ties to even, so q ∈ [-127,127] and
+// x ≈ scale·q. (When 127/max overflows float32, max < 3.7e-37, the products are taken in
+// float64.) An all-zero row gets scale 0 and q 0. A row holding NaN or ±Inf gets scale NaN
+// and q 0, so every product output of that row is NaN (as float32 math would mostly give).
+// The same function quantizes weights at load and activations per call. No allocation.
+func QuantizeInt8(q []int8, scale []float32, x []float32, rows, cols int) {
+	if rows < 0 || cols < 0 || len(q) < rows*cols || len(scale) < rows || len(x) < rows*cols {
+		panic("tensor: QuantizeInt8: slice shorter than (rows,cols)")
+	}
+	for r := range rows {
+		scale[r] = int8Active.quantize(q[r*cols:(r+1)*cols], x[r*cols:(r+1)*cols], 0)
+	}
+}
+
+// quantizeRowGeneric quantizes one row into q, XORing every byte with flip (0, or 0x80 for the
+// shifted unsigned form of the VPDPBUSD tiers), and returns the scale.
+func quantizeRowGeneric(q []int8, x []float32, flip int8) float32 {
+	q = q[:len(x)]
+	amax := rowAbsMax(x)
+	return quantizeWith(q, x, amax, flip, 0)
+}
+
+// quantizeWith quantizes x[done:] with the row's max already known (the vector tiers do the
+// first done values themselves, after checking amax here).
+func quantizeWith(q []int8, x []float32, amax float32, flip int8, done int) float32 {
+	if !(amax <= math.MaxFloat32) { // NaN or ±Inf somewhere
+		for i := range q {
+			q[i] = flip
+		}
+		return float32(math.NaN())
+	}
+	if amax == 0 {
+		for i := range q {
+			q[i] = flip
+		}
+		return 0
+	}
+	inv := 127 / amax
+	if math.IsInf(float64(inv), 1) { // amax < 127/MaxFloat32 (subnormal range): float64 math
+		inv64 := 127 / float64(amax)
+		for i, v := range x { // all of the row: a vector tier leaves such rows to this loop
+			q[i] = int8(max(-127, min(127, math.RoundToEven(float64(v)*inv64)))) ^ flip
+		}
+		return amax / 127
+	}
+	for i := done; i < len(x); i++ {
+		v := x[i]
+		r := math.RoundToEven(float64(v * inv))
+		q[i] = int8(max(-127, min(127, r))) ^ flip
+	}
+	return amax / 127
+}
+
+// rowAbsMax is max|x|, or NaN/+Inf when x holds NaN/±Inf.
+func rowAbsMax(x []float32) float32 {
+	var m float32
+	for _, v := range x {
+		a := float32(math.Abs(float64(v)))
+		if a != a {
+			return a
+		}
+		m = max(m, a)
+	}
+	return m
+}
+
+// dequantRef is the dequantization every tier uses, in this order and with float32 rounding
+// after each operation: y = float32(acc)·(sa·sw) + b.
+func dequantRef(acc int32, sa, sw, b float32) float32 {
+	s := sa * sw
+	return float32(float32(acc)*s) + b
+}
+
+// GemmInt8NTRef is the naive oracle of GemmInt8NT: exact integer dot products (int64), then
+// the same dequantization. bias may be nil (then b = 0 is added).
+func GemmInt8NTRef(dst []float32, qa []int8, sa []float32, w *Int8Weights, bias []float32, m int) {
+	n, k := w.N, w.K
+	checkInt8(dst, qa, sa, w, bias, m)
+	for i := range m {
+		ar := qa[i*k : (i+1)*k]
+		for j := range n {
+			var acc int64
+			for p, av := range ar {
+				acc += int64(av) * int64(w.Q[j*k+p])
+			}
+			b := float32(0)
+			if bias != nil {
+				b = bias[j]
+			}
+			dst[i*n+j] = dequantRef(int32(acc), sa[i], w.Scale[j], b)
+		}
+	}
+}
+
+func checkInt8(dst []float32, qa []int8, sa []float32, w *Int8Weights, bias []float32, m int) {
+	n, k := w.N, w.K
+	if m < 0 || len(dst) < m*n || len(qa) < m*k || len(sa) < m || (bias != nil && len(bias) < n) ||
+		len(w.Q) < n*k || len(w.Scale) < n || len(w.Comp) < n || k > Int8MaxK {
+		panic("tensor: int8 product: slice shorter than its shape, or k > Int8MaxK")
+	}
+}
+
+// GemmInt8NT computes dst (m,n) = dequant(qa (m,k) · w.Q (n,k)ᵀ) + bias:
+// dst[i,j] = float32(Σ_p qa[i,p]·w.Q[j,p]) · (sa[i]·w.Scale[j]) + bias[j], each operation
+// rounded to float32 in that order (bias nil adds 0), so every CPU tier gives the same bits.
+// qa must lie in [-127,127] (QuantizeInt8 output). No allocation in steady state.
+func GemmInt8NT(dst []float32, qa []int8, sa []float32, w *Int8Weights, bias []float32, m int) {
+	checkInt8(dst, qa, sa, w, bias, m)
+	int8Run(dst, nil, qa, sa, w, bias, m)
+}
+
+// MatMulNTInt8 computes dst (m,n) = a (m,k) · Wᵀ + bias with W in int8: each row of a is
+// quantized (QuantizeInt8) into a pooled buffer, then multiplied as GemmInt8NT does. This is
+// what nn.Linear runs at precision Int8. No allocation in steady state.
+func MatMulNTInt8(dst, a []float32, w *Int8Weights, bias []float32, m int) {
+	if m < 0 || len(a) < m*w.K {
+		panic("tensor: MatMulNTInt8: a shorter than (m,k)")
+	}
+	if len(dst) < m*w.N || (bias != nil && len(bias) < w.N) || len(w.Q) < w.N*w.K ||
+		len(w.Scale) < w.N || len(w.Comp) < w.N || w.K > Int8MaxK {
+		panic("tensor: MatMulNTInt8: slice shorter than its shape, or k > Int8MaxK")
+	}
+	int8Run(dst, a, nil, nil, w, bias, m)
+}
+
+// int8Tier is one CPU tier's int8 building blocks.
+type int8Tier struct {
+	name string
+	// shifted: activations are stored as unsigned a+128 (byte XOR 0x80) and the tile sums
+	// (a+128)·w, from which the dequantization subtracts w.Comp (VPDPBUSD is u8×s8).
+	shifted bool
+	// step is the k granularity of tile: it handles kv = k rounded down to a multiple of step.
+	step int
+	// tile computes c[r*ldc+c] = Σ_{p<kv} a[r*lda+p]·w[c*ldw+p] for r, c < 4 (a read as u8
+	// when shifted, else s8; w s8).
+	tile func(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int)
+	// quantize quantizes one row as QuantizeInt8 does, XORing each byte with flip, and
+	// returns the scale (quantizeRowGeneric's result, bit for bit).
+	quantize func(q []int8, x []float32, flip int8) float32
+	// dequant computes dst[j] = float32(acc[j]-comp[j])·(sa·sw[j]) + b[j].
+	dequant func(dst []float32, acc, comp []int32, sa float32, sw, b []float32)
+}
+
+// int8Active is the tier GemmInt8NT uses, chosen once from int8Kernels (best first).
+var int8Active = int8Kernels()[0]
+
+// useInt8Kernel makes the int8 product use t until restore is called (tests).
+func useInt8Kernel(t *int8Tier) (restore func()) {
+	old := int8Active
+	int8Active = t
+	return func() { int8Active = old }
+}
+
+// Int8Tier names the int8 kernel set in use: "avx512vnni", "avxvnni", "avx2" or "generic".
+func Int8Tier() string { return int8Active.name }
+
+var int8Generic = &int8Tier{name: "generic", step: 1, tile: int8TileGeneric,
+	quantize: quantizeRowGeneric, dequant: int8DequantGeneric}
+
+// int8TileGeneric is the portable 4×4 tile (signed activations).
+func int8TileGeneric(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int) {
+	as := unsafeInt8s(a, 3*lda+kv)
+	ws := unsafeInt8s(w, 3*ldw+kv)
+	cs := unsafeInt32s(c, 3*ldc+4)
+	for r := range 4 {
+		ar := as[r*lda : r*lda+kv]
+		for col := range 4 {
+			wr := ws[col*ldw : col*ldw+kv]
+			var s int32
+			for p, av := range ar {
+				s += int32(av) * int32(wr[p])
+			}
+			cs[r*ldc+col] = s
+		}
+	}
+}
+
+// Blocking. A task owns a block of output columns and a block of rows. It walks its rows 4 at
+// a time (the 4 activation rows, 4·k bytes, stay in L1) and, for each, every group of 4
+// weight rows of its column block (int8ColBytes of weights: L2). Tiles go to an int32 row
+// block that is dequantized row by row.
+const (
+	int8ColBytes  = 256 << 10 // weight bytes per column block
+	int8TaskRows  = 64        // rows per task, when the rows are split
+	int8ParallelM = 1 << 20   // m·n·k below which a call stays on the caller
+)
+
+// int8Job is one call of the int8 product.
+type int8Job struct {
+	dst    []float32
+	a      []float32 // float activations to quantize (MatMulNTInt8), or nil
+	qa     []int8    // caller's quantized activations (GemmInt8NT), or nil
+	sa     []float32
+	w      *Int8Weights
+	bias   []float32
+	m      int
+	tier   *int8Tier
+	buf    int8Buf // activations in the tier's form, rows padded to a multiple of 4
+	colBlk int     // columns per column block (multiple of 4)
+	nColB  int
+	nRowB  int
+	prep   bool
+	tasks  workers.Group
+}
+
+// int8Buf holds a call's staged activations and scales.
+type int8Buf struct {
+	q  []int8
+	sa []float32
+}
+
+// int8Scratch is one worker's scratch: the int32 tile rows, a padded copy of the last weight
+// rows and zero vectors standing in for a nil bias or an unshifted tier's compensation.
+type int8Scratch struct {
+	acc  []int32
+	wpad []int8
+	zb   []float32
+	zc   []int32
+}
+
+var (
+	int8JobPool     = sync.Pool{New: func() any { return new(int8Job) }}
+	int8ScratchPool = sync.Pool{New: func() any { return new(int8Scratch) }}
+)
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+func int8Run(dst, a []float32, qa []int8, sa []float32, w *Int8Weights, bias []float32, m int) {
+	n, k := w.N, w.K
+	if m == 0 || n == 0 {
+		return
+	}
+	j := int8JobPool.Get().(*int8Job)
+	j.dst, j.a, j.qa, j.sa, j.w, j.bias, j.m, j.tier = dst, a, qa, sa, w, bias, m, int8Active
+	mp := (m + 3) &^ 3
+	j.buf.q = grow(j.buf.q, mp*k)
+	j.buf.sa = grow(j.buf.sa, mp)
+	threads := workers.Threads()
+	if m*n*max(k, 1) < int8ParallelM {
+		threads = 1
+	}
+	// Stage the activations: quantize (or copy) into the tier's form, in row pieces.
+	j.nRowB = (mp + int8TaskRows - 1) / int8TaskRows
+	j.prep = true
+	j.tasks.Run(j, j.nRowB, threads)
+	j.prep = false
+	// Column blocks: L2-sized, but narrow enough that every thread gets work.
+	cb := max(4, (int8ColBytes/max(k, 1))&^3)
+	if nb := (n + cb - 1) / cb; nb*j.nRowB < 4*threads {
+		want := (4*threads + j.nRowB - 1) / j.nRowB
+		cb = max(4, ((n+want-1)/want+3)&^3)
+	}
+	j.colBlk = cb
+	j.nColB = (n + cb - 1) / cb
+	j.tasks.Run(j, j.nColB*j.nRowB, threads)
+	j.dst, j.a, j.qa, j.sa, j.w, j.bias, j.tier = nil, nil, nil, nil, nil, nil, nil
+	int8JobPool.Put(j)
+}
+
+// Work takes tasks of j until none is left (workers.Job).
+func (j *int8Job) Work(g *workers.Group) {
+	if j.prep {
+		for t, ok := g.Next(); ok; t, ok = g.Next() {
+			j.stage(t)
+		}
+		return
+	}
+	s := int8ScratchPool.Get().(*int8Scratch)
+	for t, ok := g.Next(); ok; t, ok = g.Next() {
+		// Row blocks inner: consecutive tasks share a column block of weights.
+		j.block(s, t%j.nRowB, t/j.nRowB)
+	}
+	int8ScratchPool.Put(s)
+}
+
+// stage fills rows of row block rb of the staged activations.
+func (j *int8Job) stage(rb int) {
+	k := j.w.K
+	var flip int8
+	if j.tier.shifted {
+		flip = -128 // 0x80
+	}
+	r0 := rb * int8TaskRows
+	r1 := min(r0+int8TaskRows, len(j.buf.sa))
+	for r := r0; r < r1; r++ {
+		q := j.buf.q[r*k : (r+1)*k]
+		switch {
+		case r >= j.m: // padding row
+			for i := range q {
+				q[i] = flip
+			}
+			j.buf.sa[r] = 0
+		case j.a != nil:
+			j.buf.sa[r] = j.tier.quantize(q, j.a[r*k:(r+1)*k], flip)
+		default:
+			src := j.qa[r*k : (r+1)*k]
+			for i, v := range src {
+				q[i] = v ^ flip
+			}
+			j.buf.sa[r] = j.sa[r]
+		}
+	}
+}
+
+// block computes dst rows of row block rb × columns of column block cb.
+func (j *int8Job) block(s *int8Scratch, rb, cb int) {
+	n, k, t := j.w.N, j.w.K, j.tier
+	c0 := cb * j.colBlk
+	c1 := min(n, c0+j.colBlk)
+	nc := c1 - c0
+	ncp := (nc + 3) &^ 3
+	s.acc = grow(s.acc, 4*ncp)
+	s.wpad = grow(s.wpad, 4*max(k, 1))
+	bias, comp := j.bias, j.w.Comp
+	if bias == nil {
+		s.zb = grow(s.zb, n) // never written: zero
+		bias = s.zb
+	}
+	if !t.shifted {
+		s.zc = grow(s.zc, n)
+		comp = s.zc
+	}
+	kv := k - k%t.step
+	r0 := rb * int8TaskRows
+	r1 := min(r0+int8TaskRows, j.m)
+	q := j.buf.q
+	for i := r0; i < r1; i += 4 {
+		for c := c0; c < c1; c += 4 {
+			wp := j.w.Q[c*k:]
+			if c+4 > n { // last 1–3 weight rows: zero-padded copy
+				clear(s.wpad)
+				copy(s.wpad, j.w.Q[c*k:n*k])
+				wp = s.wpad
+			}
+			acc := s.acc[c-c0:]
+			if k > 0 {
+				t.tile(kv, &q[i*k], k, &wp[0], k, &acc[0], ncp)
+			} else {
+				for r := range 4 {
+					clear(acc[r*ncp : r*ncp+4])
+				}
+			}
+			if kv < k {
+				int8Tail(acc, ncp, q[i*k:], wp, k, kv, t.shifted)
+			}
+		}
+		for r := i; r < min(i+4, r1); r++ {
+			t.dequant(j.dst[r*n+c0:r*n+c1], s.acc[(r-i)*ncp:], comp[c0:c1], j.buf.sa[r], j.w.Scale[c0:c1], bias[c0:c1])
+		}
+	}
+}
+
+// int8Tail adds the columns [kv,k) of a 4×4 tile to acc (row stride ldc).
+func int8Tail(acc []int32, ldc int, a []int8, w []int8, k, kv int, shifted bool) {
+	for r := range 4 {
+		ar := a[r*k+kv : r*k+k]
+		for c := range 4 {
+			wr := w[c*k+kv : c*k+k]
+			var s int32
+			for p, av := range ar {
+				x := int32(av)
+				if shifted {
+					x = int32(uint8(av))
+				}
+				s += x * int32(wr[p])
+			}
+			acc[r*ldc+c] += s
+		}
+	}
+}
+
+// int8DequantGeneric: dst[j] = float32(acc[j]-comp[j])·(sa·sw[j]) + b[j].
+func int8DequantGeneric(dst []float32, acc, comp []int32, sa float32, sw, b []float32) {
+	acc, comp, sw, b = acc[:len(dst)], comp[:len(dst)], sw[:len(dst)], b[:len(dst)]
+	for j := range dst {
+		dst[j] = dequantRef(acc[j]-comp[j], sa, sw[j], b[j])
+	}
+}
+
+func unsafeInt8s(p *int8, n int) []int8    { return unsafe.Slice(p, n) }
+func unsafeInt32s(p *int32, n int) []int32 { return unsafe.Slice(p, n) }

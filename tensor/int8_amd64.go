@@ -1,0 +1,108 @@
+//go:build amd64 && gc && !purego
+
+package tensor
+
+import (
+	"math"
+
+	"golang.org/x/sys/cpu"
+)
+
+// The int8 tiers of amd64, each a 4×4 tile of int32 dot products over weight rows read in
+// place (int8_amd64.s). All three have run bit-exactly against the oracle on an Intel Xeon
+// with AVX512_VNNI and AVX-VNNI.
+var (
+	int8AVX512VNNI = &int8Tier{name: "avx512vnni", shifted: true, step: 64, tile: int8TileVNNI512,
+		quantize: quantizeRowAVX2, dequant: int8DequantVec}
+	int8AVXVNNI = &int8Tier{name: "avxvnni", shifted: true, step: 32, tile: int8TileAVXVNNI,
+		quantize: quantizeRowAVX2, dequant: int8DequantVec}
+	int8AVX2 = &int8Tier{name: "avx2", step: 32, tile: int8TileAVX2,
+		quantize: quantizeRowAVX2, dequant: int8DequantVec}
+)
+
+// int8Kernels lists the int8 tiers this CPU can run, best first; the generic tier always.
+// It is the one place that reads the CPU flags for int8.
+func int8Kernels() []*int8Tier {
+	var ts []*int8Tier
+	x := cpu.X86
+	if x.HasAVX512F && x.HasAVX512BW && x.HasAVX512VL && x.HasAVX512VNNI {
+		ts = append(ts, int8AVX512VNNI)
+	}
+	if x.HasAVX2 && x.HasAVXVNNI {
+		ts = append(ts, int8AVXVNNI)
+	}
+	if x.HasAVX2 {
+		ts = append(ts, int8AVX2)
+	}
+	return append(ts, int8Generic)
+}
+
+// quantizeRowAVX2 is quantizeRowGeneric with both passes in AVX2 (max|x|, then scale, round,
+// pack) over the first multiple of 32 values; the rest, and rows that are not finite or
+// whose 127/max overflows, go the portable way.
+func quantizeRowAVX2(q []int8, x []float32, flip int8) float32 {
+	q = q[:len(x)]
+	n8 := len(x) &^ 7
+	var amax float32
+	if n8 > 0 {
+		amax = int8AbsMaxAVX2(&x[0], n8)
+	}
+	if amax == amax { // not NaN: the tail may still hold one
+		amax = max(amax, rowAbsMax(x[n8:]))
+	}
+	n32 := len(x) &^ 31
+	if inv := 127 / amax; n32 == 0 || !(amax <= math.MaxFloat32) || amax == 0 || math.IsInf(float64(inv), 1) {
+		return quantizeWith(q, x, amax, flip, 0)
+	} else {
+		int8QuantAVX2(&q[0], &x[0], n32, inv, uint32(uint8(flip))*0x01010101)
+	}
+	return quantizeWith(q, x, amax, flip, n32)
+}
+
+// int8DequantVec: dst[j] = float32(acc[j]-comp[j])·(sa·sw[j]) + b[j], 8 at a time.
+func int8DequantVec(dst []float32, acc, comp []int32, sa float32, sw, b []float32) {
+	n := len(dst)
+	acc, comp, sw, b = acc[:n], comp[:n], sw[:n], b[:n]
+	n8 := n &^ 7
+	if n8 > 0 {
+		int8DequantAVX2(&dst[0], &acc[0], &comp[0], sa, &sw[0], &b[0], n8)
+	}
+	int8DequantGeneric(dst[n8:], acc[n8:], comp[n8:], sa, sw[n8:], b[n8:])
+}
+
+// int8AbsMaxAVX2 returns max|x[i]| over n (a multiple of 8) values, NaN if one is NaN.
+//
+//go:noescape
+func int8AbsMaxAVX2(x *float32, n int) float32
+
+// int8QuantAVX2 quantizes n (a multiple of 32) values:
+//
+//	q[i] = int8(math.RoundToEven(float64(x[i]*inv))) ^ int8(flip)   (flip: the byte 4 times)
+//
+//go:noescape
+func int8QuantAVX2(q *int8, x *float32, n int, inv float32, flip uint32)
+
+// int8DequantAVX2 dequantizes n (a multiple of 8) sums as int8DequantGeneric does.
+//
+//go:noescape
+func int8DequantAVX2(dst *float32, acc, comp *int32, sa float32, sw, b *float32, n int)
+
+// int8TileVNNI512 is a 4×4 int8 tile with AVX512_VNNI VPDPBUSD on zmm (64 bytes of k per
+// step; a unsigned, i.e. shifted by +128):
+//
+//	for r, col < 4: c[r*ldc+col] = Σ_{p<kv} uint8(a[r*lda+p]) · w[col*ldw+p]
+//
+//go:noescape
+func int8TileVNNI512(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int)
+
+// int8TileAVXVNNI is the same tile with VEX AVX-VNNI VPDPBUSD on ymm (32 bytes of k per step).
+//
+//go:noescape
+func int8TileAVXVNNI(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int)
+
+// int8TileAVX2 is the tile for signed a with VPSIGNB/VPMADDUBSW/VPMADDWD (32 bytes of k):
+//
+//	for r, col < 4: c[r*ldc+col] = Σ_{p<kv} a[r*lda+p] · w[col*ldw+p]
+//
+//go:noescape
+func int8TileAVX2(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int)
