@@ -328,7 +328,7 @@ func TestDTypeEverywhere(t *testing.T) {
 		{"bench", "--model", tinyModel},
 		{"serve", "--model", tinyModel},
 	} {
-		if code, _, stderr := runCmd("", append(args, "--dtype", "int4")...); code != exitUsage || !strings.Contains(stderr, `unknown dtype "int4" (want f32, f16, bf16, bf16c)`) {
+		if code, _, stderr := runCmd("", append(args, "--dtype", "int4")...); code != exitUsage || !strings.Contains(stderr, `unknown dtype "int4" (want f32, f16, bf16, bf16c, int8)`) {
 			t.Errorf("%s --dtype int4: exit %d %.200s", args[0], code, stderr)
 		}
 	}

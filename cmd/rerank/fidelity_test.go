@@ -62,7 +62,7 @@ func TestFidelityCommand(t *testing.T) {
 	}{
 		{[]string{"fidelity"}, "--model is required"},
 		{[]string{"fidelity", "--model", dir, "--docs", "1"}, "--docs"},
-		{[]string{"fidelity", "--model", dir, "--dtypes", "int4"}, `--dtype "int4"`},
+		{[]string{"fidelity", "--model", dir, "--dtypes", "int4"}, `unknown dtype "int4"`},
 		{[]string{"fidelity", "--model", dir, "--outlier-scale", "0"}, "--outlier-scale"},
 	} {
 		if code, _, stderr := runCmd("", c.args...); code != exitUsage || !strings.Contains(stderr, c.want) {
