@@ -1,6 +1,6 @@
 package tensor
 
-//go:generate go run ./_gen -out gemm_amd64.s
+//go:generate go run ./_gen
 
 import (
 	"sync"

@@ -58,7 +58,7 @@ func QuantizeInt8(q []int8, scale []float32, x []float32, rows, cols int) {
 		panic("tensor: QuantizeInt8: slice shorter than (rows,cols)")
 	}
 	for r := range rows {
-		scale[r] = int8Active.quantize(q[r*cols:(r+1)*cols], x[r*cols:(r+1)*cols], 0)
+		scale[r] = active.int8.quantize(q[r*cols:(r+1)*cols], x[r*cols:(r+1)*cols], 0)
 	}
 }
 
@@ -173,8 +173,8 @@ func MatMulNTInt8(dst, a []float32, w *Int8Weights, bias []float32, m int) {
 	int8Run(dst, a, nil, nil, w, bias, m)
 }
 
-// int8Tier is one CPU tier's int8 building blocks.
-type int8Tier struct {
+// int8Kernel is a CPU tier's int8 building blocks (cpuTier.int8).
+type int8Kernel struct {
 	name string
 	// shifted: activations are stored as unsigned a+128 (byte XOR 0x80) and the tile sums
 	// (a+128)·w, from which the dequantization subtracts w.Comp (VPDPBUSD is u8×s8).
@@ -191,20 +191,7 @@ type int8Tier struct {
 	dequant func(dst []float32, acc, comp []int32, sa float32, sw, b []float32)
 }
 
-// int8Active is the tier GemmInt8NT uses, chosen once from int8Kernels (best first).
-var int8Active = int8Kernels()[0]
-
-// useInt8Kernel makes the int8 product use t until restore is called (tests).
-func useInt8Kernel(t *int8Tier) (restore func()) {
-	old := int8Active
-	int8Active = t
-	return func() { int8Active = old }
-}
-
-// Int8Tier names the int8 kernel set in use: "avx512vnni", "avxvnni", "avx2" or "generic".
-func Int8Tier() string { return int8Active.name }
-
-var int8Generic = &int8Tier{name: "generic", step: 1, tile: int8TileGeneric,
+var int8Generic = &int8Kernel{name: "generic", step: 1, tile: int8TileGeneric,
 	quantize: quantizeRowGeneric, dequant: int8DequantGeneric}
 
 // int8TileGeneric is the portable 4×4 tile (signed activations).
@@ -244,7 +231,7 @@ type int8Job struct {
 	w      *Int8Weights
 	bias   []float32
 	m      int
-	tier   *int8Tier
+	tier   *int8Kernel
 	buf    int8Buf // activations in the tier's form, rows padded to a multiple of 4
 	colBlk int     // columns per column block (multiple of 4)
 	nColB  int
@@ -286,7 +273,7 @@ func int8Run(dst, a []float32, qa []int8, sa []float32, w *Int8Weights, bias []f
 		return
 	}
 	j := int8JobPool.Get().(*int8Job)
-	j.dst, j.a, j.qa, j.sa, j.w, j.bias, j.m, j.tier = dst, a, qa, sa, w, bias, m, int8Active
+	j.dst, j.a, j.qa, j.sa, j.w, j.bias, j.m, j.tier = dst, a, qa, sa, w, bias, m, active.int8
 	mp := (m + 3) &^ 3
 	j.buf.q = grow(j.buf.q, mp*k)
 	j.buf.sa = grow(j.buf.sa, mp)

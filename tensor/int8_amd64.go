@@ -2,40 +2,19 @@
 
 package tensor
 
-import (
-	"math"
+import "math"
 
-	"golang.org/x/sys/cpu"
-)
-
-// The int8 tiers of amd64, each a 4×4 tile of int32 dot products over weight rows read in
-// place (int8_amd64.s). All three have run bit-exactly against the oracle on an Intel Xeon
-// with AVX512_VNNI and AVX-VNNI.
+// The int8 kernels of amd64 (tier_amd64.go gives each tier the best its CPU runs), each a
+// 4×4 tile of int32 dot products over weight rows read in place (int8_amd64.s). All three
+// have run bit-exactly against the oracle on an Intel Xeon with AVX512_VNNI and AVX-VNNI.
 var (
-	int8AVX512VNNI = &int8Tier{name: "avx512vnni", shifted: true, step: 64, tile: int8TileVNNI512,
+	int8AVX512VNNI = &int8Kernel{name: "avx512vnni", shifted: true, step: 64, tile: int8TileVNNI512,
 		quantize: quantizeRowAVX2, dequant: int8DequantVec}
-	int8AVXVNNI = &int8Tier{name: "avxvnni", shifted: true, step: 32, tile: int8TileAVXVNNI,
+	int8AVXVNNI = &int8Kernel{name: "avxvnni", shifted: true, step: 32, tile: int8TileAVXVNNI,
 		quantize: quantizeRowAVX2, dequant: int8DequantVec}
-	int8AVX2 = &int8Tier{name: "avx2", step: 32, tile: int8TileAVX2,
+	int8AVX2 = &int8Kernel{name: "avx2", step: 32, tile: int8TileAVX2,
 		quantize: quantizeRowAVX2, dequant: int8DequantVec}
 )
-
-// int8Kernels lists the int8 tiers this CPU can run, best first; the generic tier always.
-// It is the one place that reads the CPU flags for int8.
-func int8Kernels() []*int8Tier {
-	var ts []*int8Tier
-	x := cpu.X86
-	if x.HasAVX512F && x.HasAVX512BW && x.HasAVX512VL && x.HasAVX512VNNI {
-		ts = append(ts, int8AVX512VNNI)
-	}
-	if x.HasAVX2 && x.HasAVXVNNI {
-		ts = append(ts, int8AVXVNNI)
-	}
-	if x.HasAVX2 {
-		ts = append(ts, int8AVX2)
-	}
-	return append(ts, int8Generic)
-}
 
 // quantizeRowAVX2 is quantizeRowGeneric with both passes in AVX2 (max|x|, then scale, round,
 // pack) over the first multiple of 32 values; the rest, and rows that are not finite or

@@ -12,7 +12,7 @@ import (
 func BenchmarkMatMulNTInt8(b *testing.B) {
 	for _, s := range benchLayerShapes {
 		m, n, k := s[0], s[1], s[2]
-		for _, tier := range int8Kernels() {
+		for _, tier := range int8Available() {
 			if tier == int8Generic && m*n*k > 1<<28 {
 				continue // minutes per call
 			}
@@ -39,7 +39,7 @@ func BenchmarkInt8Tile(b *testing.B) {
 	const k = 1024
 	a, w := make([]int8, 4*k), make([]int8, 4*k)
 	c := make([]int32, 16)
-	for _, tier := range int8Kernels() {
+	for _, tier := range int8Available() {
 		b.Run(tier.name, func(b *testing.B) {
 			for b.Loop() {
 				tier.tile(k, &a[0], k, &w[0], k, &c[0], 4)

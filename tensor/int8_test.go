@@ -8,9 +8,16 @@ import (
 	"testing"
 )
 
-// withInt8Tiers runs f once per int8 tier this CPU supports, with that tier active.
-func withInt8Tiers(t *testing.T, f func(t *testing.T, tier *int8Tier)) {
-	for _, tier := range int8Kernels() {
+// useInt8Kernel makes the tier in use run the int8 kernel k until restore is called.
+func useInt8Kernel(k *int8Kernel) (restore func()) {
+	t := *active
+	t.int8 = k
+	return useTier(&t)
+}
+
+// withInt8Tiers runs f once per int8 kernel this CPU supports, with that kernel active.
+func withInt8Tiers(t *testing.T, f func(t *testing.T, tier *int8Kernel)) {
+	for _, tier := range int8Available() {
 		restore := useInt8Kernel(tier)
 		t.Run(tier.name, func(t *testing.T) { f(t, tier) })
 		restore()
@@ -18,8 +25,8 @@ func withInt8Tiers(t *testing.T, f func(t *testing.T, tier *int8Tier)) {
 }
 
 func TestInt8TiersListed(t *testing.T) {
-	ts := int8Kernels()
-	if ts[len(ts)-1] != int8Generic || int8Active != ts[0] {
+	ts := int8Available()
+	if ts[len(ts)-1] != int8Generic || active.int8 != ts[0] {
 		t.Fatalf("tiers must end with generic and the best must be active")
 	}
 	for _, tier := range ts {
@@ -47,7 +54,7 @@ func randInt8(r *rand.Rand, n int) []int8 {
 // than kv, unaligned rows, and the cells around the 4×4 output untouched.
 func TestInt8Tile(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	withInt8Tiers(t, func(t *testing.T, tier *int8Tier) {
+	withInt8Tiers(t, func(t *testing.T, tier *int8Kernel) {
 		for _, kv := range []int{0, tier.step, 2 * tier.step, 7 * tier.step, 64 * tier.step} {
 			for _, off := range []int{0, 1, 13} {
 				lda, ldw, ldc := kv+off+3, kv+2*off+5, 7
@@ -92,7 +99,7 @@ func TestGemmInt8(t *testing.T) {
 	sizes := [][3]int{{1, 1, 1}, {1, 4, 64}, {4, 4, 64}, {3, 5, 7}, {5, 3, 63}, {7, 9, 65}, {8, 8, 128},
 		{2, 6, 33}, {9, 13, 200}, {17, 30, 129}, {1, 37, 1000}, {4, 1, 4096}, {6, 7, 0}, {0, 5, 8}, {70, 41, 96},
 		{130, 67, 256}} // the last two split rows into tasks (int8TaskRows) and columns into blocks
-	withInt8Tiers(t, func(t *testing.T, tier *int8Tier) {
+	withInt8Tiers(t, func(t *testing.T, tier *int8Kernel) {
 		for _, s := range sizes {
 			m, n, k := s[0], s[1], s[2]
 			t.Run(fmt.Sprintf("%dx%dx%d", m, n, k), func(t *testing.T) {
@@ -186,7 +193,7 @@ func TestGemmInt8Extremes(t *testing.T) {
 	if want[0] != -127*127*k {
 		t.Fatalf("oracle %v", want[0])
 	}
-	withInt8Tiers(t, func(t *testing.T, tier *int8Tier) {
+	withInt8Tiers(t, func(t *testing.T, tier *int8Kernel) {
 		got := make([]float32, m*n)
 		GemmInt8NT(got, qa, sa, w, nil, m)
 		if i := firstDiff(got, want); i >= 0 {
@@ -207,7 +214,7 @@ func TestInt8Allocs(t *testing.T) {
 	}
 	w := NewInt8Weights(randInt8(r, n*k), make([]float32, n), n, k)
 	dst := make([]float32, m*n)
-	withInt8Tiers(t, func(t *testing.T, tier *int8Tier) {
+	withInt8Tiers(t, func(t *testing.T, tier *int8Kernel) {
 		MatMulNTInt8(dst, a, w, nil, m)
 		if got := testing.AllocsPerRun(20, func() { MatMulNTInt8(dst, a, w, nil, m) }); got != 0 {
 			t.Fatalf("MatMulNTInt8: %v allocations per call", got)
@@ -289,7 +296,7 @@ func TestInt8NaNRow(t *testing.T) {
 		sw[j] = 0.01
 	}
 	w := NewInt8Weights(randInt8(r, n*k), sw, n, k)
-	withInt8Tiers(t, func(t *testing.T, tier *int8Tier) {
+	withInt8Tiers(t, func(t *testing.T, tier *int8Kernel) {
 		dst := make([]float32, m*n)
 		MatMulNTInt8(dst, a, w, make([]float32, n), m)
 		for i, v := range dst {
@@ -305,7 +312,7 @@ func TestInt8NaNRow(t *testing.T) {
 // tail), subnormal rows, both byte forms.
 func TestInt8RowKernels(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
-	withInt8Tiers(t, func(t *testing.T, tier *int8Tier) {
+	withInt8Tiers(t, func(t *testing.T, tier *int8Kernel) {
 		for _, n := range []int{0, 1, 7, 8, 9, 31, 32, 33, 63, 64, 100, 1024, 1031} {
 			for trial := range 8 {
 				x := make([]float32, n)

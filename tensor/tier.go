@@ -29,6 +29,11 @@ type cpuTier struct {
 	// dot, if not nil, multiplies BF16 pairs in hardware (MatMulNTBF16Compute).
 	dot *dotKernel
 
+	// int8 is the int8 product's building blocks (MatMulNTInt8, GemmInt8NT, QuantizeInt8):
+	// the best set whose instructions this CPU has. Its own driver (int8.go) reads the
+	// weight rows in place, so it shares no blocking with the float32 one.
+	int8 *int8Kernel
+
 	// rows are the element-wise row kernels of package nn (see Rows).
 	rows RowKernels
 }
@@ -80,24 +85,27 @@ type TierInfo struct {
 	// BF16 is the BF16 dot-product kernel used for BF16 arithmetic, or "" when BF16 weights
 	// are widened to float32 (no such instructions, or not validated yet).
 	BF16 string
+	// Int8 is the int8 dot-product kernel (--dtype int8): "avx512vnni 4x4", "avxvnni 4x4",
+	// "avx2 4x4" or "generic 4x4".
+	Int8 string
 	// Available lists every tier this machine and build can run, best first.
 	Available []string
 }
 
 // String is the tier name followed by its kernels: "avx512-bf16 (gemm avx512 12x32, bf16
-// vdpbf16ps 12x32)".
+// vdpbf16ps 12x32, int8 avx512vnni 4x4)".
 func (t TierInfo) String() string {
 	s := t.Name + " (gemm " + t.GEMM
 	if t.BF16 != "" {
 		s += ", bf16 " + t.BF16
 	}
-	return s + ")"
+	return s + ", int8 " + t.Int8 + ")"
 }
 
 // Tier reports the CPU tier in use: which kernels GEMM, the half-precision products and the
 // row kernels run.
 func Tier() TierInfo {
-	info := TierInfo{Name: active.name, GEMM: active.f32.String()}
+	info := TierInfo{Name: active.name, GEMM: active.f32.String(), Int8: active.int8.name + " 4x4"}
 	if active.dot != nil {
 		info.BF16 = active.dot.name + " " + active.dot.gemmShape.tile()
 	}
@@ -147,5 +155,6 @@ var genericTier = &cpuTier{
 	packNN:    packNNGeneric,
 	widen:     widenGeneric,
 	roundBF16: roundBF16Generic,
+	int8:      int8Generic,
 	rows:      rowsGeneric,
 }

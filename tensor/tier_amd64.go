@@ -15,8 +15,44 @@ import "golang.org/x/sys/cpu"
 //	avx2         AVX2+FMA float32 GEMM (6×16 tiles, 4×16 and 2×16 for the last rows)
 //	generic      pure Go
 //
-// All but generic use the AVX2 row kernels (rows_amd64.s) and the AVX weight packers.
+// All but generic use the AVX2 row kernels (rows_amd64.s) and the AVX weight packers. Each
+// tier also carries the best int8 kernel of the CPU (AVX512_VNNI, AVX-VNNI, AVX2; the
+// AVX-512 one on AVX-512 tiers only).
 func tierTable() []*cpuTier {
+	ts := amd64Tiers()
+	// Each tier gets the best int8 kernel whose instructions it may use (int8Available is
+	// best first; the AVX-512 kernel needs an AVX-512 tier).
+	for i, t := range ts[:len(ts)-1] {
+		c := *t
+		for _, k := range int8Available() {
+			if k != int8AVX512VNNI || c.f32.isa == "avx512" {
+				c.int8 = k
+				break
+			}
+		}
+		ts[i] = &c
+	}
+	return ts
+}
+
+// int8Available lists the int8 kernels this CPU can run, best first; the portable one always.
+func int8Available() []*int8Kernel {
+	x := &cpu.X86
+	var ks []*int8Kernel
+	if x.HasAVX512F && x.HasAVX512BW && x.HasAVX512VL && x.HasAVX512VNNI {
+		ks = append(ks, int8AVX512VNNI)
+	}
+	if x.HasAVX2 && x.HasAVXVNNI {
+		ks = append(ks, int8AVXVNNI)
+	}
+	if x.HasAVX2 {
+		ks = append(ks, int8AVX2)
+	}
+	return append(ks, int8Generic)
+}
+
+// amd64Tiers lists the float32 and BF16 tiers this CPU can run, best first.
+func amd64Tiers() []*cpuTier {
 	x := &cpu.X86
 	var ts []*cpuTier
 	if x.HasAVX512F && x.HasAVX2 && x.HasFMA && x.HasF16C {
@@ -60,6 +96,7 @@ var (
 		packNN:    packNNAVX,
 		widen:     widenAVX,
 		roundBF16: roundBF16Vec,
+		int8:      int8AVX2, // tierTable gives it AVX-VNNI where the CPU has it
 		rows:      rowsAVX2,
 	}
 	avx512Tier = &cpuTier{
@@ -77,6 +114,7 @@ var (
 		packNN:    packNNAVX,
 		widen:     widenAVX,
 		roundBF16: roundBF16Vec,
+		int8:      int8AVX2, // tierTable gives it AVX512_VNNI or AVX-VNNI where the CPU has them
 		rows:      rowsAVX2,
 	}
 	avx512BF16Tier = withDot("avx512-bf16", avx512Tier, &dotKernel{

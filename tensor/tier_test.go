@@ -19,6 +19,7 @@ var (
 				kernelTileRef(12, 32, k, a, lda, b, c, ldc, add)
 			}},
 		packNT: packNTGeneric, packNN: packNNGeneric, widen: widenGeneric, roundBF16: roundBF16Generic,
+		int8: int8Generic,
 	}
 	// dotEmulated is the VDPBF16PS blocking (12×32, one pair per step).
 	dotEmulated = withDot("vdpbf16ps-emulated", genericTier, &dotKernel{
@@ -64,6 +65,9 @@ func TestTierTable(t *testing.T) {
 	t.Logf("tier: %v; available: %v", info, info.Available)
 	if info.Name != active.name || !strings.HasPrefix(info.String(), active.name+" (gemm ") {
 		t.Fatalf("Tier() = %+v", info)
+	}
+	if ks := int8Available(); active.int8 != ks[0] || ks[len(ks)-1] != int8Generic {
+		t.Fatalf("tier %s runs int8 kernel %s, want the best available %s", active.name, active.int8.name, ks[0].name)
 	}
 	if BF16Arithmetic() != (info.BF16 != "") {
 		t.Fatal("BF16Arithmetic disagrees with Tier().BF16")

@@ -251,6 +251,7 @@ func (l *loader) int8Weight(prefix string, out, in int) ([]int8, []float32) {
 			return nil, nil
 		}
 		l.converted++
+		l.ck.Release(t) // the int8 copy replaces the source: its mapped pages can go
 		return q, s
 	}
 	l.used[key] = true
@@ -335,6 +336,7 @@ func (l *loader) f32(key string, shape ...int) []float32 {
 	}
 	if t.DType != weights.F32 {
 		l.converted++
+		l.ck.Release(t) // widened into v: the mapped 16-bit source can go
 	}
 	return v
 }
@@ -413,6 +415,7 @@ func (l *loader) half(t *weights.Tensor) ([]uint16, error) {
 			out[i] = tensor.Float32ToBF16(v)
 		}
 	}
+	l.ck.Release(t) // rounded into out: the mapped source can go
 	return out, nil
 }
 
