@@ -113,6 +113,12 @@ func gemmHalf(op string, dst, a []float32, b []uint16, m, n, k int, wf weightFor
 	run(gemmOps{transB: true, wf: wf, round: round, dst: dst, a: a, bh: b, ldd: n, lda: k, ldb: k, m: m, n: n, k: k})
 }
 
+// maxPrepRows is the most rows of a one call prepares at once: 2048 rows of the widest layer
+// input (4096) are 34 MB. Above it, a product runs in row chunks, each packing its panels of b
+// again (F32 weights packed ahead, PackNT, are not; others cost one more pass over b per
+// 2048 rows, under 1% of the product).
+const maxPrepRows = 2048
+
 // parallelMinFlops is the size under which a GEMM runs on the calling goroutine alone: waking
 // a helper costs from a few to tens of microseconds on a busy virtual machine, while 4 MFLOP
 // take one core about 50µs: below that a second core does not pay for its wake-up.
@@ -128,6 +134,17 @@ func run(ops gemmOps) {
 			for i := 0; i < ops.m; i++ {
 				clear(ops.dst[i*ops.ldd : i*ops.ldd+ops.n])
 			}
+		}
+		return
+	}
+	if ops.m > maxPrepRows {
+		// Tall products run in row chunks, so that the prepared copy of a stays bounded
+		// (a (16384, 4096) activation would otherwise be copied whole: 268 MB).
+		for i := 0; i < ops.m; i += maxPrepRows {
+			sub := ops
+			sub.m = min(maxPrepRows, ops.m-i)
+			sub.dst, sub.a = ops.dst[i*ops.ldd:], ops.a[i*ops.lda:]
+			run(sub)
 		}
 		return
 	}
