@@ -23,9 +23,12 @@
 // # Allocation
 //
 // The GEMM kernels do not allocate in steady state. Each working goroutine takes a scratch
-// buffer (about 850 KB: packed panels of b and staged rows of a) from a sync.Pool, and the first large product
-// starts GOMAXPROCS−1 helper goroutines that then park for the life of the process.
-// General makes a gonum blas32.General view of a buffer without copying.
+// buffer (about 790 KB: packed panels of b and an edge tile) from a sync.Pool; each call
+// prepares its activations (at most 2048 rows at a time: 34 MB for the widest layer input)
+// in a buffer kept on a short free list; the first large product starts GOMAXPROCS−1 helper
+// goroutines (internal/workers) that poll briefly, then park, between calls. PackNT
+// allocates the packed copy of a weight once. General makes a gonum blas32.General view of
+// a buffer without copying.
 //
 // # CPU tiers
 //
