@@ -142,26 +142,30 @@ func addFlag(add bool) int {
 	return 0
 }
 
-// The kernel wrappers check the last element each operand reaches: the assembly does no
-// bounds checks, so a driver bug must panic here, not corrupt memory.
+// tileFn is the Go form of a float32 micro-kernel (f32Kernel.tile).
+type tileFn = func(k int, a []float32, lda int, b, c []float32, ldc int, add bool)
 
-func kernelAVX2(k int, a []float32, lda int, b, c []float32, ldc int, add bool) {
-	_, _, _ = a[5*lda+k-1], b[16*k-1], c[5*ldc+15]
-	gemmKernelAVX2(k, &a[0], lda, &b[0], &c[0], ldc, addFlag(add))
+// checked wraps an mr×nr assembly kernel. The wrapper checks the last element each operand
+// reaches: the assembly does no bounds checks, so a driver bug must panic here, not corrupt
+// memory.
+func checked(mr, nr int, f func(k int, a *float32, lda int, b *float32, c *float32, ldc int, add int)) tileFn {
+	return func(k int, a []float32, lda int, b, c []float32, ldc int, add bool) {
+		_, _, _ = a[(mr-1)*lda+k-1], b[nr*k-1], c[(mr-1)*ldc+nr-1]
+		f(k, &a[0], lda, &b[0], &c[0], ldc, addFlag(add))
+	}
 }
 
-func kernelAVX2x4(k int, a []float32, lda int, b, c []float32, ldc int, add bool) {
-	_, _, _ = a[3*lda+k-1], b[16*k-1], c[3*ldc+15]
-	gemmKernelAVX2x4(k, &a[0], lda, &b[0], &c[0], ldc, addFlag(add))
-}
-
-func kernelAVX2x2(k int, a []float32, lda int, b, c []float32, ldc int, add bool) {
-	_, _, _ = a[1*lda+k-1], b[16*k-1], c[1*ldc+15]
-	gemmKernelAVX2x2(k, &a[0], lda, &b[0], &c[0], ldc, addFlag(add))
-}
+var (
+	kernelAVX2     = checked(6, 16, gemmKernelAVX2)
+	kernelAVX2x4   = checked(4, 16, gemmKernelAVX2x4)
+	kernelAVX2x2   = checked(2, 16, gemmKernelAVX2x2)
+	kernelAVX512   = checked(12, 32, gemmKernelAVX512)
+	kernelAVX512x8 = checked(8, 32, gemmKernelAVX512x8)
+	kernelAVX512x4 = checked(4, 32, gemmKernelAVX512x4)
+)
 
 // shortAVX2 gives the 4- or 2-row kernel for the last rows of a product: fewer padding rows.
-func shortAVX2(rows int) (int, func(k int, a []float32, lda int, b, c []float32, ldc int, add bool)) {
+func shortAVX2(rows int) (int, tileFn) {
 	switch {
 	case rows <= 2:
 		return 2, kernelAVX2x2
@@ -171,24 +175,9 @@ func shortAVX2(rows int) (int, func(k int, a []float32, lda int, b, c []float32,
 	return 6, kernelAVX2
 }
 
-func kernelAVX512(k int, a []float32, lda int, b, c []float32, ldc int, add bool) {
-	_, _, _ = a[11*lda+k-1], b[32*k-1], c[11*ldc+31]
-	gemmKernelAVX512(k, &a[0], lda, &b[0], &c[0], ldc, addFlag(add))
-}
-
-func kernelAVX512x8(k int, a []float32, lda int, b, c []float32, ldc int, add bool) {
-	_, _, _ = a[7*lda+k-1], b[32*k-1], c[7*ldc+31]
-	gemmKernelAVX512x8(k, &a[0], lda, &b[0], &c[0], ldc, addFlag(add))
-}
-
-func kernelAVX512x4(k int, a []float32, lda int, b, c []float32, ldc int, add bool) {
-	_, _, _ = a[3*lda+k-1], b[32*k-1], c[3*ldc+31]
-	gemmKernelAVX512x4(k, &a[0], lda, &b[0], &c[0], ldc, addFlag(add))
-}
-
 // shortAVX512 gives the 8- or 4-row kernel for the last rows of a product (a single pair of
 // 64 tokens ends in 4 rows: a full 12-row tile would compute 8 rows for nothing).
-func shortAVX512(rows int) (int, func(k int, a []float32, lda int, b, c []float32, ldc int, add bool)) {
+func shortAVX512(rows int) (int, tileFn) {
 	switch {
 	case rows <= 4:
 		return 4, kernelAVX512x4
