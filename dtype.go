@@ -30,12 +30,13 @@ var dtypes = []struct {
 	storage string   // element type of the stored weights
 	compute string   // arithmetic of the matrix products
 	prec    nn.Precision
+	usage   string // a few words for flag help
 }{
-	F32:         {"f32", []string{"fp32", "float32"}, "f32", "f32", nn.F32},
-	F16:         {"f16", []string{"fp16", "float16"}, "f16", "f32", nn.F16},
-	BF16:        {"bf16", []string{"bfloat16"}, "bf16", "f32", nn.BF16},
-	BF16Compute: {"bf16c", []string{"bf16-compute"}, "bf16", "bf16", nn.BF16Compute},
-	Int8:        {"int8", []string{"i8"}, "int8", "int8", nn.Int8},
+	F32:         {"f32", []string{"fp32", "float32"}, "f32", "f32", nn.F32, "float32; a 16-bit checkpoint is widened"},
+	F16:         {"f16", []string{"fp16", "float16"}, "f16", "f32", nn.F16, "half the memory, float32 arithmetic"},
+	BF16:        {"bf16", []string{"bfloat16"}, "bf16", "f32", nn.BF16, "half the memory, BF16 arithmetic where the CPU is faster at it"},
+	BF16Compute: {"bf16c", []string{"bf16-compute"}, "bf16", "bf16", nn.BF16Compute, "BF16 weights and activations"},
+	Int8:        {"int8", []string{"i8"}, "int8", "int8", nn.Int8, "int8 weights and activations, a quarter of the memory"},
 }
 
 // DTypes lists every dtype, in table order.
@@ -61,6 +62,15 @@ func ParseDType(s string) (DType, error) {
 		}
 	}
 	return 0, errorf(ErrOptions, "unknown dtype %q (want %s)", s, dtypeNames())
+}
+
+// DTypeUsage describes every dtype in one line, for the help of a --dtype flag.
+func DTypeUsage() string {
+	var parts []string
+	for _, d := range dtypes {
+		parts = append(parts, d.name+" ("+d.usage+")")
+	}
+	return strings.Join(parts, ", ")
 }
 
 func dtypeNames() string {

@@ -44,14 +44,20 @@ type Scratch struct {
 	x         []float32 // (N,H) the residual stream
 	q, k, v   []float32 // (N,H)
 	ctx       []float32 // (N,H) attention output before the output projection
-	tmp       []float32 // (N,H) projection outputs, position rows
-	h         []float32 // (N,I) feed-forward activations
+	tmp       []float32 // (C,H) feed-forward outputs, C = min(N, ffnRows)
+	h         []float32 // (C,I) feed-forward activations
 	pos       []int32   // (N) position ids
 	offs      []int     // (B+1) first row of each sequence
 	work      []float32 // fused-attention tile
 	cls, cls2 []float32 // (B,H) token 0 of each sequence through the classifier
 	probs     []float32 // (heads,T,T) only when a hook asks for attention probabilities
 }
+
+// ffnRows bounds the rows of one feed-forward pass. Its (rows, I) intermediate would be the
+// largest activation of a long batch (16 KiB a token, 40% of the total), so the FFN runs over
+// chunks of this many tokens: each row's result is the same, and the GEMMs prepare their
+// activations in chunks of 2048 rows anyway. A variable for tests.
+var ffnRows = 2048
 
 // NewScratch returns an empty scratch that grows to the largest batch it sees.
 func (m *Model) NewScratch() *Scratch { return &Scratch{} }
@@ -77,7 +83,8 @@ func (m *Model) Forward(s *Scratch, seqs [][]int32, logits []float32, hook Hook)
 	cfg := &m.Config
 	H, I, B := cfg.HiddenSize, cfg.IntermediateSize, len(seqs)
 	s.x, s.q, s.k, s.v = grow(s.x, n*H), grow(s.q, n*H), grow(s.k, n*H), grow(s.v, n*H)
-	s.ctx, s.tmp, s.h = grow(s.ctx, n*H), grow(s.tmp, n*H), grow(s.h, n*I)
+	c := min(n, ffnRows)
+	s.ctx, s.tmp, s.h = grow(s.ctx, n*H), grow(s.tmp, c*H), grow(s.h, c*I)
 	s.pos, s.offs = grow(s.pos, n), grow(s.offs, B+1)
 	s.work = grow(s.work, nn.AttentionWorkSize())
 	s.cls, s.cls2 = grow(s.cls, B*H), grow(s.cls2, B*H)
@@ -173,9 +180,9 @@ func (m *Model) embed(s *Scratch, seqs [][]int32, n int) {
 			nn.GatherHalf(s.x[s.offs[i]*H:], e.WordEmbeddings16, seq, H, e.WordEmbeddings16Format)
 		}
 	}
-	x, eps := s.x[:n*H], float32(cfg.LayerNormEps)
-	nn.Gather(s.tmp, e.PositionEmbeddings, s.pos[:n], H)                // tmp = position[pos]   (N,H)
-	nn.Add(x, s.tmp[:n*H])                                              // x += tmp              (N,H)
+	x, eps, p := s.x[:n*H], float32(cfg.LayerNormEps), s.q[:n*H]        // q is free until the first layer
+	nn.Gather(p, e.PositionEmbeddings, s.pos[:n], H)                    // p = position[pos]     (N,H)
+	nn.Add(x, p)                                                        // x += p                (N,H)
 	nn.AddRow(x, e.TokenTypeEmbeddings[:H], n, H)                       // x += token_type[0]    (N,H)
 	nn.LayerNorm(x, x, e.LayerNorm.Weight, e.LayerNorm.Bias, n, H, eps) // x = LN(x)             (N,H)
 }
@@ -219,22 +226,27 @@ func (m *Model) lastLayerFirstTokens(s *Scratch, y *Layer, n, b int, t0 time.Tim
 }
 
 // attentionOutput computes x (rows,H) = LN(x + ctx·Woᵀ + bo), the attention sub-layer's
-// projection and residual LayerNorm.
+// projection and residual LayerNorm. The projection lands in q, whose rows the attention has
+// consumed.
 func (m *Model) attentionOutput(s *Scratch, y *Layer, x, ctx []float32, rows int) {
 	H, eps := m.Config.HiddenSize, float32(m.Config.LayerNormEps)
-	ao, tmp := &y.Attention.Output, s.tmp[:rows*H]
-	ao.Dense.Forward(tmp, ctx, rows)                                                 // tmp = ctx·Woᵀ + bo   (rows,H)
-	nn.AddLayerNorm(x, tmp, x, ao.LayerNorm.Weight, ao.LayerNorm.Bias, rows, H, eps) // x = LN(tmp + x)      (rows,H)
+	ao, p := &y.Attention.Output, s.q[:rows*H]
+	ao.Dense.Forward(p, ctx, rows)                                                 // p = ctx·Woᵀ + bo   (rows,H)
+	nn.AddLayerNorm(x, p, x, ao.LayerNorm.Weight, ao.LayerNorm.Bias, rows, H, eps) // x = LN(p + x)      (rows,H)
 }
 
-// feedForward computes x (rows,H) = LN(x + GELU(x·W1ᵀ + b1)·W2ᵀ + b2).
+// feedForward computes x (rows,H) = LN(x + GELU(x·W1ᵀ + b1)·W2ᵀ + b2), ffnRows rows at a time.
 func (m *Model) feedForward(s *Scratch, y *Layer, x []float32, rows int) {
 	H, I, eps := m.Config.HiddenSize, m.Config.IntermediateSize, float32(m.Config.LayerNormEps)
-	ff, h, tmp := &y.Output, s.h[:rows*I], s.tmp[:rows*H]
-	y.Intermediate.Dense.Forward(h, x, rows)                                         // h = x·W1ᵀ            (rows,I)
-	nn.AddBiasGELU(h, h, y.Intermediate.Bias, rows, I)                               // h = GELU(h + b1)     (rows,I)
-	ff.Dense.Forward(tmp, h, rows)                                                   // tmp = h·W2ᵀ + b2     (rows,H)
-	nn.AddLayerNorm(x, tmp, x, ff.LayerNorm.Weight, ff.LayerNorm.Bias, rows, H, eps) // x = LN(tmp + x)      (rows,H)
+	ff := &y.Output
+	for r0 := 0; r0 < rows; r0 += ffnRows {
+		c := min(ffnRows, rows-r0)
+		xc, h, tmp := x[r0*H:(r0+c)*H], s.h[:c*I], s.tmp[:c*H]
+		y.Intermediate.Dense.Forward(h, xc, c)                                          // h = x·W1ᵀ            (c,I)
+		nn.AddBiasGELU(h, h, y.Intermediate.Bias, c, I)                                 // h = GELU(h + b1)     (c,I)
+		ff.Dense.Forward(tmp, h, c)                                                     // tmp = h·W2ᵀ + b2     (c,H)
+		nn.AddLayerNorm(xc, tmp, xc, ff.LayerNorm.Weight, ff.LayerNorm.Bias, c, H, eps) // x = LN(tmp + x)      (c,H)
+	}
 }
 
 // heads returns the head count, the head size and the attention scale 1/√(head size).

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorerank/gorerank/nn"
 	"github.com/gorerank/gorerank/weights"
 )
 
@@ -557,6 +558,50 @@ func TestLastLayerFirstTokens(t *testing.T) {
 	for i := range seqs {
 		if d := math.Abs(float64(pruned[i] - full[i])); d > 1e-6 {
 			t.Errorf("pair %d: first-token last layer %v, full last layer %v", i, pruned[i], full[i])
+		}
+	}
+}
+
+// TestFeedForwardChunks: the feed-forward sub-layer runs ffnRows tokens at a time; every
+// layer's hidden states and the logits must not depend on where the chunks fall (here 7
+// rows, which splits sequences, against one chunk), for float32 and int8 weights.
+func TestFeedForwardChunks(t *testing.T) {
+	seqs := loadGoldens(t).inputs(t)
+	for _, prec := range []nn.Precision{nn.F32, nn.Int8} {
+		m := loadTiny(t, LoadOptions{Precision: prec})
+		run := func(rows int) (map[string][]float32, []float32) {
+			defer func(old int) { ffnRows = old }(ffnRows)
+			ffnRows = rows
+			states := map[string][]float32{}
+			logits := make([]float32, len(seqs))
+			s := m.NewScratch()
+			err := m.Forward(s, seqs, logits, func(seq int, name string, _ []int, data []float32) {
+				states[fmt.Sprint(seq, name)] = append([]float32(nil), data...)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if I := m.Config.IntermediateSize; cap(s.h) > rows*I {
+				t.Fatalf("%v: feed-forward scratch holds %d rows, chunks are %d", prec, cap(s.h)/I, rows)
+			}
+			return states, logits
+		}
+		chunked, chunkedLogits := run(7)
+		whole, wholeLogits := run(1 << 20)
+		if len(whole) == 0 || len(chunked) != len(whole) {
+			t.Fatalf("%v: %d hooked tensors chunked, %d whole", prec, len(chunked), len(whole))
+		}
+		for k, w := range whole {
+			for i, v := range chunked[k] {
+				if d := math.Abs(float64(v - w[i])); d > 1e-6 {
+					t.Fatalf("%v %s[%d]: chunked %v, whole %v", prec, k, i, v, w[i])
+				}
+			}
+		}
+		for i := range wholeLogits {
+			if math.Abs(float64(chunkedLogits[i]-wholeLogits[i])) > 1e-6 {
+				t.Errorf("%v pair %d: chunked %v, whole %v", prec, i, chunkedLogits[i], wholeLogits[i])
+			}
 		}
 	}
 }

@@ -55,12 +55,18 @@ Flags:
 
 // modelFlags are the flags shared by the subcommands that load a model.
 type modelFlags struct {
+	loadFlags
+	maxLength, maxDocTokens   int
+	windowOverlap, maxWindows int
+	truncation, side          string
+	noTruncate                bool
+}
+
+// loadFlags are the flags that say which model to load and how: every subcommand that loads
+// one (score, bench, inspect, serve, …) registers them through registerModel.
+type loadFlags struct {
 	model, weights, tokenizer, revision string
 	dtype                               gorerank.DType
-	maxLength, maxDocTokens             int
-	windowOverlap, maxWindows           int
-	truncation, side                    string
-	noTruncate                          bool
 }
 
 func (f *modelFlags) register(fs *flag.FlagSet) {
@@ -75,18 +81,18 @@ func (f *modelFlags) register(fs *flag.FlagSet) {
 }
 
 // registerModel registers the flags that say which model to load and how.
-func (f *modelFlags) registerModel(fs *flag.FlagSet) {
+func (f *loadFlags) registerModel(fs *flag.FlagSet) {
 	fs.StringVar(&f.model, "model", "", "model: a `DIR` with config.json, safetensors weights and tokenizer.json, a folder in the HF cache layout, or a hub id like BAAI/bge-reranker-v2-m3 (required)")
 	fs.StringVar(&f.weights, "weights", "", "safetensors `FILE` (or shard *.index.json) to load instead of the folder's default; a relative path is inside the model folder")
 	fs.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer.json `FILE` (default: the model folder's tokenizer.json)")
 	fs.StringVar(&f.revision, "revision", "main", "hub revision (branch, tag or commit) when --model is a hub id")
-	fs.Var(&f.dtype, "dtype", "how linear weights are kept: f32, f16, bf16, or bf16c (bf16 weights and activations); f16/bf16 keep a half checkpoint in place at half the memory, f32 widens it (default f32)")
+	fs.Var(&f.dtype, "dtype", "how linear weights are kept and multiplied: "+gorerank.DTypeUsage()+" (default f32)")
 	fs.Var(&f.dtype, "precision", "the same as --dtype")
 }
 
 // options turns the flags into gorerank options (checking them). progress receives hub
 // download progress when it is a terminal.
-func (f *modelFlags) options(progress io.Writer) (gorerank.Options, error) {
+func (f *loadFlags) options(progress io.Writer) (gorerank.Options, error) {
 	if f.model == "" {
 		return gorerank.Options{}, errors.New("--model is required")
 	}

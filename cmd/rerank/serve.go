@@ -41,15 +41,14 @@ RERANK_API_KEY (default of --api-key). See docs/SERVER.md for the API.
 
 // serveFlags are the serve command's flags.
 type serveFlags struct {
-	model, tokenizer, weights, revision string
-	dtype                               gorerank.DType
-	host                                string
-	port                                int
-	cfg                                 server.Config
-	cors                                string
-	logFormat, logLevel                 string
-	shutdownDelay, shutdownTimeout      time.Duration
-	noWarmup                            bool
+	loadFlags
+	host                           string
+	port                           int
+	cfg                            server.Config
+	cors                           string
+	logFormat, logLevel            string
+	shutdownDelay, shutdownTimeout time.Duration
+	noWarmup                       bool
 }
 
 func parseServeFlags(e *env, args []string) (*serveFlags, int) {
@@ -62,11 +61,7 @@ func parseServeFlags(e *env, args []string) (*serveFlags, int) {
 		fmt.Fprint(e.stderr, serveExamples)
 	}
 	c := &f.cfg
-	fs.StringVar(&f.model, "model", "", "model: a local folder, a folder in the HF cache layout, or a hub id like BAAI/bge-reranker-v2-m3 (required)")
-	fs.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer.json file (default: the model folder's tokenizer.json)")
-	fs.StringVar(&f.weights, "weights", "", "a .safetensors file or shard index to load instead of the folder's default; a relative path is inside the model folder")
-	fs.Var(&f.dtype, "dtype", "how linear weights are kept: f32, f16, bf16 or bf16c (bf16 weights and activations) (default f32)")
-	fs.StringVar(&f.revision, "revision", "main", "hub revision (branch, tag or commit) when --model is a hub id")
+	f.registerModel(fs)
 	fs.StringVar(&c.ModelName, "served-model-name", "", `name reported as "model" in responses (default: --model)`)
 	fs.StringVar(&f.host, "host", "127.0.0.1", "address to listen on (0.0.0.0 for all interfaces)")
 	fs.IntVar(&f.port, "port", 8000, "port to listen on (0: any free port)")
@@ -236,10 +231,11 @@ func runServe(e *env, args []string) int {
 // loadEngine resolves, loads and warms up the model, then hands it to the server.
 func loadEngine(ctx context.Context, f *serveFlags, srv *server.Server, log, life *slog.Logger, progress io.Writer) (*xlmr.Model, error) {
 	t0 := time.Now()
-	o := gorerank.Options{TokenizerPath: f.tokenizer, WeightsFile: f.weights, DType: f.dtype, Revision: f.revision, Logger: log}
-	if isTerminal(progress) { // a progress bar on a terminal; otherwise only log lines
-		o.HubProgress = progress
+	o, err := f.options(progress) // a progress bar on a terminal; otherwise only log lines
+	if err != nil {
+		return nil, err
 	}
+	o.Logger = log
 	l, err := gorerank.LoadModel(ctx, f.model, o)
 	if err != nil {
 		return nil, err
