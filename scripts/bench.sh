@@ -7,6 +7,9 @@
 #   ort-fp32      ONNX Runtime (npm onnxruntime-node, pinned in scripts/ort/package.json), CPU execution
 #                 provider, fp32, intra-op threads = THREADS, on an ONNX export of the same checkpoint made by
 #                 scripts/export_onnx.py from the plain-PyTorch model of torch_xlmr.py
+#   llama.cpp-*   optional: llama.cpp's llama-embedding --pooling rank (scripts/llamacpp_bench.py) on GGUF
+#                 conversions of the same checkpoint, one column per LLAMA_GGUF entry; it reads text, so it
+#                 gets the very texts gorerank scores (`rerank bench --pairs-out`), rag included
 # Systems are interleaved workload by workload, PASSES times: for each workload A B C D E, A B C D E, ...;
 # each measurement is a fresh process (load, one warm-up call, ROUNDS timed rounds of >= MIN_TIME s).
 #
@@ -17,6 +20,7 @@
 #   CONFIG       config.json to generate weights for   (testdata/bge-reranker-v2-m3.config.json)
 #   DTYPE        f32 | bf16 | f16: checkpoint dtype and `rerank bench --dtype`          (f32)
 #                (PyTorch and ORT read the same checkpoint; ORT always computes in fp32)
+#                int8: the F32 checkpoint for the others; gorerank reads its `rerank quantize` copy
 #   THREADS      threads for every system                                               (2)
 #   ROUNDS       timed rounds per measurement (median reported)                         (3)
 #   MIN_TIME     seconds per round                                                      (2)
@@ -27,6 +31,10 @@
 #   TORCH_DTYPES torch_xlmr.py --dtype list   ("fp32 bf16 bf16-autocast" on CPUs with AVX512_BF16 or
 #                AMX-BF16; "fp32" elsewhere: without BF16 hardware one 8x128 bf16 call takes > 10 min)
 #   ORT          1 to run the ONNX Runtime column                                       (1)
+#   LLAMA_BIN    a llama.cpp build's bin folder (with llama-embedding); empty: no llama.cpp columns ()
+#   LLAMA_GGUF   "label=FILE.gguf ..." GGUF conversions of $WORKDIR's checkpoint, e.g.
+#                "q8_0=.bench/m3-q8_0.gguf bf16=.bench/m3-bf16.gguf" (docs/PERFORMANCE.md: how to make them)
+#   LLAMA_RAG_BATCH  llama.cpp batch tokens on rag (BxS shapes use B*S: one batch per call)      (2048)
 #   WORKDIR      where the checkpoint, its ONNX export, binary and results go (gitignored)  (.bench)
 #   SHARED       the shared kit                                                         (../shared)
 #
@@ -42,7 +50,7 @@
 #
 # The rag workload (1 query x 50 documents of mixed length, tokenized for real) has no PyTorch or ORT
 # counterpart; their columns show a proxy: 50 sequences of the same mean pair length (same token count,
-# no padding, no tokenization), marked "proxy".
+# no padding, no tokenization), marked "proxy". llama.cpp tokenizes and scores the real 50 pairs.
 #
 # Output: one JSON line per measurement in $WORKDIR/results-<UTC time>.jsonl and Markdown tables on
 # stdout for docs/PERFORMANCE.md (pairs/s: median of every round of every pass, min..max in brackets;
@@ -72,9 +80,22 @@ TOKENIZER=testdata/tokenizer/tokenizer.json
 OPENMP_BLAS=/usr/lib/x86_64-linux-gnu/openblas-openmp
 
 case "$DTYPE" in
-f32 | bf16 | f16) ;;
-*) echo "bench.sh: DTYPE must be f32, bf16 or f16" >&2; exit 2 ;;
+f32 | bf16 | f16) CKPT_DTYPE=$DTYPE ;;
+int8) CKPT_DTYPE=f32 ;;
+*) echo "bench.sh: DTYPE must be f32, bf16, f16 or int8" >&2; exit 2 ;;
 esac
+LLAMA_BIN=${LLAMA_BIN:-}
+LLAMA_GGUF=${LLAMA_GGUF:-}
+LLAMA_RAG_BATCH=${LLAMA_RAG_BATCH:-2048}
+if [ -n "$LLAMA_BIN" ]; then
+	[ -x "$LLAMA_BIN/llama-embedding" ] || { echo "bench.sh: $LLAMA_BIN/llama-embedding not found" >&2; exit 2; }
+	[ -n "$LLAMA_GGUF" ] || { echo "bench.sh: LLAMA_BIN needs LLAMA_GGUF (label=file.gguf ...)" >&2; exit 2; }
+	for g in $LLAMA_GGUF; do
+		[ -f "${g#*=}" ] && [ "${g%%=*}" != "$g" ] || { echo "bench.sh: LLAMA_GGUF entry $g is not label=existing-file" >&2; exit 2; }
+	done
+else
+	LLAMA_GGUF=
+fi
 if [ -z "${TORCH_DTYPES+set}" ]; then
 	if grep -qw -e avx512_bf16 -e amx_bf16 /proc/cpuinfo 2>/dev/null; then
 		TORCH_DTYPES="fp32 bf16 bf16-autocast"
@@ -96,7 +117,8 @@ mkdir -p "$WORKDIR"
 name=$(basename "$CONFIG" .json)
 name=${name%.config}
 [ "$name" != config ] || name=$(basename "$(dirname "$CONFIG")") # testdata/tiny/config.json -> tiny
-MODEL="$WORKDIR/random-$name-$DTYPE"
+MODEL="$WORKDIR/random-$name-$CKPT_DTYPE"
+OURS="$MODEL" # what gorerank reads
 ONNX="$MODEL-onnx"
 RESULTS="$WORKDIR/results-$(date -u +%Y%m%dT%H%M%SZ).jsonl"
 
@@ -105,11 +127,21 @@ go build -o "$WORKDIR/rerank" ./cmd/rerank
 RERANK="$WORKDIR/rerank"
 
 # Regenerate the checkpoint only when the config, dtype or generator changed.
-stamp="$(sha256sum "$CONFIG" | cut -c1-16)-$DTYPE-seed1-$(sha256sum internal/randmodel/randmodel.go | cut -c1-16)"
+stamp="$(sha256sum "$CONFIG" | cut -c1-16)-$CKPT_DTYPE-seed1-$(sha256sum internal/randmodel/randmodel.go | cut -c1-16)"
 if [ "$(cat "$MODEL/.stamp" 2>/dev/null || true)" != "$stamp" ]; then
-	echo "== gen-random $CONFIG ($DTYPE) -> $MODEL" >&2
-	"$RERANK" gen-random --config "$CONFIG" --dtype "$DTYPE" --seed 1 --tokenizer "$TOKENIZER" --out "$MODEL" >&2
+	echo "== gen-random $CONFIG ($CKPT_DTYPE) -> $MODEL" >&2
+	"$RERANK" gen-random --config "$CONFIG" --dtype "$CKPT_DTYPE" --seed 1 --tokenizer "$TOKENIZER" --out "$MODEL" >&2
 	echo "$stamp" >"$MODEL/.stamp"
+fi
+if [ "$DTYPE" = int8 ]; then
+	OURS="$MODEL-int8"
+	qstamp="$stamp-$(cat xlmr/quantize.go tensor/int8.go | sha256sum | cut -c1-16)"
+	if [ "$(cat "$OURS/.stamp" 2>/dev/null || true)" != "$qstamp" ]; then
+		echo "== rerank quantize $MODEL -> $OURS" >&2
+		rm -rf "$OURS"
+		"$RERANK" quantize --model "$MODEL" --out "$OURS" >&2
+		echo "$qstamp" >"$OURS/.stamp"
+	fi
 fi
 
 if [ -n "$TORCH_DTYPES" ] || [ "$ORT" = 1 ]; then
@@ -160,7 +192,12 @@ if [ "$ORT" = 1 ]; then
 fi
 
 ours_run() { # bench flags...
-	"$RERANK" bench --model "$MODEL" --dtype "$DTYPE" --threads "$THREADS" --rounds "$ROUNDS" --min-time "${MIN_TIME}s" --json "$@"
+	"$RERANK" bench --model "$OURS" --dtype "$DTYPE" --threads "$THREADS" --rounds "$ROUNDS" --min-time "${MIN_TIME}s" --json "$@"
+}
+
+llama_run() { # gguf pairs-file batch-tokens label
+	/usr/bin/python3 scripts/llamacpp_bench.py --bin "$LLAMA_BIN" --gguf "$1" --pairs "$2" --batch-tokens "$3" \
+		--label "$4" --threads "$THREADS" --rounds "$ROUNDS"
 }
 
 torch_run() { # dtype batch seq
@@ -171,6 +208,15 @@ torch_run() { # dtype batch seq
 ort_run() { # batch seq
 	node scripts/ort/ort_bench.mjs --model "$ONNX" --batch "$1" --seq "$2" \
 		--threads "$THREADS" --rounds "$ROUNDS" --min-time "$MIN_TIME"
+}
+
+llamas() { # label pass pairs-file batch-tokens: every llama.cpp column on the workload's texts
+	local g out
+	for g in $LLAMA_GGUF; do
+		echo "== $1 pass $2: llama.cpp-${g%%=*}" >&2
+		out=$(llama_run "${g#*=}" "$3" "$4" "${g%%=*}")
+		record "$1" "llama.cpp-${g%%=*}" "$2" "$out"
+	done
 }
 
 peers() { # label pass batch seq [proxy]: every other system on batch x seq; a failure stops the script
@@ -190,21 +236,27 @@ peers() { # label pass batch seq [proxy]: every other system on batch x seq; a f
 for shape in $SHAPES; do
 	b=${shape%x*}
 	s=${shape#*x}
+	pairs="$WORKDIR/pairs-$shape.jsonl"
+	[ -z "$LLAMA_GGUF" ] || "$RERANK" bench --model "$MODEL" --batch "$b" --seq "$s" --pairs-out "$pairs"
 	for pass in $(seq "$PASSES"); do
 		echo "== $shape pass $pass: gorerank" >&2
 		out=$(ours_run --batch "$b" --seq "$s")
 		record "$shape" gorerank "$pass" "$out"
 		peers "$shape" "$pass" "$b" "$s"
+		[ -z "$LLAMA_GGUF" ] || llamas "$shape" "$pass" "$pairs" $((b * s))
 	done
 done
 
 if [ "$RAG" = 1 ]; then
+	pairs="$WORKDIR/pairs-rag.jsonl"
+	[ -z "$LLAMA_GGUF" ] || "$RERANK" bench --model "$MODEL" --workload rag --pairs-out "$pairs"
 	for pass in $(seq "$PASSES"); do
 		echo "== rag pass $pass: gorerank" >&2
 		out=$(ours_run --workload rag)
 		record rag gorerank "$pass" "$out"
 		mean=$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin); print(round(r["tokens_per_call"]/r["pairs_per_call"]))')
 		peers rag "$pass" 50 "$mean" "50x$mean"
+		[ -z "$LLAMA_GGUF" ] || llamas rag "$pass" "$pairs" "$LLAMA_RAG_BATCH"
 	done
 fi
 

@@ -34,7 +34,9 @@ def main(path, threads, dtype):
             rows[r["label"]] = {}
             order.append(r["label"])
         rows[r["label"]].setdefault(r["system"], []).append(r)
-    present = [(k, name) for k, name in SYSTEMS if any(k in rows[l] for l in order)]
+    systems = SYSTEMS + [(k, k.replace("llama.cpp-", "llama.cpp ")) for k in sorted(
+        {s for l in order for s in rows[l] if s.startswith("llama.cpp-")})]
+    present = [(k, name) for k, name in systems if any(k in rows[l] for l in order)]
 
     def rounds(label, system):
         return [x for r in rows[label].get(system, []) for x in r["result"].get("pairs_per_s_all") or [r["result"]["pairs_per_s"]]]
@@ -47,9 +49,12 @@ def main(path, threads, dtype):
         if "ort" in res and not any(i.startswith("ONNX Runtime") for i in info):
             info.append(f"ONNX Runtime {res['ort']} ({res['execution_provider']}, graph optimization {res['graph_optimization']})")
             info.append(f"CPU {res['cpu']} [{' '.join(res['cpu_isa'])}]")
+        if "gguf" in res and not any(i.startswith("llama.cpp") for i in info):
+            info.append("llama.cpp llama-embedding --pooling rank on the same texts (real rag pairs)")
     print(", ".join(info) + "\n")
 
-    ratios = [(k, name) for k, name in RATIOS if any(k == p for p, _ in present) and present[0][0] == "gorerank"]
+    ratios = [(k, name) for k, name in RATIOS + [p for p in present if p[0].startswith("llama.cpp-")]
+              if any(k == p for p, _ in present) and present[0][0] == "gorerank"]
     head = ["workload"] + [f"{name} pairs/s" for _, name in present] + [f"gorerank / {name}" for _, name in ratios]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -46,6 +47,7 @@ Peak RSS includes the memory-mapped weights that were touched.
 Example:
   rerank bench --model .bench/random-m3 --batch 8 --seq 128 --rounds 5 --threads 2
   rerank bench --model .bench/random-m3 --workload rag --json
+  rerank bench --model .bench/random-m3 --workload rag --pairs-out rag.jsonl   # its texts, for other engines
 
 Flags:
 `
@@ -60,6 +62,7 @@ type benchOptions struct {
 	seed                        uint64
 	json, noPeak                bool
 	peakM, peakN, peakK         int
+	pairsOut                    string
 }
 
 func runBench(e *env, args []string) int {
@@ -84,6 +87,7 @@ func runBench(e *env, args []string) int {
 	fs.IntVar(&o.peakM, "peak-m", 1024, "GEMM peak shape: rows")
 	fs.IntVar(&o.peakN, "peak-n", 1024, "GEMM peak shape: output columns")
 	fs.IntVar(&o.peakK, "peak-k", 4096, "GEMM peak shape: inner dimension")
+	fs.StringVar(&o.pairsOut, "pairs-out", "", "write the workload's (query, document) texts to this `FILE` as JSON Lines and exit, to give other engines the same input (synthetic: B pairs of exactly S tokens)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -112,12 +116,19 @@ func runBench(e *env, args []string) int {
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	lo.NoTokenizer = o.workload != "rag"
+	lo.NoTokenizer = o.workload != "rag" && o.pairsOut == ""
 	if o.batch == 0 {
 		o.batch = 8
 		if o.workload == "rag" {
 			o.batch = ragwork.Docs
 		}
+	}
+	if o.pairsOut != "" {
+		if err := writePairs(&o, lo); err != nil {
+			fmt.Fprintf(e.stderr, "rerank bench: %v\n", err)
+			return exitFailure
+		}
+		return exitOK
 	}
 	r, err := bench(&o, lo)
 	if err != nil {
@@ -298,6 +309,42 @@ func syntheticWorkload(m *xlmr.Model, o *benchOptions) (benchCall, []int, error)
 		sc.Timings = t
 		return 0, m.Forward(sc, seqs, logits, nil)
 	}, lens, nil
+}
+
+// writePairs writes the texts of the workload o describes as JSON Lines {"query", "document"}:
+// rag's 50 documents, or for synthetic B documents that make pairs of exactly S tokens.
+func writePairs(o *benchOptions, lo gorerank.Options) (err error) {
+	l, err := gorerank.LoadModel(context.Background(), o.mf.model, lo)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	var docs []string
+	if o.workload == "rag" {
+		docs, err = ragwork.Documents(l.Tokenizer, o.seed)
+	} else {
+		docs, err = ragwork.PairDocuments(l.Tokenizer, o.seed, o.batch, o.seq)
+	}
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(o.pairsOut)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	w := bufio.NewWriter(f)
+	enc := json.NewEncoder(w)
+	for _, d := range docs {
+		if err := enc.Encode(map[string]string{"query": ragwork.Query, "document": d}); err != nil {
+			return err
+		}
+	}
+	return w.Flush()
 }
 
 // ragWorkload tokenizes one query against 50 documents of the fixed length mix per call,

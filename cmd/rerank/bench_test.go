@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gorerank/gorerank/internal/ragwork"
+	"github.com/gorerank/gorerank/tokenizer"
 	"github.com/gorerank/gorerank/xlmr"
 )
 
@@ -133,5 +135,53 @@ func TestBenchTiny(t *testing.T) {
 	if code := run(&env{stdout: &stdout, stderr: &stderr}, []string{"bench", "--model", "../../testdata/tiny",
 		"--seq", "100000", "--no-peak"}); code != exitFailure {
 		t.Errorf("--seq 100000: exit %d", code)
+	}
+}
+
+// TestBenchPairsOut: --pairs-out writes the workload as texts (rag: its 50 pairs; BxS: B pairs
+// of exactly S tokens) and exits without benchmarking.
+func TestBenchPairsOut(t *testing.T) {
+	tok, err := tokenizer.Load("../../testdata/tokenizer/tokenizer.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args        []string
+		pairs, size int // size 0: any length
+	}{
+		{[]string{"--batch", "3", "--seq", "40"}, 3, 40},
+		{[]string{"--workload", "rag"}, ragwork.Docs, 0},
+	} {
+		out := filepath.Join(t.TempDir(), "pairs.jsonl")
+		var stdout, stderr bytes.Buffer
+		args := append([]string{"bench", "--model", "../../testdata/tiny", "--tokenizer", "../../testdata/tokenizer/tokenizer.json",
+			"--pairs-out", out}, tc.args...)
+		if code := run(&env{stdout: &stdout, stderr: &stderr}, args); code != exitOK {
+			t.Fatalf("%v: exit %d: %s", tc.args, code, stderr.String())
+		}
+		if stdout.Len() != 0 {
+			t.Errorf("%v: printed %q; --pairs-out benchmarks nothing", tc.args, stdout.String())
+		}
+		raw, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+		if len(lines) != tc.pairs {
+			t.Fatalf("%v: %d lines, want %d", tc.args, len(lines), tc.pairs)
+		}
+		for i, l := range lines {
+			var p struct{ Query, Document string }
+			if err := json.Unmarshal([]byte(l), &p); err != nil || p.Query != ragwork.Query || p.Document == "" {
+				t.Fatalf("%v line %d: %q (%v)", tc.args, i, l, err)
+			}
+			if tc.size == 0 {
+				continue
+			}
+			enc, err := tok.EncodePair(p.Query, p.Document, tokenizer.Options{})
+			if err != nil || len(enc.IDs) != tc.size {
+				t.Errorf("%v pair %d: %d tokens (%v), want %d", tc.args, i, len(enc.IDs), err, tc.size)
+			}
+		}
 	}
 }

@@ -4,6 +4,7 @@
 package ragwork
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"unicode"
@@ -69,6 +70,58 @@ func Documents(tok *tokenizer.Tokenizer, seed uint64) ([]string, error) {
 				return nil, err
 			}
 			n = len(enc.IDs)
+		}
+		docs[i] = b.String()
+	}
+	return docs, nil
+}
+
+// PairDocuments builds n documents, each of which makes a pair of exactly tokens tokens with
+// Query, the pair template's special tokens included: the synthetic B×S shapes of rerank bench
+// as text, for engines that take text. Documents are grown from Vocabulary and then topped up
+// one single-token word at a time.
+func PairDocuments(tok *tokenizer.Tokenizer, seed uint64, n, tokens int) ([]string, error) {
+	pairLen := func(doc string) (int, error) {
+		enc, err := tok.EncodePair(Query, doc, tokenizer.Options{})
+		if err != nil {
+			return 0, err
+		}
+		return len(enc.IDs), nil
+	}
+	empty, err := pairLen("")
+	if err != nil {
+		return nil, err
+	}
+	if tokens <= empty {
+		return nil, fmt.Errorf("ragwork: a pair needs more than %d tokens (the query and the template alone)", empty)
+	}
+	rng := rand.New(rand.NewPCG(seed, uint64(n)<<32|uint64(tokens)))
+	docs := make([]string, n)
+	for i := range docs {
+		var b strings.Builder
+		l := empty
+		for l+4 < tokens { // no word is more than 4 tokens: never overshoots
+			if b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(Vocabulary[rng.IntN(len(Vocabulary))])
+			if l, err = pairLen(b.String()); err != nil {
+				return nil, err
+			}
+		}
+		for l < tokens {
+			if b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString("a") // "▁a": one token
+			next, err := pairLen(b.String())
+			if err != nil {
+				return nil, err
+			}
+			if next != l+1 {
+				return nil, fmt.Errorf("ragwork: \" a\" is %d tokens with this tokenizer, not 1", next-l)
+			}
+			l = next
 		}
 		docs[i] = b.String()
 	}
