@@ -161,6 +161,13 @@ func (t *Tensor) check(to string, want ...DType) (int, error) {
 
 var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
+// Aligned reports whether the tensor's data starts on a DataAlign-byte boundary in memory
+// (true for an empty tensor): what a 64-byte vector kernel reading it in place wants. The
+// files Write produces give that to every tensor whose size is a multiple of DataAlign.
+func (t *Tensor) Aligned() bool {
+	return len(t.Data) == 0 || uintptr(unsafe.Pointer(&t.Data[0]))%DataAlign == 0
+}
+
 // aliasable reports whether b can be viewed in place as elements of the given alignment.
 func aliasable(b []byte, align uintptr) bool {
 	return littleEndian && len(b) > 0 && uintptr(unsafe.Pointer(&b[0]))%align == 0

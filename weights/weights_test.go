@@ -229,7 +229,8 @@ func sampleTensors() []Tensor {
 }
 
 func TestWriteRoundTrip(t *testing.T) {
-	want := sampleTensors()
+	// the last tensor (64 bytes) is laid out before the unaligned ones, DataAlign-aligned
+	want := append(sampleTensors(), Tensor{Name: "aligned", DType: F32, Shape: []int{4, 4}, Data: make([]byte, 64)})
 	md := map[string]string{"format": "pt", "b": "x\ny"}
 	path := filepath.Join(t.TempDir(), "rt.safetensors")
 	if err := WriteFile(path, want, md); err != nil {
@@ -240,8 +241,18 @@ func TestWriteRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := binary.LittleEndian.Uint64(raw)
-	if n%8 != 0 || !bytes.HasPrefix(raw[8:], []byte(`{"__metadata__":{"b":"x\ny","format":"pt"},"z.f32":`)) {
+	if (8+n)%DataAlign != 0 || !bytes.HasPrefix(raw[8:], []byte(`{"__metadata__":{"b":"x\ny","format":"pt"},"empty":`)) {
 		t.Errorf("header layout: len %d, %q", n, raw[8:8+n])
+	}
+	var hdr map[string]json.RawMessage
+	if err := json.Unmarshal(raw[8:8+n], &hdr); err != nil {
+		t.Fatal(err)
+	}
+	var al struct {
+		DataOffsets []int64 `json:"data_offsets"`
+	}
+	if err := json.Unmarshal(hdr["aligned"], &al); err != nil || al.DataOffsets[0]%DataAlign != 0 {
+		t.Errorf("64-byte tensor at data offset %v (%v), want a multiple of %d", al.DataOffsets, err, DataAlign)
 	}
 	// Deterministic: writing again gives the same bytes.
 	var again bytes.Buffer

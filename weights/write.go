@@ -29,9 +29,15 @@ type Writer struct {
 	remaining int64 // data bytes still expected
 }
 
+// DataAlign is the alignment, in the file and so in a memory map of it, of the data region
+// the writers here produce, and of every tensor Write lays out whose size is a multiple of it:
+// a kernel's 64-byte vector loads from a weight in place then never straddle cache lines.
+const DataAlign = 64
+
 // NewWriter validates infos, writes the header (metadata first, then the tensors in the
-// given order, padded with spaces to a multiple of 8 bytes) and returns a Writer for the
-// data. Names must be unique and non-empty, dtypes known, dims non-negative.
+// given order, padded with spaces so that the data starts at a multiple of DataAlign bytes)
+// and returns a Writer for the data. Names must be unique and non-empty, dtypes known, dims
+// non-negative.
 func NewWriter(w io.Writer, infos []TensorInfo, metadata map[string]string) (*Writer, error) {
 	hdr, total, err := encodeHeader(infos, metadata)
 	if err != nil {
@@ -132,7 +138,7 @@ func encodeHeader(infos []TensorInfo, metadata map[string]string) ([]byte, int64
 		off += size
 	}
 	b.WriteByte('}')
-	for b.Len()%8 != 0 {
+	for (8+b.Len())%DataAlign != 0 { // the 8-byte length prefix comes first
 		b.WriteByte(' ')
 	}
 	return b.Bytes(), off, nil
@@ -156,9 +162,14 @@ func writeJSONString(b *bytes.Buffer, s string) {
 	b.Truncate(b.Len() - 1) // Encode appends '\n'
 }
 
-// Write writes tensors (in the given order) and metadata as a safetensors stream.
-// Each tensor's Data must hold exactly Shape × dtype size bytes.
+// Write writes tensors and metadata as a safetensors stream. Each tensor's Data must hold
+// exactly Shape × dtype size bytes. The tensors whose size is a multiple of DataAlign come
+// first, in the given order, then the others: every one of the former starts DataAlign-aligned
+// (safetensors has no padding between tensors, and readers find tensors by name).
 func Write(w io.Writer, tensors []Tensor, metadata map[string]string) error {
+	aligned := func(t Tensor) bool { return len(t.Data)%DataAlign == 0 }
+	tensors = append(slices.DeleteFunc(slices.Clone(tensors), func(t Tensor) bool { return !aligned(t) }),
+		slices.DeleteFunc(slices.Clone(tensors), aligned)...)
 	infos := make([]TensorInfo, len(tensors))
 	for i, t := range tensors {
 		infos[i] = TensorInfo{Name: t.Name, DType: t.DType, Shape: t.Shape}

@@ -2,6 +2,7 @@ package xlmr
 
 import (
 	"errors"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -89,6 +90,7 @@ func TestQuantizeCheckpointRoundTrip(t *testing.T) {
 	if w := q.Layers[2].Output.Dense.W8.Q; unsafe.Pointer(&w[0]) != unsafe.Pointer(&tq.Data[0]) {
 		t.Error("int8 weights were copied, not used in place")
 	}
+	checkInt8Aligned(t, q)
 	atLoad := loadTiny(t, LoadOptions{Precision: nn.Int8})
 	want, got := int8Logits(t, atLoad, seqs), int8Logits(t, q, seqs)
 	for i := range want {
@@ -105,6 +107,82 @@ func TestQuantizeCheckpointRoundTrip(t *testing.T) {
 	}
 	if err := QuantizeCheckpoint(out, filepath.Join(t.TempDir(), "again")); err == nil {
 		t.Error("QuantizeCheckpoint accepted an int8 checkpoint")
+	}
+}
+
+// checkInt8Aligned: every int8 weight of m starts on a weights.DataAlign boundary.
+func checkInt8Aligned(t *testing.T, m *Model) {
+	t.Helper()
+	for i := range m.Layers {
+		y := &m.Layers[i]
+		for _, l := range []*nn.Linear{y.Attention.Self.Query, y.Attention.Self.Key, y.Attention.Self.Value,
+			y.Attention.Output.Dense, y.Intermediate.Dense, y.Output.Dense} {
+			if p := uintptr(unsafe.Pointer(&l.W8.Q[0])); p%weights.DataAlign != 0 {
+				t.Fatalf("layer %d: int8 weights at %#x, not %d-byte aligned", i, p, weights.DataAlign)
+			}
+		}
+	}
+}
+
+// An int8 checkpoint whose tensors are not 64-byte aligned (another writer's, with a 4-byte
+// tensor first) loads into aligned copies and gives the same logits bit for bit.
+func TestLoadInt8Misaligned(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "int8")
+	if err := QuantizeCheckpoint(tinyDir, src); err != nil {
+		t.Fatal(err)
+	}
+	ck, err := weights.OpenFiles(filepath.Join(src, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ck.Close()
+	var infos []weights.TensorInfo
+	var data [][]byte
+	for _, n := range ck.Names() {
+		x, _ := ck.Tensor(n)
+		info := weights.TensorInfo{Name: x.Name, DType: x.DType, Shape: x.Shape}
+		if len(x.Data)%weights.DataAlign != 0 { // first: it shifts everything after it
+			infos, data = append([]weights.TensorInfo{info}, infos...), append([][]byte{x.Data}, data...)
+		} else {
+			infos, data = append(infos, info), append(data, x.Data)
+		}
+	}
+	if len(data[0])%weights.DataAlign == 0 {
+		t.Fatal("the tiny checkpoint has no tensor of odd size to misalign the others with")
+	}
+	dir := t.TempDir()
+	err = weights.CreateFile(filepath.Join(dir, "model.safetensors"), func(w io.Writer) error {
+		sw, err := weights.NewWriter(w, infos, nil)
+		if err != nil {
+			return err
+		}
+		for _, d := range data {
+			if _, err := sw.Write(d); err != nil {
+				return err
+			}
+		}
+		return sw.Close()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := os.ReadFile(filepath.Join(src, "config.json"))
+	os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o644)
+	m, err := Load(dir, LoadOptions{Precision: nn.Int8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if tq, _ := m.ckpt.Tensor("roberta.encoder.layer.0.output.dense.weight"); tq.Aligned() {
+		t.Fatal("the rewritten checkpoint is aligned after all: the test checks nothing")
+	}
+	checkInt8Aligned(t, m)
+	seqs := loadGoldens(t).inputs(t)
+	want, got := int8Logits(t, loadTiny(t, LoadOptions{Precision: nn.Int8}), seqs), int8Logits(t, m, seqs)
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("pair %d: misaligned checkpoint logit %v, aligned %v", i, got[i], want[i])
+		}
 	}
 }
 
