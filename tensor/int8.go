@@ -181,9 +181,10 @@ type int8Kernel struct {
 	shifted bool
 	// step is the k granularity of tile: it handles kv = k rounded down to a multiple of step.
 	step int
-	// tile computes c[r*ldc+c] = Σ_{p<kv} a[r*lda+p]·w[c*ldw+p] for r, c < 4 (a read as u8
-	// when shifted, else s8; w s8).
-	tile func(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int)
+	// tile computes nt ≥ 1 4×4 tiles side by side: c[r*ldc+c] = Σ_{p<kv} a[r*lda+p]·w[c*ldw+p]
+	// for r < 4, c < 4·nt (a read as u8 when shifted, else s8; w s8). One call per row group
+	// and column block keeps the call and loop overhead off every 4×4 tile.
+	tile func(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int, nt int)
 	// quantize quantizes one row as QuantizeInt8 does, XORing each byte with flip, and
 	// returns the scale (quantizeRowGeneric's result, bit for bit).
 	quantize func(q []int8, x []float32, flip int8) float32
@@ -194,14 +195,14 @@ type int8Kernel struct {
 var int8Generic = &int8Kernel{name: "generic", step: 1, tile: int8TileGeneric,
 	quantize: quantizeRowGeneric, dequant: int8DequantGeneric}
 
-// int8TileGeneric is the portable 4×4 tile (signed activations).
-func int8TileGeneric(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int) {
+// int8TileGeneric is the portable 4×4 tile, nt side by side (signed activations).
+func int8TileGeneric(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int, nt int) {
 	as := unsafeInt8s(a, 3*lda+kv)
-	ws := unsafeInt8s(w, 3*ldw+kv)
-	cs := unsafeInt32s(c, 3*ldc+4)
+	ws := unsafeInt8s(w, (4*nt-1)*ldw+kv)
+	cs := unsafeInt32s(c, 3*ldc+4*nt)
 	for r := range 4 {
 		ar := as[r*lda : r*lda+kv]
-		for col := range 4 {
+		for col := range 4 * nt {
 			wr := ws[col*ldw : col*ldw+kv]
 			var s int32
 			for p, av := range ar {
@@ -366,24 +367,30 @@ func (j *int8Job) block(s *int8Scratch, rb, cb int) {
 	r0 := rb * int8TaskRows
 	r1 := min(r0+int8TaskRows, j.m)
 	q := j.buf.q
+	full := min(nc, n-c0) / 4 // tiles whose 4 weight rows exist
+	pad := c0+4*full < c1     // and a last one of 1–3 rows, from a zero-padded copy
+	if pad {
+		clear(s.wpad)
+		copy(s.wpad, j.w.Q[(c0+4*full)*k:n*k])
+	}
 	for i := r0; i < r1; i += 4 {
-		for c := c0; c < c1; c += 4 {
-			wp := j.w.Q[c*k:]
-			if c+4 > n { // last 1–3 weight rows: zero-padded copy
-				clear(s.wpad)
-				copy(s.wpad, j.w.Q[c*k:n*k])
-				wp = s.wpad
+		if k == 0 {
+			clear(s.acc[:4*ncp])
+		} else {
+			if full > 0 {
+				t.tile(kv, &q[i*k], k, &j.w.Q[c0*k], k, &s.acc[0], ncp, full)
 			}
-			acc := s.acc[c-c0:]
-			if k > 0 {
-				t.tile(kv, &q[i*k], k, &wp[0], k, &acc[0], ncp)
-			} else {
-				for r := range 4 {
-					clear(acc[r*ncp : r*ncp+4])
-				}
+			if pad {
+				t.tile(kv, &q[i*k], k, &s.wpad[0], k, &s.acc[4*full], ncp, 1)
 			}
 			if kv < k {
-				int8Tail(acc, ncp, q[i*k:], wp, k, kv, t.shifted)
+				for c := c0; c < c1; c += 4 {
+					wp := j.w.Q[c*k:]
+					if c+4 > n {
+						wp = s.wpad
+					}
+					int8Tail(s.acc[c-c0:], ncp, q[i*k:], wp, k, kv, t.shifted)
+				}
 			}
 		}
 		for r := i; r < min(i+4, r1); r++ {

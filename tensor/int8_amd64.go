@@ -66,22 +66,22 @@ func int8QuantAVX2(q *int8, x *float32, n int, inv float32, flip uint32)
 //go:noescape
 func int8DequantAVX2(dst *float32, acc, comp *int32, sa float32, sw, b *float32, n int)
 
-// int8TileVNNI512 is a 4×4 int8 tile with AVX512_VNNI VPDPBUSD on zmm (64 bytes of k per
-// step; a unsigned, i.e. shifted by +128):
+// int8TileVNNI512 computes nt ≥ 1 int8 4×4 tiles side by side with AVX512_VNNI VPDPBUSD on zmm
+// (64 bytes of k per step; a unsigned, i.e. shifted by +128):
 //
-//	for r, col < 4: c[r*ldc+col] = Σ_{p<kv} uint8(a[r*lda+p]) · w[col*ldw+p]
+//	for r < 4, col < 4·nt: c[r*ldc+col] = Σ_{p<kv} uint8(a[r*lda+p]) · w[col*ldw+p]
 //
 //go:noescape
-func int8TileVNNI512(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int)
+func int8TileVNNI512(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int, nt int)
 
 // int8TileAVXVNNI is the same tile with VEX AVX-VNNI VPDPBUSD on ymm (32 bytes of k per step).
 //
 //go:noescape
-func int8TileAVXVNNI(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int)
+func int8TileAVXVNNI(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int, nt int)
 
 // int8TileAVX2 is the tile for signed a with VPSIGNB/VPMADDUBSW/VPMADDWD (32 bytes of k):
 //
-//	for r, col < 4: c[r*ldc+col] = Σ_{p<kv} a[r*lda+p] · w[col*ldw+p]
+//	for r < 4, col < 4·nt: c[r*ldc+col] = Σ_{p<kv} a[r*lda+p] · w[col*ldw+p]
 //
 //go:noescape
-func int8TileAVX2(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int)
+func int8TileAVX2(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int, nt int)

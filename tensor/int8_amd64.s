@@ -21,9 +21,11 @@
 #define VPDPBUSD_Y6_Y11_Y12 BYTE $0xC4; BYTE $0xC2; BYTE $0x25; BYTE $0x50; BYTE $0xF4
 #define VPDPBUSD_Y7_Y11_Y13 BYTE $0xC4; BYTE $0xC2; BYTE $0x25; BYTE $0x50; BYTE $0xFD
 
-// func int8TileVNNI512(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int)
+// func int8TileVNNI512(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int, nt int)
 // a is unsigned (a+128); 64 bytes of k per step: 8 loads, 16 VPDPBUSD (Z0..Z15 = acc[row][col]).
-TEXT ·int8TileVNNI512(SB), NOSPLIT, $0-56
+// nt tiles side by side: after each, w moves on 4 rows and c 4 columns (nt and c are kept in
+// the argument slots).
+TEXT ·int8TileVNNI512(SB), NOSPLIT, $0-64
 	MOVQ kv+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ lda+16(FP), AX
@@ -32,6 +34,7 @@ TEXT ·int8TileVNNI512(SB), NOSPLIT, $0-56
 	LEAQ (SI)(AX*1), R8
 	LEAQ (SI)(AX*2), R9
 	LEAQ (R8)(AX*2), R10
+vnni512_tile:
 	LEAQ (DI)(BX*1), R11
 	LEAQ (DI)(BX*2), R12
 	LEAQ (R11)(BX*2), R13
@@ -143,13 +146,18 @@ vnni512_reduce:
 	VEXTRACTI32X4 $2, Z26, (R14)
 	ADDQ R15, R14
 	VEXTRACTI32X4 $3, Z26, (R14)
+	ADDQ $16, c+40(FP)
+	LEAQ (DI)(BX*4), DI
+	DECQ nt+56(FP)
+	JNZ vnni512_tile
 	VZEROUPPER
 	RET
 
-// func int8TileAVXVNNI(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int)
+// func int8TileAVXVNNI(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int, nt int)
 // a is unsigned (a+128); 32 bytes of k per step, two passes of 4 rows × 2 columns:
 // 6 loads and 8 VPDPBUSD (VEX) per step, Y0..Y7 = acc[row][col].
-TEXT ·int8TileAVXVNNI(SB), NOSPLIT, $0-56
+// nt tiles side by side: w moves on 2 rows per pass, c 2 columns (nt kept in its slot).
+TEXT ·int8TileAVXVNNI(SB), NOSPLIT, $0-64
 	MOVQ kv+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ lda+16(FP), AX
@@ -161,6 +169,7 @@ TEXT ·int8TileAVXVNNI(SB), NOSPLIT, $0-56
 	LEAQ (SI)(AX*1), R8
 	LEAQ (SI)(AX*2), R9
 	LEAQ (R8)(AX*2), R10
+int8TileAVXVNNI_tile:
 	MOVQ $2, R13
 int8TileAVXVNNI_pass:
 	LEAQ (DI)(BX*1), R11
@@ -213,14 +222,17 @@ int8TileAVXVNNI_reduce:
 	LEAQ (DI)(BX*2), DI
 	DECQ R13
 	JNZ int8TileAVXVNNI_pass
+	DECQ nt+56(FP)
+	JNZ int8TileAVXVNNI_tile
 	VZEROUPPER
 	RET
 
-// func int8TileAVX2(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int)
+// func int8TileAVX2(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int, nt int)
 // a is signed; 32 bytes of k per step, two passes of 4 rows × 2 columns. Per row and column:
 // VPSIGNB moves a's sign onto w, VPMADDUBSW multiplies |a| (u8) by it, pairs summed in int16
 // (|a|,|w| ≤ 127: 2·127·127 < 2¹⁵, no saturation), VPMADDWD by ones widens to int32.
-TEXT ·int8TileAVX2(SB), NOSPLIT, $0-56
+// nt tiles side by side: w moves on 2 rows per pass, c 2 columns (nt kept in its slot).
+TEXT ·int8TileAVX2(SB), NOSPLIT, $0-64
 	MOVQ kv+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ lda+16(FP), AX
@@ -235,6 +247,7 @@ TEXT ·int8TileAVX2(SB), NOSPLIT, $0-56
 	MOVL $0x00010001, AX
 	MOVD AX, X13
 	VPBROADCASTD X13, Y13
+int8TileAVX2_tile:
 	MOVQ $2, R13
 int8TileAVX2_pass:
 	LEAQ (DI)(BX*1), R11
@@ -315,6 +328,8 @@ int8TileAVX2_reduce:
 	LEAQ (DI)(BX*2), DI
 	DECQ R13
 	JNZ int8TileAVX2_pass
+	DECQ nt+56(FP)
+	JNZ int8TileAVX2_tile
 	VZEROUPPER
 	RET
 

@@ -42,7 +42,7 @@ func BenchmarkInt8Tile(b *testing.B) {
 	for _, tier := range int8Available() {
 		b.Run(tier.name, func(b *testing.B) {
 			for b.Loop() {
-				tier.tile(k, &a[0], k, &w[0], k, &c[0], 4)
+				tier.tile(k, &a[0], k, &w[0], k, &c[0], 4, 1)
 			}
 			b.ReportMetric(2*16*k*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})

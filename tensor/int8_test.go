@@ -50,40 +50,43 @@ func randInt8(r *rand.Rand, n int) []int8 {
 	return q
 }
 
-// TestInt8Tile checks each tier's tile kernel alone: int32 sums bit for bit, strides wider
-// than kv, unaligned rows, and the cells around the 4×4 output untouched.
+// TestInt8Tile checks each tier's tile kernel alone: int32 sums bit for bit, one and several
+// tiles side by side, strides wider than kv, unaligned rows, and the cells around the 4×(4·nt)
+// output untouched.
 func TestInt8Tile(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	withInt8Tiers(t, func(t *testing.T, tier *int8Kernel) {
-		for _, kv := range []int{0, tier.step, 2 * tier.step, 7 * tier.step, 64 * tier.step} {
-			for _, off := range []int{0, 1, 13} {
-				lda, ldw, ldc := kv+off+3, kv+2*off+5, 7
-				a := randInt8(r, off+4*lda)[off:]
-				w := randInt8(r, off+4*ldw)[off:]
-				c := make([]int32, 2+4*ldc)
-				for i := range c {
-					c[i] = -999
-				}
-				tier.tile(kv, &a[0], lda, &w[0], ldw, &c[1], ldc)
-				for i := range c {
-					row, col := (i-1)/ldc, (i-1)%ldc
-					inTile := i >= 1 && row < 4 && col < 4
-					if !inTile {
-						if c[i] != -999 {
-							t.Fatalf("kv=%d: guard cell %d overwritten: %d", kv, i, c[i])
-						}
-						continue
+		for _, nt := range []int{1, 3} {
+			for _, kv := range []int{0, tier.step, 2 * tier.step, 7 * tier.step, 64 * tier.step} {
+				for _, off := range []int{0, 1, 13} {
+					lda, ldw, ldc := kv+off+3, kv+2*off+5, 4*nt+3
+					a := randInt8(r, off+4*lda)[off:]
+					w := randInt8(r, off+4*nt*ldw)[off:]
+					c := make([]int32, 2+4*ldc)
+					for i := range c {
+						c[i] = -999
 					}
-					var want int32
-					for p := range kv {
-						x := int32(a[row*lda+p])
-						if tier.shifted {
-							x = int32(uint8(a[row*lda+p]))
+					tier.tile(kv, &a[0], lda, &w[0], ldw, &c[1], ldc, nt)
+					for i := range c {
+						row, col := (i-1)/ldc, (i-1)%ldc
+						inTile := i >= 1 && row < 4 && col < 4*nt
+						if !inTile {
+							if c[i] != -999 {
+								t.Fatalf("nt=%d kv=%d: guard cell %d overwritten: %d", nt, kv, i, c[i])
+							}
+							continue
 						}
-						want += x * int32(w[col*ldw+p])
-					}
-					if c[i] != want {
-						t.Fatalf("kv=%d off=%d: c[%d][%d] = %d, want %d", kv, off, row, col, c[i], want)
+						var want int32
+						for p := range kv {
+							x := int32(a[row*lda+p])
+							if tier.shifted {
+								x = int32(uint8(a[row*lda+p]))
+							}
+							want += x * int32(w[col*ldw+p])
+						}
+						if c[i] != want {
+							t.Fatalf("nt=%d kv=%d off=%d: c[%d][%d] = %d, want %d", nt, kv, off, row, col, c[i], want)
+						}
 					}
 				}
 			}

@@ -66,9 +66,11 @@ func int8Header() {
 }
 
 func int8VNNI512() {
-	i8w(`// func int8TileVNNI512(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int)
+	i8w(`// func int8TileVNNI512(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int, nt int)
 // a is unsigned (a+128); 64 bytes of k per step: 8 loads, 16 VPDPBUSD (Z0..Z15 = acc[row][col]).
-TEXT ·int8TileVNNI512(SB), NOSPLIT, $0-56
+// nt tiles side by side: after each, w moves on 4 rows and c 4 columns (nt and c are kept in
+// the argument slots).
+TEXT ·int8TileVNNI512(SB), NOSPLIT, $0-64
 	MOVQ kv+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ lda+16(FP), AX
@@ -77,6 +79,7 @@ TEXT ·int8TileVNNI512(SB), NOSPLIT, $0-56
 	LEAQ (SI)(AX*1), R8
 	LEAQ (SI)(AX*2), R9
 	LEAQ (R8)(AX*2), R10
+vnni512_tile:
 	LEAQ (DI)(BX*1), R11
 	LEAQ (DI)(BX*2), R12
 	LEAQ (R11)(BX*2), R13`)
@@ -137,6 +140,10 @@ vnni512_reduce:`)
 	VEXTRACTI32X4 $2, Z26, (R14)
 	ADDQ R15, R14
 	VEXTRACTI32X4 $3, Z26, (R14)
+	ADDQ $16, c+40(FP)
+	LEAQ (DI)(BX*4), DI
+	DECQ nt+56(FP)
+	JNZ vnni512_tile
 	VZEROUPPER
 	RET
 `)
@@ -144,7 +151,7 @@ vnni512_reduce:`)
 
 // ymm writes a ymm kernel: two passes of 4 rows × 2 columns, 32 bytes of k per step.
 func int8Ymm(name string, vnni bool) {
-	i8w("// func %s(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int)", name)
+	i8w("// func %s(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int, nt int)", name)
 	if vnni {
 		i8w(`// a is unsigned (a+128); 32 bytes of k per step, two passes of 4 rows × 2 columns:
 // 6 loads and 8 VPDPBUSD (VEX) per step, Y0..Y7 = acc[row][col].`)
@@ -153,7 +160,8 @@ func int8Ymm(name string, vnni bool) {
 // VPSIGNB moves a's sign onto w, VPMADDUBSW multiplies |a| (u8) by it, pairs summed in int16
 // (|a|,|w| ≤ 127: 2·127·127 < 2¹⁵, no saturation), VPMADDWD by ones widens to int32.`)
 	}
-	i8w("TEXT ·%s(SB), NOSPLIT, $0-56", name)
+	i8w("// nt tiles side by side: w moves on 2 rows per pass, c 2 columns (nt kept in its slot).")
+	i8w("TEXT ·%s(SB), NOSPLIT, $0-64", name)
 	i8w(`	MOVQ kv+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ lda+16(FP), AX
@@ -170,9 +178,10 @@ func int8Ymm(name string, vnni bool) {
 	MOVD AX, X13
 	VPBROADCASTD X13, Y13`)
 	}
-	i8w(`	MOVQ $2, R13
+	i8w(`%s_tile:
+	MOVQ $2, R13
 %s_pass:
-	LEAQ (DI)(BX*1), R11`, name)
+	LEAQ (DI)(BX*1), R11`, name, name)
 	for i := range 8 {
 		i8w("\tVPXOR Y%d, Y%d, Y%d", i, i, i)
 	}
@@ -230,9 +239,11 @@ func int8Ymm(name string, vnni bool) {
 	LEAQ (DI)(BX*2), DI
 	DECQ R13
 	JNZ %s_pass
+	DECQ nt+56(FP)
+	JNZ %s_tile
 	VZEROUPPER
 	RET
-`, name)
+`, name, name)
 }
 
 // rows writes the AVX2 row kernels shared by every amd64 tier: the activation quantizer's two
