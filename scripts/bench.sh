@@ -135,7 +135,7 @@ if [ "$(cat "$MODEL/.stamp" 2>/dev/null || true)" != "$stamp" ]; then
 fi
 if [ "$DTYPE" = int8 ]; then
 	OURS="$MODEL-int8"
-	qstamp="$stamp-$(cat xlmr/quantize.go tensor/int8.go | sha256sum | cut -c1-16)"
+	qstamp="$stamp-$(cat xlmr/quantize.go tensor/int8.go weights/write.go | sha256sum | cut -c1-16)"
 	if [ "$(cat "$OURS/.stamp" 2>/dev/null || true)" != "$qstamp" ]; then
 		echo "== rerank quantize $MODEL -> $OURS" >&2
 		rm -rf "$OURS"

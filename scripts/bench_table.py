@@ -60,7 +60,7 @@ def main(path, threads, dtype):
     print("|" + "---|" * len(head))
     for label in order:
         proxy = next((r["proxy"] for recs in rows[label].values() for r in recs if r.get("proxy")), "")
-        cells = [label + (f" (others: proxy {proxy})" if proxy else "")]
+        cells = [label + (f" (PyTorch, ORT: proxy {proxy})" if proxy else "")]
         med = {}
         for k, _ in present:
             xs = rounds(label, k)
