@@ -64,12 +64,30 @@ func NewLinearInt8(q []int8, scale, b []float32, out, in int) *Linear {
 // row of x is quantized to int8 (symmetric, per row) and the bias is added in the
 // dequantization (tensor.MatMulNTInt8).
 func (l *Linear) Forward(dst, x []float32, rows int) {
-	d, xs := dst[:rows*l.Out], x[:rows*l.In]
-	if l.Prec == Int8 {
-		tensor.MatMulNTInt8(d, xs, l.W8, l.B, rows)
-		return
+	l.product(dst, x, l.B, rows)
+	if l.Prec != Int8 && l.B != nil {
+		for r := 0; r < rows; r++ {
+			row := dst[r*l.Out : (r+1)*l.Out]
+			add(row, row, l.B)
+		}
 	}
+}
+
+// ForwardGELU computes dst (rows,Out) = GELU(x (rows,In)·Wᵀ + b), erf form: the product, then
+// the bias and GELU in one fused pass over dst (AddBiasGELU). No allocation.
+func (l *Linear) ForwardGELU(dst, x []float32, rows int) {
+	l.product(dst, x, nil, rows)
+	d := dst[:rows*l.Out]
+	AddBiasGELU(d, d, l.B, rows, l.Out)
+}
+
+// product computes dst (rows,Out) = x·Wᵀ, plus bias only at precision Int8 (fused in the
+// dequantization; bias may be nil).
+func (l *Linear) product(dst, x []float32, bias []float32, rows int) {
+	d, xs := dst[:rows*l.Out], x[:rows*l.In]
 	switch l.Prec {
+	case Int8:
+		tensor.MatMulNTInt8(d, xs, l.W8, bias, rows)
 	case F32:
 		if l.P != nil {
 			tensor.MatMulPackedNT(d, xs, l.P, rows)
@@ -89,11 +107,5 @@ func (l *Linear) Forward(dst, x []float32, rows int) {
 		}
 	case BF16Compute:
 		tensor.MatMulNTBF16Compute(d, xs, l.W16, rows, l.Out, l.In)
-	}
-	if l.B != nil {
-		for r := 0; r < rows; r++ {
-			row := d[r*l.Out : (r+1)*l.Out]
-			add(row, row, l.B)
-		}
 	}
 }

@@ -182,6 +182,32 @@ func TestLinear(t *testing.T) {
 	}
 }
 
+// TestLinearForwardGELU: ForwardGELU is GELU(Forward) for every precision: the product without
+// bias, then bias and GELU in one pass (AddBiasGELU), within float32 rounding of the two steps.
+func TestLinearForwardGELU(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	rows, out, in := 6, 40, 33
+	w, b, x := randSlice(r, out*in, 1), randSlice(r, out, 1), randSlice(r, rows*in, 1)
+	q, s := make([]int8, out*in), make([]float32, out)
+	tensor.QuantizeInt8(q, s, w, out, in)
+	w16 := make([]uint16, len(w))
+	for i, v := range w {
+		w16[i] = uint16(math.Float32bits(v) >> 16) // BF16 by truncation: any BF16 weight will do
+	}
+	for _, l := range []*Linear{NewLinear(w, b, out, in), NewLinearInt8(q, s, b, out, in),
+		NewLinearHalf(w16, b, out, in, BF16), NewLinearHalf(w16, b, out, in, BF16Compute)} {
+		lin, want, got := make([]float32, rows*out), make([]float32, rows*out), make([]float32, rows*out)
+		l.Forward(lin, x, rows)
+		AddBiasGELURef(want, lin, nil, rows, out)
+		l.ForwardGELU(got, x, rows)
+		for i := range got {
+			if d := math.Abs(float64(got[i] - want[i])); d > 1e-5*(1+math.Abs(float64(want[i]))) {
+				t.Fatalf("precision %d [%d]: ForwardGELU %v, GELU(Forward) %v", l.Prec, i, got[i], want[i])
+			}
+		}
+	}
+}
+
 func TestKernelsDoNotAllocate(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	n, rows := 32, 4

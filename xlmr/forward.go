@@ -242,8 +242,7 @@ func (m *Model) feedForward(s *Scratch, y *Layer, x []float32, rows int) {
 	for r0 := 0; r0 < rows; r0 += ffnRows {
 		c := min(ffnRows, rows-r0)
 		xc, h, tmp := x[r0*H:(r0+c)*H], s.h[:c*I], s.tmp[:c*H]
-		y.Intermediate.Dense.Forward(h, xc, c)                                          // h = x·W1ᵀ            (c,I)
-		nn.AddBiasGELU(h, h, y.Intermediate.Bias, c, I)                                 // h = GELU(h + b1)     (c,I)
+		y.Intermediate.Dense.ForwardGELU(h, xc, c)                                      // h = GELU(x·W1ᵀ + b1) (c,I)
 		ff.Dense.Forward(tmp, h, c)                                                     // tmp = h·W2ᵀ + b2     (c,H)
 		nn.AddLayerNorm(xc, tmp, xc, ff.LayerNorm.Weight, ff.LayerNorm.Bias, c, H, eps) // x = LN(tmp + x)      (c,H)
 	}

@@ -62,8 +62,7 @@ type Layer struct {
 		}
 	}
 	Intermediate struct {
-		Dense *nn.Linear // intermediate.dense.weight (I,H); its bias is applied by the fused GELU
-		Bias  []float32  // intermediate.dense.bias   (I)
+		Dense *nn.Linear // intermediate.dense  W (I,H), b (I); run by ForwardGELU
 	}
 	Output struct {
 		Dense     *nn.Linear // output.dense  W (H,I), b (H)
@@ -348,17 +347,14 @@ func (l *loader) f32(key string, shape ...int) []float32 {
 	return v
 }
 
-// linear builds prefix.weight (out,in) and, when bias, prefix.bias (out) into an nn.Linear
-// of the requested precision.
-func (l *loader) linear(prefix string, out, in int, bias bool) *nn.Linear {
-	var b []float32
-	if bias {
-		b = l.f32(prefix+".bias", out)
-	}
+// linear builds prefix.weight (out,in) and prefix.bias (out) into an nn.Linear of the
+// requested precision.
+func (l *loader) linear(prefix string, out, in int) *nn.Linear {
+	b := l.f32(prefix+".bias", out)
 	key := prefix + ".weight"
 	if l.prec == nn.Int8 {
 		q, s := l.int8Weight(prefix, out, in)
-		if q == nil || (bias && b == nil) {
+		if q == nil || b == nil {
 			return nil
 		}
 		return nn.NewLinearInt8(q, s, b, out, in)
@@ -373,7 +369,7 @@ func (l *loader) linear(prefix string, out, in int, bias bool) *nn.Linear {
 		if t != nil {
 			l.dtypes[t.DType] = true
 		}
-		if w == nil || (bias && b == nil) {
+		if w == nil || b == nil {
 			return nil
 		}
 		lin := nn.NewLinear(w, b, out, in)
@@ -387,7 +383,7 @@ func (l *loader) linear(prefix string, out, in int, bias bool) *nn.Linear {
 		return lin
 	}
 	t := l.tensor(key, out, in)
-	if t == nil || (bias && b == nil) {
+	if t == nil || b == nil {
 		return nil
 	}
 	l.dtypes[t.DType] = true
@@ -468,14 +464,13 @@ func fromCheckpoint(cfg Config, ck *weights.Checkpoint, o LoadOptions) (*Model, 
 	for i := range m.Layers {
 		p := fmt.Sprintf("roberta.encoder.layer.%d.", i)
 		y := &m.Layers[i]
-		y.Attention.Self.Query = l.linear(p+"attention.self.query", H, H, true)
-		y.Attention.Self.Key = l.linear(p+"attention.self.key", H, H, true)
-		y.Attention.Self.Value = l.linear(p+"attention.self.value", H, H, true)
-		y.Attention.Output.Dense = l.linear(p+"attention.output.dense", H, H, true)
+		y.Attention.Self.Query = l.linear(p+"attention.self.query", H, H)
+		y.Attention.Self.Key = l.linear(p+"attention.self.key", H, H)
+		y.Attention.Self.Value = l.linear(p+"attention.self.value", H, H)
+		y.Attention.Output.Dense = l.linear(p+"attention.output.dense", H, H)
 		y.Attention.Output.LayerNorm = l.norm(p+"attention.output.LayerNorm", H)
-		y.Intermediate.Dense = l.linear(p+"intermediate.dense", I, H, false)
-		y.Intermediate.Bias = l.f32(p+"intermediate.dense.bias", I)
-		y.Output.Dense = l.linear(p+"output.dense", H, I, true)
+		y.Intermediate.Dense = l.linear(p+"intermediate.dense", I, H)
+		y.Output.Dense = l.linear(p+"output.dense", H, I)
 		y.Output.LayerNorm = l.norm(p+"output.LayerNorm", H)
 	}
 
@@ -484,8 +479,8 @@ func fromCheckpoint(cfg Config, ck *weights.Checkpoint, o LoadOptions) (*Model, 
 		l.prec = nn.F32
 		l.dtypes = map[weights.DType]bool{}
 	}
-	m.Classifier.Dense = l.linear("classifier.dense", H, H, true)
-	m.Classifier.OutProj = l.linear("classifier.out_proj", cfg.NumLabels, H, true)
+	m.Classifier.Dense = l.linear("classifier.dense", H, H)
+	m.Classifier.OutProj = l.linear("classifier.out_proj", cfg.NumLabels, H)
 
 	if len(l.errs) > 0 {
 		return nil, errors.Join(l.errs...)
