@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/gorerank/gorerank/tokenizer"
 	"github.com/gorerank/gorerank/xlmr"
@@ -28,7 +27,7 @@ type Pair struct {
 type Reranker struct {
 	l           *Loaded
 	batchTokens int
-	scratch     sync.Pool // *xlmr.Scratch
+	scratch     xlmr.ScratchPool
 }
 
 // Open loads a model (a folder, or a hub id: see ResolveModel) with LoadModel.
@@ -41,7 +40,6 @@ func Open(model string, o Options) (*Reranker, error) {
 		return nil, err
 	}
 	r := &Reranker{l: l, batchTokens: cmp.Or(o.BatchTokens, DefaultBatchTokens)}
-	r.scratch.New = func() any { return l.Model.NewScratch() }
 	return r, nil
 }
 
@@ -110,7 +108,7 @@ func (r *Reranker) score(ctx context.Context, inputs []Input, progress func(pair
 		seqs = append(seqs, in.Seqs...)
 	}
 	logits := make([]float32, len(seqs))
-	s := r.scratch.Get().(*xlmr.Scratch)
+	s := r.scratch.Get()
 	defer r.scratch.Put(s)
 	// batches never split a document's windows, so progress counts whole pairs
 	for first, start, scoredTokens := 0, 0, 0; first < len(inputs); {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/gorerank/gorerank/nn"
@@ -61,6 +62,35 @@ var ffnRows = 2048
 
 // NewScratch returns an empty scratch that grows to the largest batch it sees.
 func (m *Model) NewScratch() *Scratch { return &Scratch{} }
+
+// ScratchPool keeps scratches for reuse by concurrent callers (the zero value is ready). Unlike
+// a sync.Pool, the garbage collector does not empty it: a long batch's activations (hundreds
+// of MB) stay allocated between calls instead of being dropped and allocated again while the
+// old pages are still held, which raised a server's peak RSS by a scratch's size. It holds at
+// most as many scratches as calls ever ran at once.
+type ScratchPool struct {
+	mu   sync.Mutex
+	free []*Scratch
+}
+
+// Get returns a free scratch, or a new one.
+func (p *ScratchPool) Get() *Scratch {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.free); n > 0 {
+		s := p.free[n-1]
+		p.free = p.free[:n-1]
+		return s
+	}
+	return &Scratch{}
+}
+
+// Put returns s to the pool; s must not be used afterwards.
+func (p *ScratchPool) Put(s *Scratch) {
+	p.mu.Lock()
+	p.free = append(p.free, s)
+	p.mu.Unlock()
+}
 
 // grow returns buf resliced to n elements, reallocating only when its capacity is short.
 func grow[T any](buf []T, n int) []T {

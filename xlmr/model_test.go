@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -604,4 +605,22 @@ func TestFeedForwardChunks(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestScratchPool: a returned scratch is reused, even across garbage collections (what a
+// sync.Pool would not do: it let a server allocate a second long-batch scratch), and callers
+// holding scratches at once get distinct ones.
+func TestScratchPool(t *testing.T) {
+	var p ScratchPool
+	a, b := p.Get(), p.Get()
+	if a == b {
+		t.Fatal("two callers got the same scratch")
+	}
+	p.Put(a)
+	runtime.GC()
+	runtime.GC()
+	if c := p.Get(); c != a {
+		t.Error("the pool dropped a returned scratch across garbage collections")
+	}
+	p.Put(b)
 }

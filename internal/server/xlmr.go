@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"strings"
-	"sync"
 
 	"github.com/gorerank/gorerank"
 	"github.com/gorerank/gorerank/tokenizer"
@@ -11,11 +10,11 @@ import (
 )
 
 // XLMREngine adapts a model loaded by gorerank.LoadModel to [Engine]. Scratch buffers are
-// pooled, one per concurrent Score call.
+// pooled (xlmr.ScratchPool), one per concurrent Score call.
 type XLMREngine struct {
 	l       *gorerank.Loaded
 	info    ModelInfo
-	scratch sync.Pool
+	scratch xlmr.ScratchPool
 }
 
 // NewXLMREngine wraps l (which must have its tokenizer). info.Type, DType, MaxTokens and
@@ -38,7 +37,6 @@ func NewXLMREngine(l *gorerank.Loaded, info ModelInfo) (*XLMREngine, error) {
 		info.Config = m.Config
 	}
 	e := &XLMREngine{l: l, info: info}
-	e.scratch.New = func() any { return m.NewScratch() }
 	return e, nil
 }
 
@@ -55,7 +53,7 @@ func (e *XLMREngine) Token(id int32) string { return e.l.Tokenizer.Token(id) }
 
 // Score implements [Engine].
 func (e *XLMREngine) Score(seqs [][]int32, logits []float32) error {
-	s := e.scratch.Get().(*xlmr.Scratch)
+	s := e.scratch.Get()
 	defer e.scratch.Put(s)
 	return e.l.Model.Forward(s, seqs, logits, nil)
 }
