@@ -141,6 +141,7 @@ var peakRSS = map[string]resource.Quantity{
 	"f32":  resource.MustParse("2064Mi"),
 	"bf16": resource.MustParse("1307Mi"),
 	"f16":  resource.MustParse("1307Mi"),
+	"int8": resource.MustParse("708M"), // rerank serve under rag load (docs/CAPACITY.md)
 }
 
 // flags parses a container's "--name=value" arguments after the subcommand.
@@ -340,6 +341,7 @@ func TestOverlays(t *testing.T) {
 		"overlays/prometheus-adapter": {"apps/v1/Deployment", "v1/Service", "policy/v1/PodDisruptionBudget", "autoscaling/v2/HorizontalPodAutoscaler", "monitoring.coreos.com/v1/ServiceMonitor"},
 		"overlays/keda":               {"apps/v1/Deployment", "v1/Service", "policy/v1/PodDisruptionBudget", "keda.sh/v1alpha1/ScaledObject", "monitoring.coreos.com/v1/ServiceMonitor"},
 		"overlays/bf16":               {"apps/v1/Deployment", "v1/Service", "policy/v1/PodDisruptionBudget", "autoscaling/v2/HorizontalPodAutoscaler", "monitoring.coreos.com/v1/ServiceMonitor"},
+		"overlays/int8":               {"apps/v1/Deployment", "v1/Service", "policy/v1/PodDisruptionBudget", "autoscaling/v2/HorizontalPodAutoscaler", "monitoring.coreos.com/v1/ServiceMonitor"},
 	} {
 		t.Run(strings.ReplaceAll(dir, "/", "_"), func(t *testing.T) {
 			objs := render(t, dir)
@@ -353,10 +355,10 @@ func TestOverlays(t *testing.T) {
 				t.Fatalf("kinds %v, want %v", kinds, want)
 			}
 			checkInstallation(t, objs)
-			if dir == "overlays/bf16" {
+			if d, ok := strings.CutPrefix(dir, "overlays/"); ok && (d == "bf16" || d == "int8") {
 				_, f := flags(t, one[*appsv1.Deployment](t, objs).Spec.Template.Spec.Containers[0].Args)
-				if f["dtype"] != "bf16" {
-					t.Errorf("bf16 overlay: --dtype %q", f["dtype"])
+				if f["dtype"] != d {
+					t.Errorf("%s overlay: --dtype %q", d, f["dtype"])
 				}
 			}
 		})
@@ -390,7 +392,7 @@ func TestMetricNamesExist(t *testing.T) {
 		}
 		made[r.Name.As] = true
 	}
-	for _, dir := range []string{"overlays/prometheus-adapter", "overlays/bf16"} {
+	for _, dir := range []string{"overlays/prometheus-adapter", "overlays/bf16", "overlays/int8"} {
 		h := one[*autoscalingv2.HorizontalPodAutoscaler](t, render(t, dir))
 		for _, m := range h.Spec.Metrics {
 			if m.Type != autoscalingv2.PodsMetricSourceType || m.Pods == nil || !made[m.Pods.Metric.Name] {
