@@ -564,8 +564,8 @@ func TestLastLayerFirstTokens(t *testing.T) {
 }
 
 // TestFeedForwardChunks: the feed-forward sub-layer runs ffnRows tokens at a time; every
-// layer's hidden states and the logits must not depend on where the chunks fall (here 7
-// rows, which splits sequences, against one chunk), for float32 and int8 weights.
+// layer's hidden states and the logits must not depend, bit for bit, on where the chunks fall
+// (here 7 rows, which splits sequences, against one chunk), for float32 and int8 weights.
 func TestFeedForwardChunks(t *testing.T) {
 	seqs := loadGoldens(t).inputs(t)
 	for _, prec := range []nn.Precision{nn.F32, nn.Int8} {
@@ -594,13 +594,13 @@ func TestFeedForwardChunks(t *testing.T) {
 		}
 		for k, w := range whole {
 			for i, v := range chunked[k] {
-				if d := math.Abs(float64(v - w[i])); d > 1e-6 {
+				if v != w[i] {
 					t.Fatalf("%v %s[%d]: chunked %v, whole %v", prec, k, i, v, w[i])
 				}
 			}
 		}
 		for i := range wholeLogits {
-			if math.Abs(float64(chunkedLogits[i]-wholeLogits[i])) > 1e-6 {
+			if chunkedLogits[i] != wholeLogits[i] {
 				t.Errorf("%v pair %d: chunked %v, whole %v", prec, i, chunkedLogits[i], wholeLogits[i])
 			}
 		}
