@@ -367,8 +367,8 @@ func (j *int8Job) block(s *int8Scratch, rb, cb int) {
 	r0 := rb * int8TaskRows
 	r1 := min(r0+int8TaskRows, j.m)
 	q := j.buf.q
-	full := min(nc, n-c0) / 4 // tiles whose 4 weight rows exist
-	pad := c0+4*full < c1     // and a last one of 1–3 rows, from a zero-padded copy
+	full := nc / 4   // tiles whose 4 weight rows exist
+	pad := nc%4 != 0 // and a last one of 1–3 rows, from a zero-padded copy
 	if pad {
 		clear(s.wpad)
 		copy(s.wpad, j.w.Q[(c0+4*full)*k:n*k])

@@ -167,9 +167,15 @@ func writeJSONString(b *bytes.Buffer, s string) {
 // first, in the given order, then the others: every one of the former starts DataAlign-aligned
 // (safetensors has no padding between tensors, and readers find tensors by name).
 func Write(w io.Writer, tensors []Tensor, metadata map[string]string) error {
-	aligned := func(t Tensor) bool { return len(t.Data)%DataAlign == 0 }
-	tensors = append(slices.DeleteFunc(slices.Clone(tensors), func(t Tensor) bool { return !aligned(t) }),
-		slices.DeleteFunc(slices.Clone(tensors), aligned)...)
+	var aligned, rest []Tensor
+	for _, t := range tensors {
+		if len(t.Data)%DataAlign == 0 {
+			aligned = append(aligned, t)
+		} else {
+			rest = append(rest, t)
+		}
+	}
+	tensors = append(aligned, rest...)
 	infos := make([]TensorInfo, len(tensors))
 	for i, t := range tensors {
 		infos[i] = TensorInfo{Name: t.Name, DType: t.DType, Shape: t.Shape}
