@@ -6,7 +6,9 @@
 // place the scoring policy lives, which the CLI (rerank score) and the HTTP server only
 // translate:
 //
-//   - Validation: a blank query is ErrEmptyQuery, invalid UTF-8 is ErrInvalidUTF8, options that
+//   - Validation (Pipeline.CheckQuery): a blank query (white space, control and format
+//     characters such as U+200B, or nothing left after the tokenizer's normalization) is
+//     ErrEmptyQuery, invalid UTF-8 is ErrInvalidUTF8, options that
 //     do not fit the model are ErrOptions; an empty document is valid (scored as HF does,
 //     <s> query </s></s></s>). Errors for one document are a *PairError; test the class with
 //     errors.Is.

@@ -132,6 +132,9 @@ func TestRerankSortsAndValidates(t *testing.T) {
 	}{
 		{"empty query", "", docs, ScoreOptions{}, "empty", ErrEmptyQuery},
 		{"blank query", " \t\n", docs, ScoreOptions{}, "blank", ErrEmptyQuery},
+		{"zero-width query", "\u200b\ufeff", docs, ScoreOptions{}, "blank", ErrEmptyQuery},
+		{"query the tokenizer drops", "\ufffd ", docs, ScoreOptions{}, "blank", ErrEmptyQuery},
+		{"blank query, bad options", "\u200b", docs, ScoreOptions{MaxLength: -1}, "negative", ErrOptions},
 		{"invalid UTF-8 query", "a\xffb", docs, ScoreOptions{}, "UTF-8", ErrInvalidUTF8},
 		{"invalid UTF-8 document", q, []string{"a", "\xc3"}, ScoreOptions{}, "document 1", ErrInvalidUTF8},
 		{"max length over the model", q, docs, ScoreOptions{MaxLength: 513}, "exceeds the model's 512", ErrOptions},
@@ -145,6 +148,13 @@ func TestRerankSortsAndValidates(t *testing.T) {
 		_, err := r.Rerank(ctx, c.query, c.docs, c.o)
 		if err == nil || !strings.Contains(err.Error(), c.want) || (c.is != nil && !errors.Is(err, c.is)) || strings.Contains(err.Error(), "Truncation error") {
 			t.Errorf("%s: error %v, want one mentioning %q", c.name, err, c.want)
+		}
+	}
+	for _, query := range []string{"\u200b\ufeff", "\x00", "\ufffd"} {
+		_, err := r.ScorePairs(ctx, []Pair{{q, "d"}, {query, "d"}}, ScoreOptions{})
+		var pe *PairError
+		if !errors.Is(err, ErrEmptyQuery) || !errors.As(err, &pe) || pe.Index != 1 {
+			t.Errorf("ScorePairs, query %q: %v; want ErrEmptyQuery for pair 1", query, err)
 		}
 	}
 	cancelled, cancel := context.WithCancel(ctx)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/gorerank/gorerank/internal/workers"
@@ -21,8 +22,10 @@ import (
 // apart, whatever details wrap them. The server maps ErrTooLong to 413 and the others to
 // 400; the CLI prints them.
 var (
-	// ErrEmptyQuery: the query is empty or only white space. (An empty document is valid:
-	// it is scored as the pair <s> query </s></s></s>, as HF does.)
+	// ErrEmptyQuery: the query is blank: empty, only white space, control or format
+	// characters (NUL, U+200B zero-width space, U+FEFF BOM, …), or nothing the tokenizer
+	// keeps after its normalization. Pipeline.CheckQuery decides it. (An empty document is
+	// valid: it is scored as the pair <s> query </s></s></s>, as HF does.)
 	ErrEmptyQuery = errors.New("gorerank: the query is empty or blank")
 	// ErrInvalidUTF8: a text is not valid UTF-8.
 	ErrInvalidUTF8 = errors.New("gorerank: text is not valid UTF-8")
@@ -208,16 +211,22 @@ func (w wholeEncoder) AppendIDs(dst []int32, text string, _ int, _ bool) ([]int3
 // Fits reports whether text has at most limit tokens (bare, no special tokens), stopping
 // as soon as it has more: a cheap bound before tokenizing a text whole.
 func (p *Pipeline) Fits(text string, limit int) (bool, error) {
+	_, more, err := p.Count(text, limit)
+	return !more, err
+}
+
+// Count returns the number of tokens of text (bare, no special tokens) up to limit, and
+// whether it has more; it stops as soon as it has more.
+func (p *Pipeline) Count(text string, limit int) (n int, more bool, err error) {
 	buf := idBufs.Get().(*[]int32)
 	defer idBufs.Put(buf)
 	ids, more, err := p.enc.AppendIDs((*buf)[:0], text, limit, false)
 	if cap(ids) <= 1<<16 {
 		*buf = ids
 	}
-	return !more, err
+	return len(ids), more, err
 }
 
-// Template returns the pair template.
 func (p *Pipeline) Template() Template { return p.tmpl }
 
 // Input is one document's model input: one sequence, or one per window.
@@ -302,22 +311,59 @@ type Query struct {
 // longer. Counting further would make a huge query cost work for every document.
 const compareTokens = 4096
 
-// CheckQuery validates a query: not blank, valid UTF-8.
+// CheckQuery is the part of the query policy that needs no tokenizer: valid UTF-8, and not
+// only white space, control characters (NUL, …) and format characters (U+200B, U+FEFF, …).
+// A query it accepts may still be blank to a tokenizer: Pipeline.CheckQuery is the whole
+// policy, and the one every door applies once a model is loaded. CheckQuery is for a door
+// that checks a request before it has a pipeline (the server's request parser).
 func CheckQuery(query string) error {
 	if !utf8.ValidString(query) {
 		return errorf(ErrInvalidUTF8, "the query is not valid UTF-8")
 	}
-	if strings.TrimSpace(query) == "" {
+	if strings.TrimFunc(query, blankRune) == "" {
 		return ErrEmptyQuery
 	}
 	return nil
 }
 
-// Query validates and tokenizes a query once for every document it is paired with.
-func (p *Pipeline) Query(query string, o ScoreOptions) (*Query, error) {
-	if err := CheckQuery(query); err != nil {
-		return nil, err
+// blankRune reports whether r carries no text: white space, a control or a format character.
+func blankRune(r rune) bool {
+	return unicode.IsSpace(r) || unicode.In(r, unicode.Cc, unicode.Cf)
+}
+
+// CheckQuery validates a query the way Query does, without keeping its tokens: CheckQuery
+// above, then blank after the tokenizer's normalization (no token ids) is ErrEmptyQuery.
+// It is the query policy of every door (library, CLI, server).
+func (p *Pipeline) CheckQuery(query string) error {
+	buf := idBufs.Get().(*[]int32)
+	defer idBufs.Put(buf)
+	ids, _, err := p.queryIDs((*buf)[:0], query, 1, false)
+	if cap(ids) <= 1<<16 {
+		*buf = ids
 	}
+	return err
+}
+
+// queryIDs appends the query's ids to dst (AppendIDs' limit and left), applying the query
+// policy: CheckQuery's, and at least one token.
+func (p *Pipeline) queryIDs(dst []int32, query string, limit int, left bool) ([]int32, bool, error) {
+	if err := CheckQuery(query); err != nil {
+		return dst, false, err
+	}
+	n := len(dst)
+	ids, more, err := p.enc.AppendIDs(dst, query, limit, left)
+	if err != nil {
+		return ids, false, fmt.Errorf("gorerank: tokenizing the query: %w", err)
+	}
+	if len(ids) == n {
+		return ids, false, ErrEmptyQuery
+	}
+	return ids, more, nil
+}
+
+// Query validates (see Pipeline.CheckQuery) and tokenizes a query once for every document
+// it is paired with.
+func (p *Pipeline) Query(query string, o ScoreOptions) (*Query, error) {
 	pl, err := p.plan(o)
 	if err != nil {
 		return nil, err
@@ -328,9 +374,9 @@ func (p *Pipeline) Query(query string, o ScoreOptions) (*Query, error) {
 	if pl.Truncation == TruncateLongestFirst {
 		limit = max(limit, compareTokens)
 	}
-	ids, more, err := p.enc.AppendIDs(nil, query, limit, pl.Left)
+	ids, more, err := p.queryIDs(nil, query, limit, pl.Left)
 	if err != nil {
-		return nil, fmt.Errorf("gorerank: tokenizing the query: %w", err)
+		return nil, err
 	}
 	return &Query{ids: ids, more: more, pl: pl}, nil
 }

@@ -292,3 +292,48 @@ func TestPipelineOptionGrid(t *testing.T) {
 	}
 	t.Logf("%d requests", n)
 }
+
+// TestBlankQuery: a query with nothing the model would read is ErrEmptyQuery, whether the
+// text says so (white space, control and format characters) or only the tokenizer does
+// (U+FFFD and other characters its normalization drops); Query and CheckQuery agree.
+func TestBlankQuery(t *testing.T) {
+	p, _ := tinyPipeline(t)
+	for _, c := range []struct {
+		q          string
+		blank      bool
+		textBlank  bool // the tokenizer-free CheckQuery already says so
+		invalidUTF bool
+	}{
+		{"", true, true, false},
+		{" \t\n", true, true, false},
+		{"\u200b\ufeff", true, true, false},
+		{"\x00", true, true, false}, // the tokenizer keeps NUL (▁ <unk>, as HF), the text check does not
+		{"\u00a0\u3000\u200c\u200d\u2060", true, true, false},
+		{"\ufffd", true, false, false},               // dropped by the normalizer alone
+		{" \ufffd\u200b\ufffd ", true, false, false}, // a mix
+		{"\xff", false, false, true},
+		{"a", false, false, false},
+		{"\u200ba\ufeff", false, false, false},
+		{"\u0301", false, false, false}, // a lone combining mark is a token
+	} {
+		err := p.CheckQuery(c.q)
+		_, qerr := p.Query(c.q, ScoreOptions{})
+		switch {
+		case c.invalidUTF:
+			if !errors.Is(err, ErrInvalidUTF8) || !errors.Is(qerr, ErrInvalidUTF8) {
+				t.Errorf("%q: CheckQuery %v, Query %v; want ErrInvalidUTF8", c.q, err, qerr)
+			}
+		case c.blank:
+			if !errors.Is(err, ErrEmptyQuery) || !errors.Is(qerr, ErrEmptyQuery) {
+				t.Errorf("%q: CheckQuery %v, Query %v; want ErrEmptyQuery", c.q, err, qerr)
+			}
+		default:
+			if err != nil || qerr != nil {
+				t.Errorf("%q: CheckQuery %v, Query %v; want no error", c.q, err, qerr)
+			}
+		}
+		if got := errors.Is(CheckQuery(c.q), ErrEmptyQuery); got != c.textBlank {
+			t.Errorf("%q: package CheckQuery blank %v, want %v", c.q, got, c.textBlank)
+		}
+	}
+}

@@ -40,7 +40,7 @@ func (s *Server) rank(ctx context.Context, st *engineState, query string, docs [
 	if err != nil {
 		return nil, 0, s.scoreError(ctx, err, field, nil)
 	}
-	if err := gorerank.CheckQuery(query); err != nil {
+	if err := p.CheckQuery(query); err != nil {
 		return nil, 0, s.scoreError(ctx, err, field, nil)
 	}
 	out := make([]gorerank.Result, len(docs))
