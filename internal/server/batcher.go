@@ -9,21 +9,19 @@ import (
 	"time"
 )
 
-// ErrQueueFull is returned by submit when the queue has no room for a request's pairs.
-var ErrQueueFull = errors.New("server: queue full")
-
 // errClosed is returned by submit after close.
 var errClosed = errors.New("server: shutting down")
 
 // batcher merges the pairs of concurrent requests into batches under a token budget and runs
 // them on a fixed set of workers. The queue is FIFO over requests; each request enqueues its
-// sequences sorted by length, so a batch holds sequences of similar lengths.
+// sequences sorted by length, so a batch holds sequences of similar lengths. The queue has no
+// bound of its own: admission (admit.go) bounds the tokens that can be in it.
 type batcher struct {
 	score          func(seqs [][]int32, logits []float32) error
 	maxBatchTokens int
 	maxBatchSize   int
-	maxQueue       int // most queued sequences
 	m              *metrics
+	rate           *rateMeter
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -51,8 +49,8 @@ type item struct {
 	ids  []int32
 }
 
-func newBatcher(workers, maxBatchTokens, maxBatchSize, maxQueue int, m *metrics, score func([][]int32, []float32) error) *batcher {
-	b := &batcher{score: score, maxBatchTokens: maxBatchTokens, maxBatchSize: maxBatchSize, maxQueue: maxQueue, m: m}
+func newBatcher(workers, maxBatchTokens, maxBatchSize int, m *metrics, rate *rateMeter, score func([][]int32, []float32) error) *batcher {
+	b := &batcher{score: score, maxBatchTokens: maxBatchTokens, maxBatchSize: maxBatchSize, m: m, rate: rate}
 	b.cond = sync.NewCond(&b.mu)
 	for range workers {
 		b.wg.Add(1)
@@ -61,9 +59,8 @@ func newBatcher(workers, maxBatchTokens, maxBatchSize, maxQueue int, m *metrics,
 	return b
 }
 
-// submit queues seqs and waits for their logits. It returns ErrQueueFull at once when the queue
-// cannot take them (a request larger than the whole queue is let in when the queue is empty),
-// and ctx.Err() when ctx ends first; the request's pairs still queued are then dropped.
+// submit queues seqs and waits for their logits. It returns ctx.Err() when ctx ends first;
+// the request's pairs still queued are then dropped.
 func (b *batcher) submit(ctx context.Context, seqs [][]int32) ([]float32, error) {
 	if len(seqs) == 0 {
 		return nil, nil
@@ -79,10 +76,6 @@ func (b *batcher) submit(ctx context.Context, seqs [][]int32) ([]float32, error)
 	if b.closed {
 		b.mu.Unlock()
 		return nil, errClosed
-	}
-	if b.pending > 0 && b.pending+len(seqs) > b.maxQueue {
-		b.mu.Unlock()
-		return nil, ErrQueueFull
 	}
 	for _, i := range order {
 		b.queue = append(b.queue, &item{job: j, slot: i, ids: seqs[i]})
@@ -165,6 +158,9 @@ func (b *batcher) work() {
 			errs = b.isolate(batch, seqs, logits)
 		}
 		b.m.inferenceTime.Observe(time.Since(now).Seconds())
+		if err == nil {
+			b.rate.observe(tokens, time.Since(now))
+		}
 		b.m.batchSize.Observe(float64(len(batch)))
 		b.m.batchTokens.Observe(float64(tokens))
 		if err == nil {

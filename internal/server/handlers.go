@@ -3,13 +3,12 @@ package server
 import (
 	"embed"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"github.com/gorerank/gorerank/tensor"
 	"io/fs"
 	"net/http"
 	"strings"
 
+	"github.com/gorerank/gorerank/tensor"
 	"github.com/gorerank/gorerank/tokenizer"
 )
 
@@ -112,12 +111,8 @@ func (s *Server) serveRerank(w http.ResponseWriter, r *http.Request, cohereVersi
 	if err != nil {
 		return err
 	}
-	res, tokens, err := s.rank(r.Context(), st, req.query, req.docs, req.opts, req.field())
+	res, tokens, err := s.rank(r.Context(), w, st, req.query, req.docs, req.opts, req.field())
 	if err != nil {
-		var ae *apiError
-		if errors.As(err, &ae) && ae.status == 429 {
-			w.Header().Set("Retry-After", "1")
-		}
 		return err
 	}
 	if req.topN > 0 && req.topN < len(res) {
@@ -169,19 +164,26 @@ func (s *Server) handleTokenize(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// /tokenize shows whole texts with tokens and offsets, which costs memory in proportion
-	// to the text: refuse texts longer than any model input could use, after a cheap count
-	// that stops at the limit.
-	limit := s.cfg.MaxLength * s.cfg.MaxChunks
-	fits := func(field string, texts ...string) error {
+	// /tokenize shows whole texts with tokens and offsets (~150 bytes of answer a token), so
+	// its answer is bounded: each text by what any model input could use, the whole answer
+	// by --max-inflight-tokens, whose budget it holds while it is built (admit.go). Texts are
+	// counted first with a count that stops at the limit.
+	perText := s.cfg.MaxLength * s.cfg.MaxChunks
+	total := s.cfg.MaxInflightTokens
+	counted := 0
+	count := func(field string, texts ...string) error {
 		for i, t := range texts {
-			ok, err := st.eng.Pipeline().Fits(t, limit)
+			n, more, err := st.eng.Pipeline().Count(t, min(perText, total-counted))
 			if err != nil {
 				return fmt.Errorf("tokenizing: %w", err)
 			}
-			if !ok {
-				return tooLarge("%s[%d] has more than %d tokens (--max-length × --max-chunks), more than /tokenize shows", field, i, limit)
+			switch {
+			case more && n >= perText:
+				return tooLarge("%s[%d] has more than %d tokens (--max-length × --max-chunks), more than /tokenize shows", field, i, perText)
+			case more:
+				return tooLarge("the texts have more than %d tokens in all (--max-inflight-tokens), more than one /tokenize answer holds; send fewer at a time", total)
 			}
+			counted += n
 		}
 		return nil
 	}
@@ -201,7 +203,10 @@ func (s *Server) handleTokenize(w http.ResponseWriter, r *http.Request) error {
 		if len(texts) > s.cfg.MaxDocuments {
 			return tooLarge(`field "inputs" has %d entries, over the limit of %d (--max-documents)`, len(texts), s.cfg.MaxDocuments)
 		}
-		if err := fits("inputs", texts...); err != nil {
+		if err := s.reserveTokens(w, r.Context(), int64(len(texts))*int64(perText)); err != nil {
+			return err
+		}
+		if err := count("inputs", texts...); err != nil {
 			return err
 		}
 		special := req.AddSpecialTokens == nil || *req.AddSpecialTokens
@@ -219,10 +224,13 @@ func (s *Server) handleTokenize(w http.ResponseWriter, r *http.Request) error {
 	if aerr != nil {
 		return badRequest(`give "inputs" (texts) or "query" and "documents" (pairs): %s`, aerr.msg)
 	}
-	if err := fits("query", rr.query); err != nil {
+	if err := s.reserveTokens(w, r.Context(), int64(len(rr.docs)+1)*int64(perText)); err != nil {
 		return err
 	}
-	if err := fits(rr.field(), rr.docs...); err != nil {
+	if err := count("query", rr.query); err != nil {
+		return err
+	}
+	if err := count(rr.field(), rr.docs...); err != nil {
 		return err
 	}
 	// the ids the model sees (the scoring pipeline, every text whole for exact positions),
@@ -231,6 +239,13 @@ func (s *Server) handleTokenize(w http.ResponseWriter, r *http.Request) error {
 	inputs, err := p.Prepare(r.Context(), rr.query, rr.docs, rr.opts.score)
 	if err != nil {
 		return s.scoreError(r.Context(), err, rr.field(), nil)
+	}
+	pairTokens := 0
+	for _, in := range inputs {
+		pairTokens += in.Tokens()
+	}
+	if pairTokens > total { // the query is repeated in every pair
+		return tooLarge("the pairs have %d tokens in all, more than one /tokenize answer holds (%d, --max-inflight-tokens); send fewer documents at a time", pairTokens, total)
 	}
 	qe, err := st.eng.Encode(rr.query, tokenizer.Options{NoSpecial: true})
 	if err != nil {
@@ -312,7 +327,8 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) error {
 		"max_batch_requests":      c.MaxBatchSize,
 		"max_concurrent_requests": c.MaxConcurrentRequests,
 		"max_client_batch_size":   c.MaxDocuments,
-		"max_queue":               c.MaxQueue,
+		"max_inflight_bytes":      c.MaxInflightBytes,
+		"max_inflight_tokens":     c.MaxInflightTokens,
 		"max_body_bytes":          c.MaxBodyBytes,
 		"request_timeout_seconds": c.RequestTimeout.Seconds(),
 		"auto_truncate":           true,

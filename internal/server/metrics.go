@@ -16,6 +16,9 @@ type metrics struct {
 	requests      *prometheus.CounterVec   // endpoint, status
 	requestTime   *prometheus.HistogramVec // endpoint
 	inFlight      prometheus.Gauge
+	rejected      *prometheus.CounterVec // budget: requests, bytes, tokens
+	heldBytes     prometheus.GaugeFunc
+	heldTokens    prometheus.GaugeFunc
 	queueTime     prometheus.Histogram
 	tokenizeTime  prometheus.Histogram
 	inferenceTime prometheus.Histogram
@@ -38,7 +41,7 @@ type metrics struct {
 // long batches fall inside a bucket (histogram_quantile).
 var latencyBuckets = prometheus.ExponentialBuckets(0.0005, 2, 18)
 
-func newMetrics(version string, cacheLen func() int) *metrics {
+func newMetrics(version string, cacheLen func() int, adm *admission) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	const ns = "rerank"
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "requests_total",
@@ -46,7 +49,13 @@ func newMetrics(version string, cacheLen func() int) *metrics {
 	m.requestTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "request_duration_seconds",
 		Help: "Time from request received to response written, by endpoint.", Buckets: latencyBuckets}, []string{"endpoint"})
 	m.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "requests_in_flight",
-		Help: "Scoring requests being handled now."})
+		Help: "Requests admitted to a working route (rerank, tokenize) and not yet answered."})
+	m.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "admission_rejected_total",
+		Help: "Requests turned away before any work: 429 when every request slot was taken (budget=requests), 503 after waiting --request-timeout for in-flight bytes or tokens."}, []string{"budget"})
+	m.heldBytes = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "inflight_bytes",
+		Help: "Request body bytes held by admitted requests (of --max-inflight-bytes)."}, func() float64 { return float64(adm.heldBytes.Load()) })
+	m.heldTokens = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "inflight_tokens",
+		Help: "Tokens held by admitted requests (of --max-inflight-tokens)."}, func() float64 { return float64(adm.heldTokens.Load()) })
 	m.queueTime = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "queue_duration_seconds",
 		Help: "Time a request's first pair waited in the queue before a batch took it.", Buckets: latencyBuckets})
 	m.tokenizeTime = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "tokenization_duration_seconds",
@@ -83,7 +92,7 @@ func newMetrics(version string, cacheLen func() int) *metrics {
 	build := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "build_info",
 		Help: "Always 1; labels give the version.", ConstLabels: prometheus.Labels{"version": version}})
 	build.Set(1)
-	m.reg.MustRegister(m.requests, m.requestTime, m.inFlight, m.queueTime, m.tokenizeTime, m.inferenceTime,
+	m.reg.MustRegister(m.requests, m.requestTime, m.inFlight, m.rejected, m.heldBytes, m.heldTokens, m.queueTime, m.tokenizeTime, m.inferenceTime,
 		m.pairs, m.tokens, m.batchSize, m.batchTokens, m.queueDepth, queueArea, m.dropped, m.truncated, m.isolated,
 		m.cacheHits, m.cacheMisses, m.cacheEntries, m.ready, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"strings"
 	"time"
 
@@ -22,19 +23,7 @@ func score(r gorerank.Result, raw bool) float64 {
 // rank scores every document against the query through the library's pipeline and the
 // batcher and returns them ranked by logit, highest first (ties by index), plus the number
 // of tokens of the model inputs. field names the documents in errors ("documents", "texts").
-func (s *Server) rank(ctx context.Context, st *engineState, query string, docs []string, o scoreOptions, field string) ([]gorerank.Result, int, error) {
-	select {
-	case s.slots <- struct{}{}:
-		defer func() { <-s.slots }()
-	default:
-		return nil, 0, &apiError{status: 429, typ: errOverloaded,
-			msg: fmt.Sprintf("too many concurrent requests (--max-concurrent-requests %d); retry later", s.cfg.MaxConcurrentRequests)}
-	}
-	s.m.inFlight.Inc()
-	defer s.m.inFlight.Dec()
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	defer cancel()
-
+func (s *Server) rank(ctx context.Context, w http.ResponseWriter, st *engineState, query string, docs []string, o scoreOptions, field string) ([]gorerank.Result, int, error) {
 	p := st.eng.Pipeline()
 	so, err := p.Check(o.score)
 	if err != nil {
@@ -67,6 +56,14 @@ func (s *Server) rank(ctx context.Context, st *engineState, query string, docs [
 		for n, i := range miss {
 			missDocs[n] = docs[i]
 		}
+		// gate 2 (admit.go): the most tokens these pairs can become, before tokenizing
+		perDoc := int64(so.MaxLength)
+		if so.Truncation == gorerank.TruncateWindows {
+			perDoc *= int64(so.MaxWindows)
+		}
+		if err := s.reserveTokens(w, ctx, int64(len(miss))*perDoc); err != nil {
+			return nil, 0, err
+		}
 		t0 := time.Now()
 		inputs, err := p.Prepare(ctx, query, missDocs, so)
 		s.m.tokenizeTime.Observe(time.Since(t0).Seconds())
@@ -74,9 +71,12 @@ func (s *Server) rank(ctx context.Context, st *engineState, query string, docs [
 			return nil, 0, s.scoreError(ctx, err, field, miss)
 		}
 		var seqs [][]int32
+		n := 0
 		for _, in := range inputs {
 			seqs = append(seqs, in.Seqs...)
+			n += in.Tokens()
 		}
+		trimTokens(ctx, int64(n))
 		logits, err := st.batch.submit(ctx, seqs)
 		if err != nil {
 			return nil, 0, s.scoreError(ctx, err, field, miss)
@@ -125,8 +125,6 @@ func (s *Server) scoreError(ctx context.Context, err error, field string, idx []
 		return &apiError{status: 413, typ: errTooLarge, msg: msg}
 	case errors.Is(err, gorerank.ErrEmptyQuery), errors.Is(err, gorerank.ErrInvalidUTF8), errors.Is(err, gorerank.ErrOptions):
 		return &apiError{status: 400, typ: errInvalidRequest, msg: msg}
-	case errors.Is(err, ErrQueueFull):
-		return &apiError{status: 429, typ: errOverloaded, msg: "the batch queue is full (--max-queue); retry later"}
 	case errors.Is(err, errClosed):
 		return &apiError{status: 503, typ: errNotReady, msg: "the server is shutting down"}
 	case errors.Is(err, context.DeadlineExceeded):

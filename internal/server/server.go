@@ -31,8 +31,9 @@ type Config struct {
 	MaxBodyBytes          int64         // largest request body
 	MaxBatchTokens        int           // token budget of one batch
 	MaxBatchSize          int           // most sequences in one batch
-	MaxQueue              int           // most sequences waiting for a batch (beyond: 429)
-	MaxConcurrentRequests int           // most scoring requests in flight (beyond: 429)
+	MaxConcurrentRequests int           // most requests admitted to working routes at once (beyond: 429)
+	MaxInflightBytes      int64         // request body bytes held at once by admitted requests (see admit.go)
+	MaxInflightTokens     int           // tokens held at once by admitted requests (0: (Workers+1) × MaxBatchTokens)
 	Workers               int           // batch workers running the engine
 	RequestTimeout        time.Duration // per scoring request, queue included
 	CacheSize             int           // LRU entries (0: the default); NoCache disables the cache
@@ -57,8 +58,8 @@ func DefaultConfig() Config {
 		MaxBodyBytes:          16 << 20,
 		MaxBatchTokens:        16384,
 		MaxBatchSize:          256,
-		MaxQueue:              8192,
 		MaxConcurrentRequests: 512,
+		MaxInflightBytes:      64 << 20,
 		Workers:               1,
 		RequestTimeout:        60 * time.Second,
 		CacheSize:             10000,
@@ -80,12 +81,19 @@ func (c *Config) fill() error {
 	setInt(&c.MaxDocuments, d.MaxDocuments)
 	setInt(&c.MaxBatchTokens, d.MaxBatchTokens)
 	setInt(&c.MaxBatchSize, d.MaxBatchSize)
-	setInt(&c.MaxQueue, d.MaxQueue)
 	setInt(&c.MaxConcurrentRequests, d.MaxConcurrentRequests)
 	setInt(&c.Workers, d.Workers)
 	setInt(&c.MaxChunks, d.MaxChunks)
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = d.MaxBodyBytes
+	}
+	if c.MaxInflightBytes == 0 {
+		c.MaxInflightBytes = max(d.MaxInflightBytes, c.MaxBodyBytes)
+	}
+	if c.MaxInflightTokens == 0 {
+		// one batch running on each worker and one filling: the batcher never waits for
+		// work that the budget holds back
+		c.MaxInflightTokens = (c.Workers + 1) * c.MaxBatchTokens
 	}
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = d.RequestTimeout
@@ -110,8 +118,9 @@ func (c *Config) fill() error {
 	}{
 		{"--max-length", int64(c.MaxLength)}, {"--max-documents", int64(c.MaxDocuments)},
 		{"--max-batch-tokens", int64(c.MaxBatchTokens)}, {"--max-batch-size", int64(c.MaxBatchSize)},
-		{"--max-queue", int64(c.MaxQueue)}, {"--max-concurrent-requests", int64(c.MaxConcurrentRequests)},
+		{"--max-concurrent-requests", int64(c.MaxConcurrentRequests)},
 		{"--workers", int64(c.Workers)}, {"--max-chunks", int64(c.MaxChunks)}, {"--max-body-bytes", c.MaxBodyBytes},
+		{"--max-inflight-bytes", c.MaxInflightBytes}, {"--max-inflight-tokens", int64(c.MaxInflightTokens)},
 	}
 	for _, p := range positive {
 		if p.v < 1 {
@@ -119,6 +128,10 @@ func (c *Config) fill() error {
 		}
 	}
 	switch {
+	case c.MaxInflightBytes < c.MaxBodyBytes:
+		return fmt.Errorf("server: --max-inflight-bytes %d is below --max-body-bytes %d: the largest body could never be admitted", c.MaxInflightBytes, c.MaxBodyBytes)
+	case c.MaxInflightTokens < c.MaxBatchTokens:
+		return fmt.Errorf("server: --max-inflight-tokens %d is below --max-batch-tokens %d: batches could never fill", c.MaxInflightTokens, c.MaxBatchTokens)
 	case c.CacheSize < 0:
 		return fmt.Errorf("server: --cache-size must not be negative, got %d", c.CacheSize)
 	case c.WindowOverlap < 0:
@@ -140,7 +153,8 @@ type Server struct {
 	cache   *lru
 	lim     limits
 	keyHash [32]byte
-	slots   chan struct{} // MaxConcurrentRequests tokens
+	adm     *admission
+	rate    rateMeter // the engine's tokens per second, for Retry-After
 
 	engine   atomic.Pointer[engineState]
 	draining atomic.Bool // see drain.go
@@ -158,8 +172,9 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, cache: newLRU(cfg.CacheSize), slots: make(chan struct{}, cfg.MaxConcurrentRequests)}
-	s.m = newMetrics(cfg.Version, s.cache.len)
+	s := &Server{cfg: cfg, log: cfg.Logger, cache: newLRU(cfg.CacheSize)}
+	s.adm = newAdmission(cfg.MaxConcurrentRequests, cfg.MaxInflightBytes, int64(cfg.MaxInflightTokens), &s.rate)
+	s.m = newMetrics(cfg.Version, s.cache.len, s.adm)
 	s.lim = limits{maxDocuments: cfg.MaxDocuments, maxLength: cfg.MaxLength, defaultMode: gorerank.Truncation(cfg.Truncation),
 		maxChunks: cfg.MaxChunks, windowOverlap: cfg.WindowOverlap, defaultReturn: !cfg.NoReturnDocuments}
 	s.keyHash = sha256.Sum256([]byte(cfg.APIKey))
@@ -182,7 +197,7 @@ func (s *Server) SetEngine(e Engine) error {
 		info.ID = s.cfg.ModelName
 	}
 	st := &engineState{eng: e, info: info,
-		batch: newBatcher(s.cfg.Workers, s.cfg.MaxBatchTokens, s.cfg.MaxBatchSize, s.cfg.MaxQueue, s.m, e.Score)}
+		batch: newBatcher(s.cfg.Workers, s.cfg.MaxBatchTokens, s.cfg.MaxBatchSize, s.m, &s.rate, e.Score)}
 	if old := s.engine.Swap(st); old != nil {
 		old.batch.close()
 	}
@@ -213,21 +228,22 @@ func (s *Server) Registry() *prometheus.Registry { return s.m.reg }
 type route struct {
 	method string
 	public bool // no API key needed
+	work   bool // admitted before its body is read (admit.go)
 	h      func(w http.ResponseWriter, r *http.Request) error
 }
 
 func (s *Server) routes() http.Handler {
 	metricsH := promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{Registry: s.m.reg})
 	table := map[string]route{
-		"/v1/rerank":    {http.MethodPost, false, s.handleV1Rerank},
-		"/v2/rerank":    {http.MethodPost, false, s.handleV2Rerank}, // the path of Cohere's v2 client; same format
-		"/rerank":       {http.MethodPost, false, s.handleRerank},
-		"/tokenize":     {http.MethodPost, false, s.handleTokenize},
-		"/info":         {http.MethodGet, false, s.handleInfo},
-		"/health":       {http.MethodGet, true, s.handleHealth},
-		"/ready":        {http.MethodGet, true, s.handleReady},
-		"/openapi.json": {http.MethodGet, true, s.handleOpenAPI},
-		"/metrics": {http.MethodGet, false, func(w http.ResponseWriter, r *http.Request) error {
+		"/v1/rerank":    {http.MethodPost, false, true, s.handleV1Rerank},
+		"/v2/rerank":    {http.MethodPost, false, true, s.handleV2Rerank}, // the path of Cohere's v2 client; same format
+		"/rerank":       {http.MethodPost, false, true, s.handleRerank},
+		"/tokenize":     {http.MethodPost, false, true, s.handleTokenize},
+		"/info":         {http.MethodGet, false, false, s.handleInfo},
+		"/health":       {http.MethodGet, true, false, s.handleHealth},
+		"/ready":        {http.MethodGet, true, false, s.handleReady},
+		"/openapi.json": {http.MethodGet, true, false, s.handleOpenAPI},
+		"/metrics": {http.MethodGet, false, false, func(w http.ResponseWriter, r *http.Request) error {
 			metricsH.ServeHTTP(w, r)
 			return nil
 		}},
@@ -249,7 +265,7 @@ func (s *Server) routes() http.Handler {
 		}
 		if isDocs {
 			endpoint = "/docs"
-			rt = route{http.MethodGet, true, s.handleDocs}
+			rt = route{http.MethodGet, true, false, s.handleDocs}
 			ok = true
 		}
 		defer func() {
@@ -287,7 +303,18 @@ func (s *Server) routes() http.Handler {
 			writeError(rw, &apiError{status: 401, typ: errUnauthorized, msg: "missing or wrong API key (Authorization: Bearer <key>)"})
 			return
 		}
-		if err := rt.h(rw, r); err != nil {
+		err := func() error {
+			if !rt.work {
+				return rt.h(rw, r)
+			}
+			r, t, err := s.admit(rw, r)
+			if err != nil {
+				return err
+			}
+			defer t.release()
+			return rt.h(rw, r)
+		}()
+		if err != nil {
 			var ae *apiError
 			if !errors.As(err, &ae) {
 				// the details stay in the log: they may come from a batch shared with others

@@ -459,29 +459,6 @@ func TestCORS(t *testing.T) {
 	}
 }
 
-func TestQueueFull(t *testing.T) {
-	f := &fakeEngine{gate: make(chan struct{}), started: make(chan struct{}, 10)}
-	s := newTestServer(t, Config{MaxQueue: 3, MaxBatchSize: 1, NoCache: true}, f)
-	h := s.Handler()
-	var wg sync.WaitGroup
-	codes := make(chan int, 2)
-	wg.Add(1)
-	go func() { // takes the worker (1 pair in the batch) and leaves 2 queued
-		defer wg.Done()
-		codes <- do(t, h, "POST", "/v1/rerank", `{`+threeDocs+`}`).status
-	}()
-	<-f.started
-	r := do(t, h, "POST", "/rerank", `{"query": "q", "texts": ["a", "b"]}`)
-	if r.status != 429 || r.header.Get("Retry-After") == "" {
-		t.Errorf("full queue: %d %s", r.status, r.body)
-	}
-	close(f.gate)
-	wg.Wait()
-	if c := <-codes; c != 200 {
-		t.Errorf("first request: %d", c)
-	}
-}
-
 func TestMaxConcurrentRequests(t *testing.T) {
 	f := &fakeEngine{gate: make(chan struct{}), started: make(chan struct{}, 10)}
 	s := newTestServer(t, Config{MaxConcurrentRequests: 1, NoCache: true}, f)
@@ -641,8 +618,8 @@ func TestBatchTokenBudget(t *testing.T) {
 
 func TestCancelledRequestDropsQueuedWork(t *testing.T) {
 	f := &fakeEngine{gate: make(chan struct{}), started: make(chan struct{}, 10)}
-	m := newMetrics("t", func() int { return 0 })
-	b := newBatcher(1, 1000, 1, 100, m, f.Score)
+	m := newMetrics("t", func() int { return 0 }, newAdmission(1, 1, 1, &rateMeter{}))
+	b := newBatcher(1, 1000, 1, m, &rateMeter{}, f.Score)
 	defer b.close()
 	go b.submit(context.Background(), [][]int32{{0, 10, 2, 2, 11, 2}})
 	<-f.started
@@ -673,8 +650,8 @@ func TestCancelledRequestDropsQueuedWork(t *testing.T) {
 
 func TestCloseFinishesQueuedWork(t *testing.T) {
 	f := &fakeEngine{gate: make(chan struct{}), started: make(chan struct{}, 10)}
-	m := newMetrics("t", func() int { return 0 })
-	b := newBatcher(1, 1000, 1, 100, m, f.Score)
+	m := newMetrics("t", func() int { return 0 }, newAdmission(1, 1, 1, &rateMeter{}))
+	b := newBatcher(1, 1000, 1, m, &rateMeter{}, f.Score)
 	res := make(chan error, 2)
 	for range 2 {
 		go func() {
