@@ -62,9 +62,9 @@ func newAdmission(requests int, bytes, tokens int64, rate *rateMeter) *admission
 
 // ticket is what one admitted request holds; release gives it all back.
 type ticket struct {
-	a      *admission
-	bytes  int64
-	tokens int64
+	a        *admission
+	bytes    int64
+	tokens   int64
 	cancel   context.CancelFunc // ends the request's --request-timeout context
 	inFlight prometheus.Gauge
 	once     sync.Once
