@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -67,7 +66,6 @@ type benchOptions struct {
 
 func runBench(e *env, args []string) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
 		fmt.Fprint(e.stderr, benchUsage)
 		fs.PrintDefaults()
@@ -88,11 +86,8 @@ func runBench(e *env, args []string) int {
 	fs.IntVar(&o.peakN, "peak-n", 1024, "GEMM peak shape: output columns")
 	fs.IntVar(&o.peakK, "peak-k", 4096, "GEMM peak shape: inner dimension")
 	fs.StringVar(&o.pairsOut, "pairs-out", "", "write the workload's (query, document) texts to this `FILE` as JSON Lines and exit, to give other engines the same input (synthetic: B pairs of exactly S tokens)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, done := parseFlags(fs, e, args); done {
+		return code
 	}
 	usageErr := func(format string, a ...any) int {
 		fmt.Fprintf(e.stderr, "rerank bench: "+format+"\n", a...)

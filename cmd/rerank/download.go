@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -15,7 +14,6 @@ import (
 
 func runDownload(e *env, args []string) int {
 	fs := flag.NewFlagSet("download", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
 	var o hub.Options
 	fs.StringVar(&o.Revision, "revision", "main", "branch, tag or commit")
 	fs.StringVar(&o.CacheDir, "cache-dir", "", "cache folder (default $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub)")
@@ -38,11 +36,8 @@ Examples:
 Environment: HF_HOME, HF_HUB_CACHE, HF_ENDPOINT (a mirror), HF_TOKEN (gated or private
 models), HF_HUB_OFFLINE=1 (only check the cache).`)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, done := parseFlags(fs, e, args); done {
+		return code
 	}
 	if fs.NArg() != 1 {
 		fmt.Fprintln(e.stderr, "rerank download: give exactly one model id, e.g. BAAI/bge-reranker-v2-m3")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -55,7 +54,6 @@ type fidelityOptions struct {
 
 func runFidelity(e *env, args []string) int {
 	fs := flag.NewFlagSet("fidelity", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
 		fmt.Fprint(e.stderr, fidelityUsage)
 		fs.PrintDefaults()
@@ -71,11 +69,8 @@ func runFidelity(e *env, args []string) int {
 	fs.Float64Var(&o.outlierScale, "outlier-scale", 20, "factor of the outlier channels")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the texts and of the outlier dimensions")
 	fs.BoolVar(&o.ablate, "ablate", false, "also run each precision with one kind of linear layer (qkv, attn.out, ffn.up, ffn.down) in float32")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, done := parseFlags(fs, e, args); done {
+		return code
 	}
 	usageErr := func(format string, a ...any) int {
 		fmt.Fprintf(e.stderr, "rerank fidelity: "+format+"\n", a...)

@@ -35,7 +35,6 @@ Flags:
 
 func runGenRandom(e *env, args []string) int {
 	fs := flag.NewFlagSet("gen-random", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
 		fmt.Fprint(e.stderr, genRandomUsage)
 		fs.PrintDefaults()
@@ -45,11 +44,8 @@ func runGenRandom(e *env, args []string) int {
 	dtypeName := fs.String("dtype", "f32", "element type of every tensor: f32, f16 or bf16")
 	seed := fs.Uint64("seed", 1, "random seed")
 	tokPath := fs.String("tokenizer", "", "tokenizer.json to copy into the output directory (optional)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, done := parseFlags(fs, e, args); done {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(e.stderr, "rerank gen-random: unexpected argument %q\n", fs.Arg(0))

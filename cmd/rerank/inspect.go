@@ -54,7 +54,11 @@ func runInspect(e *env, args []string) int {
 	out := fs.String("out", "", "output `FILE`.safetensors")
 	diff := fs.Bool("diff", false, "compare the two safetensors files given as arguments")
 	tol := fs.Float64("tol", -1, "with --diff: exit 1 when a max abs diff exceeds `X`")
-	if code, done := parseFlags(fs, e, inspectUsage, reorderDiffArgs(args)); done {
+	fs.Usage = func() {
+		fmt.Fprint(e.stderr, inspectUsage)
+		fs.PrintDefaults()
+	}
+	if code, done := parseFlags(fs, e, args); done {
 		return code
 	}
 	usageErr := func(format string, a ...any) int {
@@ -132,31 +136,6 @@ func runInspect(e *env, args []string) int {
 	}
 	fmt.Fprintf(e.stderr, "wrote %s: %d tokens, %d layers, logit %s\n", *out, len(seq), m.Config.NumHiddenLayers, formatFloat(tensorsLogit(tensors)))
 	return exitOK
-}
-
-// reorderDiffArgs moves flags after the two --diff file names to the front, so that
-// "inspect --diff A B --tol 1e-4" parses as people expect.
-func reorderDiffArgs(args []string) []string {
-	if !slices.Contains(args, "--diff") && !slices.Contains(args, "-diff") {
-		return args
-	}
-	var flags, files []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--tol" || a == "-tol":
-			flags = append(flags, a)
-			if i+1 < len(args) {
-				flags = append(flags, args[i+1])
-				i++
-			}
-		case strings.HasPrefix(a, "-"):
-			flags = append(flags, a)
-		default:
-			files = append(files, a)
-		}
-	}
-	return append(flags, files...)
 }
 
 func parseIDs(s string) ([]int32, error) {

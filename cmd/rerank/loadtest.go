@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -107,7 +106,6 @@ type loadReport struct {
 func runLoadtest(e *env, args []string) int {
 	o := &loadOptions{}
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
 		fmt.Fprint(e.stderr, loadtestUsage)
 		fs.PrintDefaults()
@@ -125,11 +123,8 @@ func runLoadtest(e *env, args []string) int {
 	fs.IntVar(&o.maxInFlight, "max-in-flight", 256, "open loop: most outstanding requests")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the rag documents (as rerank bench --seed)")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, done := parseFlags(fs, e, args); done {
+		return code
 	}
 	usageErr := func(format string, a ...any) int {
 		fmt.Fprintf(e.stderr, "rerank loadtest: "+format+"\n", a...)

@@ -6,9 +6,12 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 // Exit codes shared by every subcommand.
@@ -79,4 +82,66 @@ Exit status:
   1  failure: bad model files, bad input data, I/O or network errors
   2  usage error: unknown command or flag, bad flag value, missing argument
 `)
+}
+
+// parseFlags is how every subcommand reads its arguments, so that they all take them the
+// same way. Flags may come before, between and after the positional arguments (rerank score
+// --query q d1 d2 --dtype int8); "--" ends the flags, everything after it is positional.
+// --help (-h) prints fs.Usage, the full usage, and gives exitOK; a bad flag (unknown, bad
+// value, missing value) prints one line, the error, and where the usage is, and gives
+// exitUsage. done reports that the caller should return code.
+func parseFlags(fs *flag.FlagSet, e *env, args []string) (code int, done bool) {
+	usage := fs.Usage
+	fs.Usage = func() {} // flag calls it on every error; only --help shows it
+	fs.SetOutput(io.Discard)
+	flags, positional := splitArgs(fs, args)
+	err := fs.Parse(flags)
+	if err == nil { // sets fs.Args() to the positional arguments, parsing no flag
+		err = fs.Parse(append([]string{"--"}, positional...))
+	}
+	fs.Usage = usage
+	fs.SetOutput(e.stderr)
+	switch {
+	case err == nil:
+		return 0, false
+	case errors.Is(err, flag.ErrHelp):
+		fs.Usage()
+		return exitOK, true
+	}
+	fmt.Fprintf(e.stderr, "rerank %s: %v\nRun 'rerank %s --help' for usage.\n", fs.Name(), err, fs.Name())
+	return exitUsage, true
+}
+
+// splitArgs separates the flags of args (each with its value when the flag takes one: the
+// next argument unless written --name=value) from the positional arguments, keeping their
+// order. Arguments after "--" are positional; "-" alone is positional (stdin). What is not
+// a known flag stays among the flags, for flag.Parse to report.
+func splitArgs(fs *flag.FlagSet, args []string) (flags, positional []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return flags, append(positional, args[i+1:]...)
+		case len(a) < 2 || a[0] != '-':
+			positional = append(positional, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		f := fs.Lookup(name)
+		if f == nil {
+			continue
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			continue
+		}
+		if i+1 < len(args) {
+			flags = append(flags, args[i+1])
+			i++
+		}
+	}
+	return flags, positional
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"time"
@@ -31,18 +30,14 @@ Flags:
 
 func runQuantize(e *env, args []string) int {
 	fs := flag.NewFlagSet("quantize", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
 		fmt.Fprint(e.stderr, quantizeUsage)
 		fs.PrintDefaults()
 	}
 	model := fs.String("model", "", "model folder with config.json and F32/F16/BF16 safetensors weights (required)")
 	out := fs.String("out", "", "output folder, created if needed (required)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, done := parseFlags(fs, e, args); done {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(e.stderr, "rerank quantize: unexpected argument %q\n", fs.Arg(0))

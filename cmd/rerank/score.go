@@ -126,23 +126,6 @@ func (f *modelFlags) scoreOptions() (gorerank.ScoreOptions, error) {
 	return o, nil
 }
 
-// parseFlags parses args, printing usage on error; done reports that the caller should
-// return code (help was asked for, or the flags were wrong).
-func parseFlags(fs *flag.FlagSet, e *env, usage string, args []string) (code int, done bool) {
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() {
-		fmt.Fprint(e.stderr, usage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, true
-		}
-		return exitUsage, true
-	}
-	return 0, false
-}
-
 func runScore(e *env, args []string) int {
 	fs := flag.NewFlagSet("score", flag.ContinueOnError)
 	var mf modelFlags
@@ -151,7 +134,11 @@ func runScore(e *env, args []string) int {
 	query := fs.String("query", "", "human mode: the query; the documents are the remaining arguments")
 	progress := fs.String("progress", "auto", "JSON Lines mode: progress line and throughput summary on stderr: `MODE` auto (when stderr is a terminal), always or never")
 	failFast := fs.Bool("fail-fast", false, "JSON Lines mode: stop at the first bad line (exit 1) instead of writing an {\"error\": ...} line for it and going on")
-	if code, done := parseFlags(fs, e, scoreUsage, args); done {
+	fs.Usage = func() {
+		fmt.Fprint(e.stderr, scoreUsage)
+		fs.PrintDefaults()
+	}
+	if code, done := parseFlags(fs, e, args); done {
 		return code
 	}
 	usageErr := func(format string, a ...any) int {
@@ -177,15 +164,28 @@ func runScore(e *env, args []string) int {
 	default:
 		return usageErr("--progress %q: want auto, always or never", *progress)
 	}
+	// human mode is --query given, even empty: an empty query is the query's error, not a
+	// missing flag
+	human := false
+	fs.Visit(func(f *flag.Flag) { human = human || f.Name == "query" })
+	queryErr := func(err error) int {
+		return usageErr("--query: %s", strings.TrimPrefix(err.Error(), "gorerank: "))
+	}
 	switch {
-	case *input != "" && *query != "":
+	case *input != "" && human:
 		return usageErr("use either --input or --query, not both")
-	case *input == "" && *query == "":
+	case *input == "" && !human:
 		return usageErr("one of --input FILE or --query Q DOC... is required")
 	case *input != "" && fs.NArg() > 0:
 		return usageErr("unexpected arguments %q with --input", fs.Args())
-	case *query != "" && fs.NArg() == 0:
-		return usageErr("--query needs at least one document argument")
+	}
+	if human {
+		if err := gorerank.CheckQuery(*query); err != nil { // before loading; the pipeline has the last word below
+			return queryErr(err)
+		}
+		if fs.NArg() == 0 {
+			return usageErr("--query needs at least one document argument")
+		}
 	}
 	var in io.Reader
 	totalLines := 0
@@ -214,8 +214,11 @@ func runScore(e *env, args []string) int {
 		return exitFailure
 	}
 
-	if *query != "" {
+	if human {
 		res, err := rr.Rerank(ctx, *query, fs.Args(), so)
+		if errors.Is(err, gorerank.ErrEmptyQuery) {
+			return queryErr(err)
+		}
 		if err != nil {
 			fmt.Fprintf(e.stderr, "rerank score: %v\n", err)
 			return exitFailure
@@ -501,6 +504,8 @@ func writeLine(w io.Writer, pd *pending) error {
 	return err
 }
 
+// parseScoreLine reads one JSON Lines input line. Its errors speak of the line's fields
+// and JSON types (field "document" must be a string, got a number), not of Go's types.
 func parseScoreLine(b []byte) (scoreLine, error) {
 	b = bytes.TrimSuffix(b, []byte("\r"))
 	if len(bytes.TrimSpace(b)) == 0 {
@@ -509,15 +514,18 @@ func parseScoreLine(b []byte) (scoreLine, error) {
 	if !utf8.Valid(b) {
 		return scoreLine{}, fmt.Errorf("%w", gorerank.ErrInvalidUTF8)
 	}
+	if k := jsonKind(bytes.TrimSpace(b)); k != "" && k != "an object" && json.Valid(b) {
+		return scoreLine{}, fmt.Errorf(`want a JSON object with "query" and "document" or "documents", got %s`, k)
+	}
 	var in struct {
-		Query     *string   `json:"query"`
-		Document  *string   `json:"document"`
-		Documents *[]string `json:"documents"`
+		Query     json.RawMessage `json:"query"`
+		Document  json.RawMessage `json:"document"`
+		Documents json.RawMessage `json:"documents"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
-		return scoreLine{}, fmt.Errorf("invalid JSON: %v", err)
+		return scoreLine{}, jsonLineError(err)
 	}
 	if dec.More() {
 		return scoreLine{}, errors.New("invalid JSON: more than one value on the line")
@@ -527,15 +535,80 @@ func parseScoreLine(b []byte) (scoreLine, error) {
 		return scoreLine{}, errors.New(`missing "query"`)
 	case in.Document != nil && in.Documents != nil:
 		return scoreLine{}, errors.New(`give either "document" or "documents", not both`)
-	case in.Document != nil:
-		return scoreLine{query: *in.Query, docs: []string{*in.Document}}, nil
-	case in.Documents != nil:
-		if len(*in.Documents) == 0 {
-			return scoreLine{}, errors.New(`"documents" is empty`)
-		}
-		return scoreLine{query: *in.Query, docs: *in.Documents, multiple: true}, nil
+	case in.Document == nil && in.Documents == nil:
+		return scoreLine{}, errors.New(`missing "document" or "documents"`)
 	}
-	return scoreLine{}, errors.New(`missing "document" or "documents"`)
+	query, err := jsonString("query", in.Query)
+	if err != nil {
+		return scoreLine{}, err
+	}
+	if in.Document != nil {
+		doc, err := jsonString("document", in.Document)
+		if err != nil {
+			return scoreLine{}, err
+		}
+		return scoreLine{query: query, docs: []string{doc}}, nil
+	}
+	var items []json.RawMessage
+	if k := jsonKind(in.Documents); k != "an array" || json.Unmarshal(in.Documents, &items) != nil {
+		return scoreLine{}, fmt.Errorf(`field "documents" must be a list of strings, got %s`, k)
+	}
+	if len(items) == 0 {
+		return scoreLine{}, errors.New(`"documents" is empty`)
+	}
+	docs := make([]string, len(items))
+	for i, m := range items {
+		if docs[i], err = jsonString(fmt.Sprintf("documents[%d]", i), m); err != nil {
+			return scoreLine{}, err
+		}
+	}
+	return scoreLine{query: query, docs: docs, multiple: true}, nil
+}
+
+// jsonString decodes the field name's value, which must be a JSON string.
+func jsonString(name string, v json.RawMessage) (string, error) {
+	var s string
+	if k := jsonKind(v); k != "a string" || json.Unmarshal(v, &s) != nil {
+		return "", fmt.Errorf("field %q must be a string, got %s", name, k)
+	}
+	return s, nil
+}
+
+// jsonKind names the JSON type of a value by its first byte ("" if none fits).
+func jsonKind(v []byte) string {
+	if len(v) == 0 {
+		return ""
+	}
+	switch c := v[0]; {
+	case c == '"':
+		return "a string"
+	case c == '{':
+		return "an object"
+	case c == '[':
+		return "an array"
+	case c == 't' || c == 'f':
+		return "a boolean"
+	case c == 'n':
+		return "null"
+	case c == '-' || '0' <= c && c <= '9':
+		return "a number"
+	}
+	return ""
+}
+
+// jsonLineError words a decoding error of a line without Go's vocabulary.
+func jsonLineError(err error) error {
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Errorf("invalid JSON at byte %d: %v", se.Offset, se)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return errors.New("invalid JSON: the line ends inside a value")
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return fmt.Errorf(`unknown field %s (want "query" and "document" or "documents")`, name)
+	}
+	return fmt.Errorf("invalid JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
 }
 
 type scoredDoc struct {

@@ -151,18 +151,26 @@ func TestScoreBadLines(t *testing.T) {
 	for _, c := range []struct {
 		name, line, want string
 	}{
-		{"invalid JSON", `{"query": "q", "document": }`, "line 2: invalid JSON"},
-		{"unknown field", `{"query": "q", "doc": "d"}`, `line 2: invalid JSON: json: unknown field \"doc\"`},
+		{"invalid JSON", `{"query": "q", "document": }`, "line 2: invalid JSON at byte 28: invalid character '}'"},
+		{"unknown field", `{"query": "q", "doc": "d"}`, `line 2: unknown field \"doc\" (want \"query\" and \"document\" or \"documents\")`},
 		{"missing query", `{"document": "d"}`, `line 2: missing \"query\"`},
 		{"empty query", `{"query": "", "document": "d"}`, `line 2: gorerank: the query is empty or blank`},
 		{"blank query", `{"query": " \t", "document": "d"}`, `line 2: gorerank: the query is empty or blank`},
+		{"zero-width query", `{"query": "\u200b\ufeff", "documents": ["d"]}`, `line 2: gorerank: the query is empty or blank`},
+		{"query the tokenizer drops", `{"query": "\ufffd", "document": "d"}`, `line 2: gorerank: the query is empty or blank`},
+		{"null query", `{"query": null, "document": "d"}`, `line 2: field \"query\" must be a string, got null`},
+		{"document number", `{"query": "q", "document": 5}`, `line 2: field \"document\" must be a string, got a number`},
+		{"document object", `{"query": "q", "document": {"text": "d"}}`, `line 2: field \"document\" must be a string, got an object`},
+		{"documents string", `{"query": "q", "documents": "d"}`, `line 2: field \"documents\" must be a list of strings, got a string`},
+		{"documents entry", `{"query": "q", "documents": ["a", true]}`, `line 2: field \"documents[1]\" must be a string, got a boolean`},
+		{"cut short", `{"query": "q", "document": "d"`, `line 2: invalid JSON: the line ends inside a value`},
 		{"no document", `{"query": "q"}`, `line 2: missing \"document\" or \"documents\"`},
 		{"both", `{"query": "q", "document": "d", "documents": ["d"]}`, "not both"},
 		{"empty list", `{"query": "q", "documents": []}`, `line 2: \"documents\" is empty`},
-		{"not an object", `["q", "d"]`, "line 2: invalid JSON"},
+		{"not an object", `["q", "d"]`, `line 2: want a JSON object with \"query\" and \"document\" or \"documents\", got an array`},
 		{"two values", `{"query": "q", "document": "d"} {}`, "line 2: invalid JSON: more than one value"},
 		{"blank line", ``, "line 2: empty line"},
-		{"wrong type", `{"query": 3, "document": "d"}`, "line 2: invalid JSON"},
+		{"wrong type", `{"query": 3, "document": "d"}`, `line 2: field \"query\" must be a string, got a number`},
 		{"bad UTF-8", "{\"query\": \"q\xff\", \"document\": \"d\"}", "line 2: gorerank: text is not valid UTF-8"},
 		{"too long", `{"query": "` + strings.Repeat("word ", 300) + `", "documents": ["a", "b"]}`, "line 2: gorerank: document 0: the query has more than"},
 	} {
@@ -234,6 +242,15 @@ func TestScoreHumanAndUsage(t *testing.T) {
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "RANK") || !strings.HasPrefix(lines[1], "1 ") || !strings.Contains(lines[1], "上海") || !strings.Contains(lines[1], "1.313504") {
 		t.Errorf("table:\n%s", stdout)
 	}
+	// flags after the documents apply; after "--" everything is a document
+	code, after, stderr := runCmd("", "score", "--model", tinyModel, "--query", "中国的首都是哪里?", "北京是中国的首都。", "上海是经济中心。", "--tokenizer", tinyTokenizer)
+	if code != exitOK || after != stdout {
+		t.Errorf("--tokenizer after the documents: exit %d, %s\n%s", code, after, stderr)
+	}
+	code, stdout, stderr = runCmd("", "score", "--model", tinyModel, "--query", "q", "--tokenizer", tinyTokenizer, "--", "--max-length", "-")
+	if lines := strings.Split(strings.TrimSpace(stdout), "\n"); code != exitOK || len(lines) != 3 || !strings.Contains(stdout, "--max-length") {
+		t.Errorf("documents after --: exit %d, %s\n%s", code, stdout, stderr)
+	}
 	for _, c := range []struct {
 		args []string
 		code int
@@ -247,6 +264,12 @@ func TestScoreHumanAndUsage(t *testing.T) {
 		{[]string{"score", "--model", tinyModel, "--input", "-", "--max-length", "0"}, exitUsage, "--max-length must be positive"},
 		{[]string{"score", "--model", tinyModel, "--input", "-", "--precision", "f8"}, exitUsage, `unknown dtype "f8"`},
 		{[]string{"score", "--bogus"}, exitUsage, "flag provided but not defined"},
+		// an explicitly empty or blank query is the query's error, not a missing flag: before
+		// the model loads (text) or after (what the tokenizer drops)
+		{[]string{"score", "--model", tinyModel, "--query", "", "d"}, exitUsage, "rerank score: --query: the query is empty or blank\n"},
+		{[]string{"score", "--model", tinyModel, "--query", ""}, exitUsage, "rerank score: --query: the query is empty or blank\n"},
+		{[]string{"score", "--model", tinyModel, "--query", "\u200b\ufeff", "d"}, exitUsage, "rerank score: --query: the query is empty or blank\n"},
+		{[]string{"score", "--model", tinyModel, "--tokenizer", tinyTokenizer, "--query", "\ufffd", "d"}, exitUsage, "rerank score: --query: the query is empty or blank\n"},
 		{[]string{"score", "--help"}, exitOK, "Examples:"},
 		{[]string{"score", "--model", tinyModel, "--query", "q", "d"}, exitFailure, "tokenizer.json"}, // the tiny folder has no tokenizer
 	} {
@@ -258,7 +281,7 @@ func TestScoreHumanAndUsage(t *testing.T) {
 }
 
 func FuzzParseScoreLine(f *testing.F) {
-	for _, s := range []string{`{"query": "q", "document": "d"}`, `{"query": "q", "documents": ["a", "b"]}`, `{"query": ""}`, `[]`, `{"query": "q", "document": "d"} x`} {
+	for _, s := range []string{`{"query": "q", "document": "d"}`, `{"query": "q", "documents": ["a", "b"]}`, `{"query": ""}`, `[]`, `{"query": "q", "document": "d"} x`, `null`, `{"query": "q", "documents": ["a", 5]}`, `{"query": "q", "document": "d"`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

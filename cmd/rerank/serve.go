@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -54,7 +53,6 @@ type serveFlags struct {
 func parseServeFlags(e *env, args []string) (*serveFlags, int) {
 	f := &serveFlags{cfg: server.DefaultConfig()}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: rerank serve --model M [flags]\n\nRun the HTTP rerank server (Cohere/Jina /v1/rerank, TEI and seed /rerank, /tokenize,\n/health, /ready, /info, /metrics, /docs).\n\nFlags:")
 		fs.PrintDefaults()
@@ -86,11 +84,8 @@ func parseServeFlags(e *env, args []string) (*serveFlags, int) {
 	fs.DurationVar(&f.shutdownDelay, "shutdown-delay", 5*time.Second, "on SIGINT/SIGTERM, how long to keep accepting and serving with /ready at 503 (load balancers take the replica out meanwhile); 0: stop accepting at once; a second signal ends it")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, after --shutdown-delay: how long to wait for accepted requests")
 	fs.BoolVar(&f.noWarmup, "no-warmup", false, "skip the warm-up forward pass")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, exitOK
-		}
-		return nil, exitUsage
+	if code, done := parseFlags(fs, e, args); done {
+		return nil, code
 	}
 	usageErr := func(format string, a ...any) (*serveFlags, int) {
 		fmt.Fprintf(e.stderr, "rerank serve: "+format+"\n", a...)

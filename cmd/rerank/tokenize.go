@@ -49,7 +49,6 @@ type tokenizeErr struct {
 
 func runTokenize(e *env, args []string) int {
 	fs := flag.NewFlagSet("tokenize", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
 	tokPath := fs.String("tokenizer", "", "tokenizer.json `file` (required)")
 	input := fs.String("input", "-", "JSON Lines input `file`, - for stdin")
 	maxLen := fs.Int("max-length", 0, "truncate to at most `N` tokens, special tokens included (0: no truncation)")
@@ -61,11 +60,8 @@ func runTokenize(e *env, args []string) int {
 		fs.PrintDefaults()
 		fmt.Fprint(e.stderr, tokenizeExample)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, done := parseFlags(fs, e, args); done {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(e.stderr, "rerank tokenize: unexpected argument %q\n", fs.Arg(0))

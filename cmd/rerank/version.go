@@ -47,15 +47,11 @@ func version() string {
 
 func runVersion(e *env, args []string) int {
 	fs := flag.NewFlagSet("version", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: rerank version\n\nPrint the version, the Go toolchain, the platform and the CPU kernel tier in use.\n\nExample:\n  rerank version")
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return exitOK
-		}
-		return exitUsage
+	if code, done := parseFlags(fs, e, args); done {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(e.stderr, "rerank version: unexpected argument %q\n", fs.Arg(0))
