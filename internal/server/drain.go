@@ -20,10 +20,11 @@ import (
 //     arriving now are accepted and answered normally (the drain never answers 503 itself).
 //  2. delay: the listener stays open for the shutdown delay, long enough for the endpoint
 //     removal to reach every proxy.
-//  3. stop: the listener closes (later connection attempts are refused, which a client or
-//     proxy retries elsewhere: nothing was sent), idle connections are closed, every request
-//     already accepted is finished, within the shutdown timeout; then the batch workers
-//     finish the queue and stop.
+//  3. stop: the listener stops taking connections, the connections already in its accept
+//     queue are accepted and served, and then it closes (listener.go; later connection
+//     attempts are refused, which a client or proxy retries elsewhere: nothing was sent);
+//     idle connections are closed, every request already accepted is finished, within the
+//     shutdown timeout; then the batch workers finish the queue and stop.
 
 // BeginDrain starts draining: /ready answers 503 from now on and responses carry
 // "Connection: close". Scoring goes on. It is idempotent.
@@ -42,7 +43,8 @@ func (s *Server) Draining() bool { return s.draining.Load() }
 var ErrShutdownTimeout = errors.New("server: shutdown timeout: requests still running were cut off")
 
 // Shutdown drains hs, which serves [Server.Handler]: [Server.BeginDrain], then it keeps
-// serving for delay (0: no delay; the delay ends early when ctx ends), then hs.Shutdown waits
+// serving for delay (0: no delay; the delay ends early when ctx ends), then it empties and
+// closes the listeners made by [Server.Listener] (serve one of them), then hs.Shutdown waits
 // up to timeout for every accepted request, and finally [Server.Close] finishes the queue.
 // When the timeout passes first, the remaining connections are closed (their requests'
 // contexts end, so their queued pairs are dropped) and the error wraps [ErrShutdownTimeout].
@@ -54,6 +56,14 @@ func (s *Server) Shutdown(ctx context.Context, hs *http.Server, delay, timeout t
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
+		}
+	}
+	s.lnMu.Lock()
+	lns := s.listeners
+	s.lnMu.Unlock()
+	for _, l := range lns {
+		if !l.drain(time.Second) {
+			s.log.Warn("draining: closed the listener without emptying its accept queue (not supported here): connections waiting in it are reset")
 		}
 	}
 	s.log.Info("draining: listener closed, finishing accepted requests", "timeout", timeout)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -33,6 +34,7 @@ func listen(t *testing.T, s *Server) (*http.Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ln = s.Listener(ln)
 	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go hs.Serve(ln)
 	t.Cleanup(func() { hs.Close() })
@@ -230,5 +232,78 @@ func TestShutdownDelayCancelled(t *testing.T) {
 	}
 	if s.Ready() {
 		t.Error("Ready after Shutdown")
+	}
+}
+
+// gatedListener holds Accept until gate is closed, so that connections pile up in the
+// kernel's accept queue, as they do when a burst arrives at the moment the listener stops.
+type gatedListener struct {
+	net.Listener
+	gate chan struct{}
+}
+
+func (g *gatedListener) Accept() (net.Conn, error) {
+	<-g.gate
+	return g.Listener.Accept()
+}
+
+// TestShutdownServesAcceptQueue: connections that completed their handshake and sent a
+// request, but were still in the accept queue when the drain stopped the listener, are
+// accepted and answered, not reset; a connection attempted after the stop is refused.
+func TestShutdownServesAcceptQueue(t *testing.T) {
+	const queued = 16
+	s := newTestServer(t, Config{NoCache: true}, &fakeEngine{})
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := raw.Addr().String()
+	gate := make(chan struct{})
+	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(&gatedListener{s.Listener(raw), gate})
+	t.Cleanup(func() { hs.Close() })
+
+	req := fmt.Sprintf("POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(drainBody), drainBody)
+	conns := make([]net.Conn, queued)
+	for i := range conns {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := io.WriteString(c, req); err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = c
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Shutdown(context.Background(), hs, 0, 10*time.Second) }()
+	for !s.Draining() {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // the drain has stopped the listener; the queue waits
+	if c, err := net.DialTimeout("tcp", addr, 300*time.Millisecond); err == nil {
+		c.Close()
+		t.Error("a new connection was taken after the listener stopped")
+	}
+	close(gate)
+	for i, c := range conns {
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Errorf("queued connection %d: %v (reset instead of answered)", i, err)
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || strings.Count(string(b), `"index"`) != 3 || !resp.Close {
+			t.Errorf("queued connection %d: %d close=%v %.100s", i, resp.StatusCode, resp.Close, b)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Error("still accepting after Shutdown")
 	}
 }

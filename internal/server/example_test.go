@@ -51,7 +51,8 @@ func Example() {
 }
 
 // Drain a server under a real http.Server: /ready says 503 from the first moment, requests
-// are still served during the delay, then the listener closes and accepted requests finish.
+// are still served during the delay, then the listener stops taking connections, serves
+// those already queued, closes, and accepted requests finish.
 func ExampleServer_Shutdown() {
 	srv, err := server.New(server.Config{})
 	if err != nil {
@@ -61,6 +62,7 @@ func ExampleServer_Shutdown() {
 	if err != nil {
 		panic(err)
 	}
+	ln = srv.Listener(ln) // so that Shutdown empties its accept queue instead of resetting it
 	hs := &http.Server{Handler: srv.Handler()}
 	go hs.Serve(ln)
 

@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -158,6 +159,9 @@ type Server struct {
 
 	engine   atomic.Pointer[engineState]
 	draining atomic.Bool // see drain.go
+
+	lnMu      sync.Mutex
+	listeners []*listener // from Server.Listener, emptied by Shutdown (listener.go)
 	handler  http.Handler
 }
 
