@@ -162,7 +162,7 @@ type Server struct {
 
 	lnMu      sync.Mutex
 	listeners []*listener // from Server.Listener, emptied by Shutdown (listener.go)
-	handler  http.Handler
+	handler   http.Handler
 }
 
 type engineState struct {
