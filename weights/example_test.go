@@ -50,3 +50,21 @@ func Example() {
 	// [42]
 	// weights: tensor not found: "layer.bias"
 }
+
+// A PyTorch checkpoint as torch.save wrote it (here bge-m3's sparse head, from a tiny random
+// model) opens like a safetensors file.
+func ExampleOpen_torch() {
+	f, err := weights.Open("testdata/m3-tiny/sparse_linear.pt")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer f.Close()
+	for _, name := range f.Names() {
+		t, _ := f.Tensor(name)
+		fmt.Println(name, t.DType, t.Shape)
+	}
+	// Output:
+	// bias F32 [1]
+	// weight F32 [1 32]
+}

@@ -14,8 +14,9 @@ import (
 	"unsafe"
 )
 
-// File is one opened safetensors file: the whole file is memory-mapped (read into memory
-// where mmap is unavailable) and its header validated. Safe for concurrent reads.
+// File is one opened checkpoint file, safetensors or PyTorch zip: the whole file is
+// memory-mapped (read into memory where mmap is unavailable) and its header (or pickled
+// state dict) validated. Safe for concurrent reads.
 type File struct {
 	path  string
 	data  []byte
@@ -25,13 +26,23 @@ type File struct {
 	mapped bool
 }
 
-// Open maps and validates one safetensors file.
+// Open maps and validates one checkpoint file: safetensors, or a PyTorch checkpoint as
+// torch.save writes it (a zip archive: pytorch_model.bin, *.pt, *.pth). The format is told
+// by content, not by name.
 func Open(path string) (*File, error) {
 	data, unmap, mapped, err := mapFile(path)
 	if err != nil {
 		return nil, err
 	}
-	h, err := parseFile(path, data)
+	var h *header
+	switch {
+	case isTorchZip(data):
+		h, err = parseTorch(path, data)
+	case isLegacyTorch(data):
+		err = &FormatError{Format: TorchFormat, Path: path, Msg: "the legacy (before torch 1.6) torch.save format is not supported: load and save it again with a newer torch"}
+	default:
+		h, err = parseFile(path, data)
+	}
 	if err != nil {
 		unmap()
 		return nil, err
@@ -60,7 +71,8 @@ func statSize(f *os.File) (int, error) {
 // Path is the file's path as given to Open.
 func (f *File) Path() string { return f.path }
 
-// Metadata returns the header's __metadata__ map (nil when absent). Do not modify it.
+// Metadata returns the header's __metadata__ map (nil when absent, and for a PyTorch
+// checkpoint). Do not modify it.
 func (f *File) Metadata() map[string]string { return f.hdr.metadata }
 
 // Names returns every tensor name, sorted.
@@ -95,35 +107,41 @@ func (f *File) Close() error {
 	return err
 }
 
-// Checkpoint is a set of safetensors files opened together (one file or a sharded index).
+// Checkpoint is a set of checkpoint files opened together (one file or a sharded index).
 type Checkpoint struct {
 	files []*File
 	where map[string]*File
 }
 
-// IndexFile and SingleFile are the names OpenCheckpoint looks for, in this order.
+// The names OpenCheckpoint looks for, in this order: safetensors first, then the PyTorch
+// checkpoint that older repositories (BAAI/bge-m3 among them) publish.
 const (
-	IndexFile  = "model.safetensors.index.json"
-	SingleFile = "model.safetensors"
+	IndexFile       = "model.safetensors.index.json"
+	SingleFile      = "model.safetensors"
+	TorchIndexFile  = "pytorch_model.bin.index.json"
+	TorchSingleFile = "pytorch_model.bin"
 )
 
-// OpenCheckpoint opens dir/model.safetensors, or the shards named by
-// dir/model.safetensors.index.json. With an index, every shard must hold exactly the
-// tensors the weight_map assigns to it.
+// OpenCheckpoint opens the checkpoint in dir: the shards named by model.safetensors.index.json,
+// else model.safetensors, else the shards named by pytorch_model.bin.index.json, else
+// pytorch_model.bin. With an index, every shard must hold exactly the tensors the weight_map
+// assigns to it.
 func OpenCheckpoint(dir string) (*Checkpoint, error) {
-	idxPath := filepath.Join(dir, IndexFile)
-	if _, err := os.Stat(idxPath); errors.Is(err, fs.ErrNotExist) {
-		single := filepath.Join(dir, SingleFile)
-		if _, err := os.Stat(single); errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("weights: %s: neither %s nor %s found", dir, SingleFile, IndexFile)
+	for _, name := range []string{IndexFile, SingleFile, TorchIndexFile, TorchSingleFile} {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			continue
 		}
-		return OpenFiles(single)
+		if strings.HasSuffix(name, ".json") {
+			return OpenIndex(p)
+		}
+		return OpenFiles(p)
 	}
-	return OpenIndex(idxPath)
+	return nil, fmt.Errorf("weights: %s: neither %s nor %s (nor %s, %s) found", dir, SingleFile, IndexFile, TorchSingleFile, TorchIndexFile)
 }
 
 // OpenPath opens the checkpoint that path names: a shard index (a name ending in .json, its
-// shards next to it) or one .safetensors file.
+// shards next to it) or one checkpoint file (.safetensors, or a PyTorch .bin/.pt/.pth).
 func OpenPath(path string) (*Checkpoint, error) {
 	if strings.HasSuffix(path, ".json") {
 		return OpenIndex(path)
@@ -131,8 +149,8 @@ func OpenPath(path string) (*Checkpoint, error) {
 	return OpenFiles(path)
 }
 
-// OpenIndex opens the shards named by the weight_map of a safetensors index file (shards are
-// resolved next to it). Every shard must hold exactly the tensors the weight_map assigns to it.
+// OpenIndex opens the shards named by the weight_map of an index file (model.safetensors.index.json
+// or pytorch_model.bin.index.json; shards are resolved next to it). Every shard must hold exactly the tensors the weight_map assigns to it.
 func OpenIndex(idxPath string) (*Checkpoint, error) {
 	dir := filepath.Dir(idxPath)
 	raw, err := os.ReadFile(idxPath)
@@ -184,7 +202,8 @@ func OpenIndex(idxPath string) (*Checkpoint, error) {
 	return c, nil
 }
 
-// OpenFiles opens the given safetensors files as one checkpoint (duplicate names are an error).
+// OpenFiles opens the given files (safetensors or PyTorch, as Open) as one checkpoint
+// (duplicate names are an error).
 func OpenFiles(paths ...string) (*Checkpoint, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("weights: OpenFiles: no files given")

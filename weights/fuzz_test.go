@@ -1,11 +1,15 @@
 package weights
 
 import (
+	"archive/zip"
 	"bytes"
 	"encoding/binary"
+	"errors"
+	"io"
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -131,4 +135,80 @@ func FuzzParseFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzParseTorch feeds PyTorch checkpoints to the reader. An input that starts like a zip
+// is parsed as a whole file; anything else is taken as a data.pkl and wrapped in an archive
+// whose storage records have the sizes its persistent ids ask for (up to 64 KiB), so that
+// mutations of the pickle reach the unpickler instead of failing the zip's CRC-32. Nothing
+// may panic, every error is a *FormatError, and every accepted tensor lies inside the image.
+func FuzzParseTorch(f *testing.F) {
+	for _, p := range []string{m3Heads + "sparse_linear.pt", m3Heads + "colbert_linear.pt", torchFixtures + "views.pt", torchFixtures + "protocol4.pt"} {
+		img, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(img)
+	}
+	pkl, err := os.ReadFile(m3Heads + "pytorch_model.data.pkl")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(pkl)
+	for _, p := range []string{m3Heads + "sparse_linear.pt", m3Heads + "colbert_linear.pt", torchFixtures + "module.pt",
+		torchFixtures + "dtypes.pt", torchFixtures + "views.pt", torchFixtures + "params.pt", torchFixtures + "protocol4.pt", torchFixtures + "transposed.pt"} {
+		f.Add(dataPkl(f, p))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		img := b
+		if !bytes.HasPrefix(b, []byte(zipMagic)) {
+			_, storages, err := unpickle(b)
+			if err != nil {
+				return
+			}
+			recs := map[string][]byte{}
+			total := int64(0)
+			for k, s := range storages {
+				if s.numel > 1<<16 || total+s.numel*int64(s.dtype.Size()) > 1<<16 {
+					return
+				}
+				total += s.numel * int64(s.dtype.Size())
+				recs[k] = bytes.Repeat([]byte{0x3c}, int(s.numel)*s.dtype.Size())
+			}
+			img = torchZip(t, b, recs)
+		}
+		h, err := parseTorch("fuzz", img)
+		if err != nil {
+			if !errors.Is(err, ErrFormat) {
+				t.Fatalf("error is not a FormatError: %v", err)
+			}
+			return
+		}
+		checkEntriesInside(t, h, len(img))
+	})
+}
+
+// dataPkl returns the data.pkl record of a torch.save file.
+func dataPkl(tb testing.TB, path string) []byte {
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer zr.Close()
+	for _, f := range zr.File {
+		if strings.HasSuffix(f.Name, "/data.pkl") {
+			r, err := f.Open()
+			if err != nil {
+				tb.Fatal(err)
+			}
+			defer r.Close()
+			b, err := io.ReadAll(r)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return b
+		}
+	}
+	tb.Fatalf("%s has no data.pkl", path)
+	return nil
 }

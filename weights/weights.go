@@ -11,7 +11,8 @@ import (
 	"github.com/x448/float16"
 )
 
-// DType is a safetensors element type, spelled as in the file header.
+// DType is an element type, spelled as in a safetensors header (a PyTorch storage type maps
+// to one: FloatStorage is F32, HalfStorage F16, BFloat16Storage BF16, LongStorage I64, ...).
 type DType string
 
 // Element types. The header parser knows every standard safetensors dtype (so it can check
@@ -62,8 +63,9 @@ func (d DType) Size() int {
 	return b / 8
 }
 
-// Tensor is one named tensor. Data is the raw little-endian bytes; for a tensor read from
-// a File it aliases the memory map and is valid until the File is closed.
+// Tensor is one named tensor. Data is the raw little-endian row-major bytes; for a tensor
+// read from a File (safetensors or PyTorch) it aliases the memory map and is valid until the
+// File is closed.
 type Tensor struct {
 	Name  string
 	DType DType
@@ -75,23 +77,29 @@ type Tensor struct {
 var ErrNotFound = errors.New("weights: tensor not found")
 
 // ErrFormat is matched (errors.Is) by every *FormatError.
-var ErrFormat = errors.New("weights: invalid safetensors")
+var ErrFormat = errors.New("weights: invalid checkpoint")
 
 // ErrDType is returned (wrapped, naming the tensor and dtype) when a tensor's dtype cannot be
 // converted to what the caller asked for, or is not a known safetensors dtype.
 var ErrDType = errors.New("weights: unsupported dtype")
 
-// FormatError reports a malformed safetensors file or index. errors.Is(err, ErrFormat) holds.
+// FormatError reports a malformed safetensors file or index, or a malformed or refused
+// PyTorch checkpoint. errors.Is(err, ErrFormat) holds.
 type FormatError struct {
-	Path string // file the problem was found in; may be empty for an in-memory buffer
-	Msg  string // what is wrong, e.g. "header length exceeds file size"
+	Format string // what was being read: "safetensors" (also when empty) or TorchFormat
+	Path   string // file the problem was found in; may be empty for an in-memory buffer
+	Msg    string // what is wrong, e.g. "header length exceeds file size"
 }
 
 func (e *FormatError) Error() string {
-	if e.Path == "" {
-		return "weights: invalid safetensors: " + e.Msg
+	format := e.Format
+	if format == "" {
+		format = "safetensors"
 	}
-	return "weights: invalid safetensors: " + e.Path + ": " + e.Msg
+	if e.Path == "" {
+		return "weights: invalid " + format + ": " + e.Msg
+	}
+	return "weights: invalid " + format + ": " + e.Path + ": " + e.Msg
 }
 
 // Is makes errors.Is(err, ErrFormat) true for every *FormatError.
