@@ -207,7 +207,7 @@ func TestOpenErrors(t *testing.T) {
 	if _, err := Open(tinyDir, Options{TokenizerPath: "testdata/none.json"}); err == nil || !strings.Contains(err.Error(), "none.json") {
 		t.Errorf("missing tokenizer: %v", err)
 	}
-	if _, err := Open(t.TempDir()+"/absent", Options{TokenizerPath: tokenizerPath}); err == nil || !strings.Contains(err.Error(), "neither a model folder") {
+	if _, err := Open(t.TempDir()+"/absent", Options{TokenizerPath: tokenizerPath}); err == nil || !strings.Contains(err.Error(), "no model folder at ") {
 		t.Errorf("missing model: %v", err)
 	}
 	if _, err := Open(tinyDir, Options{TokenizerPath: tokenizerPath, BatchTokens: -1}); err == nil {

@@ -51,7 +51,10 @@ func (l *Loaded) Close() error { return l.Model.Close() }
 // ResolveModel turns a model reference into a local folder: a folder with config.json, a
 // folder in the Hugging Face cache layout (models--org--name), or a hub id such as
 // BAAI/bge-reranker-v2-m3, found in the HF cache or downloaded into it (HF_HOME,
-// HF_HUB_CACHE, HF_HUB_OFFLINE, HF_ENDPOINT and HF_TOKEN are honoured).
+// HF_HUB_CACHE, HF_HUB_OFFLINE, HF_ENDPOINT and HF_TOKEN are honoured). A reference that
+// looks like a path (it starts with ".", "/" or "~", or its first element exists, like
+// testdata/tiny) is never looked up on the hub: a missing or incomplete folder is an error
+// saying what is missing ("no model folder at PATH: ...").
 func ResolveModel(ctx context.Context, model string, o Options) (dir, revision string, err error) {
 	dir, revision, err = hub.Resolve(ctx, model, hub.Options{Revision: o.Revision, Progress: o.HubProgress, Logger: o.Logger})
 	if err != nil {

@@ -156,7 +156,7 @@ func TestInspectErrors(t *testing.T) {
 		{[]string{"inspect", "--diff", out}, exitUsage, "two files"},
 		{[]string{"inspect", "--model", tinyModel, "--ids", long, "--out", out}, exitFailure, "601 tokens, the limit is 512"},
 		{[]string{"inspect", "--model", tinyModel, "--ids", "0,250002,2", "--out", out}, exitFailure, "outside the vocabulary"},
-		{[]string{"inspect", "--model", "/nonexistent", "--ids", "0,2", "--out", out}, exitFailure, "neither a model folder"},
+		{[]string{"inspect", "--model", "/nonexistent", "--ids", "0,2", "--out", out}, exitFailure, "no model folder at /nonexistent: it does not exist"},
 		{[]string{"inspect", "--diff", out, tinyGoldens}, exitFailure, "x.safetensors"},
 		{[]string{"inspect", "--help"}, exitOK, "--diff A.safetensors B.safetensors"},
 	} {

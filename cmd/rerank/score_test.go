@@ -272,6 +272,8 @@ func TestScoreHumanAndUsage(t *testing.T) {
 		{[]string{"score", "--model", tinyModel, "--tokenizer", tinyTokenizer, "--query", "\ufffd", "d"}, exitUsage, "rerank score: --query: the query is empty or blank\n"},
 		{[]string{"score", "--help"}, exitOK, "Examples:"},
 		{[]string{"score", "--model", tinyModel, "--query", "q", "d"}, exitFailure, "tokenizer.json"}, // the tiny folder has no tokenizer
+		{[]string{"score", "--model", tinyModel + "y", "--query", "q", "d"}, exitFailure, "rerank score: gorerank: hub: no model folder at ../../testdata/tinyy: it does not exist\n"},
+		{[]string{"score", "--model", "../../testdata", "--query", "q", "d"}, exitFailure, "hub: no model folder at ../../testdata: the folder has no config.json, no tokenizer.json, no *.safetensors weights\n"},
 	} {
 		code, _, stderr := runCmd("", c.args...)
 		if code != c.code || !strings.Contains(stderr, c.want) {

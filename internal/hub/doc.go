@@ -2,6 +2,11 @@
 // folder, a folder in the Hugging Face cache layout, or a hub model id ("BAAI/bge-reranker-v2-m3")
 // downloaded on first use into that cache.
 //
+// Path or hub id: a --model that starts with ".", "/" or "~", or whose first element exists
+// on disk (testdata/tiny while testdata does), is a path and never reaches the network; a
+// missing or incomplete folder is ErrNoFolder, naming what is missing. Only what is left and
+// shaped like ORG/NAME is a hub id.
+//
 // The cache is huggingface_hub's, so Python tools and gorerank share downloads:
 //
 //	$HF_HUB_CACHE (default $HF_HOME/hub, default ~/.cache/huggingface/hub)

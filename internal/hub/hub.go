@@ -28,6 +28,8 @@ var (
 	ErrUnauthorized = errors.New("hub: access denied (gated or private model: set HF_TOKEN)")
 	ErrOffline      = errors.New("hub: offline and not in the cache")
 	ErrCorrupt      = errors.New("hub: downloaded file does not match the hub's metadata")
+	// ErrNoFolder: --model is a path (see Resolve) with no model folder there.
+	ErrNoFolder = errors.New("hub: no model folder")
 )
 
 // Options configure Resolve and Download. Zero fields come from the environment.
@@ -108,24 +110,80 @@ func IsRepoID(s string) bool {
 var commitRe = regexp.MustCompile(`^[0-9a-f]{40}$`)
 
 // Resolve turns --model into a local model folder and, for hub models, the commit.
-//   - an existing folder with config.json is used as it is;
-//   - a cache folder models--ORG--NAME resolves through refs/<revision> to its snapshot;
-//   - otherwise a hub id is looked up in the cache and downloaded when missing or stale.
+//
+// model is a path when it starts with ".", "/" or "~" (~ and ~/ are the home folder), when
+// it exists, or when its first element exists (testdata/tiny while testdata does): then it
+// is never looked up on the hub, and a missing or incomplete folder is ErrNoFolder, saying
+// what is missing. A path resolves as:
+//   - a folder with config.json: used as it is;
+//   - a cache folder models--ORG--NAME: through refs/<revision> to its snapshot.
+//
+// Anything else shaped like a hub id (ORG/NAME) is looked up in the cache and downloaded
+// when missing or stale.
 func Resolve(ctx context.Context, model string, o Options) (dir, commit string, err error) {
 	o.fill()
-	if st, err := os.Stat(model); err == nil && st.IsDir() {
-		if _, err := os.Stat(filepath.Join(model, "config.json")); err == nil {
-			return model, commitOf(model), nil
-		}
-		if strings.HasPrefix(filepath.Base(filepath.Clean(model)), "models--") {
-			return snapshotFor(filepath.Clean(model), o.Revision)
-		}
-		return "", "", fmt.Errorf("hub: %s is a folder without config.json", model)
+	if path, ok := localPath(model); ok {
+		return resolveFolder(path, o.Revision)
 	}
 	if !IsRepoID(model) {
 		return "", "", fmt.Errorf("hub: %q is neither a model folder nor a hub model id like BAAI/bge-reranker-v2-m3", model)
 	}
 	return Download(ctx, model, o)
+}
+
+// localPath reports whether --model names a local path rather than a hub id (see Resolve),
+// and the path, with a leading ~ expanded.
+func localPath(model string) (string, bool) {
+	if model == "~" || strings.HasPrefix(model, "~/") || strings.HasPrefix(model, "~"+string(filepath.Separator)) {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, model[1:]), true
+		}
+		return model, true
+	}
+	if strings.HasPrefix(model, ".") || strings.HasPrefix(model, "/") || strings.HasPrefix(model, "~") || filepath.IsAbs(model) || filepath.VolumeName(model) != "" {
+		return model, true
+	}
+	if model == "" {
+		return "", false
+	}
+	if _, err := os.Lstat(model); err == nil {
+		return model, true
+	}
+	first, _, _ := strings.Cut(filepath.ToSlash(model), "/")
+	if _, err := os.Lstat(filepath.FromSlash(first)); err == nil {
+		return model, true
+	}
+	return "", false
+}
+
+// resolveFolder resolves a local path: a model folder, or a cache folder models--ORG--NAME.
+func resolveFolder(path, revision string) (dir, commit string, err error) {
+	noFolder := func(format string, a ...any) (string, string, error) {
+		return "", "", fmt.Errorf("%w at %s: %s", ErrNoFolder, path, fmt.Sprintf(format, a...))
+	}
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return noFolder("it does not exist")
+	case err != nil:
+		return noFolder("%v", err)
+	case !st.IsDir():
+		return noFolder("it is a file (want the folder with config.json, the weights and tokenizer.json)")
+	}
+	if _, err := os.Stat(filepath.Join(path, "config.json")); err == nil {
+		return path, commitOf(path), nil
+	}
+	if strings.HasPrefix(filepath.Base(filepath.Clean(path)), "models--") {
+		return snapshotFor(filepath.Clean(path), revision)
+	}
+	missing := []string{"config.json"}
+	if _, err := os.Stat(filepath.Join(path, "tokenizer.json")); err != nil {
+		missing = append(missing, "tokenizer.json")
+	}
+	if m, _ := filepath.Glob(filepath.Join(path, "*.safetensors")); len(m) == 0 {
+		missing = append(missing, "*.safetensors weights")
+	}
+	return noFolder("the folder has no %s", strings.Join(missing, ", no "))
 }
 
 // commitOf returns the commit of a snapshot folder (…/snapshots/<commit>), else "".

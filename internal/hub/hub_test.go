@@ -319,3 +319,54 @@ func TestDownloadRenamedRepo(t *testing.T) {
 		t.Errorf("cached under %s, want the requested id's folder", dir)
 	}
 }
+
+// TestResolvePaths: a --model that looks like a path (leading . / ~, or a first element that
+// exists here) is never looked up on the hub; a missing or incomplete folder is ErrNoFolder,
+// saying what is missing. Only otherwise is ORG/NAME a hub id.
+func TestResolvePaths(t *testing.T) {
+	var calls sync.Mutex
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Lock()
+		n++
+		calls.Unlock()
+		http.Error(w, "no", 404)
+	}))
+	defer srv.Close()
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("HF_HOME", filepath.Join(home, "hf"))
+	t.Setenv("HF_HUB_CACHE", "")
+	t.Setenv("HF_HUB_OFFLINE", "")
+	t.Setenv("HF_ENDPOINT", srv.URL)
+	t.Chdir(t.TempDir())
+	os.MkdirAll(filepath.Join("testdata", "tok"), 0o755)
+	os.WriteFile(filepath.Join("testdata", "tok", "tokenizer.json"), []byte("{}"), 0o644)
+	os.WriteFile(filepath.Join("testdata", "notes.txt"), []byte("x"), 0o644)
+	abs := filepath.Join(t.TempDir(), "absent")
+	for _, c := range []struct{ model, want string }{
+		{"testdata/tinyy", "hub: no model folder at testdata/tinyy: it does not exist"},
+		{"testdata/a/b/c", "hub: no model folder at testdata/a/b/c: it does not exist"},
+		{"./tiny", "hub: no model folder at ./tiny: it does not exist"},
+		{"../BAAI/bge-reranker-v2-m3", "hub: no model folder at ../BAAI/bge-reranker-v2-m3: it does not exist"},
+		{abs, "hub: no model folder at " + abs + ": it does not exist"},
+		{"~/models/x", "hub: no model folder at " + filepath.Join(home, "models", "x") + ": it does not exist"},
+		{"testdata", "hub: no model folder at testdata: the folder has no config.json, no tokenizer.json, no *.safetensors weights"},
+		{"testdata/tok", "hub: no model folder at testdata/tok: the folder has no config.json, no *.safetensors weights"},
+		{"testdata/notes.txt", "hub: no model folder at testdata/notes.txt: it is a file"},
+	} {
+		_, _, err := Resolve(context.Background(), c.model, Options{})
+		if !errors.Is(err, ErrNoFolder) || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("Resolve(%q): %v; want ErrNoFolder: %s", c.model, err, c.want)
+		}
+	}
+	// ORG/NAME with no local ORG is a hub id (offline here: the cache, which lacks it)
+	if _, _, err := Resolve(context.Background(), "BAAI/bge-reranker-v2-m3", Options{Offline: true}); !errors.Is(err, ErrOffline) {
+		t.Errorf("hub id: %v; want ErrOffline", err)
+	}
+	calls.Lock()
+	defer calls.Unlock()
+	if n != 0 {
+		t.Errorf("%d requests to the hub; a path must never reach it", n)
+	}
+}
