@@ -38,6 +38,9 @@ func doorCases() []doorCase {
 	add("empty document (HF: <s> q </s></s></s>)", "what?", []string{"", "a", " "}, gorerank.ScoreOptions{}, nil)
 	add("blank query", "   ", []string{"a"}, gorerank.ScoreOptions{}, gorerank.ErrEmptyQuery)
 	add("empty query", "", []string{"a"}, gorerank.ScoreOptions{}, gorerank.ErrEmptyQuery)
+	add("zero-width query", "\u200b\ufeff", []string{"a"}, gorerank.ScoreOptions{}, gorerank.ErrEmptyQuery)
+	add("NUL query", "\x00 ", []string{"a"}, gorerank.ScoreOptions{}, gorerank.ErrEmptyQuery)
+	add("query the tokenizer drops (U+FFFD)", "\ufffd", []string{"a"}, gorerank.ScoreOptions{}, gorerank.ErrEmptyQuery)
 	add("invalid UTF-8 document", "q", []string{"a\xffb"}, gorerank.ScoreOptions{}, gorerank.ErrInvalidUTF8)
 	for _, n := range []int{5, 6, 9, 15} {
 		add(fmt.Sprintf("max_length %d", n), "what is the capital of China?", []string{"Beijing is the capital of China.", long}, gorerank.ScoreOptions{MaxLength: n}, nil)
