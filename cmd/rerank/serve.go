@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -68,8 +69,12 @@ func parseServeFlags(e *env, args []string) (*serveFlags, int) {
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body in bytes")
 	fs.IntVar(&c.MaxBatchTokens, "max-batch-tokens", c.MaxBatchTokens, "token budget of one batch (pairs of concurrent requests are merged up to it)")
 	fs.IntVar(&c.MaxBatchSize, "max-batch-size", c.MaxBatchSize, "most pairs in one batch")
-	fs.IntVar(&c.MaxQueue, "max-queue", c.MaxQueue, "most pairs waiting for a batch; beyond it requests get 429")
-	fs.IntVar(&c.MaxConcurrentRequests, "max-concurrent-requests", c.MaxConcurrentRequests, "most scoring requests in flight; beyond it requests get 429")
+	fs.IntVar(&c.MaxConcurrentRequests, "max-concurrent-requests", c.MaxConcurrentRequests, "most requests admitted to rerank and tokenize routes at once; beyond it 429 with Retry-After, before the body is read")
+	fs.Int64Var(&c.MaxInflightBytes, "max-inflight-bytes", c.MaxInflightBytes, "request body bytes held at once by admitted requests; a request waits for its body's room before the body is read (at least --max-body-bytes)")
+	fs.IntVar(&c.MaxInflightTokens, "max-inflight-tokens", 0, "tokens held at once by admitted requests (what they may become, before tokenizing; then what they became); a request waits for room, then 503 at --request-timeout (0: (--workers + 1) × --max-batch-tokens)")
+	fs.Func("max-queue", "removed: the queue is bounded in tokens by --max-inflight-tokens", func(string) error {
+		return errors.New("--max-queue (pairs) was replaced by --max-inflight-tokens (tokens); see rerank serve --help")
+	})
 	fs.IntVar(&c.Workers, "workers", c.Workers, "batches run at once (each forward pass already uses every core)")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", c.RequestTimeout, "longest a scoring request may take, queue included (then 503)")
 	fs.IntVar(&c.CacheSize, "cache-size", c.CacheSize, "entries of the (query, document) score cache; 0 disables it")
@@ -168,6 +173,7 @@ func runServe(e *env, args []string) int {
 		log.Error("cannot listen", "error", err)
 		return exitFailure
 	}
+	ln = srv.Listener(ln) // the drain empties its accept queue before closing it
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
 		ReadTimeout: 2 * time.Minute, WriteTimeout: f.cfg.RequestTimeout + 2*time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -169,5 +171,96 @@ func TestServeSecondSignalEndsDelay(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("a second SIGTERM did not end the delay")
+	}
+}
+
+// TestServeDrainNewConnections is the probe that found 51 resets in 8 runs: SIGTERM while
+// clients keep opening a new connection for every request, through the shutdown delay and
+// after the listener stops. A request whose bytes were sent must get an HTTP answer (200);
+// a connection the server will not serve must be refused before anything is sent. Bounded:
+// a few runs of 32 clients, each run a few seconds.
+func TestServeDrainNewConnections(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	const (
+		runs    = 4
+		clients = 32
+		delay   = 500 * time.Millisecond
+	)
+	body, _ := json.Marshal(map[string]any{"query": "capital of China", "documents": []string{
+		"Beijing is the capital of China.", "Paris is the capital of France."}})
+	req := fmt.Sprintf("POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	var answered, refused, lost atomic.Int64
+	for run := range runs {
+		p := startServe(t, "--model", "../../testdata/tiny", "--tokenizer", "../../testdata/tokenizer/tokenizer.json",
+			"--cache-size", "0", "--shutdown-delay", delay.String(), "--shutdown-timeout", "20s")
+		addr := strings.TrimPrefix(p.base, "http://")
+		var exited atomic.Bool
+		var mu sync.Mutex
+		var failures []string
+		var wg sync.WaitGroup
+		for range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 5000; i++ {
+					c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+					if err != nil { // refused (or never taken) before anything was sent
+						refused.Add(1)
+						if exited.Load() {
+							return
+						}
+						time.Sleep(5 * time.Millisecond)
+						continue
+					}
+					c.SetDeadline(time.Now().Add(20 * time.Second))
+					_, err = io.WriteString(c, req)
+					var resp *http.Response
+					if err == nil {
+						resp, err = http.ReadResponse(bufio.NewReader(c), nil)
+					}
+					if err == nil {
+						var b []byte
+						b, err = io.ReadAll(resp.Body)
+						if err == nil && resp.StatusCode != 200 {
+							err = fmt.Errorf("status %d: %.100s", resp.StatusCode, b)
+						}
+					}
+					c.Close()
+					if err != nil {
+						lost.Add(1)
+						mu.Lock()
+						failures = append(failures, err.Error())
+						mu.Unlock()
+						continue
+					}
+					answered.Add(1)
+				}
+			}()
+		}
+		time.Sleep(300 * time.Millisecond) // connections coming and going
+		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-p.done:
+			if err != nil {
+				t.Errorf("run %d: exit after SIGTERM: %v\n%s", run, err, p.logs)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("run %d: no exit after SIGTERM", run)
+		}
+		exited.Store(true)
+		wg.Wait()
+		for i, f := range failures {
+			if i < 10 {
+				t.Errorf("run %d: a request sent was not answered: %s", run, f)
+			}
+		}
+	}
+	t.Logf("%d runs: %d answered, %d connections refused before sending, %d sent and lost", runs, answered.Load(), refused.Load(), lost.Load())
+	if answered.Load() == 0 || refused.Load() == 0 {
+		t.Error("the probe did not exercise both sides of the stop")
 	}
 }
