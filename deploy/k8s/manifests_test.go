@@ -136,12 +136,45 @@ func has[T any](objs []Object) bool {
 	return false
 }
 
-// Peak RSS measured in docs/PERFORMANCE.md (VmHWM over the bench workloads, rag included).
+// Peak RSS of the engine measured in docs/PERFORMANCE.md and docs/CAPACITY.md (VmHWM over
+// the bench workloads, rag included, or of the server under rag load): the model and one
+// --max-batch-tokens batch of 16384 tokens with small request bodies. The formula of
+// docs/CAPACITY.md ("Memory: from flags to peak") adds what requests hold (memoryLimit).
 var peakRSS = map[string]resource.Quantity{
 	"f32":  resource.MustParse("2064Mi"),
 	"bf16": resource.MustParse("1307Mi"),
 	"f16":  resource.MustParse("1307Mi"),
 	"int8": resource.MustParse("708M"), // rerank serve under rag load (docs/CAPACITY.md)
+}
+
+// memoryNeed is docs/CAPACITY.md's formula from the serve flags to peak RSS, with a margin of
+// 1.25: the engine's measured peak (one batch of 16384 tokens; scaled when --max-batch-tokens
+// or --workers say more batches), plus 3 bytes per byte of --max-inflight-bytes (the body, its
+// parsed strings and the answer, measured 2.7 on the tiny model) plus 64 bytes per token of
+// --max-inflight-tokens (ids, queue items; /tokenize's answers are counted in bytes of answer
+// per token the same way).
+func memoryNeed(t *testing.T, f map[string]string, engine int64) int64 {
+	t.Helper()
+	num := func(name string, def int64) int64 {
+		v, ok := f[name]
+		if !ok {
+			return def
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			t.Fatalf("--%s=%q: want a positive integer", name, v)
+		}
+		return n
+	}
+	workers := num("workers", 1)
+	batch := num("max-batch-tokens", 16384)
+	bytes := max(num("max-inflight-bytes", 64<<20), num("max-body-bytes", 16<<20))
+	tokens := num("max-inflight-tokens", (workers+1)*batch)
+	if workers*batch > 16384 {
+		engine = engine * workers * batch / 16384 // the activations grow with the batch (the weights do not: an overestimate)
+	}
+	peak := engine + 3*bytes + 64*tokens
+	return peak * 5 / 4
 }
 
 // flags parses a container's "--name=value" arguments after the subcommand.
@@ -277,8 +310,8 @@ func checkInstallation(t *testing.T, objs []Object) {
 		}
 	}
 	mem := lim[corev1.ResourceMemory]
-	if mem.Value()*4 < peak.Value()*5 { // limit ≥ 1.25 × peak
-		t.Errorf("--dtype %s: memory limit %v below 1.25 × the measured peak RSS %v", dtype, mem.String(), peak.String())
+	if need := memoryNeed(t, f, peak.Value()); mem.Value() < need {
+		t.Errorf("--dtype %s: memory limit %v below 1.25 × the peak of docs/CAPACITY.md's formula, %d MiB", dtype, mem.String(), need>>20)
 	}
 
 	// Service → pods, PDB → pods
