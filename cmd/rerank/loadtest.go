@@ -58,7 +58,8 @@ type loadOptions struct {
 	url, tokenizer, apiKey, benchFile string
 	rate                              float64
 	concurrency                       []int
-	requests, maxInFlight             int
+	requests, maxInFlight, documents  int
+	retryAfter                        string
 	duration, timeout                 time.Duration
 	seed                              uint64
 	jsonOut                           bool
@@ -123,6 +124,8 @@ func runLoadtest(e *env, args []string) int {
 	fs.IntVar(&o.maxInFlight, "max-in-flight", 256, "open loop: most outstanding requests")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the rag documents (as rerank bench --seed)")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
+	fs.IntVar(&o.documents, "documents", 0, "documents per request: the first N of the rag mix (0: all 50)")
+	fs.StringVar(&o.retryAfter, "retry-after", "honor", "closed loop, after a 429 or 503 with Retry-After: honor (the client waits that long before its next request) or ignore (it sends again at once)")
 	if code, done := parseFlags(fs, e, args); done {
 		return code
 	}
@@ -149,6 +152,10 @@ func runLoadtest(e *env, args []string) int {
 		return usageErr("--rate must be a positive number of queries per second")
 	case o.rate == 0 && len(o.concurrency) == 0:
 		return usageErr("give --rate, --concurrency or both")
+	case o.retryAfter != "honor" && o.retryAfter != "ignore":
+		return usageErr("--retry-after must be honor or ignore, got %q", o.retryAfter)
+	case o.documents < 0:
+		return usageErr("--documents must not be negative")
 	case o.requests < 1 || o.duration <= 0 || o.timeout <= 0 || o.maxInFlight < 1:
 		return usageErr("--requests, --duration, --timeout and --max-in-flight must be positive")
 	}
@@ -196,6 +203,9 @@ func loadtest(o *loadOptions, progress io.Writer) (*loadReport, error) {
 	docs, err := ragwork.Documents(tok, o.seed)
 	if err != nil {
 		return nil, err
+	}
+	if o.documents > 0 && o.documents < len(docs) {
+		docs = docs[:o.documents]
 	}
 	body, err := json.Marshal(map[string]any{"query": ragwork.Query, "documents": docs, "return_documents": false})
 	if err != nil {
@@ -309,33 +319,37 @@ func (c *loadClient) getJSON(path string, v any) error {
 }
 
 // one sends one rag request; it returns the latency, or an error class ("status 429",
-// "transport", "bad body").
-func (c *loadClient) one() (time.Duration, string) {
+// "transport", "bad body") and the answer's Retry-After.
+func (c *loadClient) one() (time.Duration, string, time.Duration) {
 	req, err := c.request(http.MethodPost, "/v1/rerank", c.body)
 	if err != nil {
-		return 0, "transport"
+		return 0, "transport", 0
 	}
 	t0 := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, "transport"
+		return 0, "transport", 0
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	resp.Body.Close()
 	d := time.Since(t0)
 	if err != nil {
-		return 0, "transport"
+		return 0, "transport", 0
 	}
 	if resp.StatusCode != 200 {
-		return 0, "status " + strconv.Itoa(resp.StatusCode)
+		retry := 0 * time.Second
+		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+			retry = time.Duration(secs) * time.Second
+		}
+		return 0, "status " + strconv.Itoa(resp.StatusCode), retry
 	}
 	var out struct {
 		Results []json.RawMessage `json:"results"`
 	}
 	if json.Unmarshal(b, &out) != nil || len(out.Results) != c.docs {
-		return 0, "bad body"
+		return 0, "bad body", 0
 	}
-	return d, ""
+	return d, "", 0
 }
 
 // tally collects the answers of one level.
@@ -370,7 +384,11 @@ func (c *loadClient) closedLoop(n int) *loadLevel {
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(deadline) && next.Add(1) <= int64(c.o.requests) {
-				t.add(c.one())
+				d, class, retry := c.one()
+				t.add(d, class)
+				if retry > 0 && c.o.retryAfter == "honor" {
+					time.Sleep(min(retry, time.Until(deadline)))
+				}
 			}
 		}()
 	}
@@ -402,7 +420,8 @@ func (c *loadClient) openLoop(rate float64) *loadLevel {
 		go func() {
 			defer wg.Done()
 			defer t.inFlight.Add(-1)
-			t.add(c.one())
+			d, class, _ := c.one()
+			t.add(d, class)
 		}()
 	}
 	wg.Wait()

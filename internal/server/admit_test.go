@@ -277,3 +277,39 @@ func TestOverloadNoWastedWork(t *testing.T) {
 	}
 	t.Logf("%d answered, %d refused before any work", ok.Load(), refused.Load())
 }
+
+// BenchmarkRejected is the server's cost of a 429 when every request slot is taken: the
+// router, the admission check and the JSON error, with a 20-document body left unread (the
+// HTTP header parse of net/http comes on top).
+func BenchmarkRejected(b *testing.B) {
+	f := &fakeEngine{gate: make(chan struct{}), started: make(chan struct{}, 1)}
+	s, err := New(Config{MaxConcurrentRequests: 1, NoCache: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.SetEngine(f); err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	h := s.Handler()
+	go func() {
+		req := httptest.NewRequest("POST", "/v1/rerank", strings.NewReader(`{`+threeDocs+`}`))
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}()
+	<-f.started
+	docs := make([]string, 20)
+	for i := range docs {
+		docs[i] = strconv.Quote(strings.Repeat("a document of some length ", 20))
+	}
+	body := `{"query": "q", "documents": [` + strings.Join(docs, ",") + `]}`
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest("POST", "/v1/rerank", strings.NewReader(body))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != 429 {
+			b.Fatalf("status %d", w.Code)
+		}
+	}
+	close(f.gate)
+}

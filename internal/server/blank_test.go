@@ -31,7 +31,7 @@ func TestBlankQueryDoors(t *testing.T) {
 				{"/rerank", `{"query": "` + q + `", "texts": ["a"]}`},
 			} {
 				r := do(t, s.Handler(), "POST", c.path, c.body)
-				if r.status != 400 || !strings.Contains(string(r.body), "the query is empty or blank") {
+				if r.status != 400 || !strings.Contains(string(r.body), `field \"query\": the query is empty or blank`) {
 					t.Errorf("no cache %v, %s %s: %d %s; want 400 with the query empty or blank", noCache, c.path, c.body, r.status, r.body)
 				}
 			}

@@ -119,6 +119,9 @@ func (s *Server) scoreError(ctx context.Context, err error, field string, idx []
 		where = fmt.Sprintf("%s[%d]: ", field, i)
 		err = pe.Err
 	}
+	if where == "" && errors.Is(err, gorerank.ErrEmptyQuery) {
+		where = `field "query": ` // as the request parser says it
+	}
 	msg := where + strings.TrimPrefix(err.Error(), "gorerank: ")
 	switch {
 	case errors.Is(err, gorerank.ErrTooLong):
