@@ -39,8 +39,9 @@ type Config struct {
 	UseCache              bool              `json:"use_cache"`                    // unused: encoder only
 
 	// NumLabels is the number of classifier outputs: the size of id2label, or the
-	// "num_labels" field when the file has one. Only 1 (a reranker's single logit) is
-	// supported; see Validate.
+	// "num_labels" field when the file has one (2 without either, as HF assumes). Only 1 (a
+	// reranker's single logit) is supported; see Validate. An embedder has no classifier and
+	// ignores it.
 	NumLabels int `json:"-"`
 }
 
@@ -131,7 +132,9 @@ func LoadConfig(path string) (Config, error) {
 
 // Validate reports the first reason the config does not describe a model this package runs:
 // an unsupported model_type, hidden_act or position_embedding_type, a non-positive size,
-// heads that do not divide hidden_size, a pad id outside the tables, or num_labels != 1.
+// heads that do not divide hidden_size, a pad id outside the tables, architectures that name
+// neither kind (see Kind), or a reranker with num_labels != 1. A config that names no
+// architecture has its labels checked at load, once the keys tell the kind.
 func (c *Config) Validate() error {
 	bad := func(field, format string, a ...any) error {
 		return &ConfigError{Field: field, Reason: fmt.Sprintf(format, a...)}
@@ -175,16 +178,8 @@ func (c *Config) Validate() error {
 	if c.PadTokenID+1 >= c.MaxPositionEmbeddings {
 		return bad("max_position_embeddings", "%d leaves no position for a token (positions start at pad_token_id+1 = %d)", c.MaxPositionEmbeddings, c.PadTokenID+1)
 	}
-	if len(c.Architectures) > 0 && !slices.ContainsFunc(c.Architectures, isSequenceClassifier) {
-		return bad("architectures", "%q has no *ForSequenceClassification head (a cross-encoder reranker needs one)", c.Architectures)
+	if len(c.Architectures) > 0 && c.Kind() == KindUnknown {
+		return bad("architectures", "%q is neither a *ForSequenceClassification reranker nor an XLMRobertaModel embedder", c.Architectures)
 	}
-	if c.NumLabels != 1 {
-		return bad("id2label", "the model has %d labels; only single-logit rerankers (num_labels 1) are supported", c.NumLabels)
-	}
-	return nil
-}
-
-func isSequenceClassifier(a string) bool {
-	const suffix = "ForSequenceClassification"
-	return len(a) >= len(suffix) && a[len(a)-len(suffix):] == suffix
+	return c.checkLabels(c.Kind())
 }

@@ -32,3 +32,32 @@ func Example() {
 	// pair 0: logit 1.2739 score 0.7814
 	// pair 1: logit 1.3135 score 0.7881
 }
+
+// A tiny random bge-m3 (the project's m3-tiny golden kit: config.json XLMRobertaModel,
+// pytorch_model.bin, sparse_linear.pt, colbert_linear.pt) embeds a query and a passage and
+// scores them as FlagEmbedding's compute_score does. (Its random sparse head gives most tokens a
+// weight ≤ 0, which is dropped: this query keeps none.)
+func ExampleModel_Embed() {
+	m, err := xlmr.Load("../../shared/golden/m3-tiny", xlmr.LoadOptions{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer m.Close()
+	seqs := [][]int32{
+		{0, 4865, 83, 70, 10323, 111, 9942, 32, 2},                               // What is the capital of France?
+		{0, 7270, 83, 70, 10323, 136, 2684, 132573, 223, 26349, 111, 9942, 5, 2}, // Paris is the capital and most populous city of France.
+	}
+	out := make([]xlmr.Embedding, len(seqs)) // pass the same slice again to reuse its memory
+	if err := m.Embed(m.NewScratch(), seqs, xlmr.OutputAll, out, nil); err != nil {
+		fmt.Println(err)
+		return
+	}
+	q, p := &out[0], &out[1]
+	fmt.Printf("%v: dense %d dims, %d lexical weights, %d ColBERT vectors\n", m.Heads(), len(q.Dense), len(q.Sparse), len(q.ColBERT))
+	sc := xlmr.Score(q, p, xlmr.DefaultWeights())
+	fmt.Printf("dense %.4f sparse %.4f colbert %.4f combined %.4f\n", sc.Dense, sc.Sparse, sc.ColBERT, sc.Combined)
+	// Output:
+	// dense+sparse+colbert: dense 32 dims, 0 lexical weights, 8 ColBERT vectors
+	// dense 0.7856 sparse 0.0000 colbert 0.8859 combined 0.6686
+}

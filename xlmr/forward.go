@@ -16,6 +16,9 @@ var (
 	ErrEmptySequence = errors.New("xlmr: empty sequence")
 	ErrTooLong       = errors.New("xlmr: sequence longer than the model allows")
 	ErrBadTokenID    = errors.New("xlmr: token id outside the vocabulary")
+	// ErrKind is a call the model's kind has no head for: Forward on an embedder, Embed on a
+	// reranker, or an Embed output whose side file the model was loaded without.
+	ErrKind = errors.New("xlmr: the model has no such head")
 )
 
 // Hook receives named intermediates of sequence seq (its index in the batch):
@@ -23,7 +26,10 @@ var (
 //	"embeddings"          (T,H)        embedding output after LayerNorm (HF hidden_states[0])
 //	"layer.N"             (T,H)        output of encoder layer N = 0..L-1 (HF hidden_states[N+1])
 //	"attention.probs.N"   (heads,T,T)  attention probabilities of layer N (HF attentions[N])
-//	"logits"              (labels)     the classifier output
+//	"logits"              (labels)     the classifier output (Forward)
+//	"dense"               (H)          the dense embedding (Embed)
+//	"sparse"              (T)          relu(sparse_linear(h)) of every token (Embed)
+//	"colbert"             (T-1,H)      the normalised ColBERT vectors (Embed)
 //
 // data is only valid during the call. A nil hook costs nothing; with a hook set the attention
 // probabilities are computed by an extra explicit (T² memory) pass.
@@ -104,12 +110,37 @@ func grow[T any](buf []T, n int) []T {
 // writes one logit per sequence into logits (len(logits) >= len(seqs)). Every token is
 // attended to; ids are as the tokenizer produced them (<s> … </s></s> … </s>), token type 0.
 // hook may be nil. After the first call with a batch of a given size, Forward does not
-// allocate unless a hook is set.
+// allocate unless a hook is set. Only a Reranker has the classifier (ErrKind otherwise).
 func (m *Model) Forward(s *Scratch, seqs [][]int32, logits []float32, hook Hook) error {
-	n, err := m.check(seqs, logits)
+	if m.Kind != Reranker {
+		return fmt.Errorf("%w: Forward needs a reranker's classifier; this model is an %s (Embed)", ErrKind, m.Kind)
+	}
+	L, B := m.Config.NumLabels, len(seqs)
+	if B > 0 && len(logits) < B*L {
+		return fmt.Errorf("xlmr: logits holds %d values, the batch needs %d", len(logits), B*L)
+	}
+	n, err := m.check(seqs)
 	if err != nil {
 		return err
 	}
+	// Without a hook the classifier reads nothing but token 0 of the last layer's output.
+	t0 := m.encode(s, seqs, n, hook == nil, hook)
+	m.classify(s, logits[:B*L], B)
+	s.lap(t0, stageHead)
+	if hook != nil {
+		for i := range B {
+			hook(i, "logits", []int{L}, logits[i*L:(i+1)*L])
+		}
+	}
+	return nil
+}
+
+// encode runs the encoder over the packed batch: embeddings, then every layer. Afterwards
+// cls (B,H) holds each sequence's last hidden state at token 0, and, unless firstOnly, x
+// (N,H) holds every token's; q, k, v and ctx are free for the head. With firstOnly the last
+// layer computes keys and values for every token and the rest for token 0 only (each row's
+// result is the same either way). It returns the start time of the head for Timings.
+func (m *Model) encode(s *Scratch, seqs [][]int32, n int, firstOnly bool, hook Hook) time.Time {
 	cfg := &m.Config
 	H, I, B := cfg.HiddenSize, cfg.IntermediateSize, len(seqs)
 	s.x, s.q, s.k, s.v = grow(s.x, n*H), grow(s.q, n*H), grow(s.k, n*H), grow(s.v, n*H)
@@ -128,14 +159,11 @@ func (m *Model) Forward(s *Scratch, seqs [][]int32, logits []float32, hook Hook)
 	s.hookRows(hook, "embeddings", H)
 	t0 = s.lap(t0, stageEmbeddings)
 
-	// Without a hook nothing but token 0 of the last layer's output is read (by the
-	// classifier), so the last layer computes keys and values for every token and the rest
-	// for each sequence's first token only; each row's result is the same either way.
-	last := len(m.Layers) - 1
-	if hook != nil {
-		last = len(m.Layers)
+	full := len(m.Layers)
+	if firstOnly {
+		full--
 	}
-	for li := range last {
+	for li := range full {
 		t0 = m.encoderLayer(s, &m.Layers[li], li, n, hook, t0)
 		if hook != nil {
 			s.hookRows(hook, fmt.Sprintf("layer.%d", li), H)
@@ -144,29 +172,17 @@ func (m *Model) Forward(s *Scratch, seqs [][]int32, logits []float32, hook Hook)
 	for i := range B {
 		copy(s.cls[i*H:(i+1)*H], s.x[s.offs[i]*H:]) // cls[i] = x[first token of i]   (B,H)
 	}
-	if last < len(m.Layers) {
-		t0 = m.lastLayerFirstTokens(s, &m.Layers[last], n, B, t0)
+	if full < len(m.Layers) {
+		t0 = m.lastLayerFirstTokens(s, &m.Layers[full], n, B, t0)
 	}
-
-	m.classify(s, logits[:B*cfg.NumLabels], B)
-	s.lap(t0, stageHead)
-	if hook != nil {
-		L := cfg.NumLabels
-		for i := range B {
-			hook(i, "logits", []int{L}, logits[i*L:(i+1)*L])
-		}
-	}
-	return nil
+	return t0
 }
 
 // check validates a batch before any work: non-empty, no sequence longer than MaxTokens,
 // every id inside the vocabulary. It returns the total token count.
-func (m *Model) check(seqs [][]int32, logits []float32) (int, error) {
+func (m *Model) check(seqs [][]int32) (int, error) {
 	if len(seqs) == 0 {
 		return 0, ErrEmptyBatch
-	}
-	if len(logits) < len(seqs)*m.Config.NumLabels {
-		return 0, fmt.Errorf("xlmr: logits holds %d values, the batch needs %d", len(logits), len(seqs)*m.Config.NumLabels)
 	}
 	n, maxT, vocab := 0, m.MaxTokens(), int32(m.Config.VocabSize)
 	for i, seq := range seqs {
@@ -302,15 +318,6 @@ func (m *Model) attention(s *Scratch, ctx []float32, li int, hook Hook) {
 	}
 }
 
-// classify computes logits (B,labels) = out_proj(tanh(dense(cls))) from cls (B,H), the
-// last layer's output at token 0 of each sequence.
-func (m *Model) classify(s *Scratch, logits []float32, b int) {
-	H, c := m.Config.HiddenSize, &m.Classifier
-	c.Dense.Forward(s.cls2, s.cls, b)    // cls2 = cls·Wdᵀ + bd   (B,H)
-	nn.Tanh(s.cls2[:b*H], s.cls2)        // cls2 = tanh(cls2)     (B,H)
-	c.OutProj.Forward(logits, s.cls2, b) // logits = cls2·Wpᵀ + bp (B,labels)
-}
-
 // hookRows hands every sequence's rows of x to the hook under name.
 func (s *Scratch) hookRows(hook Hook, name string, H int) {
 	if hook == nil {
@@ -358,6 +365,3 @@ func (s *Scratch) lap(t0 time.Time, st stage) time.Time {
 	}
 	return now
 }
-
-// Sigmoid is the logistic function 1/(1+e^-x): the CrossEncoder score of a single logit.
-func Sigmoid(x float32) float32 { return float32(1 / (1 + math.Exp(-float64(x)))) }

@@ -1,12 +1,15 @@
 package xlmr
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/gorerank/gorerank/nn"
 	"github.com/gorerank/gorerank/tensor"
@@ -14,21 +17,28 @@ import (
 	"github.com/x448/float16"
 )
 
-// Model is a loaded XLMRobertaForSequenceClassification. Its weight fields mirror the
-// checkpoint keys (H hidden_size, I intermediate_size, V vocab_size, P max_position_embeddings,
-// Y type_vocab_size). It is read-only after Load and safe for concurrent use; each goroutine
-// brings its own Scratch.
+// Model is a loaded XLM-RoBERTa of either kind: a reranker (XLMRobertaForSequenceClassification,
+// Forward) or an embedder (XLMRobertaModel with bge-m3's heads, Embed). Its weight fields
+// mirror the checkpoint keys of Keys (H hidden_size, I intermediate_size, V vocab_size,
+// P max_position_embeddings, Y type_vocab_size). It is read-only after Load and safe for
+// concurrent use; each goroutine brings its own Scratch.
 type Model struct {
 	Config     Config
-	Embeddings Embeddings // roberta.embeddings
-	Layers     []Layer    // roberta.encoder.layer.N
-	Classifier Classifier // classifier
+	Kind       Kind       // Reranker or Embedder
+	Keys       *Keys      // the key table the model was loaded by
+	Embeddings Embeddings // [roberta.]embeddings
+	Layers     []Layer    // [roberta.]encoder.layer.N
+	Classifier Classifier // classifier: Reranker only
+	Sparse     *nn.Linear // sparse_linear   W (1,H), b (1): Embedder with that side file, else nil
+	ColBERT    *nn.Linear // colbert_linear  W (H,H), b (H): Embedder with that side file, else nil
 	Report     LoadReport
 
-	ckpt *weights.Checkpoint // keeps the memory map alive
+	ckpt     *weights.Checkpoint   // keeps the memory map alive
+	side     []*weights.Checkpoint // the side files' maps
+	specials [4]int32              // ids the sparse head drops: bos, eos, pad, unk
 }
 
-// Embeddings is roberta.embeddings.
+// Embeddings is [roberta.]embeddings.
 type Embeddings struct {
 	WordEmbeddings []float32 // word_embeddings.weight        (V,H), F32 checkpoints
 	// WordEmbeddings16 is word_embeddings.weight (V,H) as the F16 or BF16 bits of a
@@ -48,7 +58,7 @@ type Norm struct {
 	Bias   []float32 // .bias   (H)
 }
 
-// Layer is roberta.encoder.layer.N.
+// Layer is [roberta.]encoder.layer.N.
 type Layer struct {
 	Attention struct {
 		Self struct {
@@ -86,33 +96,44 @@ type LoadOptions struct {
 	// Precision is how the linear-layer weights are kept (everything else is float32):
 	//   nn.F32 (default): every weight is float32. F32 checkpoints are used in place from the
 	//     memory map; F16/BF16 checkpoints are widened exactly at load (2× their file size).
-	//   nn.F16, nn.BF16, nn.BF16Compute: linear weights stay 16-bit (half the memory). A
-	//     checkpoint already in that format is used in place; otherwise each value is rounded
-	//     to nearest even at load. Embeddings, biases and LayerNorms are float32 either way.
+	//   nn.F16, nn.BF16, nn.BF16Compute: linear weights (heads included) stay 16-bit (half
+	//     the memory). A checkpoint already in that format is used in place; otherwise each
+	//     value is rounded to nearest even at load. Embeddings, biases and LayerNorms are
+	//     float32 either way.
 	//   nn.Int8: the encoder's linear layers (attention query/key/value/output, intermediate,
 	//     output) hold int8 weights with one float32 scale per output row and multiply int8
 	//     activations quantized per token row (tensor.MatMulNTInt8). An int8 checkpoint (see
 	//     QuantizeCheckpoint: <linear>.weight I8 and <linear>.weight_scale F32) is used in place;
 	//     F32/F16/BF16 weights are quantized at load (tensor.QuantizeInt8, the same bits as
-	//     QuantizeCheckpoint writes). Embeddings, LayerNorms, attention and the classifier
-	//     stay float32.
+	//     QuantizeCheckpoint writes). Embeddings, LayerNorms, attention and the heads (the
+	//     classifier, sparse_linear, colbert_linear) stay float32: the key table's Int8 mark.
 	Precision nn.Precision
 
 	// Logger, when set, receives load diagnostics (unused tensors, dtype conversions).
 	Logger *slog.Logger
+
+	// UnkTokenID is the tokenizer's <unk> id, which an embedder's sparse head drops together
+	// with config.json's bos, eos and pad ids (config.json does not state it). 0 selects 3,
+	// XLM-R's (where 0 is <s>, never <unk>).
+	UnkTokenID int32
 }
 
 // LoadReport says what Load found besides the model.
 type LoadReport struct {
-	Files     []string // the safetensors files read
+	Files     []string // the checkpoint files read (side files included)
 	DType     string   // dtype of the checkpoint's linear weights ("F32", "F16", "BF16", "I8", or "mixed")
-	Unused    []string // tensors present in the checkpoint that the model does not use, sorted
+	Unused    []string // tensors present in the checkpoint that the key table does not know, sorted ("file:key" in a side file)
+	Skipped   []string // tensors the key table knows and the model does not need (bge-m3's pooler), sorted
 	Converted int      // tensors converted (widened or rounded) at load rather than used in place
 }
 
-// Load reads dir/config.json and the folder's safetensors weights. Every tensor the model
-// needs is checked for presence, dtype and shape against the config; the first problems are
-// returned as one error naming the keys. Close the model to release the memory map.
+// Load reads dir/config.json and the folder's weights (weights.OpenCheckpoint: safetensors,
+// else pytorch_model.bin). The kind comes from config.json (Config.Kind) or the keys, the key
+// table from the kind and the keys' prefix (Keys). An embedder also reads the side files
+// sparse_linear and colbert_linear (.safetensors, else .pt) when they are in dir; without them
+// it is a plain CLS-pooling embedder (dense output only). Every tensor the model needs is
+// checked for presence, dtype and shape against the config; the first problems are returned
+// as one error naming the keys. Close the model to release the memory maps.
 func Load(dir string, o LoadOptions) (*Model, error) {
 	cfg, err := LoadConfig(filepath.Join(dir, "config.json"))
 	if err != nil {
@@ -122,38 +143,44 @@ func Load(dir string, o LoadOptions) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := fromCheckpoint(cfg, ck, o)
+	m, err := fromCheckpoint(cfg, ck, dir, o)
 	if err != nil {
 		ck.Close()
 		return nil, err
 	}
-	m.Report.Files = files
+	m.Report.Files = append(files, m.Report.Files...)
 	if o.Logger != nil {
 		if len(m.Report.Unused) > 0 {
 			o.Logger.Warn("xlmr: checkpoint tensors not used by the model", "count", len(m.Report.Unused), "names", m.Report.Unused)
 		}
-		o.Logger.Debug("xlmr: model loaded", "files", files, "dtype", m.Report.DType, "converted", m.Report.Converted, "precision", o.Precision)
+		if len(m.Report.Skipped) > 0 {
+			o.Logger.Debug("xlmr: checkpoint tensors known and not needed", "names", m.Report.Skipped)
+		}
+		o.Logger.Debug("xlmr: model loaded", "kind", m.Kind, "files", m.Report.Files, "dtype", m.Report.DType, "converted", m.Report.Converted, "precision", o.Precision)
 	}
 	return m, nil
 }
 
 // FromCheckpoint builds a model from an already open checkpoint and a validated config. The
-// model uses the checkpoint's memory; closing the model closes the checkpoint.
+// model uses the checkpoint's memory; closing the model closes the checkpoint. An embedder
+// built this way has no side files: dense output only.
 func FromCheckpoint(cfg Config, ck *weights.Checkpoint, o LoadOptions) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return fromCheckpoint(cfg, ck, o)
+	return fromCheckpoint(cfg, ck, "", o)
 }
 
-// Close releases the checkpoint's memory map. The model must not be used afterwards.
+// Close releases the checkpoints' memory maps. The model must not be used afterwards.
 func (m *Model) Close() error {
-	if m.ckpt == nil {
-		return nil
+	var errs []error
+	for _, ck := range append(m.side, m.ckpt) {
+		if ck != nil {
+			errs = append(errs, ck.Close())
+		}
 	}
-	err := m.ckpt.Close()
-	m.ckpt = nil
-	return err
+	m.ckpt, m.side = nil, nil
+	return errors.Join(errs...)
 }
 
 // MaxTokens is the longest sequence (special tokens included) the position table allows:
@@ -186,6 +213,7 @@ func openWeights(dir, file string) (*weights.Checkpoint, []string, error) {
 // it used and the first problems it met.
 type loader struct {
 	ck        *weights.Checkpoint
+	where     string // "" for the main checkpoint, "FILE:" for a side file (in error messages)
 	prec      nn.Precision
 	used      map[string]bool
 	errs      []error
@@ -207,23 +235,23 @@ func (l *loader) tensor(key string, shape ...int) *weights.Tensor {
 	t, err := l.ck.Tensor(key)
 	if err != nil {
 		if errors.Is(err, weights.ErrNotFound) {
-			l.fail(fmt.Errorf("xlmr: tensor %q is missing from the checkpoint: %w", key, weights.ErrNotFound))
+			l.fail(fmt.Errorf("xlmr: tensor %q is missing from the checkpoint: %w", l.where+key, weights.ErrNotFound))
 		} else {
-			l.fail(fmt.Errorf("xlmr: tensor %q: %w", key, err))
+			l.fail(fmt.Errorf("xlmr: tensor %q: %w", l.where+key, err))
 		}
 		return nil
 	}
 	if !slices.Equal(t.Shape, shape) {
-		l.fail(fmt.Errorf("xlmr: tensor %q has shape %v, config.json implies %v", key, t.Shape, shape))
+		l.fail(fmt.Errorf("xlmr: tensor %q has shape %v, config.json implies %v", l.where+key, t.Shape, shape))
 		return nil
 	}
 	switch t.DType {
 	case weights.F32, weights.F16, weights.BF16:
 	case weights.I8:
-		l.fail(fmt.Errorf("xlmr: tensor %q has dtype I8: an int8 checkpoint loads only with precision Int8 (--dtype int8), and only for the encoder's linear weights", key))
+		l.fail(fmt.Errorf("xlmr: tensor %q has dtype I8: an int8 checkpoint loads only with precision Int8 (--dtype int8), and only for the encoder's linear weights", l.where+key))
 		return nil
 	default:
-		l.fail(fmt.Errorf("xlmr: tensor %q has dtype %s; only F32, F16 and BF16 are supported", key, t.DType))
+		l.fail(fmt.Errorf("xlmr: tensor %q has dtype %s; only F32, F16 and BF16 are supported", l.where+key, t.DType))
 		return nil
 	}
 	return t
@@ -233,10 +261,9 @@ func (l *loader) tensor(key string, shape ...int) *weights.Tensor {
 // with <linear>.weight_scale (out) F32, W[j,:] ≈ weight_scale[j]·weight[j,:].
 const ScaleSuffix = "_scale"
 
-// int8Weight returns prefix.weight as int8 rows and their scales: in place from an I8 tensor
-// and its F32 prefix.weight_scale, or quantized from F32/F16/BF16 (quantizeRows).
-func (l *loader) int8Weight(prefix string, out, in int) ([]int8, []float32) {
-	key := prefix + ".weight"
+// int8Weight returns the weight key as int8 rows and their scales: in place from an I8 tensor
+// and its F32 key+ScaleSuffix, or quantized from F32/F16/BF16 (quantizeRows).
+func (l *loader) int8Weight(key string, out, in int) ([]int8, []float32) {
 	t, err := l.ck.Tensor(key)
 	if err != nil || t.DType != weights.I8 {
 		t = l.tensor(key, out, in)
@@ -246,7 +273,7 @@ func (l *loader) int8Weight(prefix string, out, in int) ([]int8, []float32) {
 		l.dtypes[t.DType] = true
 		q, s, err := quantizeRows(t, out, in)
 		if err != nil {
-			l.fail(fmt.Errorf("xlmr: tensor %q: %w", key, err))
+			l.fail(fmt.Errorf("xlmr: tensor %q: %w", l.where+key, err))
 			return nil, nil
 		}
 		l.converted++
@@ -256,16 +283,16 @@ func (l *loader) int8Weight(prefix string, out, in int) ([]int8, []float32) {
 	l.used[key] = true
 	l.dtypes[weights.I8] = true
 	if !slices.Equal(t.Shape, []int{out, in}) {
-		l.fail(fmt.Errorf("xlmr: tensor %q has shape %v, config.json implies %v", key, t.Shape, []int{out, in}))
+		l.fail(fmt.Errorf("xlmr: tensor %q has shape %v, config.json implies %v", l.where+key, t.Shape, []int{out, in}))
 		return nil, nil
 	}
 	q, err := t.Int8()
 	if err != nil {
-		l.fail(fmt.Errorf("xlmr: tensor %q: %w", key, err))
+		l.fail(fmt.Errorf("xlmr: tensor %q: %w", l.where+key, err))
 		return nil, nil
 	}
 	if slices.Contains(q, -128) {
-		l.fail(fmt.Errorf("xlmr: tensor %q holds -128: int8 weights must lie in [-127,127]", key))
+		l.fail(fmt.Errorf("xlmr: tensor %q holds -128: int8 weights must lie in [-127,127]", l.where+key))
 		return nil, nil
 	}
 	if !t.Aligned() {
@@ -281,17 +308,17 @@ func (l *loader) int8Weight(prefix string, out, in int) ([]int8, []float32) {
 		return nil, nil
 	}
 	if st.DType != weights.F32 {
-		l.fail(fmt.Errorf("xlmr: tensor %q has dtype %s, want F32", skey, st.DType))
+		l.fail(fmt.Errorf("xlmr: tensor %q has dtype %s, want F32", l.where+skey, st.DType))
 		return nil, nil
 	}
 	s, err := st.Float32()
 	if err != nil {
-		l.fail(fmt.Errorf("xlmr: tensor %q: %w", skey, err))
+		l.fail(fmt.Errorf("xlmr: tensor %q: %w", l.where+skey, err))
 		return nil, nil
 	}
 	for j, v := range s {
 		if !(v >= 0 && v <= math.MaxFloat32) {
-			l.fail(fmt.Errorf("xlmr: tensor %q: scale %d is %v, want finite and non-negative", skey, j, v))
+			l.fail(fmt.Errorf("xlmr: tensor %q: scale %d is %v, want finite and non-negative", l.where+skey, j, v))
 			return nil, nil
 		}
 	}
@@ -337,7 +364,7 @@ func (l *loader) f32(key string, shape ...int) []float32 {
 	}
 	v, err := t.Float32()
 	if err != nil {
-		l.fail(fmt.Errorf("xlmr: tensor %q: %w", key, err))
+		l.fail(fmt.Errorf("xlmr: tensor %q: %w", l.where+key, err))
 		return nil
 	}
 	if t.DType != weights.F32 {
@@ -347,13 +374,23 @@ func (l *loader) f32(key string, shape ...int) []float32 {
 	return v
 }
 
-// linear builds prefix.weight (out,in) and prefix.bias (out) into an nn.Linear of the
-// requested precision.
-func (l *loader) linear(prefix string, out, in int) *nn.Linear {
-	b := l.f32(prefix+".bias", out)
-	key := prefix + ".weight"
-	if l.prec == nn.Int8 {
-		q, s := l.int8Weight(prefix, out, in)
+// linear builds module m's weight (out,in) and bias (out) into an nn.Linear of the requested
+// precision. This is where the table's Int8 mark takes effect: at precision nn.Int8 only the
+// marked linears (the encoder's) are int8, the others (heads) stay float32, and only the
+// marked ones count towards Report.DType.
+func (l *loader) linear(m Module) *nn.Linear {
+	prec := l.prec
+	if !m.Int8 {
+		defer func(d map[weights.DType]bool) { l.dtypes = d }(l.dtypes)
+		l.dtypes = map[weights.DType]bool{}
+		if prec == nn.Int8 {
+			prec = nn.F32
+		}
+	}
+	key, out, in := m.Weight(), m.Out, m.In
+	b := l.f32(m.Bias(), out)
+	if prec == nn.Int8 {
+		q, s := l.int8Weight(key, out, in)
 		if q == nil || b == nil {
 			return nil
 		}
@@ -363,7 +400,7 @@ func (l *loader) linear(prefix string, out, in int) *nn.Linear {
 		l.tensor(key, out, in) // reports the dtype
 		return nil
 	}
-	if l.prec == nn.F32 {
+	if prec == nn.F32 {
 		w := l.f32(key, out, in)
 		t, _ := l.ck.Tensor(key)
 		if t != nil {
@@ -387,19 +424,19 @@ func (l *loader) linear(prefix string, out, in int) *nn.Linear {
 		return nil
 	}
 	l.dtypes[t.DType] = true
-	w16, err := l.half(t)
+	w16, err := l.half(t, prec)
 	if err != nil {
-		l.fail(fmt.Errorf("xlmr: tensor %q: %w", key, err))
+		l.fail(fmt.Errorf("xlmr: tensor %q: %w", l.where+key, err))
 		return nil
 	}
-	return nn.NewLinearHalf(w16, b, out, in, l.prec)
+	return nn.NewLinearHalf(w16, b, out, in, prec)
 }
 
-// half returns t's values as the 16-bit format of l.prec: the mapped bits themselves when
-// the checkpoint already stores that format, otherwise rounded from float32.
-func (l *loader) half(t *weights.Tensor) ([]uint16, error) {
+// half returns t's values as the 16-bit format of precision prec: the mapped bits themselves
+// when the checkpoint already stores that format, otherwise rounded from float32.
+func (l *loader) half(t *weights.Tensor, prec nn.Precision) ([]uint16, error) {
 	want := weights.BF16
-	if l.prec == nn.F16 {
+	if prec == nn.F16 {
 		want = weights.F16
 	}
 	if t.DType == want {
@@ -422,17 +459,17 @@ func (l *loader) half(t *weights.Tensor) ([]uint16, error) {
 	return out, nil
 }
 
-// wordEmbeddings loads roberta.embeddings.word_embeddings.weight: F16/BF16 bits in place,
-// anything else as float32.
-func (l *loader) wordEmbeddings(e *Embeddings, vocab, h int) {
-	const key = "roberta.embeddings.word_embeddings.weight"
+// wordEmbeddings loads the word-embedding table m: F16/BF16 bits in place, anything else as
+// float32.
+func (l *loader) wordEmbeddings(e *Embeddings, m Module) {
+	key := m.Weight()
 	if t, _ := l.ck.Tensor(key); t != nil && (t.DType == weights.F16 || t.DType == weights.BF16) {
-		if t = l.tensor(key, vocab, h); t == nil {
+		if t = l.tensor(key, m.Out, m.In); t == nil {
 			return
 		}
 		bits, err := t.Uint16()
 		if err != nil {
-			l.fail(fmt.Errorf("xlmr: tensor %q: %w", key, err))
+			l.fail(fmt.Errorf("xlmr: tensor %q: %w", l.where+key, err))
 			return
 		}
 		e.WordEmbeddings16, e.WordEmbeddings16Format = bits, nn.BF16
@@ -441,56 +478,110 @@ func (l *loader) wordEmbeddings(e *Embeddings, vocab, h int) {
 		}
 		return
 	}
-	e.WordEmbeddings = l.f32(key, vocab, h)
+	e.WordEmbeddings = l.f32(key, m.Out, m.In)
 }
 
-func fromCheckpoint(cfg Config, ck *weights.Checkpoint, o LoadOptions) (*Model, error) {
+// table reads an embedding table (m.Out, m.In) as float32.
+func (l *loader) table(m Module) []float32 { return l.f32(m.Weight(), m.Out, m.In) }
+
+// norm reads a LayerNorm's weight and bias (m.Out).
+func (l *loader) norm(m Module) Norm {
+	return Norm{Weight: l.f32(m.Weight(), m.Out), Bias: l.f32(m.Bias(), m.Out)}
+}
+
+// newLoader returns a loader of ck at precision prec; where labels a side file's keys.
+func newLoader(ck *weights.Checkpoint, where string, prec nn.Precision) *loader {
+	return &loader{ck: ck, where: where, prec: prec, used: map[string]bool{}, dtypes: map[weights.DType]bool{}}
+}
+
+// unused lists ck's tensors the loader did not read, minus those the table knows as unused.
+func (l *loader) unused(known map[string]bool) (unused, skipped []string) {
+	for _, name := range l.ck.Names() {
+		switch {
+		case known[name]:
+			skipped = append(skipped, l.where+name)
+		case !l.used[name]:
+			unused = append(unused, l.where+name)
+		}
+	}
+	return unused, skipped
+}
+
+// fromCheckpoint builds the model of cfg from the main checkpoint ck, and, for an embedder
+// loaded from a folder (dir != ""), from the side files there.
+func fromCheckpoint(cfg Config, ck *weights.Checkpoint, dir string, o LoadOptions) (*Model, error) {
 	switch o.Precision {
 	case nn.F32, nn.F16, nn.BF16, nn.BF16Compute, nn.Int8:
 	default:
 		return nil, fmt.Errorf("xlmr: unknown precision %d", o.Precision)
 	}
-	l := &loader{ck: ck, prec: o.Precision, used: map[string]bool{}, dtypes: map[weights.DType]bool{}}
-	H, I := cfg.HiddenSize, cfg.IntermediateSize
-	m := &Model{Config: cfg, ckpt: ck}
+	keys, err := keysFor(cfg, ck.Names())
+	if err != nil {
+		return nil, err
+	}
+	l := newLoader(ck, "", o.Precision)
+	m := &Model{Config: cfg, Kind: keys.Kind, Keys: keys, ckpt: ck}
+	unk := o.UnkTokenID
+	if unk == 0 {
+		unk = 3
+	}
+	m.specials = [4]int32{int32(cfg.BosTokenID), int32(cfg.EosTokenID), int32(cfg.PadTokenID), unk}
 
-	e := &m.Embeddings
-	l.wordEmbeddings(e, cfg.VocabSize, H)
-	e.PositionEmbeddings = l.f32("roberta.embeddings.position_embeddings.weight", cfg.MaxPositionEmbeddings, H)
-	e.TokenTypeEmbeddings = l.f32("roberta.embeddings.token_type_embeddings.weight", cfg.TypeVocabSize, H)
-	e.LayerNorm = l.norm("roberta.embeddings.LayerNorm", H)
+	e, k := &m.Embeddings, &keys.Embeddings
+	l.wordEmbeddings(e, k.Word)
+	e.PositionEmbeddings = l.table(k.Position)
+	e.TokenTypeEmbeddings = l.table(k.TokenType)
+	e.LayerNorm = l.norm(k.LayerNorm)
 
-	m.Layers = make([]Layer, cfg.NumHiddenLayers)
-	for i := range m.Layers {
-		p := fmt.Sprintf("roberta.encoder.layer.%d.", i)
+	m.Layers = make([]Layer, len(keys.Layers))
+	for i, k := range keys.Layers {
 		y := &m.Layers[i]
-		y.Attention.Self.Query = l.linear(p+"attention.self.query", H, H)
-		y.Attention.Self.Key = l.linear(p+"attention.self.key", H, H)
-		y.Attention.Self.Value = l.linear(p+"attention.self.value", H, H)
-		y.Attention.Output.Dense = l.linear(p+"attention.output.dense", H, H)
-		y.Attention.Output.LayerNorm = l.norm(p+"attention.output.LayerNorm", H)
-		y.Intermediate.Dense = l.linear(p+"intermediate.dense", I, H)
-		y.Output.Dense = l.linear(p+"output.dense", H, I)
-		y.Output.LayerNorm = l.norm(p+"output.LayerNorm", H)
+		y.Attention.Self.Query = l.linear(k.Query)
+		y.Attention.Self.Key = l.linear(k.Key)
+		y.Attention.Self.Value = l.linear(k.Value)
+		y.Attention.Output.Dense = l.linear(k.AttentionOutput)
+		y.Attention.Output.LayerNorm = l.norm(k.AttentionNorm)
+		y.Intermediate.Dense = l.linear(k.Intermediate)
+		y.Output.Dense = l.linear(k.Output)
+		y.Output.LayerNorm = l.norm(k.OutputNorm)
 	}
-
 	encoderDTypes := l.dtypes
-	if l.prec == nn.Int8 { // the classifier head stays float32 (one token per pair: no gain)
-		l.prec = nn.F32
-		l.dtypes = map[weights.DType]bool{}
-	}
-	m.Classifier.Dense = l.linear("classifier.dense", H, H)
-	m.Classifier.OutProj = l.linear("classifier.out_proj", cfg.NumLabels, H)
 
-	if len(l.errs) > 0 {
-		return nil, errors.Join(l.errs...)
+	if keys.Kind == Reranker {
+		m.Classifier.Dense = l.linear(keys.Classifier.Dense)
+		m.Classifier.OutProj = l.linear(keys.Classifier.OutProj)
 	}
-	for _, name := range ck.Names() {
-		if !l.used[name] {
-			m.Report.Unused = append(m.Report.Unused, name)
+	errs := l.errs
+	known := map[string]bool{}
+	for _, mod := range keys.Modules() {
+		if mod.Unused {
+			known[mod.Weight()], known[mod.Bias()] = true, true
 		}
 	}
+	m.Report.Unused, m.Report.Skipped = l.unused(known)
 	m.Report.Converted = l.converted
+
+	if keys.Kind == Embedder && dir != "" {
+		if err := checkPooling(dir); err != nil {
+			errs = append(errs, err)
+		}
+		for _, h := range []struct {
+			mod Module
+			dst **nn.Linear
+		}{{keys.Sparse, &m.Sparse}, {keys.ColBERT, &m.ColBERT}} {
+			*h.dst, err = m.loadSide(dir, h.mod, o.Precision)
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		m.ckpt = nil // the caller closes ck
+		m.Close()
+		return nil, errors.Join(errs...)
+	}
+	slices.Sort(m.Report.Unused)
+	slices.Sort(m.Report.Skipped)
 	m.Report.DType = "mixed"
 	if len(encoderDTypes) == 1 {
 		for d := range encoderDTypes {
@@ -500,7 +591,65 @@ func fromCheckpoint(cfg Config, ck *weights.Checkpoint, o LoadOptions) (*Model, 
 	return m, nil
 }
 
-// norm reads prefix.weight and prefix.bias (n).
-func (l *loader) norm(prefix string, n int) Norm {
-	return Norm{Weight: l.f32(prefix+".weight", n), Bias: l.f32(prefix+".bias", n)}
+// sidePath is the side file base in dir: base.safetensors, else base.pt; "" when neither is
+// there.
+func sidePath(dir, base string) string {
+	for _, ext := range sideFileExts {
+		p := filepath.Join(dir, base+ext)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// loadSide loads the linear of side-file module mod from dir: nil, nil when the file is not
+// there. The file is kept open by m (its F32 weights are used in place).
+func (m *Model) loadSide(dir string, mod Module, prec nn.Precision) (*nn.Linear, error) {
+	path := sidePath(dir, mod.File)
+	if path == "" {
+		return nil, nil
+	}
+	ck, err := weights.OpenFiles(path)
+	if err != nil {
+		return nil, fmt.Errorf("xlmr: opening %s: %w", path, err)
+	}
+	m.side = append(m.side, ck)
+	l := newLoader(ck, filepath.Base(path)+":", prec)
+	lin := l.linear(mod)
+	if len(l.errs) > 0 {
+		return nil, errors.Join(l.errs...)
+	}
+	unused, _ := l.unused(nil)
+	m.Report.Unused = append(m.Report.Unused, unused...)
+	m.Report.Converted += l.converted
+	m.Report.Files = append(m.Report.Files, path)
+	return lin, nil
+}
+
+// checkPooling refuses an embedder whose sentence-transformers pooling config
+// (dir/1_Pooling/config.json, when present) asks for anything but the first token: the dense
+// head is CLS pooling, as bge-m3's.
+func checkPooling(dir string) error {
+	path := filepath.Join(dir, "1_Pooling", "config.json")
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("xlmr: %w", err)
+	}
+	var p map[string]any
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return &ConfigError{Path: path, Reason: "invalid JSON: " + err.Error()}
+	}
+	for k, v := range p {
+		on, _ := v.(bool)
+		if strings.HasPrefix(k, "pooling_mode_") && on && k != "pooling_mode_cls_token" {
+			return &ConfigError{Path: path, Field: k, Reason: "only CLS pooling (pooling_mode_cls_token) is supported"}
+		}
+	}
+	if on, _ := p["pooling_mode_cls_token"].(bool); !on {
+		return &ConfigError{Path: path, Field: "pooling_mode_cls_token", Reason: "must be true: the dense output is the first token's state (CLS pooling)"}
+	}
+	return nil
 }

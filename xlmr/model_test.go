@@ -155,7 +155,7 @@ func TestParseConfig(t *testing.T) {
 		{"id2label", map[string]string{"0": "a", "1": "b"}, "2 labels; only single-logit rerankers"},
 		{"id2label", map[string]string{"1": "a"}, `id2label: keys must be "0"..`},
 		{"id2label", nil, "2 labels"},
-		{"architectures", []string{"XLMRobertaModel"}, "ForSequenceClassification"},
+		{"architectures", []string{"XLMRobertaForMaskedLM"}, "neither a *ForSequenceClassification reranker nor an XLMRobertaModel embedder"},
 		{"hidden_size", "8", "invalid JSON"},
 	} {
 		cfg := smallConfig()
@@ -537,7 +537,7 @@ func FuzzParseConfig(f *testing.F) {
 		if err := c.Validate(); err != nil {
 			t.Fatalf("ParseConfig accepted a config Validate rejects: %v", err)
 		}
-		if c.HiddenSize%c.NumAttentionHeads != 0 || c.NumLabels != 1 || c.MaxPositionEmbeddings <= c.PadTokenID+1 {
+		if c.HiddenSize%c.NumAttentionHeads != 0 || (c.Kind() == Reranker && c.NumLabels != 1) || c.MaxPositionEmbeddings <= c.PadTokenID+1 {
 			t.Fatalf("invalid config accepted: %+v", c)
 		}
 	})

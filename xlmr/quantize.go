@@ -13,38 +13,15 @@ import (
 	"github.com/gorerank/gorerank/weights"
 )
 
-// Int8Linears lists the checkpoint prefixes of the linear layers that precision nn.Int8 keeps
-// in int8, with their (out, in) shapes: per layer attention.self.query/key/value,
-// attention.output.dense, intermediate.dense and output.dense. The embeddings, LayerNorms and
-// the classifier head stay in floating point.
-func Int8Linears(cfg Config) []Int8Linear {
-	H, I := cfg.HiddenSize, cfg.IntermediateSize
-	var ls []Int8Linear
-	for i := range cfg.NumHiddenLayers {
-		p := fmt.Sprintf("roberta.encoder.layer.%d.", i)
-		ls = append(ls,
-			Int8Linear{p + "attention.self.query", H, H},
-			Int8Linear{p + "attention.self.key", H, H},
-			Int8Linear{p + "attention.self.value", H, H},
-			Int8Linear{p + "attention.output.dense", H, H},
-			Int8Linear{p + "intermediate.dense", I, H},
-			Int8Linear{p + "output.dense", H, I})
-	}
-	return ls
-}
-
-// Int8Linear is one int8 linear layer of Int8Linears.
-type Int8Linear struct {
-	Prefix  string
-	Out, In int
-}
-
-// QuantizeCheckpoint writes an int8 copy of the model in dir to out (created if missing):
-// out/model.safetensors, in which every Int8Linears weight <prefix>.weight (out,in) becomes
-// I8 plus <prefix>.weight_scale (out) F32 (per-row symmetric, tensor.QuantizeInt8: the same
-// bits as Load with precision nn.Int8 computes from the original), every other tensor is
-// copied unchanged, in the original order; and copies of config.json and, when present,
-// tokenizer.json, tokenizer_config.json, special_tokens_map.json and sentencepiece.bpe.model.
+// QuantizeCheckpoint writes an int8 copy of the model in dir (either kind) to out (created if
+// missing): out/model.safetensors, in which the weight (out,in) of every linear the key table
+// marks Int8 (Module.Int8: the encoder's attention query/key/value/output, intermediate and
+// output) becomes I8 plus <weight>_scale (out) F32 (per-row symmetric, tensor.QuantizeInt8:
+// the same bits as Load with precision nn.Int8 computes from the original), every other tensor
+// is copied unchanged, in the original order; copies of the embedder's side files
+// (sparse_linear, colbert_linear), which stay float32; and copies of config.json and, when
+// present, tokenizer.json, tokenizer_config.json, special_tokens_map.json,
+// sentencepiece.bpe.model and 1_Pooling/config.json.
 // Load(out, LoadOptions{Precision: nn.Int8}) then uses the int8 weights in place. It refuses to
 // overwrite an existing out/model.safetensors or to read an int8 checkpoint.
 func QuantizeCheckpoint(dir, out string) error {
@@ -61,9 +38,15 @@ func QuantizeCheckpoint(dir, out string) error {
 		return err
 	}
 	defer ck.Close()
-	quant := map[string]Int8Linear{}
-	for _, l := range Int8Linears(cfg) {
-		quant[l.Prefix+".weight"] = l
+	keys, err := keysFor(cfg, ck.Names())
+	if err != nil {
+		return err
+	}
+	quant := map[string]Module{}
+	for _, m := range keys.Modules() {
+		if m.Int8 {
+			quant[m.Weight()] = m
+		}
 	}
 	var ts []weights.Tensor
 	var errs []error
@@ -113,7 +96,19 @@ func QuantizeCheckpoint(dir, out string) error {
 	if err := weights.WriteFile(dst, ts, md); err != nil {
 		return fmt.Errorf("xlmr: quantize: %w", err)
 	}
-	for _, f := range []string{"config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "sentencepiece.bpe.model"} {
+	files := []string{"config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "sentencepiece.bpe.model"}
+	for _, base := range keys.Files() {
+		if p := sidePath(dir, base); p != "" {
+			files = append(files, filepath.Base(p))
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "1_Pooling", "config.json")); err == nil {
+		if err := os.MkdirAll(filepath.Join(out, "1_Pooling"), 0o755); err != nil {
+			return fmt.Errorf("xlmr: quantize: %w", err)
+		}
+		files = append(files, filepath.Join("1_Pooling", "config.json"))
+	}
+	for _, f := range files {
 		if err := copyIfPresent(filepath.Join(out, f), filepath.Join(dir, f)); err != nil {
 			return fmt.Errorf("xlmr: quantize: %w", err)
 		}
