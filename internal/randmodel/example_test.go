@@ -7,6 +7,7 @@ import (
 
 	"github.com/gorerank/gorerank/internal/randmodel"
 	"github.com/gorerank/gorerank/weights"
+	"github.com/gorerank/gorerank/xlmr"
 )
 
 func Example() {
@@ -39,4 +40,35 @@ func Example() {
 	// Output:
 	// 41 tensors, 2265 parameters, 4530 bytes of data
 	// BF16 [16 8]
+}
+
+// A random bge-m3-shaped embedder folder, loaded and run by package xlmr.
+func ExampleWriteDir() {
+	dir, _ := os.MkdirTemp("", "randmodel")
+	defer os.RemoveAll(dir)
+	st, err := randmodel.WriteDir(dir, []byte(`{"architectures": ["XLMRobertaModel"],
+		"model_type": "xlm-roberta", "vocab_size": 100, "hidden_size": 8, "num_hidden_layers": 1,
+		"num_attention_heads": 2, "intermediate_size": 16, "max_position_embeddings": 20,
+		"type_vocab_size": 1, "layer_norm_eps": 1e-5, "pad_token_id": 1}`), weights.F32, 42)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("%d tensors in model.safetensors, sparse_linear.safetensors, colbert_linear.safetensors\n", st.Tensors)
+
+	m, err := xlmr.Load(dir, xlmr.LoadOptions{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer m.Close()
+	out := make([]xlmr.Embedding, 1)
+	if err := m.Embed(m.NewScratch(), [][]int32{{0, 10, 11, 2}}, xlmr.OutputAll, out, nil); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(m.Kind, m.Heads(), len(out[0].Dense), "dims,", len(out[0].ColBERT), "ColBERT vectors")
+	// Output:
+	// 27 tensors in model.safetensors, sparse_linear.safetensors, colbert_linear.safetensors
+	// embedder dense+sparse+colbert 8 dims, 3 ColBERT vectors
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -17,12 +19,14 @@ import (
 
 	"github.com/gorerank/gorerank/tensor"
 	"github.com/gorerank/gorerank/weights"
+	"github.com/gorerank/gorerank/xlmr"
 	"github.com/x448/float16"
 )
 
 // Config is the part of an HF XLM-RoBERTa config.json that decides the checkpoint's keys,
 // shapes and value scale.
 type Config struct {
+	Architectures         []string          `json:"architectures"`
 	VocabSize             int               `json:"vocab_size"`
 	HiddenSize            int               `json:"hidden_size"`
 	NumHiddenLayers       int               `json:"num_hidden_layers"`
@@ -65,8 +69,45 @@ func (c *Config) Std() float64 {
 	return 0.02
 }
 
-// Validate checks that every size is positive (type_vocab_size may be absent: 1).
+// Kind is the model kind config.json's architectures name (xlmr.Config.Kind); a config that
+// names none is a reranker.
+func (c *Config) Kind() xlmr.Kind {
+	x := c.xlmr()
+	if k := x.Kind(); k != xlmr.KindUnknown {
+		return k
+	}
+	return xlmr.Reranker
+}
+
+// Keys is the xlmr key table of the checkpoint Generate writes: the reranker's keys carry the
+// roberta. prefix; the embedder's do not, as in BAAI/bge-m3's pytorch_model.bin.
+func (c *Config) Keys() *xlmr.Keys {
+	prefix := "roberta."
+	if c.Kind() == xlmr.Embedder {
+		prefix = ""
+	}
+	return xlmr.NewKeys(c.xlmr(), c.Kind(), prefix)
+}
+
+// xlmr is the sizes of c as an xlmr.Config (what xlmr.NewKeys reads).
+func (c *Config) xlmr() xlmr.Config {
+	types := c.TypeVocabSize
+	if types == 0 {
+		types = 1
+	}
+	return xlmr.Config{
+		Architectures: c.Architectures, VocabSize: c.VocabSize, HiddenSize: c.HiddenSize,
+		NumHiddenLayers: c.NumHiddenLayers, IntermediateSize: c.IntermediateSize,
+		MaxPositionEmbeddings: c.MaxPositionEmbeddings, TypeVocabSize: types, NumLabels: c.NumLabels(),
+	}
+}
+
+// Validate checks that every size is positive (type_vocab_size may be absent: 1) and that
+// architectures, when given, name a kind package xlmr runs.
 func (c *Config) Validate() error {
+	if x := c.xlmr(); len(c.Architectures) > 0 && x.Kind() == xlmr.KindUnknown {
+		return fmt.Errorf("randmodel: config.json: architectures %q: neither a *ForSequenceClassification reranker nor an XLMRobertaModel embedder", c.Architectures)
+	}
 	var bad []string
 	for _, f := range []struct {
 		name string
@@ -104,44 +145,44 @@ const (
 type Tensor struct {
 	weights.TensorInfo
 	kind kind
+	seed string // what its random streams are seeded with: the name, "FILE:name" in a side file
 }
 
-// Tensors lists every key of XLMRobertaForSequenceClassification for c, sorted by name,
-// with its shape and the given dtype.
-func Tensors(c *Config, dt weights.DType) []Tensor {
-	H, I := c.HiddenSize, c.IntermediateSize
-	types := c.TypeVocabSize
-	if types == 0 {
-		types = 1
-	}
+// Tensors lists every tensor of c's main checkpoint (model.safetensors) with its shape and the
+// given dtype, sorted by name: the entries of xlmr's key table for c's kind (Config.Keys)
+// outside the side files. For an embedder that includes the pooler bge-m3 publishes and does
+// not use.
+func Tensors(c *Config, dt weights.DType) []Tensor { return tensors(c, "", dt) }
+
+// Heads lists the side files of c's kind by base name (xlmr.SparseFile, xlmr.ColBERTFile for
+// an embedder; none for a reranker).
+func Heads(c *Config) []string { return c.Keys().Files() }
+
+// HeadTensors lists the tensors of side file head ("weight" and "bias"), like Tensors.
+func HeadTensors(c *Config, head string, dt weights.DType) []Tensor { return tensors(c, head, dt) }
+
+// tensors lists the table's tensors in file ("" for the main checkpoint), sorted by name.
+func tensors(c *Config, file string, dt weights.DType) []Tensor {
 	var ts []Tensor
-	add := func(name string, k kind, shape ...int) {
-		ts = append(ts, Tensor{weights.TensorInfo{Name: name, DType: dt, Shape: shape}, k})
+	add := func(name string, k kind, shape []int) {
+		seed := name
+		if file != "" {
+			seed = file + ":" + name
+		}
+		ts = append(ts, Tensor{weights.TensorInfo{Name: name, DType: dt, Shape: shape}, k, seed})
 	}
-	linear := func(prefix string, out, in int) {
-		add(prefix+".weight", normal, out, in)
-		add(prefix+".bias", normal, out)
-	}
-	layerNorm := func(prefix string) {
-		add(prefix+".weight", lnScale, H)
-		add(prefix+".bias", normal, H)
-	}
-	linear("classifier.dense", H, H)
-	linear("classifier.out_proj", c.NumLabels(), H)
-	layerNorm("roberta.embeddings.LayerNorm")
-	add("roberta.embeddings.position_embeddings.weight", normal, c.MaxPositionEmbeddings, H)
-	add("roberta.embeddings.token_type_embeddings.weight", normal, types, H)
-	add("roberta.embeddings.word_embeddings.weight", normal, c.VocabSize, H)
-	for l := range c.NumHiddenLayers {
-		p := "roberta.encoder.layer." + strconv.Itoa(l) + "."
-		linear(p+"attention.output.dense", H, H)
-		layerNorm(p + "attention.output.LayerNorm")
-		linear(p+"attention.self.key", H, H)
-		linear(p+"attention.self.query", H, H)
-		linear(p+"attention.self.value", H, H)
-		linear(p+"intermediate.dense", I, H)
-		linear(p+"output.dense", H, I)
-		layerNorm(p + "output.LayerNorm")
+	for _, m := range c.Keys().Modules() {
+		if m.File != file {
+			continue
+		}
+		w := normal
+		if m.Type == xlmr.ModuleLayerNorm {
+			w = lnScale
+		}
+		add(m.Weight(), w, m.WeightShape())
+		if b := m.Bias(); b != "" {
+			add(b, normal, []int{m.Out})
+		}
 	}
 	// Sorted by name like a torch-saved checkpoint ("10" sorts before "2").
 	slices.SortFunc(ts, func(a, b Tensor) int { return strings.Compare(a.Name, b.Name) })
@@ -169,16 +210,67 @@ type job struct {
 	vals  []float32
 }
 
-// Generate writes a random checkpoint for c in dtype dt (F32, F16 or BF16) to w, using
-// GOMAXPROCS goroutines to draw the values and a few MB of memory whatever the model size.
+// Generate writes c's random main checkpoint (Tensors) in dtype dt (F32, F16 or BF16) to w,
+// using GOMAXPROCS goroutines to draw the values and a few MB of memory whatever the model
+// size.
 func Generate(w io.Writer, c *Config, dt weights.DType, seed uint64) (Stats, error) {
+	return generateFile(w, c, "", dt, seed)
+}
+
+// GenerateHead writes side file head of an embedder (HeadTensors) as safetensors, like
+// Generate. The values of a seed do not depend on the dtype or on the other files.
+func GenerateHead(w io.Writer, c *Config, head string, dt weights.DType, seed uint64) (Stats, error) {
+	if !slices.Contains(Heads(c), head) {
+		return Stats{}, fmt.Errorf("randmodel: a %s has no side file %q (it has %q)", c.Kind(), head, Heads(c))
+	}
+	return generateFile(w, c, head, dt, seed)
+}
+
+// WriteDir writes a whole random model folder for the config.json bytes raw, in the layout
+// xlmr.Load reads: dir/config.json (raw, unchanged), dir/model.safetensors (Generate) and, for
+// an embedder, dir/sparse_linear.safetensors and dir/colbert_linear.safetensors
+// (GenerateHead). BAAI/bge-m3 publishes those two as torch.save files (.pt), which package
+// weights reads but does not write; xlmr.Load takes either. dir is created if missing; every
+// file is written under a temporary name and renamed into place. The stats add up all files.
+func WriteDir(dir string, raw []byte, dt weights.DType, seed uint64) (Stats, error) {
+	c, err := ParseConfig(raw)
+	if err != nil {
+		return Stats{}, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Stats{}, fmt.Errorf("randmodel: %w", err)
+	}
+	var total Stats
+	write := func(name string, gen func(w io.Writer) (Stats, error)) error {
+		return weights.CreateFile(filepath.Join(dir, name), func(w io.Writer) error {
+			st, err := gen(w)
+			total.Tensors, total.Params, total.Bytes = total.Tensors+st.Tensors, total.Params+st.Params, total.Bytes+st.Bytes
+			return err
+		})
+	}
+	if err := write(weights.SingleFile, func(w io.Writer) (Stats, error) { return Generate(w, c, dt, seed) }); err != nil {
+		return total, err
+	}
+	for _, h := range Heads(c) {
+		if err := write(h+".safetensors", func(w io.Writer) (Stats, error) { return GenerateHead(w, c, h, dt, seed) }); err != nil {
+			return total, err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), raw, 0o644); err != nil {
+		return total, fmt.Errorf("randmodel: %w", err)
+	}
+	return total, nil
+}
+
+// generateFile writes the tensors of c's file ("" for the main checkpoint).
+func generateFile(w io.Writer, c *Config, file string, dt weights.DType, seed uint64) (Stats, error) {
 	if err := c.Validate(); err != nil {
 		return Stats{}, err
 	}
 	if dt != weights.F32 && dt != weights.F16 && dt != weights.BF16 {
 		return Stats{}, fmt.Errorf("randmodel: dtype %q: %w (want F32, F16 or BF16)", dt, weights.ErrDType)
 	}
-	ts := Tensors(c, dt)
+	ts := tensors(c, file, dt)
 	infos := make([]weights.TensorInfo, len(ts))
 	for i, t := range ts {
 		infos[i] = t.TensorInfo
@@ -246,7 +338,7 @@ func Generate(w io.Writer, c *Config, dt weights.DType, seed uint64) (Stats, err
 
 // fill draws the job's values from its own stream and encodes them into out.
 func (j *job) fill(seed uint64, std float64, dt weights.DType) {
-	rng := rand.New(rand.NewChaCha8(chunkSeed(seed, j.t.Name, j.index)))
+	rng := rand.New(rand.NewChaCha8(chunkSeed(seed, j.t.seed, j.index)))
 	v := j.vals[:j.n]
 	for i := range v {
 		v[i] = float32(rng.NormFloat64() * std)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorerank/gorerank/tensor"
 	"github.com/gorerank/gorerank/weights"
+	"github.com/gorerank/gorerank/xlmr"
 	"github.com/x448/float16"
 )
 
@@ -204,4 +205,109 @@ func TestConfigErrors(t *testing.T) {
 	if _, err := Generate(io.Discard, c, weights.I64, 1); err == nil {
 		t.Error("I64 accepted")
 	}
+}
+
+// m3TinyDir is the m3-tiny kit (a tiny BAAI/bge-m3 in the published layout): the repository's
+// testdata/m3-tiny when a copy is there, else the project's shared golden kit. Missing fails.
+func m3TinyDir(t *testing.T) string {
+	t.Helper()
+	for _, d := range []string{"../../testdata/m3-tiny", "../../../shared/golden/m3-tiny"} {
+		if _, err := os.Stat(filepath.Join(d, weights.TorchSingleFile)); err == nil {
+			return d
+		}
+	}
+	t.Fatal("m3-tiny kit not found in ../../testdata/m3-tiny nor ../../../shared/golden/m3-tiny")
+	return ""
+}
+
+// An embedder config gives exactly the keys and shapes of the published bge-m3 files: the
+// unprefixed base model with its pooler, and the two side files.
+func TestEmbedderKeysMatchRealCheckpoint(t *testing.T) {
+	dir := m3TinyDir(t)
+	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseConfig(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Kind() != xlmr.Embedder || !slices.Equal(Heads(c), []string{xlmr.SparseFile, xlmr.ColBERTFile}) {
+		t.Fatalf("kind %v, heads %q", c.Kind(), Heads(c))
+	}
+	for file, ts := range map[string][]Tensor{
+		weights.TorchSingleFile: Tensors(c, weights.F32),
+		"sparse_linear.pt":      HeadTensors(c, xlmr.SparseFile, weights.F32),
+		"colbert_linear.pt":     HeadTensors(c, xlmr.ColBERTFile, weights.F32),
+	} {
+		ref, err := weights.OpenFiles(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, x := range ts {
+			names = append(names, x.Name)
+			if r, err := ref.Tensor(x.Name); err != nil || !slices.Equal(r.Shape, x.Shape) {
+				t.Errorf("%s %s: shape %v, real %v (%v)", file, x.Name, x.Shape, r, err)
+			}
+		}
+		if !slices.Equal(names, ref.Names()) {
+			t.Errorf("%s keys:\n got %v\nreal %v", file, names, ref.Names())
+		}
+		ref.Close()
+	}
+	if _, err := GenerateHead(io.Discard, tinyConfig(t), xlmr.SparseFile, weights.F32, 1); err == nil {
+		t.Error("a reranker wrote a sparse head")
+	}
+	if _, err := ParseConfig([]byte(`{"architectures": ["XLMRobertaForMaskedLM"], "vocab_size": 10, "hidden_size": 4,
+		"num_hidden_layers": 1, "intermediate_size": 4, "max_position_embeddings": 8}`)); err == nil {
+		t.Error("a masked-LM config accepted")
+	}
+}
+
+// WriteDir writes an embedder folder that xlmr loads with every head and embeds with.
+func TestWriteDirEmbedder(t *testing.T) {
+	raw := []byte(`{"architectures": ["XLMRobertaModel"], "model_type": "xlm-roberta", "vocab_size": 300,
+		"hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 32,
+		"max_position_embeddings": 40, "type_vocab_size": 1, "layer_norm_eps": 1e-5, "pad_token_id": 1}`)
+	dir := t.TempDir()
+	st, err := WriteDir(dir, raw, weights.BF16, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Tensors != 5+2*16+2+2+2 {
+		t.Errorf("stats %+v", st)
+	}
+	m, err := xlmr.Load(dir, xlmr.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if m.Heads() != xlmr.OutputAll || len(m.Report.Unused) != 0 || len(m.Report.Skipped) != 2 || m.Report.DType != "BF16" {
+		t.Errorf("heads %v, report %+v", m.Heads(), m.Report)
+	}
+	out := make([]xlmr.Embedding, 2)
+	if err := m.Embed(m.NewScratch(), [][]int32{{0, 5, 6, 2}, {0, 7, 2}}, xlmr.OutputAll, out, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(out[0].ColBERT) != 3 || len(out[1].Dense) != 16 {
+		t.Errorf("outputs %+v", out[0])
+	}
+	// the two heads' weights come from different streams
+	a, b := HeadTensors(m3Config(t), xlmr.SparseFile, weights.F32)[1], HeadTensors(m3Config(t), xlmr.ColBERTFile, weights.F32)[1]
+	if a.Name != "weight" || b.Name != "weight" || a.seed == b.seed {
+		t.Errorf("head seeds %q and %q", a.seed, b.seed)
+	}
+}
+
+func m3Config(t *testing.T) *Config {
+	raw, err := os.ReadFile(filepath.Join(m3TinyDir(t), "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseConfig(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
