@@ -22,7 +22,7 @@ import (
 // two gates, and each is passed before the work it guards:
 //
 //  1. On arrival, before a byte of its body is read: a request slot (--max-concurrent-requests;
-//     none free: 429 at once) and its body's size from the in-flight byte budget
+//     none free within a second: 429) and its body's size from the in-flight byte budget
 //     (--max-inflight-bytes): the declared Content-Length, or --max-body-bytes when the body's
 //     length is not declared. A Content-Length over --max-body-bytes is a 413 without reading.
 //     Bytes are waited for in arrival order (FIFO) within --request-timeout.
@@ -50,6 +50,7 @@ type admission struct {
 	tokens     *semaphore.Weighted
 	maxBytes   int64
 	maxTokens  int64
+	waiting    atomic.Int64 // requests waiting for a slot (takeSlot)
 	heldBytes  atomic.Int64 // for /metrics and Retry-After
 	heldTokens atomic.Int64
 	rate       *rateMeter
@@ -58,6 +59,41 @@ type admission struct {
 func newAdmission(requests int, bytes, tokens int64, rate *rateMeter) *admission {
 	return &admission{slots: make(chan struct{}, requests), bytes: semaphore.NewWeighted(bytes),
 		tokens: semaphore.NewWeighted(tokens), maxBytes: bytes, maxTokens: tokens, rate: rate}
+}
+
+// slotWait is how long a request waits for a request slot before its 429; up to
+// waitPerSlot × --max-concurrent-requests requests wait at once. The wait costs no CPU and
+// holds no body (a parked goroutine beside the one net/http already runs for the
+// connection); it turns a client that ignores Retry-After and resends at once into one that
+// sends at most once a slotWait, where an immediate 429 lets it spend the server's CPU on
+// rejections (measured: goodput fell to half with 500 such clients against 64 slots).
+const (
+	slotWait    = time.Second
+	waitPerSlot = 16
+)
+
+// takeSlot takes a request slot, waiting up to slotWait for one while fewer than
+// waitPerSlot × slots requests wait.
+func (a *admission) takeSlot(ctx context.Context) bool {
+	select {
+	case a.slots <- struct{}{}:
+		return true
+	default:
+	}
+	if a.waiting.Add(1) > int64(waitPerSlot*cap(a.slots)) {
+		a.waiting.Add(-1)
+		return false
+	}
+	defer a.waiting.Add(-1)
+	t := time.NewTimer(slotWait)
+	defer t.Stop()
+	select {
+	case a.slots <- struct{}{}:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
 }
 
 // ticket is what one admitted request holds; release gives it all back.
@@ -86,9 +122,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) (*http.Request, *
 		w.Header().Set("Connection", "close") // the body is not read
 		return nil, nil, tooLarge("request body is %d bytes, over the limit of %d (--max-body-bytes)", r.ContentLength, s.cfg.MaxBodyBytes)
 	}
-	select {
-	case a.slots <- struct{}{}:
-	default:
+	if !a.takeSlot(r.Context()) {
 		s.m.rejected.WithLabelValues("requests").Inc()
 		return nil, nil, s.overloaded(w, fmt.Sprintf("too many concurrent requests (--max-concurrent-requests %d); retry later", s.cfg.MaxConcurrentRequests))
 	}
