@@ -69,7 +69,7 @@ func parseServeFlags(e *env, args []string) (*serveFlags, int) {
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body in bytes")
 	fs.IntVar(&c.MaxBatchTokens, "max-batch-tokens", c.MaxBatchTokens, "token budget of one batch (pairs of concurrent requests are merged up to it)")
 	fs.IntVar(&c.MaxBatchSize, "max-batch-size", c.MaxBatchSize, "most pairs in one batch")
-	fs.IntVar(&c.MaxConcurrentRequests, "max-concurrent-requests", c.MaxConcurrentRequests, "most requests admitted to rerank and tokenize routes at once; beyond it 429 with Retry-After, before the body is read")
+	fs.IntVar(&c.MaxConcurrentRequests, "max-concurrent-requests", c.MaxConcurrentRequests, "most requests admitted to rerank and tokenize routes at once; beyond it a request waits up to a second for a place, then 429 with Retry-After, its body unread")
 	fs.Int64Var(&c.MaxInflightBytes, "max-inflight-bytes", c.MaxInflightBytes, "request body bytes held at once by admitted requests; a request waits for its body's room before the body is read (at least --max-body-bytes)")
 	fs.IntVar(&c.MaxInflightTokens, "max-inflight-tokens", 0, "tokens held at once by admitted requests (what they may become, before tokenizing; then what they became); a request waits for room, then 503 at --request-timeout (0: (--workers + 1) × --max-batch-tokens)")
 	fs.Func("max-queue", "removed: the queue is bounded in tokens by --max-inflight-tokens", func(string) error {
