@@ -314,3 +314,59 @@ func BenchmarkRejected(b *testing.B) {
 	}
 	close(f.gate)
 }
+
+// TestLargeBodiesBounded is the probe of 32 concurrent 15 MB bodies, scaled down: 12
+// concurrent 1 MB bodies against a 3 MB budget. Every one is answered 200 and the bytes held
+// never exceed the budget (before admission every body was read and parsed at once).
+func TestLargeBodiesBounded(t *testing.T) {
+	const budget = 3 << 20
+	s := newTestServer(t, Config{MaxBodyBytes: 1 << 20, MaxInflightBytes: budget, NoCache: true}, &slowEngine{perBatch: 2 * time.Millisecond})
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	doc := strconv.Quote(strings.Repeat("word ", 1000))
+	docs := make([]string, 190)
+	for i := range docs {
+		docs[i] = doc
+	}
+	body := `{"query": "word", "documents": [` + strings.Join(docs, ",") + `], "return_documents": false}`
+	if len(body) > 1<<20 {
+		t.Fatalf("body %d bytes", len(body))
+	}
+	var peak atomic.Int64
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if h := s.adm.heldBytes.Load(); h > peak.Load() {
+				peak.Store(h)
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+	}()
+	var wg sync.WaitGroup
+	for range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Post(srv.URL+"/v1/rerank", "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Errorf("status %d", resp.StatusCode)
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	if p := peak.Load(); p > budget || p == 0 {
+		t.Errorf("peak bytes held %d, budget %d", p, budget)
+	}
+}
