@@ -496,6 +496,38 @@ func (t *Tokenizer) PairTemplate() (prefix, middle, suffix []int32, ok bool) {
 	return prefix, middle, suffix, true
 }
 
+// SingleTemplate returns the special-token ids the post-processor puts around a single text:
+// prefix A suffix (XLM-R: <s> A </s>). ok is false when the template does not have that shape
+// (or there is no post-processor: then both are empty and ok is true).
+func (t *Tokenizer) SingleTemplate() (prefix, suffix []int32, ok bool) {
+	if t.post == nil {
+		return nil, nil, true
+	}
+	seen := false // A seen
+	for _, it := range t.post.single {
+		switch {
+		case it.seq == 0 && !seen:
+			seen = true
+		case it.seq >= 0:
+			return nil, nil, false
+		case !seen:
+			prefix = append(prefix, it.ids...)
+		default:
+			suffix = append(suffix, it.ids...)
+		}
+	}
+	if !seen {
+		return nil, nil, false
+	}
+	return prefix, suffix, true
+}
+
+// UnkID returns the id of the unknown token (model.unk_id: 3, <unk>, for XLM-R); ok is false
+// when the model has none.
+func (t *Tokenizer) UnkID() (id int32, ok bool) {
+	return t.model.unkID, t.model.unkID >= 0
+}
+
 func (t *Tokenizer) encode(a, b string, pair bool, o Options) (*Encoding, error) {
 	switch o.Strategy {
 	case "", LongestFirst, OnlyFirst, OnlySecond:

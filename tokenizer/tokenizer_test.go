@@ -503,3 +503,50 @@ func TestByteFallback(t *testing.T) {
 		t.Fatalf("ids %v offsets %v", e.IDs, e.Offsets)
 	}
 }
+
+// TestTemplatesAndUnk: the single and pair templates and the unknown id, as the
+// post-processor and model.unk_id state them (XLM-R's file and the tiny RobertaProcessing
+// one), and Encode agrees with the single template.
+func TestTemplatesAndUnk(t *testing.T) {
+	tiny, err := Parse(tinyJSON(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name              string
+		tk                *Tokenizer
+		single, pair, unk string
+	}{
+		{"xlmr", xlmr(t), "[0] [2]", "[0] [2 2] [2]", "3"},
+		{"tiny", tiny, "[0] [1]", "[0] [1 1] [1]", "2"},
+	} {
+		p, s, ok := c.tk.SingleTemplate()
+		if got := fmt.Sprint(p, " ", s); !ok || got != c.single {
+			t.Errorf("%s: SingleTemplate %s %v, want %s", c.name, got, ok, c.single)
+		}
+		pp, pm, ps, ok := c.tk.PairTemplate()
+		if got := fmt.Sprint(pp, " ", pm, " ", ps); !ok || got != c.pair {
+			t.Errorf("%s: PairTemplate %s %v, want %s", c.name, got, ok, c.pair)
+		}
+		if id, ok := c.tk.UnkID(); !ok || fmt.Sprint(id) != c.unk {
+			t.Errorf("%s: UnkID %d %v, want %s", c.name, id, ok, c.unk)
+		}
+		e, err := c.tk.Encode("ab", Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.IDs[0] != p[0] || e.IDs[len(e.IDs)-1] != s[0] {
+			t.Errorf("%s: Encode gives %v, the single template %v A %v", c.name, e.IDs, p, s)
+		}
+	}
+	noUnk, err := Parse([]byte(`{"model":{"type":"Unigram","vocab":[["a",0]]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := noUnk.UnkID(); ok {
+		t.Error("a model without unk_id has an UnkID")
+	}
+	if p, s, ok := noUnk.SingleTemplate(); !ok || len(p)+len(s) != 0 {
+		t.Errorf("no post-processor: SingleTemplate %v %v %v, want empty and ok", p, s, ok)
+	}
+}
