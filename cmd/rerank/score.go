@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorerank/gorerank"
+	"github.com/gorerank/gorerank/internal/jsonin"
 )
 
 const scoreUsage = `usage: rerank score --model M --input FILE [flags]
@@ -529,6 +530,9 @@ func parseScoreLine(b []byte) (scoreLine, error) {
 	}
 	if dec.More() {
 		return scoreLine{}, errors.New("invalid JSON: more than one value on the line")
+	}
+	if err := jsonin.CheckSurrogates(b); err != nil {
+		return scoreLine{}, err
 	}
 	switch {
 	case in.Query == nil:

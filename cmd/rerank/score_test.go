@@ -171,6 +171,7 @@ func TestScoreBadLines(t *testing.T) {
 		{"two values", `{"query": "q", "document": "d"} {}`, "line 2: invalid JSON: more than one value"},
 		{"blank line", ``, "line 2: empty line"},
 		{"wrong type", `{"query": 3, "document": "d"}`, `line 2: field \"query\" must be a string, got a number`},
+		{"lone surrogate", `{"query": "q", "documents": ["a", "\ud800"]}`, `is a lone UTF-16 surrogate, not a character`},
 		{"bad UTF-8", "{\"query\": \"q\xff\", \"document\": \"d\"}", "line 2: gorerank: text is not valid UTF-8"},
 		{"too long", `{"query": "` + strings.Repeat("word ", 300) + `", "documents": ["a", "b"]}`, "line 2: gorerank: document 0: the query has more than"},
 	} {

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorerank/gorerank"
+	"github.com/gorerank/gorerank/internal/jsonin"
 )
 
 // wireFormat is which of the three rerank dialects a request speaks.
@@ -127,6 +128,9 @@ func decodeJSON(body []byte, v any) *apiError {
 			return badRequest("invalid JSON at byte %d: %v", se.Offset, se)
 		}
 		return badRequest("invalid JSON: %v", err)
+	}
+	if err := jsonin.CheckSurrogates(body); err != nil {
+		return badRequest("%v", err)
 	}
 	obj, aerr := decodeObject(body)
 	if aerr != nil {
