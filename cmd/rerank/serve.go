@@ -242,11 +242,10 @@ func loadEngine(ctx context.Context, f *serveFlags, srv *server.Server, log, lif
 		return nil, err
 	}
 	m := l.Model
-	dtype := strings.ToLower(m.Report.DType)
-	if f.dtype != gorerank.F32 {
-		dtype = f.dtype.String()
-	}
-	eng, err := server.NewXLMREngine(l, server.ModelInfo{ID: f.cfg.ModelName, Path: l.Dir, Revision: l.Revision, DType: dtype})
+	// what runs, not what the file holds: a BF16 checkpoint under --dtype f32 is widened
+	dtype := f.dtype.String()
+	eng, err := server.NewXLMREngine(l, server.ModelInfo{ID: f.cfg.ModelName, Path: l.Dir, Revision: l.Revision, DType: dtype,
+		Storage: f.dtype.Storage(), Compute: f.dtype.Compute(), Checkpoint: strings.ToLower(m.Report.DType)})
 	if err != nil {
 		l.Close()
 		return nil, err

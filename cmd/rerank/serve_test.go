@@ -416,3 +416,38 @@ func TestServeGracefulShutdown(t *testing.T) {
 		t.Error("still accepting connections after shutdown")
 	}
 }
+
+// TestServeInfoDType: /info says what runs, with the checkpoint's element type beside it: a
+// BF16 checkpoint under the default --dtype is widened and computes in f32.
+func TestServeInfoDType(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	for _, c := range []struct {
+		dtype, model, weights, compute string
+	}{
+		{"", "f32", "f32", "f32"},
+		{"bf16", "bf16", "bf16", ""}, // compute: bf16 or f32, as the CPU tier decides
+	} {
+		args := []string{"--model", "../../testdata/tiny", "--tokenizer", "../../testdata/tokenizer/tokenizer.json",
+			"--weights", "model-bf16.safetensors", "--no-warmup", "--shutdown-delay", "0"}
+		if c.dtype != "" {
+			args = append(args, "--dtype", c.dtype)
+		}
+		p := startServe(t, args...)
+		resp, err := http.Get(p.base + "/info")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var info map[string]any
+		json.NewDecoder(resp.Body).Decode(&info)
+		resp.Body.Close()
+		if info["model_dtype"] != c.model || info["weights_dtype"] != c.weights || info["checkpoint_dtype"] != "bf16" ||
+			(c.compute != "" && info["compute_dtype"] != c.compute) {
+			t.Errorf("--dtype %q on a BF16 checkpoint: model_dtype %v, weights_dtype %v, compute_dtype %v, checkpoint_dtype %v",
+				c.dtype, info["model_dtype"], info["weights_dtype"], info["compute_dtype"], info["checkpoint_dtype"])
+		}
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		<-p.done
+	}
+}

@@ -25,11 +25,14 @@ type Engine interface {
 
 // ModelInfo describes a loaded model.
 type ModelInfo struct {
-	ID        string `json:"model_id"`   // what --model said, or --served-model-name
-	Path      string `json:"model_path"` // the local folder
-	Revision  string `json:"model_sha,omitempty"`
-	DType     string `json:"model_dtype"`         // float32, float16, bfloat16
-	Type      string `json:"model_type"`          // e.g. xlm-roberta
-	MaxTokens int    `json:"max_position_tokens"` // longest sequence the position table allows
-	Config    any    `json:"config,omitempty"`    // the model's config.json, decoded
+	ID         string `json:"model_id"`   // what --model said, or --served-model-name
+	Path       string `json:"model_path"` // the local folder
+	Revision   string `json:"model_sha,omitempty"`
+	DType      string `json:"model_dtype"`         // the --dtype that runs: f32, f16, bf16, bf16c, int8
+	Storage    string `json:"weights_dtype"`       // element type of the linear weights as loaded
+	Compute    string `json:"compute_dtype"`       // element type of the matrix-product inputs
+	Checkpoint string `json:"checkpoint_dtype"`    // element type in the checkpoint file (F32, BF16, I8, ...)
+	Type       string `json:"model_type"`          // e.g. xlm-roberta
+	MaxTokens  int    `json:"max_position_tokens"` // longest sequence the position table allows
+	Config     any    `json:"config,omitempty"`    // the model's config.json, decoded
 }
