@@ -1,10 +1,13 @@
 // Package gorerank is the library API of gorerank: rerank documents for a query with an
-// XLM-RoBERTa cross-encoder such as BAAI/bge-reranker-v2-m3, in pure Go.
+// XLM-RoBERTa cross-encoder such as BAAI/bge-reranker-v2-m3, and embed texts with a bge-m3
+// embedder (dense, sparse and ColBERT outputs), in pure Go.
 //
-// Open loads a model (a folder, or a hub id resolved through the Hugging Face cache);
-// Rerank scores every document against a query and ranks them by logit. It is also the one
-// place the scoring policy lives, which the CLI (rerank score) and the HTTP server only
-// translate:
+// Open loads a reranker (a folder, or a hub id resolved through the Hugging Face cache);
+// Rerank scores every document against a query and ranks them by logit. OpenEmbedder loads
+// an embedder through the same LoadModel; Embed computes the outputs asked for of each text.
+// Opening one kind with the other's function is ErrKind. The package is also the one place
+// the scoring and embedding policies live, which the CLI (rerank score, rerank embed) and
+// the HTTP server only translate:
 //
 //   - Validation (Pipeline.CheckQuery): a blank query (white space, control and format
 //     characters such as U+200B, or nothing left after the tokenizer's normalization) is
@@ -19,14 +22,24 @@
 //     (FlagReranker's query cap), windows (best of overlapping windows), from either side,
 //     with an optional per-document token cap; Strict makes a cut an ErrTooLong instead.
 //   - Ranking (Rank): by logit, highest first, equal logits in input order.
+//   - Texts to embed (Pipeline.Text, PrepareTexts): valid UTF-8 (ErrInvalidUTF8), not the
+//     empty string (ErrEmptyText, as TEI and OpenAI; white space alone is embedded as
+//     <s> </s>), the single template <s> text </s> from the tokenizer's post-processor, and
+//     at most EmbedOptions.MaxLength tokens (default: the model's position limit, 8192 for
+//     bge-m3): longer is ErrTooLong, or with Truncate cut from either side keeping the special
+//     tokens. Errors for one text are a *TextError.
+//   - Embedding (Embed, EmbedInputs): the forward pass is a seam (EmbedForward): the
+//     Embedder's own runs batches of at most Options.BatchTokens tokens, checking ctx between
+//     them; a server can bring its batcher. A non-finite output is an error.
 //
 // Scores: Result.Logit is the raw output of XLMRobertaForSequenceClassification;
 // Result.Score is its sigmoid, which is what sentence-transformers' CrossEncoder.predict
 // returns for a single-label model. DType says how the weights are kept (f32, f16, bf16) and
 // computed (bf16c); ParseDType reads the names every --dtype flag takes.
 //
-// A Reranker is safe for concurrent use. Each call takes a scratch buffer set from a
-// sync.Pool, so steady-state calls reuse activation memory instead of allocating it.
+// A Reranker and an Embedder are safe for concurrent use. Each call takes a scratch buffer set
+// from a pool (xlmr.ScratchPool), so steady-state calls reuse activation memory instead of
+// allocating it.
 //
 // The building blocks are importable on their own: package xlmr (config, weights, forward
 // pass over token ids), tokenizer (tokenizer.json), weights (safetensors), nn and tensor

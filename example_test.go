@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gorerank/gorerank"
+	"github.com/gorerank/gorerank/xlmr"
 )
 
 func Example() {
@@ -65,4 +66,37 @@ func ExampleParseDType() {
 	// f32 f32 f32
 	// bf16c bf16 bf16
 	// int8 int8 int8
+}
+
+// An Embedder computes bge-m3's three outputs; xlmr.Score compares them as FlagEmbedding's
+// compute_score does. ../shared/golden/m3-tiny is the project's tiny random bge-m3 (published
+// layout: pytorch_model.bin, sparse_linear.pt, colbert_linear.pt): its numbers are
+// meaningless, the API is real. (Its random sparse head drops most tokens.)
+func ExampleEmbedder() {
+	e, err := gorerank.OpenEmbedder("../shared/golden/m3-tiny", gorerank.Options{TokenizerPath: "testdata/tokenizer/tokenizer.json"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer e.Close()
+	res, err := e.Embed(context.Background(),
+		[]string{"What is the capital of France?", "Paris is the capital and most populous city of France."},
+		gorerank.EmbedOptions{Outputs: xlmr.OutputAll}) // zero value: dense only, up to 8192 tokens, no truncation
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for i, r := range res {
+		ids, _ := r.SparseSorted()
+		fmt.Printf("text %d: %d tokens, dense %d dims, sparse ids %v, %d ColBERT vectors\n", i, r.Tokens, len(r.Dense), ids, len(r.ColBERT))
+	}
+	sc := xlmr.Score(&res[0].Embedding, &res[1].Embedding, xlmr.DefaultWeights())
+	fmt.Printf("dense %.4f sparse %.4f colbert %.4f combined %.4f\n", sc.Dense, sc.Sparse, sc.ColBERT, sc.Combined)
+	_, err = e.Embed(context.Background(), []string{"ok", ""}, gorerank.EmbedOptions{})
+	fmt.Println(err, errors.Is(err, gorerank.ErrEmptyText))
+	// Output:
+	// text 0: 9 tokens, dense 32 dims, sparse ids [], 8 ColBERT vectors
+	// text 1: 14 tokens, dense 32 dims, sparse ids [], 13 ColBERT vectors
+	// dense 0.7856 sparse 0.0000 colbert 0.8859 combined 0.6686
+	// gorerank: text 1: the text is empty true
 }

@@ -30,13 +30,18 @@ type Reranker struct {
 	scratch     xlmr.ScratchPool
 }
 
-// Open loads a model (a folder, or a hub id: see ResolveModel) with LoadModel.
+// Open loads a reranker (a folder, or a hub id: see ResolveModel) with LoadModel. An
+// embedder (config.json's XLMRobertaModel, such as BAAI/bge-m3) is ErrKind: open it with
+// OpenEmbedder.
 func Open(model string, o Options) (*Reranker, error) {
 	if o.BatchTokens < 0 {
 		return nil, errorf(ErrOptions, "BatchTokens %d is negative", o.BatchTokens)
 	}
 	l, err := LoadModel(context.Background(), model, o)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkKind(l, model, xlmr.Reranker); err != nil {
 		return nil, err
 	}
 	r := &Reranker{l: l, batchTokens: cmp.Or(o.BatchTokens, DefaultBatchTokens)}

@@ -17,9 +17,9 @@ type Options struct {
 	// TokenizerPath is the tokenizer.json to use; default: the model folder's tokenizer.json.
 	TokenizerPath string
 	// WeightsFile picks the weights instead of the folder's default (model.safetensors, or
-	// the shards of model.safetensors.index.json): a .safetensors file or a shard index
-	// (*.json). A relative path is relative to the model folder, whoever passes it (the
-	// CLI's --weights included).
+	// the shards of model.safetensors.index.json, else pytorch_model.bin): a .safetensors
+	// file, a PyTorch .bin, or a shard index (*.json). A relative path is relative to the
+	// model folder, whoever passes it (the CLI's --weights included).
 	WeightsFile string
 	DType       DType        // how linear weights are kept; default F32
 	BatchTokens int          // token budget per forward pass; default DefaultBatchTokens
@@ -64,9 +64,12 @@ func ResolveModel(ctx context.Context, model string, o Options) (dir, revision s
 }
 
 // LoadModel resolves model (see ResolveModel) and loads its config, weights and tokenizer,
-// checking that they fit together: every tokenizer id inside the model's vocabulary and a
-// pair template of the shape prefix query middle document suffix. It is the one way every
-// door (library, CLI subcommands, server) opens a model.
+// checking that they fit together: every tokenizer id inside the model's vocabulary, a pair
+// template of the shape prefix query middle document suffix and a single one prefix text
+// suffix. It loads either kind (xlmr.Load: a reranker, or an embedder such as BAAI/bge-m3 from
+// safetensors or pytorch_model.bin with its sparse_linear and colbert_linear side files; the
+// tokenizer's <unk> id goes to xlmr.LoadOptions.UnkTokenID). It is the one way every door
+// (library, CLI subcommands, server) opens a model; Open and OpenEmbedder then check the kind.
 func LoadModel(ctx context.Context, model string, o Options) (*Loaded, error) {
 	prec, err := o.DType.Precision()
 	if err != nil {
@@ -90,7 +93,13 @@ func LoadModel(ctx context.Context, model string, o Options) (*Loaded, error) {
 			return nil, fmt.Errorf("%w (%s)", err, tokPath)
 		}
 	}
-	m, err := xlmr.Load(dir, xlmr.LoadOptions{WeightsFile: o.WeightsFile, Precision: prec, Logger: o.Logger})
+	lo := xlmr.LoadOptions{WeightsFile: o.WeightsFile, Precision: prec, Logger: o.Logger}
+	if tok != nil {
+		if unk, ok := tok.UnkID(); ok {
+			lo.UnkTokenID = unk // the sparse head drops it with the config's special ids
+		}
+	}
+	m, err := xlmr.Load(dir, lo)
 	if err != nil {
 		return nil, fmt.Errorf("gorerank: %w", err)
 	}

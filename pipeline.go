@@ -30,10 +30,16 @@ var (
 	// ErrInvalidUTF8: a text is not valid UTF-8.
 	ErrInvalidUTF8 = errors.New("gorerank: text is not valid UTF-8")
 	// ErrTooLong: the pair does not fit the max length under the options (strict mode, a
-	// query that only_second cannot keep, more windows than allowed).
-	ErrTooLong = errors.New("gorerank: pair longer than max length")
-	// ErrOptions: the ScoreOptions are invalid (or do not fit the model).
+	// query that only_second cannot keep, more windows than allowed), or a text to embed is
+	// longer than EmbedOptions.MaxLength without EmbedOptions.Truncate.
+	ErrTooLong = errors.New("gorerank: input longer than max length")
+	// ErrOptions: the ScoreOptions or EmbedOptions are invalid (or do not fit the model).
 	ErrOptions = errors.New("gorerank: invalid options")
+	// ErrEmptyText: a text to embed is the empty string, which TEI ("`inputs` cannot be
+	// empty") and OpenAI's embeddings API refuse too. Pipeline.Text decides it. A text of
+	// white space only is not empty: it is embedded, as TEI, OpenAI and FlagEmbedding do,
+	// usually as <s> </s> (the tokenizer keeps none of it).
+	ErrEmptyText = errors.New("gorerank: the text is empty")
 )
 
 // detail is an error of one of the classes above with its own message: errors.Is finds the
@@ -155,9 +161,12 @@ type IDEncoder interface {
 	AppendIDs(dst []int32, text string, limit int, left bool) ([]int32, bool, error)
 }
 
-// Template is the pair template: Prefix query Middle document Suffix.
+// Template is the special tokens the tokenizer's post-processor puts around model inputs:
+// a pair (a reranker's) is Prefix query Middle document Suffix, a single text (an
+// embedder's) SinglePrefix text SingleSuffix. XLM-R: <s> q </s></s> d </s>, and <s> t </s>.
 type Template struct {
-	Prefix, Middle, Suffix []int32
+	Prefix, Middle, Suffix     []int32
+	SinglePrefix, SingleSuffix []int32
 }
 
 func (t Template) specials() int { return len(t.Prefix) + len(t.Middle) + len(t.Suffix) }
@@ -172,13 +181,19 @@ func (t Template) Join(q, d []int32) []int32 {
 	return append(out, t.Suffix...)
 }
 
-// TemplateOf reads the pair template from a tokenizer's post-processor.
+func (t Template) singleSpecials() int { return len(t.SinglePrefix) + len(t.SingleSuffix) }
+
+// TemplateOf reads the pair and single templates from a tokenizer's post-processor.
 func TemplateOf(tok *tokenizer.Tokenizer) (Template, error) {
 	p, m, s, ok := tok.PairTemplate()
 	if !ok {
 		return Template{}, errors.New("gorerank: the tokenizer's pair template is not prefix A middle B suffix")
 	}
-	return Template{p, m, s}, nil
+	sp, ss, ok := tok.SingleTemplate()
+	if !ok {
+		return Template{}, errors.New("gorerank: the tokenizer's single template is not prefix A suffix")
+	}
+	return Template{Prefix: p, Middle: m, Suffix: s, SinglePrefix: sp, SingleSuffix: ss}, nil
 }
 
 // Pipeline turns (query, documents) into model inputs: validation, tokenization (each text
@@ -391,46 +406,57 @@ func (p *Pipeline) Prepare(ctx context.Context, query string, docs []string, o S
 		return nil, err
 	}
 	out := make([]Input, len(docs))
-	j := prepareJobs.Get().(*prepareJob)
-	defer func() {
-		j.ctx, j.p, j.q, j.docs, j.out, j.errs = nil, nil, nil, nil, nil, nil
-		prepareJobs.Put(j)
-	}()
-	j.ctx, j.p, j.q, j.docs, j.out, j.errs = ctx, p, q, docs, out, make([]error, len(docs))
-	j.firstBad.Store(int64(len(docs)))
-	threads := 1
-	if len(docs) >= 8 {
-		threads = workers.Threads()
-	}
-	j.g.Run(j, len(docs), threads)
+	bad, err := forEach(ctx, len(docs), func(i int) (err error) {
+		out[i], err = p.Pair(q, docs[i])
+		return err
+	})
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	for i, err := range j.errs {
-		if err != nil {
-			return nil, &PairError{i, err}
-		}
+	if err != nil {
+		return nil, &PairError{bad, err}
 	}
 	return out, nil
 }
 
-// prepareJob tokenizes the documents of one Prepare call, one task per document.
-type prepareJob struct {
+// forEach runs task(i) for every i in [0,n) on the module's shared worker pool
+// (internal/workers: the caller plus idle helpers; the caller alone below 8 tasks) and
+// returns the failed task of lowest index and its error. Once a task fails, those of higher
+// index are skipped and those of lower index still run, so the lowest is the one reported.
+// Tasks are skipped once ctx ends (the caller checks ctx.Err()).
+func forEach(ctx context.Context, n int, task func(i int) error) (int, error) {
+	j := indexJobs.Get().(*indexJob)
+	defer func() {
+		j.ctx, j.task, j.errs = nil, nil, nil
+		indexJobs.Put(j)
+	}()
+	j.ctx, j.task, j.errs = ctx, task, make([]error, n)
+	j.firstBad.Store(int64(n))
+	threads := 1
+	if n >= 8 {
+		threads = workers.Threads()
+	}
+	j.g.Run(j, n, threads)
+	if b := int(j.firstBad.Load()); b < n {
+		return b, j.errs[b]
+	}
+	return 0, nil
+}
+
+// indexJob is one forEach call, one worker task per index.
+type indexJob struct {
 	g    workers.Group
 	ctx  context.Context
-	p    *Pipeline
-	q    *Query
-	docs []string
-	out  []Input
+	task func(i int) error
 	errs []error
-	// firstBad is the lowest index of a failed document: the documents after it are
-	// skipped, those before it still run so that the lowest bad index is the one reported.
+	// firstBad is the lowest index of a failed task: the tasks after it are skipped, those
+	// before it still run so that the lowest bad index is the one reported.
 	firstBad atomic.Int64
 }
 
-var prepareJobs = sync.Pool{New: func() any { return new(prepareJob) }}
+var indexJobs = sync.Pool{New: func() any { return new(indexJob) }}
 
-func (j *prepareJob) Work(g *workers.Group) {
+func (j *indexJob) Work(g *workers.Group) {
 	for {
 		i, ok := g.Next()
 		if !ok {
@@ -439,7 +465,7 @@ func (j *prepareJob) Work(g *workers.Group) {
 		if int64(i) > j.firstBad.Load() || j.ctx.Err() != nil {
 			continue
 		}
-		if j.out[i], j.errs[i] = j.p.Pair(j.q, j.docs[i]); j.errs[i] != nil {
+		if j.errs[i] = j.task(i); j.errs[i] != nil {
 			for {
 				b := j.firstBad.Load()
 				if int64(i) >= b || j.firstBad.CompareAndSwap(b, int64(i)) {
@@ -555,6 +581,116 @@ func (p *Pipeline) Pair(q *Query, doc string) (Input, error) {
 			return res, nil
 		}
 	}
+}
+
+// The single-text policy: what an embedder's model input is. It sits beside the pair
+// policy above so that every door (Embedder.Embed, rerank embed, the server) applies the same
+// one.
+
+// TextInput is one text's model input: SinglePrefix text SingleSuffix (<s> text </s>).
+type TextInput struct {
+	IDs       []int32
+	Truncated bool // the text was cut to EmbedOptions.MaxLength
+}
+
+// TextError is the error for one input text; Index is its position in the input.
+type TextError struct {
+	Index int
+	Err   error
+}
+
+func (e *TextError) Error() string {
+	return fmt.Sprintf("gorerank: text %d: %v", e.Index, unprefixed{e.Err})
+}
+
+func (e *TextError) Unwrap() error { return e.Err }
+
+// CheckEmbed validates o against the model and fills in the defaults: MaxLength 0 is the
+// model's position limit (8192 for bge-m3, FlagEmbedding's default max_length), Outputs 0 is
+// xlmr.OutputDense. A MaxLength above the limit, or one that leaves no room beside the
+// single template's special tokens, is ErrOptions. Whether the model has the outputs asked
+// for is the Embedder's to check (Embedder.Check).
+func (p *Pipeline) CheckEmbed(o EmbedOptions) (EmbedOptions, error) {
+	sp := p.tmpl.singleSpecials()
+	switch {
+	case o.MaxLength < 0:
+		return EmbedOptions{}, errorf(ErrOptions, "max length %d is negative", o.MaxLength)
+	case o.MaxLength > p.maxTokens:
+		return EmbedOptions{}, errorf(ErrOptions, "max length %d exceeds the model's %d tokens", o.MaxLength, p.maxTokens)
+	}
+	o.MaxLength = cmp.Or(o.MaxLength, p.maxTokens)
+	if o.MaxLength <= sp {
+		return EmbedOptions{}, errorf(ErrOptions, "max length %d leaves no room beside the %d special tokens of the single template", o.MaxLength, sp)
+	}
+	o.Outputs = cmp.Or(o.Outputs, xlmr.OutputDense)
+	if o.Outputs&^xlmr.OutputAll != 0 {
+		return EmbedOptions{}, errorf(ErrOptions, "outputs %#x: want dense, sparse and/or colbert", uint8(o.Outputs))
+	}
+	return o, nil
+}
+
+// Text builds the model input of one text to embed: valid UTF-8 (else ErrInvalidUTF8), not
+// the empty string (ErrEmptyText; white space only is embedded), tokenized once, ids only,
+// stopping one token past what MaxLength keeps; then SinglePrefix ids SingleSuffix. A text
+// longer than MaxLength (special tokens included) is ErrTooLong, or with Truncate cut to it
+// from the end (with Left, from the start), keeping the special tokens, as FlagEmbedding's
+// tokenizer(truncation=True, max_length=...) does.
+func (p *Pipeline) Text(text string, o EmbedOptions) (TextInput, error) {
+	o, err := p.CheckEmbed(o)
+	if err != nil {
+		return TextInput{}, err
+	}
+	return p.text(text, o)
+}
+
+// text is Text under checked options.
+func (p *Pipeline) text(text string, o EmbedOptions) (TextInput, error) {
+	switch {
+	case !utf8.ValidString(text):
+		return TextInput{}, errorf(ErrInvalidUTF8, "the text is not valid UTF-8")
+	case text == "":
+		return TextInput{}, ErrEmptyText
+	}
+	pre, suf := p.tmpl.SinglePrefix, p.tmpl.SingleSuffix
+	budget := o.MaxLength - len(pre) - len(suf) // bare tokens that fit
+	buf := idBufs.Get().(*[]int32)
+	defer idBufs.Put(buf)
+	bare, more, err := p.enc.AppendIDs((*buf)[:0], text, budget, o.Left)
+	if err != nil {
+		return TextInput{}, fmt.Errorf("gorerank: tokenizing: %w", err)
+	}
+	if cap(bare) <= 1<<16 { // keep a grown buffer, unless a huge text made it
+		*buf = bare
+	}
+	if more && !o.Truncate {
+		return TextInput{}, errorf(ErrTooLong, "the text is longer than max length %d (special tokens included; truncation is off)", o.MaxLength)
+	}
+	bare = cutIDs(bare, budget, o.Left)
+	ids := make([]int32, 0, len(pre)+len(bare)+len(suf))
+	ids = append(append(append(ids, pre...), bare...), suf...)
+	return TextInput{IDs: ids, Truncated: more}, nil
+}
+
+// PrepareTexts builds the model inputs of texts (Text for each, on the module's shared
+// worker pool). It returns the bad text of lowest index (a *TextError), or ctx.Err() once
+// ctx ends (checked before each text).
+func (p *Pipeline) PrepareTexts(ctx context.Context, texts []string, o EmbedOptions) ([]TextInput, error) {
+	o, err := p.CheckEmbed(o)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]TextInput, len(texts))
+	bad, err := forEach(ctx, len(texts), func(i int) (err error) {
+		out[i], err = p.text(texts[i], o)
+		return err
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err != nil {
+		return nil, &TextError{bad, err}
+	}
+	return out, nil
 }
 
 func atLeast(n int, more bool) string {
