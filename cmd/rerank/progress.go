@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -24,6 +25,9 @@ type meter struct {
 	w     io.Writer
 	total int // lines of the input; 0: unknown
 	start time.Time
+	// verb and unit name the work: "scored" "pair" (rerank score, and the zero value),
+	// "embedded" "text" (rerank embed).
+	verb, unit string
 
 	lines, pairs, tokens atomic.Int64 // done so far
 
@@ -33,13 +37,17 @@ type meter struct {
 }
 
 // startMeter starts drawing the progress of scoring total lines (0: unknown).
-func startMeter(w io.Writer, total int) *meter {
-	m := &meter{w: w, total: total, start: time.Now(), stop: make(chan struct{}), stopped: make(chan struct{})}
+func startMeter(w io.Writer, total int) *meter { return startMeterFor(w, total, "scored", "pair") }
+
+// startMeterFor starts drawing the progress of total lines (0: unknown) of work counted in
+// units ("pair", "text") and summed up with verb ("scored", "embedded").
+func startMeterFor(w io.Writer, total int, verb, unit string) *meter {
+	m := &meter{w: w, total: total, start: time.Now(), verb: verb, unit: unit, stop: make(chan struct{}), stopped: make(chan struct{})}
 	go m.loop()
 	return m
 }
 
-// update records the lines written so far and their pairs and tokens.
+// update records the lines written so far and their units (pairs, texts) and tokens.
 func (m *meter) update(lines, pairs, tokens int) {
 	m.lines.Store(int64(lines))
 	m.pairs.Store(int64(pairs))
@@ -62,6 +70,7 @@ func (m *meter) loop() {
 
 // draw writes the progress line; only the loop goroutine calls it.
 func (m *meter) draw() {
+	_, unit := m.words()
 	el := time.Since(m.start)
 	lines, pairs := int(m.lines.Load()), int(m.pairs.Load())
 	rate := float64(pairs) / el.Seconds()
@@ -73,13 +82,13 @@ func (m *meter) draw() {
 		if len(bar) < barWidth && lines > 0 {
 			bar += ">"
 		}
-		s = fmt.Sprintf("[%-*s] %3.0f%%  %d/%d lines  %d pairs  %.1f pairs/s  %s",
-			barWidth, bar, 100*frac, lines, m.total, pairs, rate, fmtElapsed(el))
+		s = fmt.Sprintf("[%-*s] %3.0f%%  %d/%d lines  %d %ss  %.1f %ss/s  %s",
+			barWidth, bar, 100*frac, lines, m.total, pairs, unit, rate, unit, fmtElapsed(el))
 		if lines > 0 && lines < m.total {
 			s += "  ETA " + fmtElapsed(time.Duration(float64(m.total-lines)/float64(lines)*float64(el)))
 		}
 	} else {
-		s = fmt.Sprintf("%d lines  %d pairs  %.1f pairs/s  %s", lines, pairs, rate, fmtElapsed(el))
+		s = fmt.Sprintf("%d lines  %d %ss  %.1f %ss/s  %s", lines, pairs, unit, rate, unit, fmtElapsed(el))
 	}
 	pad := max(m.width-len(s), 0) // the line may have shrunk (ETA)
 	fmt.Fprintf(m.w, "\r%s%s", s, strings.Repeat(" ", pad))
@@ -102,14 +111,19 @@ func (m *meter) clear() {
 	}
 }
 
-// summary prints "scored N pairs from M lines in 12.3s (45.6 pairs/s, 7890 tokens/s)"; call it after end.
+// summary prints "scored N pairs from M lines in 12.3s (45.6 pairs/s, 7890 tokens/s)"
+// ("embedded N texts ..." for rerank embed); call it after end.
 func (m *meter) summary() {
+	verb, unit := m.words()
 	pairs, tokens, lines := m.pairs.Load(), m.tokens.Load(), int(m.lines.Load())
 	sec := max(m.elapsed.Seconds(), 1e-9)
-	fmt.Fprintf(m.w, "scored %d %s from %d %s in %s (%.1f pairs/s, %.0f tokens/s)\n",
-		pairs, plural(int(pairs), "pair"), lines, plural(lines, "line"),
-		fmtElapsed(m.elapsed), float64(pairs)/sec, float64(tokens)/sec)
+	fmt.Fprintf(m.w, "%s %d %s from %d %s in %s (%.1f %ss/s, %.0f tokens/s)\n",
+		verb, pairs, plural(int(pairs), unit), lines, plural(lines, "line"),
+		fmtElapsed(m.elapsed), float64(pairs)/sec, unit, float64(tokens)/sec)
 }
+
+// words names the work: verb and unit, pairs scored for a meter built without them.
+func (m *meter) words() (verb, unit string) { return cmp.Or(m.verb, "scored"), cmp.Or(m.unit, "pair") }
 
 // fmtElapsed formats a duration for people: "0.4s", "12.3s", "2m05s", "1h02m05s".
 func fmtElapsed(d time.Duration) string {

@@ -300,58 +300,12 @@ type scoreLine struct {
 	multiple bool // "documents" (list output) rather than "document"
 }
 
-// maxLineBytes bounds one input line (a document of several megabytes is still accepted).
-const maxLineBytes = 64 << 20
-
 // chunkTokens and chunkPairs bound the work held at once by scoreStream: lines are read and
 // tokenized until their pairs reach either, then scored and written.
 const (
 	chunkTokens = 4 * gorerank.DefaultBatchTokens
 	chunkPairs  = 1024
 )
-
-// lineReader reads lines of at most maxLineBytes; a longer line is skipped (its error is
-// returned by next with the line).
-type lineReader struct {
-	r   *bufio.Reader
-	buf []byte
-	n   int // lines read
-}
-
-// next returns the next line (without its newline), io.EOF at the end, or a per-line
-// error (the line was too long) that does not stop the reading.
-func (lr *lineReader) next() ([]byte, error) {
-	lr.buf = lr.buf[:0]
-	tooLong := false
-	for {
-		frag, err := lr.r.ReadSlice('\n')
-		if !tooLong {
-			if len(lr.buf)+len(frag) > maxLineBytes+1 {
-				tooLong, lr.buf = true, lr.buf[:0]
-			} else {
-				lr.buf = append(lr.buf, frag...)
-			}
-		}
-		switch {
-		case errors.Is(err, bufio.ErrBufferFull):
-			continue
-		case err == io.EOF && len(lr.buf) == 0 && !tooLong:
-			return nil, io.EOF
-		case err != nil && err != io.EOF:
-			return nil, err
-		}
-		lr.n++
-		if tooLong {
-			return nil, lineError{fmt.Errorf("longer than %d bytes", maxLineBytes)}
-		}
-		return bytes.TrimSuffix(lr.buf, []byte("\n")), nil
-	}
-}
-
-// lineError is a problem with one input line; reading goes on.
-type lineError struct{ err error }
-
-func (e lineError) Error() string { return e.err.Error() }
 
 // pending is a read line waiting for its scores.
 type pending struct {
@@ -364,16 +318,33 @@ type pending struct {
 type streamStats struct{ lines, failed, pairs, tokens int }
 
 // scoreStream reads JSON Lines from r and writes one output line per input line to w, in
-// order, holding only one chunk of lines at a time. A bad line gets {"error": "..."} (and a
-// message on stderr); with failFast the first one ends the run with an error instead.
+// order, holding only one chunk of lines at a time (streamChunks). A bad line gets
+// {"error": "..."} (and a message on stderr); with failFast the first one ends the run with
+// an error instead.
 func scoreStream(ctx context.Context, rr *gorerank.Reranker, r io.Reader, w io.Writer, so gorerank.ScoreOptions, name string, failFast bool, stderr io.Writer, m *meter) (streamStats, error) {
-	lr := &lineReader{r: bufio.NewReaderSize(r, 64<<10)}
 	out := bufio.NewWriter(w)
 	p := rr.Pipeline()
 	var st streamStats
-	var chunk []*pending
-	chunkTok, chunkN := 0, 0
-	flush := func() error {
+	prepare := func(n int, b []byte, err error) (*pending, int, int, error) {
+		pd := &pending{line: scoreLine{line: n}}
+		if err == nil {
+			pd.line, err = parseScoreLine(b)
+			pd.line.line = n
+		}
+		if err == nil {
+			pd.inputs, err = prepareLine(ctx, p, pd.line, so)
+		}
+		if err != nil {
+			pd.err, pd.inputs = err, nil
+			return pd, 0, 0, err
+		}
+		tokens := 0
+		for _, in := range pd.inputs {
+			tokens += in.Tokens()
+		}
+		return pd, tokens, len(pd.inputs), nil
+	}
+	flush := func(chunk []*pending) error {
 		var inputs []gorerank.Input
 		for _, pd := range chunk {
 			inputs = append(inputs, pd.inputs...)
@@ -405,52 +376,11 @@ func scoreStream(ctx context.Context, rr *gorerank.Reranker, r io.Reader, w io.W
 		if m != nil {
 			m.update(st.lines, st.pairs, st.tokens)
 		}
-		clear(chunk)
-		chunk, chunkTok, chunkN = chunk[:0], 0, 0
 		return nil
 	}
-	for {
-		b, err := lr.next()
-		if err == io.EOF {
-			break
-		}
-		var le lineError
-		if err != nil && !errors.As(err, &le) {
-			return st, fmt.Errorf("%s: %w", name, err)
-		}
-		pd := &pending{line: scoreLine{line: lr.n}}
-		if err == nil {
-			pd.line, err = parseScoreLine(b)
-			pd.line.line = lr.n
-		}
-		if err == nil {
-			pd.inputs, err = prepareLine(ctx, p, pd.line, so)
-		}
-		if err != nil {
-			pd.err, pd.inputs = err, nil
-			if failFast {
-				if ferr := flush(); ferr != nil {
-					return st, ferr
-				}
-				return st, fmt.Errorf("%s: line %d: %v", name, lr.n, err)
-			}
-			fmt.Fprintf(stderr, "rerank score: %s: line %d: %v\n", name, lr.n, err)
-		}
-		chunk = append(chunk, pd)
-		for _, in := range pd.inputs {
-			chunkTok += in.Tokens()
-		}
-		chunkN += len(pd.inputs)
-		if chunkTok >= chunkTokens || chunkN >= chunkPairs {
-			if err := flush(); err != nil {
-				return st, err
-			}
-		}
-	}
-	if err := flush(); err != nil {
-		return st, err
-	}
-	return st, nil
+	err := streamChunks(r, chunker[*pending]{name: name, cmd: "score", failFast: failFast, stderr: stderr,
+		maxTokens: chunkTokens, maxInputs: chunkPairs, prepare: prepare, flush: flush})
+	return st, err
 }
 
 // prepareLine tokenizes a line's pairs (the query once; a list of documents on the shared

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// maxLineBytes bounds one input line (a document of several megabytes is still accepted).
+const maxLineBytes = 64 << 20
+
+// lineReader reads lines of at most maxLineBytes; a longer line is skipped (its error is
+// returned by next with the line).
+type lineReader struct {
+	r   *bufio.Reader
+	buf []byte
+	n   int // lines read
+}
+
+// next returns the next line (without its newline), io.EOF at the end, or a per-line
+// error (the line was too long) that does not stop the reading.
+func (lr *lineReader) next() ([]byte, error) {
+	lr.buf = lr.buf[:0]
+	tooLong := false
+	for {
+		frag, err := lr.r.ReadSlice('\n')
+		if !tooLong {
+			if len(lr.buf)+len(frag) > maxLineBytes+1 {
+				tooLong, lr.buf = true, lr.buf[:0]
+			} else {
+				lr.buf = append(lr.buf, frag...)
+			}
+		}
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case err == io.EOF && len(lr.buf) == 0 && !tooLong:
+			return nil, io.EOF
+		case err != nil && err != io.EOF:
+			return nil, err
+		}
+		lr.n++
+		if tooLong {
+			return nil, lineError{fmt.Errorf("longer than %d bytes", maxLineBytes)}
+		}
+		return bytes.TrimSuffix(lr.buf, []byte("\n")), nil
+	}
+}
+
+// lineError is a problem with one input line; reading goes on.
+type lineError struct{ err error }
+
+func (e lineError) Error() string { return e.err.Error() }
+
+// chunker is a JSON Lines run of rerank score or rerank embed, for streamChunks: P is a read
+// line waiting for the model.
+type chunker[P any] struct {
+	name     string // the input, for messages
+	cmd      string // the subcommand, for messages on stderr
+	failFast bool
+	stderr   io.Writer
+	// A chunk is run once its lines hold maxTokens tokens or maxInputs model inputs.
+	maxTokens, maxInputs int
+	// prepare parses, checks and tokenizes line n (b, or the reader's lineError err for a
+	// line too long): the pending line, its tokens and model inputs, and the line's error.
+	// A line with an error still gets its output line (an {"error": ...}) from flush.
+	prepare func(n int, b []byte, err error) (p P, tokens, inputs int, lineErr error)
+	// flush runs the model on a chunk and writes one output line per line, in order.
+	flush func(chunk []P) error
+}
+
+// streamChunks is the JSON Lines loop rerank score and rerank embed share: lines are read and
+// prepared one at a time into a chunk until it reaches the chunker's bounds, then the chunk
+// is flushed (run and written), so memory is bounded by a chunk whatever the input. A bad
+// line is reported on stderr and flushed with the others (its {"error": ...} line); with
+// failFast the chunk so far is flushed and the run ends with the line's error. A read error
+// other than a line too long ends the run.
+func streamChunks[P any](r io.Reader, c chunker[P]) error {
+	lr := &lineReader{r: bufio.NewReaderSize(r, 64<<10)}
+	var chunk []P
+	tokens, inputs := 0, 0
+	flush := func() error {
+		if err := c.flush(chunk); err != nil {
+			return err
+		}
+		clear(chunk)
+		chunk, tokens, inputs = chunk[:0], 0, 0
+		return nil
+	}
+	for {
+		b, err := lr.next()
+		if err == io.EOF {
+			break
+		}
+		var le lineError
+		if err != nil && !errors.As(err, &le) {
+			return fmt.Errorf("%s: %w", c.name, err)
+		}
+		p, nt, ni, err := c.prepare(lr.n, b, err)
+		chunk = append(chunk, p)
+		if err != nil {
+			if c.failFast {
+				chunk = chunk[:len(chunk)-1] // the bad line ends the run without an output line
+				if ferr := flush(); ferr != nil {
+					return ferr
+				}
+				return fmt.Errorf("%s: line %d: %v", c.name, lr.n, err)
+			}
+			fmt.Fprintf(c.stderr, "rerank %s: %s: line %d: %v\n", c.cmd, c.name, lr.n, err)
+		}
+		tokens, inputs = tokens+nt, inputs+ni
+		if tokens >= c.maxTokens || inputs >= c.maxInputs {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}
