@@ -47,6 +47,7 @@ type rawRequest struct {
 // rerankRequest is a validated request.
 type rerankRequest struct {
 	format     wireFormat
+	model      string // "" when not given
 	query      string
 	docs       []string
 	topN       int // 0: all
@@ -242,6 +243,9 @@ func parseRerank(body []byte, cohere bool, lim limits) (*rerankRequest, *apiErro
 // parseRawRerank validates a decoded rerank request.
 func parseRawRerank(raw *rawRequest, cohere bool, lim limits) (*rerankRequest, *apiError) {
 	r := &rerankRequest{format: formatCohere}
+	if raw.Model != nil {
+		r.model = *raw.Model
+	}
 	if !cohere {
 		r.format = formatSeed
 	}

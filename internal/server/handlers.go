@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorerank/gorerank/tensor"
 	"github.com/gorerank/gorerank/tokenizer"
+	"github.com/gorerank/gorerank/xlmr"
 )
 
 //go:embed openapi.json
@@ -74,15 +75,6 @@ type (
 	}
 )
 
-func (s *Server) engineOrUnavailable(w http.ResponseWriter) (*engineState, error) {
-	st := s.engine.Load()
-	if st == nil {
-		w.Header().Set("Retry-After", "5")
-		return nil, &apiError{status: 503, typ: errNotReady, msg: "the model is still loading; see /ready"}
-	}
-	return st, nil
-}
-
 func (s *Server) handleV1Rerank(w http.ResponseWriter, r *http.Request) error {
 	return s.serveRerank(w, r, "1")
 }
@@ -107,11 +99,15 @@ func (s *Server) serveRerank(w http.ResponseWriter, r *http.Request, cohereVersi
 	if aerr != nil {
 		return aerr
 	}
-	st, err := s.engineOrUnavailable(w)
+	st, err := s.modelsOrUnavailable(w)
 	if err != nil {
 		return err
 	}
-	res, tokens, err := s.rank(r.Context(), w, st, req.query, req.docs, req.opts, req.field())
+	m, err := st.pick(taskRerank, req.model)
+	if err != nil {
+		return err
+	}
+	res, tokens, err := s.rank(r.Context(), w, st.batch, m, req.query, req.docs, req.opts, req.field())
 	if err != nil {
 		return err
 	}
@@ -130,7 +126,7 @@ func (s *Server) serveRerank(w http.ResponseWriter, r *http.Request, cohereVersi
 		writeJSON(w, 200, out)
 		return nil
 	}
-	resp := v1Response{ID: w.Header().Get("X-Request-Id"), Model: st.info.ID, Results: make([]v1Result, len(res)),
+	resp := v1Response{ID: w.Header().Get("X-Request-Id"), Model: m.info.ID, Results: make([]v1Result, len(res)),
 		Usage: usage{PromptTokens: tokens, TotalTokens: tokens}}
 	for k, x := range res {
 		resp.Results[k] = v1Result{Index: x.Index, RelevanceScore: score(x, raw), Truncated: x.Truncated}
@@ -160,10 +156,19 @@ func (s *Server) handleTokenize(w http.ResponseWriter, r *http.Request) error {
 	if aerr := decodeJSON(body, &req); aerr != nil {
 		return aerr
 	}
-	st, err := s.engineOrUnavailable(w)
+	st, err := s.modelsOrUnavailable(w)
 	if err != nil {
 		return err
 	}
+	name := ""
+	if req.Model != nil {
+		name = *req.Model
+	}
+	m, err := st.pickTokenizer(name)
+	if err != nil {
+		return err
+	}
+	tok := m.tokenizer()
 	// /tokenize shows whole texts with tokens and offsets (~150 bytes of answer a token), so
 	// its answer is bounded: each text by what any model input could use, the whole answer
 	// by --max-inflight-tokens, whose budget it holds while it is built (admit.go). Texts are
@@ -173,7 +178,7 @@ func (s *Server) handleTokenize(w http.ResponseWriter, r *http.Request) error {
 	counted := 0
 	count := func(field string, texts ...string) error {
 		for i, t := range texts {
-			n, more, err := st.eng.Pipeline().Count(t, min(perText, total-counted))
+			n, more, err := m.pipeline().Count(t, min(perText, total-counted))
 			if err != nil {
 				return fmt.Errorf("tokenizing: %w", err)
 			}
@@ -211,7 +216,7 @@ func (s *Server) handleTokenize(w http.ResponseWriter, r *http.Request) error {
 		}
 		special := req.AddSpecialTokens == nil || *req.AddSpecialTokens
 		for _, t := range texts {
-			enc, err := st.eng.Encode(t, tokenizer.Options{NoSpecial: !special, MaxLength: 0})
+			enc, err := tok.Encode(t, tokenizer.Options{NoSpecial: !special, MaxLength: 0})
 			if err != nil {
 				return fmt.Errorf("tokenizing: %w", err)
 			}
@@ -224,6 +229,12 @@ func (s *Server) handleTokenize(w http.ResponseWriter, r *http.Request) error {
 	if aerr != nil {
 		return badRequest(`give "inputs" (texts) or "query" and "documents" (pairs): %s`, aerr.msg)
 	}
+	if m.task != taskRerank { // pairs are a reranker's input
+		if m, err = st.pick(taskRerank, name); err != nil {
+			return err
+		}
+		tok = m.tokenizer()
+	}
 	if err := s.reserveTokens(w, r.Context(), int64(len(rr.docs)+1)*int64(perText)); err != nil {
 		return err
 	}
@@ -235,7 +246,7 @@ func (s *Server) handleTokenize(w http.ResponseWriter, r *http.Request) error {
 	}
 	// the ids the model sees (the scoring pipeline, every text whole for exact positions),
 	// with the tokens and offsets of each text's own encoding
-	p := st.eng.Pipeline().Exact()
+	p := m.pipeline().Exact()
 	inputs, err := p.Prepare(r.Context(), rr.query, rr.docs, rr.opts.score)
 	if err != nil {
 		return s.scoreError(r.Context(), err, rr.field(), nil)
@@ -247,13 +258,13 @@ func (s *Server) handleTokenize(w http.ResponseWriter, r *http.Request) error {
 	if pairTokens > total { // the query is repeated in every pair
 		return tooLarge("the pairs have %d tokens in all, more than one /tokenize answer holds (%d, --max-inflight-tokens); send fewer documents at a time", pairTokens, total)
 	}
-	qe, err := st.eng.Encode(rr.query, tokenizer.Options{NoSpecial: true})
+	qe, err := tok.Encode(rr.query, tokenizer.Options{NoSpecial: true})
 	if err != nil {
 		return fmt.Errorf("tokenizing: %w", err)
 	}
 	tmpl := p.Template()
 	for i, in := range inputs {
-		de, err := st.eng.Encode(rr.docs[i], tokenizer.Options{NoSpecial: true})
+		de, err := tok.Encode(rr.docs[i], tokenizer.Options{NoSpecial: true})
 		if err != nil {
 			return fmt.Errorf("tokenizing: %w", err)
 		}
@@ -262,7 +273,7 @@ func (s *Server) handleTokenize(w http.ResponseWriter, r *http.Request) error {
 			var toks []tokenOut
 			special := func(ids []int32) {
 				for _, id := range ids {
-					toks = append(toks, tokenOut{ID: id, Text: st.eng.Token(id), Special: true, Sequence: ptr(-1)})
+					toks = append(toks, tokenOut{ID: id, Text: tok.Token(id), Special: true, Sequence: ptr(-1)})
 				}
 			}
 			text := func(e *tokenizer.Encoding, from, to, seq int) {
@@ -311,20 +322,15 @@ func tokensOf(e *tokenizer.Encoding, pair bool) []tokenOut {
 }
 
 func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) error {
-	st, err := s.engineOrUnavailable(w)
+	st, err := s.modelsOrUnavailable(w)
 	if err != nil {
 		return err
 	}
 	c := s.cfg
-	info := map[string]any{
-		"model_id":                st.info.ID,
-		"model_path":              st.info.Path,
-		"model_dtype":             st.info.DType,
-		"weights_dtype":           st.info.Storage,
-		"compute_dtype":           st.info.Compute,
-		"checkpoint_dtype":        st.info.Checkpoint,
-		"model_type":              st.info.Type,
-		"max_position_tokens":     st.info.MaxTokens,
+	// TEI's shape at the top level, for the first reranker (or the first model); every
+	// served model under "models"
+	info := modelInfo(st.first())
+	for k, v := range map[string]any{
 		"max_input_length":        c.MaxLength,
 		"max_batch_tokens":        c.MaxBatchTokens,
 		"max_batch_requests":      c.MaxBatchSize,
@@ -344,13 +350,14 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) error {
 		"version":                 c.Version,
 		"cpu_tier":                tensor.Tier().Name,
 		"cpu_kernels":             tensor.Tier().String(),
+	} {
+		info[k] = v
 	}
-	if st.info.Revision != "" {
-		info["model_sha"] = st.info.Revision
+	var models []map[string]any
+	for _, m := range st.models {
+		models = append(models, modelInfo(m))
 	}
-	if st.info.Config != nil {
-		info["config"] = st.info.Config
-	}
+	info["models"] = models
 	for k, v := range c.Extra {
 		if _, taken := info[k]; !taken {
 			info[k] = v
@@ -360,13 +367,50 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// modelInfo describes one served model for /info.
+func modelInfo(m *served) map[string]any {
+	i := m.info
+	out := map[string]any{
+		"model_id":            i.ID,
+		"model_path":          i.Path,
+		"model_dtype":         i.DType,
+		"weights_dtype":       i.Storage,
+		"compute_dtype":       i.Compute,
+		"checkpoint_dtype":    i.Checkpoint,
+		"model_type":          i.Type,
+		"max_position_tokens": i.MaxTokens,
+		"task":                string(m.task),
+	}
+	if m.embed != nil {
+		var outs []string
+		o := m.embed.Outputs()
+		for _, x := range []struct {
+			bit  xlmr.Outputs
+			name string
+		}{{xlmr.OutputDense, "dense"}, {xlmr.OutputSparse, "sparse"}, {xlmr.OutputColBERT, "colbert"}} {
+			if o&x.bit != 0 {
+				outs = append(outs, x.name)
+			}
+		}
+		out["outputs"] = outs
+		out["dimensions"] = m.embed.Dim()
+	}
+	if i.Revision != "" {
+		out["model_sha"] = i.Revision
+	}
+	if i.Config != nil {
+		out["config"] = i.Config
+	}
+	return out
+}
+
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, 200, map[string]string{"status": "ok"})
 	return nil
 }
 
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) error {
-	if _, err := s.engineOrUnavailable(w); err != nil {
+	if _, err := s.modelsOrUnavailable(w); err != nil {
 		return err
 	}
 	if err := s.notDraining(w); err != nil {

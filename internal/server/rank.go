@@ -23,8 +23,8 @@ func score(r gorerank.Result, raw bool) float64 {
 // rank scores every document against the query through the library's pipeline and the
 // batcher and returns them ranked by logit, highest first (ties by index), plus the number
 // of tokens of the model inputs. field names the documents in errors ("documents", "texts").
-func (s *Server) rank(ctx context.Context, w http.ResponseWriter, st *engineState, query string, docs []string, o scoreOptions, field string) ([]gorerank.Result, int, error) {
-	p := st.eng.Pipeline()
+func (s *Server) rank(ctx context.Context, w http.ResponseWriter, b *batcher, m *served, query string, docs []string, o scoreOptions, field string) ([]gorerank.Result, int, error) {
+	p := m.pipeline()
 	so, err := p.Check(o.score)
 	if err != nil {
 		return nil, 0, s.scoreError(ctx, err, field, nil)
@@ -41,7 +41,7 @@ func (s *Server) rank(ctx context.Context, w http.ResponseWriter, st *engineStat
 			miss = append(miss, i)
 			continue
 		}
-		keys[i] = makeKey(st.info.ID, query, d, so)
+		keys[i] = makeKey(m.info.ID, query, d, so)
 		if v, ok := s.cache.get(keys[i]); ok {
 			out[i].Logit, out[i].Truncated, out[i].Tokens = v.logit, v.truncated, int(v.tokens)
 			s.m.cacheHits.Inc()
@@ -77,9 +77,13 @@ func (s *Server) rank(ctx context.Context, w http.ResponseWriter, st *engineStat
 			n += in.Tokens()
 		}
 		trimTokens(ctx, int64(n))
-		logits, err := st.batch.submit(ctx, seqs)
+		scored, err := b.submit(ctx, m.lane, seqs, 0)
 		if err != nil {
 			return nil, 0, s.scoreError(ctx, err, field, miss)
+		}
+		logits := make([]float32, len(scored))
+		for k := range scored {
+			logits[k] = scored[k].logit
 		}
 		res, err := gorerank.Reduce(inputs, logits)
 		if err != nil {

@@ -157,18 +157,12 @@ type Server struct {
 	adm     *admission
 	rate    rateMeter // the engine's tokens per second, for Retry-After
 
-	engine   atomic.Pointer[engineState]
+	engine   atomic.Pointer[modelSet]
 	draining atomic.Bool // see drain.go
 
 	lnMu      sync.Mutex
 	listeners []*listener // from Server.Listener, emptied by Shutdown (listener.go)
 	handler   http.Handler
-}
-
-type engineState struct {
-	eng   Engine
-	info  ModelInfo
-	batch *batcher
 }
 
 // New returns a server with no engine yet.
@@ -184,31 +178,6 @@ func New(cfg Config) (*Server, error) {
 	s.keyHash = sha256.Sum256([]byte(cfg.APIKey))
 	s.handler = s.closeWhileDraining(s.routes())
 	return s, nil
-}
-
-// SetEngine installs the model and starts the batch workers; the server becomes ready.
-// Warm-up (a first forward pass) is the caller's job, before SetEngine, so that /ready only
-// says yes when the first request will be fast.
-func (s *Server) SetEngine(e Engine) error {
-	info := e.Info()
-	if info.MaxTokens > 0 && s.cfg.MaxLength > info.MaxTokens {
-		return fmt.Errorf("server: max length %d exceeds the model's position limit %d", s.cfg.MaxLength, info.MaxTokens)
-	}
-	if _, err := e.Pipeline().Check(gorerank.ScoreOptions{MaxLength: s.cfg.MaxLength}); err != nil {
-		return fmt.Errorf("server: --max-length: %w", err)
-	}
-	if s.cfg.ModelName != "" {
-		info.ID = s.cfg.ModelName
-	}
-	st := &engineState{eng: e, info: info,
-		batch: newBatcher(s.cfg.Workers, s.cfg.MaxBatchTokens, s.cfg.MaxBatchSize, s.m, &s.rate, e.Score)}
-	if old := s.engine.Swap(st); old != nil {
-		old.batch.close()
-	}
-	if !s.draining.Load() {
-		s.m.ready.Set(1)
-	}
-	return nil
 }
 
 // Ready reports whether an engine is installed and the server is not draining.

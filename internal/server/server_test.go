@@ -622,14 +622,15 @@ func TestBatchTokenBudget(t *testing.T) {
 func TestCancelledRequestDropsQueuedWork(t *testing.T) {
 	f := &fakeEngine{gate: make(chan struct{}), started: make(chan struct{}, 10)}
 	m := newMetrics("t", func() int { return 0 }, newAdmission(1, 1, 1, &rateMeter{}))
-	b := newBatcher(1, 1000, 1, m, &rateMeter{}, f.Score)
+	b := newBatcher(1, 1000, 1, m, &rateMeter{})
+	l := b.lane("fake", rerankRun(f))
 	defer b.close()
-	go b.submit(context.Background(), [][]int32{{0, 10, 2, 2, 11, 2}})
+	go b.submit(context.Background(), l, [][]int32{{0, 10, 2, 2, 11, 2}}, 0)
 	<-f.started
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error)
 	go func() {
-		_, err := b.submit(ctx, [][]int32{{0, 10, 2, 2, 11, 2}, {0, 12, 2, 2, 11, 2}})
+		_, err := b.submit(ctx, l, [][]int32{{0, 10, 2, 2, 11, 2}, {0, 12, 2, 2, 11, 2}}, 0)
 		errc <- err
 	}()
 	for testutil.ToFloat64(m.queueDepth) < 2 {
@@ -654,11 +655,12 @@ func TestCancelledRequestDropsQueuedWork(t *testing.T) {
 func TestCloseFinishesQueuedWork(t *testing.T) {
 	f := &fakeEngine{gate: make(chan struct{}), started: make(chan struct{}, 10)}
 	m := newMetrics("t", func() int { return 0 }, newAdmission(1, 1, 1, &rateMeter{}))
-	b := newBatcher(1, 1000, 1, m, &rateMeter{}, f.Score)
+	b := newBatcher(1, 1000, 1, m, &rateMeter{})
+	l := b.lane("fake", rerankRun(f))
 	res := make(chan error, 2)
 	for range 2 {
 		go func() {
-			_, err := b.submit(context.Background(), [][]int32{{0, 10, 2, 2, 11, 2}})
+			_, err := b.submit(context.Background(), l, [][]int32{{0, 10, 2, 2, 11, 2}}, 0)
 			res <- err
 		}()
 	}
@@ -673,7 +675,7 @@ func TestCloseFinishesQueuedWork(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if _, err := b.submit(context.Background(), [][]int32{{1}}); !errors.Is(err, errClosed) {
+	if _, err := b.submit(context.Background(), l, [][]int32{{1}}, 0); !errors.Is(err, errClosed) {
 		t.Errorf("submit after close: %v", err)
 	}
 }
