@@ -40,6 +40,9 @@ var (
 	// white space only is not empty: it is embedded, as TEI, OpenAI and FlagEmbedding do,
 	// usually as <s> </s> (the tokenizer keeps none of it).
 	ErrEmptyText = errors.New("gorerank: the text is empty")
+	// ErrTokenID: a text given as token ids (Pipeline.TokenIDs) holds an id outside the
+	// model's vocabulary.
+	ErrTokenID = errors.New("gorerank: a token id is outside the vocabulary")
 )
 
 // detail is an error of one of the classes above with its own message: errors.Is finds the
@@ -669,6 +672,34 @@ func (p *Pipeline) text(text string, o EmbedOptions) (TextInput, error) {
 	ids := make([]int32, 0, len(pre)+len(bare)+len(suf))
 	ids = append(append(append(ids, pre...), bare...), suf...)
 	return TextInput{IDs: ids, Truncated: more}, nil
+}
+
+// TokenIDs builds the model input of a text given as bare token ids (the token-array input
+// of OpenAI's embeddings API): not empty (ErrEmptyText), every id in [0, vocab)
+// (ErrTokenID), then Text's template and truncation.
+func (p *Pipeline) TokenIDs(ids []int32, vocab int, o EmbedOptions) (TextInput, error) {
+	o, err := p.CheckEmbed(o)
+	if err != nil {
+		return TextInput{}, err
+	}
+	if len(ids) == 0 {
+		return TextInput{}, ErrEmptyText
+	}
+	for i, id := range ids {
+		if id < 0 || int(id) >= vocab {
+			return TextInput{}, errorf(ErrTokenID, "token %d is id %d, outside the vocabulary of %d", i, id, vocab)
+		}
+	}
+	pre, suf := p.tmpl.SinglePrefix, p.tmpl.SingleSuffix
+	budget := o.MaxLength - len(pre) - len(suf)
+	more := len(ids) > budget
+	if more && !o.Truncate {
+		return TextInput{}, errorf(ErrTooLong, "the text has %d tokens, more than max length %d allows (special tokens included; truncation is off)", len(ids), o.MaxLength)
+	}
+	bare := cutIDs(ids, budget, o.Left)
+	out := make([]int32, 0, len(pre)+len(bare)+len(suf))
+	out = append(append(append(out, pre...), bare...), suf...)
+	return TextInput{IDs: out, Truncated: more}, nil
 }
 
 // PrepareTexts builds the model inputs of texts (Text for each, on the module's shared

@@ -137,8 +137,9 @@ type EmbedEngine interface {
 	Embed(seqs [][]int32, want xlmr.Outputs, out []xlmr.Embedding) error
 	// Outputs are the outputs the model can compute.
 	Outputs() xlmr.Outputs
-	// Dim is the length of the dense vector.
+	// Dim is the length of the dense vector, Vocab the number of token ids.
 	Dim() int
+	Vocab() int
 	// Encode tokenizes one text with its tokens and offsets, and Token names an id (for
 	// /tokenize).
 	Encode(text string, o tokenizer.Options) (*tokenizer.Encoding, error)

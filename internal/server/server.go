@@ -208,14 +208,18 @@ type route struct {
 func (s *Server) routes() http.Handler {
 	metricsH := promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{Registry: s.m.reg})
 	table := map[string]route{
-		"/v1/rerank":    {http.MethodPost, false, true, s.handleV1Rerank},
-		"/v2/rerank":    {http.MethodPost, false, true, s.handleV2Rerank}, // the path of Cohere's v2 client; same format
-		"/rerank":       {http.MethodPost, false, true, s.handleRerank},
-		"/tokenize":     {http.MethodPost, false, true, s.handleTokenize},
-		"/info":         {http.MethodGet, false, false, s.handleInfo},
-		"/health":       {http.MethodGet, true, false, s.handleHealth},
-		"/ready":        {http.MethodGet, true, false, s.handleReady},
-		"/openapi.json": {http.MethodGet, true, false, s.handleOpenAPI},
+		"/v1/rerank":     {http.MethodPost, false, true, s.handleV1Rerank},
+		"/v2/rerank":     {http.MethodPost, false, true, s.handleV2Rerank}, // the path of Cohere's v2 client; same format
+		"/rerank":        {http.MethodPost, false, true, s.handleRerank},
+		"/tokenize":      {http.MethodPost, false, true, s.handleTokenize},
+		"/v1/embeddings": {http.MethodPost, false, true, s.handleOpenAIEmbeddings},
+		"/embed":         {http.MethodPost, false, true, s.handleEmbed},
+		"/embed_sparse":  {http.MethodPost, false, true, s.handleEmbedSparse},
+		"/embed_colbert": {http.MethodPost, false, true, s.handleEmbedColBERT},
+		"/info":          {http.MethodGet, false, false, s.handleInfo},
+		"/health":        {http.MethodGet, true, false, s.handleHealth},
+		"/ready":         {http.MethodGet, true, false, s.handleReady},
+		"/openapi.json":  {http.MethodGet, true, false, s.handleOpenAPI},
 		"/metrics": {http.MethodGet, false, false, func(w http.ResponseWriter, r *http.Request) error {
 			metricsH.ServeHTTP(w, r)
 			return nil

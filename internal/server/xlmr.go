@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/gorerank/gorerank"
@@ -60,3 +61,63 @@ func (e *XLMREngine) Score(seqs [][]int32, logits []float32) error {
 
 // Info implements [Engine].
 func (e *XLMREngine) Info() ModelInfo { return e.info }
+
+// XLMREmbedder adapts an embedder loaded by gorerank.LoadModel (bge-m3: xlmr.Embedder) to
+// [EmbedEngine]. Scratch buffers are pooled, one per concurrent Embed call.
+type XLMREmbedder struct {
+	l       *gorerank.Loaded
+	info    ModelInfo
+	scratch xlmr.ScratchPool
+}
+
+// NewXLMREmbedder wraps l (which must have its tokenizer and be an embedder). info.Type,
+// MaxTokens and Config are filled in from the model when empty.
+func NewXLMREmbedder(l *gorerank.Loaded, info ModelInfo) (*XLMREmbedder, error) {
+	if l.Tokenizer == nil || l.Pipeline == nil {
+		return nil, errors.New("server: the model was loaded without its tokenizer")
+	}
+	m := l.Model
+	if m.Kind != xlmr.Embedder {
+		return nil, fmt.Errorf("server: %s is not an embedder: %w", info.ID, xlmr.ErrKind)
+	}
+	if info.Type == "" {
+		info.Type = m.Config.ModelType
+	}
+	if info.MaxTokens == 0 {
+		info.MaxTokens = m.MaxTokens()
+	}
+	if info.Config == nil {
+		info.Config = m.Config
+	}
+	return &XLMREmbedder{l: l, info: info}, nil
+}
+
+// Pipeline implements [EmbedEngine].
+func (e *XLMREmbedder) Pipeline() *gorerank.Pipeline { return e.l.Pipeline }
+
+// Embed implements [EmbedEngine].
+func (e *XLMREmbedder) Embed(seqs [][]int32, want xlmr.Outputs, out []xlmr.Embedding) error {
+	s := e.scratch.Get()
+	defer e.scratch.Put(s)
+	return e.l.Model.Embed(s, seqs, want, out, nil)
+}
+
+// Outputs implements [EmbedEngine].
+func (e *XLMREmbedder) Outputs() xlmr.Outputs { return e.l.Model.Heads() }
+
+// Dim implements [EmbedEngine].
+func (e *XLMREmbedder) Dim() int { return e.l.Model.Config.HiddenSize }
+
+// Vocab implements [EmbedEngine].
+func (e *XLMREmbedder) Vocab() int { return e.l.Model.Config.VocabSize }
+
+// Encode implements [EmbedEngine].
+func (e *XLMREmbedder) Encode(text string, o tokenizer.Options) (*tokenizer.Encoding, error) {
+	return e.l.Tokenizer.Encode(text, o)
+}
+
+// Token implements [EmbedEngine].
+func (e *XLMREmbedder) Token(id int32) string { return e.l.Tokenizer.Token(id) }
+
+// Info implements [EmbedEngine].
+func (e *XLMREmbedder) Info() ModelInfo { return e.info }
