@@ -20,6 +20,7 @@ import (
 
 	"github.com/gorerank/gorerank"
 	"github.com/gorerank/gorerank/tokenizer"
+	"github.com/gorerank/gorerank/xlmr"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -304,4 +305,89 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// m3Tiny loads the tiny random bge-m3 of the shared kit (the published layout:
+// pytorch_model.bin, sparse_linear.pt, colbert_linear.pt) as the server would.
+func m3Tiny(t testing.TB) (*gorerank.Loaded, *XLMREmbedder) {
+	t.Helper()
+	dir := "../../testdata/m3-tiny"
+	if _, err := os.Stat(dir); err != nil {
+		dir = "../../../shared/golden/m3-tiny"
+	}
+	l, err := gorerank.LoadModel(context.Background(), dir, gorerank.Options{TokenizerPath: "../../testdata/tokenizer/tokenizer.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	e, err := NewXLMREmbedder(l, ModelInfo{ID: "BAAI/bge-m3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, e
+}
+
+// TestXLMREmbedderRoutes: the three outputs of m3-tiny through every embedding route, with
+// the reranker beside it, equal to the library's Embed of the same texts.
+func TestXLMREmbedderRoutes(t *testing.T) {
+	l, emb := m3Tiny(t)
+	s := newEmbedServer(t, Config{}, []Engine{loadTiny(t)}, emb)
+	h := s.Handler()
+	texts := []string{"员工离职需要提前多久通知公司?", "Beijing is the capital of China.", "  "}
+	body, _ := json.Marshal(map[string]any{"inputs": texts})
+	fwd := func(ctx context.Context, seqs [][]int32, want xlmr.Outputs, out []xlmr.Embedding) error {
+		return emb.Embed(seqs, want, out)
+	}
+	lib, err := gorerank.Embed(context.Background(), l.Pipeline, texts, gorerank.EmbedOptions{Outputs: xlmr.OutputAll}, fwd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	close32 := func(a, b float32) bool { return math.Abs(float64(a-b)) <= 1e-6 }
+
+	r := do(t, h, "POST", "/embed", string(body))
+	var dense [][]float32
+	if r.status != 200 || json.Unmarshal(r.body, &dense) != nil || len(dense) != 3 {
+		t.Fatalf("/embed: %d %.300s", r.status, r.body)
+	}
+	r = do(t, h, "POST", "/embed_sparse", string(body))
+	var sparse [][]sparseValue
+	if r.status != 200 || json.Unmarshal(r.body, &sparse) != nil {
+		t.Fatalf("/embed_sparse: %d %.300s", r.status, r.body)
+	}
+	r = do(t, h, "POST", "/embed_colbert", string(body))
+	var colbert [][][]float32
+	if r.status != 200 || json.Unmarshal(r.body, &colbert) != nil {
+		t.Fatalf("/embed_colbert: %d %.300s", r.status, r.body)
+	}
+	for i, e := range lib {
+		if len(dense[i]) != 32 {
+			t.Fatalf("dense %d: %d dimensions", i, len(dense[i]))
+		}
+		for k := range e.Dense {
+			if !close32(dense[i][k], e.Dense[k]) {
+				t.Errorf("text %d dense[%d]: server %v, library %v", i, k, dense[i][k], e.Dense[k])
+				break
+			}
+		}
+		ids, vals := e.SparseSorted()
+		if len(sparse[i]) != len(ids) {
+			t.Errorf("text %d: %d sparse weights, library %d", i, len(sparse[i]), len(ids))
+		}
+		for k := range min(len(ids), len(sparse[i])) {
+			if sparse[i][k].Index != ids[k] || !close32(sparse[i][k].Value, vals[k]) {
+				t.Errorf("text %d sparse %d: server %+v, library %d:%v", i, k, sparse[i][k], ids[k], vals[k])
+			}
+		}
+		if len(colbert[i]) != len(e.ColBERT) || !close32(colbert[i][0][0], e.ColBERT[0][0]) {
+			t.Errorf("text %d: %d ColBERT vectors, library %d", i, len(colbert[i]), len(e.ColBERT))
+		}
+	}
+	// OpenAI, and rerank beside it in the same process
+	r = do(t, h, "POST", "/v1/embeddings", `{"model": "bge-m3", "input": "Beijing is the capital of China."}`)
+	if r.status != 200 || !strings.Contains(string(r.body), `"prompt_tokens":`) {
+		t.Errorf("/v1/embeddings: %d %.300s", r.status, r.body)
+	}
+	if r := do(t, h, "POST", "/v1/rerank", `{"model": "BAAI/bge-reranker-v2-m3", `+threeDocs+`}`); r.status != 200 {
+		t.Errorf("/v1/rerank beside the embedder: %d %s", r.status, r.body)
+	}
 }
