@@ -205,9 +205,10 @@ type route struct {
 	h      func(w http.ResponseWriter, r *http.Request) error
 }
 
-func (s *Server) routes() http.Handler {
+// routeTable is every route but /docs/ (served from the embedded Swagger UI).
+func (s *Server) routeTable() map[string]route {
 	metricsH := promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{Registry: s.m.reg})
-	table := map[string]route{
+	return map[string]route{
 		"/v1/rerank":     {http.MethodPost, false, true, s.handleV1Rerank},
 		"/v2/rerank":     {http.MethodPost, false, true, s.handleV2Rerank}, // the path of Cohere's v2 client; same format
 		"/rerank":        {http.MethodPost, false, true, s.handleRerank},
@@ -225,6 +226,10 @@ func (s *Server) routes() http.Handler {
 			return nil
 		}},
 	}
+}
+
+func (s *Server) routes() http.Handler {
+	table := s.routeTable()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rw := &statusWriter{ResponseWriter: w, status: 200}
