@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/gorerank/gorerank/tokenizer"
 	"github.com/gorerank/gorerank/xlmr"
@@ -30,6 +31,28 @@ type EmbedOptions struct {
 	Truncate bool
 	// Left cuts tokens from the start of a text instead of its end (truncation_side "left").
 	Left bool
+}
+
+// ParseOutputs reads output names, separated by commas or "+": dense, sparse, colbert, or all
+// (any case; xlmr.Outputs.String writes them joined by "+"). "" is 0, EmbedOptions' default
+// (dense).
+func ParseOutputs(s string) (xlmr.Outputs, error) {
+	var o xlmr.Outputs
+	for _, name := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '+' }) {
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "dense":
+			o |= xlmr.OutputDense
+		case "sparse", "lexical":
+			o |= xlmr.OutputSparse
+		case "colbert":
+			o |= xlmr.OutputColBERT
+		case "all":
+			o |= xlmr.OutputAll
+		default:
+			return 0, errorf(ErrOptions, "unknown output %q (want dense, sparse, colbert or all)", strings.TrimSpace(name))
+		}
+	}
+	return o, nil
 }
 
 // Embedding is one text's embeddings: the outputs asked for (xlmr.Embedding: Dense,

@@ -393,3 +393,18 @@ func TestEmbedSeam(t *testing.T) {
 		t.Errorf("empty text through the seam: %v", err)
 	}
 }
+
+func TestParseOutputs(t *testing.T) {
+	for in, want := range map[string]xlmr.Outputs{
+		"": 0, "dense": xlmr.OutputDense, "sparse,colbert": xlmr.OutputSparse | xlmr.OutputColBERT,
+		"Dense+Sparse": xlmr.OutputDense | xlmr.OutputSparse, "all": xlmr.OutputAll, " colbert , dense ": xlmr.OutputDense | xlmr.OutputColBERT,
+		xlmr.OutputAll.String(): xlmr.OutputAll, "lexical": xlmr.OutputSparse,
+	} {
+		if got, err := ParseOutputs(in); got != want || err != nil {
+			t.Errorf("ParseOutputs(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	if _, err := ParseOutputs("dense,vectors"); !errors.Is(err, ErrOptions) || !strings.Contains(err.Error(), `"vectors"`) {
+		t.Errorf("unknown name: %v", err)
+	}
+}

@@ -1,5 +1,6 @@
 // Command rerank scores (query, document) pairs with an XLM-RoBERTa cross-encoder such as
-// BAAI/bge-reranker-v2-m3, serves it over HTTP, and helps inspect and benchmark it.
+// BAAI/bge-reranker-v2-m3, embeds texts with a bge-m3 embedder, serves the reranker over HTTP,
+// and helps inspect and benchmark it.
 //
 // Exit codes: 0 success; 1 runtime failure (bad model files, bad input data, I/O);
 // 2 usage error (unknown command or flag, missing argument).
@@ -35,6 +36,7 @@ type command struct {
 // commands is the subcommand table; each subcommand lives in its own file.
 var commands = []command{
 	{"score", "score (query, document) pairs from JSON Lines or the command line", runScore},
+	{"embed", "embed texts with a bge-m3 embedder: dense, sparse and ColBERT outputs", runEmbed},
 	{"tokenize", "tokenize texts or pairs with a tokenizer.json", runTokenize},
 	{"inspect", "dump per-layer hidden states and attentions, or diff two dumps", runInspect},
 	{"serve", "run the HTTP rerank server", runServe},

@@ -206,6 +206,9 @@ func runScore(e *env, args []string) int {
 	rr, err := gorerank.Open(mf.model, opts)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "rerank score: %v\n", err)
+		if errors.Is(err, gorerank.ErrKind) {
+			fmt.Fprintln(e.stderr, "rerank score: an embedder embeds texts with rerank embed")
+		}
 		return exitFailure
 	}
 	defer rr.Close()
@@ -456,7 +459,7 @@ func parseScoreLine(b []byte) (scoreLine, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
-		return scoreLine{}, jsonLineError(err)
+		return scoreLine{}, jsonLineError(err, `want "query" and "document" or "documents"`)
 	}
 	if dec.More() {
 		return scoreLine{}, errors.New("invalid JSON: more than one value on the line")
@@ -530,8 +533,9 @@ func jsonKind(v []byte) string {
 	return ""
 }
 
-// jsonLineError words a decoding error of a line without Go's vocabulary.
-func jsonLineError(err error) error {
+// jsonLineError words a decoding error of a line without Go's vocabulary; want says what the
+// line should hold, for an unknown field.
+func jsonLineError(err error, want string) error {
 	var se *json.SyntaxError
 	switch {
 	case errors.As(err, &se):
@@ -540,7 +544,7 @@ func jsonLineError(err error) error {
 		return errors.New("invalid JSON: the line ends inside a value")
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return fmt.Errorf(`unknown field %s (want "query" and "document" or "documents")`, name)
+		return fmt.Errorf(`unknown field %s (%s)`, name, want)
 	}
 	return fmt.Errorf("invalid JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
 }
