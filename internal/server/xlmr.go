@@ -21,10 +21,23 @@ type XLMREngine struct {
 // NewXLMREngine wraps l (which must have its tokenizer). info.Type, DType, MaxTokens and
 // Config are filled in from the model when empty.
 func NewXLMREngine(l *gorerank.Loaded, info ModelInfo) (*XLMREngine, error) {
+	info, err := describe(l, info, xlmr.Reranker)
+	if err != nil {
+		return nil, err
+	}
+	return &XLMREngine{l: l, info: info}, nil
+}
+
+// describe checks that l has its tokenizer and is of kind k, and fills in the empty fields
+// of info from the model.
+func describe(l *gorerank.Loaded, info ModelInfo, k xlmr.Kind) (ModelInfo, error) {
 	if l.Tokenizer == nil || l.Pipeline == nil {
-		return nil, errors.New("server: the model was loaded without its tokenizer")
+		return info, errors.New("server: the model was loaded without its tokenizer")
 	}
 	m := l.Model
+	if m.Kind != k {
+		return info, fmt.Errorf("server: %s is a %s, not a %s: %w", info.ID, m.Kind, k, xlmr.ErrKind)
+	}
 	if info.Type == "" {
 		info.Type = m.Config.ModelType
 	}
@@ -37,8 +50,7 @@ func NewXLMREngine(l *gorerank.Loaded, info ModelInfo) (*XLMREngine, error) {
 	if info.Config == nil {
 		info.Config = m.Config
 	}
-	e := &XLMREngine{l: l, info: info}
-	return e, nil
+	return info, nil
 }
 
 // Pipeline implements [Engine].
@@ -71,23 +83,11 @@ type XLMREmbedder struct {
 }
 
 // NewXLMREmbedder wraps l (which must have its tokenizer and be an embedder). info.Type,
-// MaxTokens and Config are filled in from the model when empty.
+// DType, MaxTokens and Config are filled in from the model when empty.
 func NewXLMREmbedder(l *gorerank.Loaded, info ModelInfo) (*XLMREmbedder, error) {
-	if l.Tokenizer == nil || l.Pipeline == nil {
-		return nil, errors.New("server: the model was loaded without its tokenizer")
-	}
-	m := l.Model
-	if m.Kind != xlmr.Embedder {
-		return nil, fmt.Errorf("server: %s is not an embedder: %w", info.ID, xlmr.ErrKind)
-	}
-	if info.Type == "" {
-		info.Type = m.Config.ModelType
-	}
-	if info.MaxTokens == 0 {
-		info.MaxTokens = m.MaxTokens()
-	}
-	if info.Config == nil {
-		info.Config = m.Config
+	info, err := describe(l, info, xlmr.Embedder)
+	if err != nil {
+		return nil, err
 	}
 	return &XLMREmbedder{l: l, info: info}, nil
 }
