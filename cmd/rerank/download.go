@@ -21,9 +21,12 @@ func runDownload(e *env, args []string) int {
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, `usage: rerank download [flags] MODEL_ID
 
-Download a model's config, tokenizer and safetensors weights from the Hugging Face hub into
-the local cache (the layout huggingface_hub uses, so the files are shared with Python tools),
-resuming partial files and checking every file's size and hash. Prints the snapshot folder.
+Download a model's config, tokenizer and weights from the Hugging Face hub into the local
+cache (the layout huggingface_hub uses, so the files are shared with Python tools), resuming
+partial files and checking every file's size and hash. Prints the snapshot folder.
+Fetched: top-level *.json and *.safetensors, 1_Pooling/config.json, and PyTorch files where
+no safetensors stands in for them (BAAI/bge-m3: pytorch_model.bin, sparse_linear.pt,
+colbert_linear.pt); not README, images, onnx/ or training state.
 
 Flags:`)
 		fs.PrintDefaults()
@@ -32,6 +35,7 @@ Examples:
   rerank download BAAI/bge-reranker-v2-m3
   HF_HOME=/data/hf rerank download --revision main BAAI/bge-reranker-v2-m3
   rerank serve --model "$(rerank download BAAI/bge-reranker-v2-m3)"
+  rerank embed --model "$(rerank download --quiet BAAI/bge-m3)" "What is BGE M3?"
 
 Environment: HF_HOME, HF_HUB_CACHE, HF_ENDPOINT (a mirror), HF_TOKEN (gated or private
 models), HF_HUB_OFFLINE=1 (only check the cache).`)

@@ -83,7 +83,7 @@ func (f *modelFlags) register(fs *flag.FlagSet) {
 
 // registerModel registers the flags that say which model to load and how.
 func (f *loadFlags) registerModel(fs *flag.FlagSet) {
-	fs.StringVar(&f.model, "model", "", "model: a `DIR` with config.json, safetensors weights and tokenizer.json, a folder in the HF cache layout, or a hub id like BAAI/bge-reranker-v2-m3 (required); a value starting with . / or ~, or whose first element exists here, is always a folder")
+	fs.StringVar(&f.model, "model", "", "model: a `DIR` with config.json, weights (safetensors, or pytorch_model.bin) and tokenizer.json, a folder in the HF cache layout, or a hub id like BAAI/bge-reranker-v2-m3 (required); a value starting with . / or ~, or whose first element exists here, is always a folder")
 	fs.StringVar(&f.weights, "weights", "", "safetensors `FILE` (or shard *.index.json) to load instead of the folder's default; a relative path is inside the model folder")
 	fs.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer.json `FILE` (default: the model folder's tokenizer.json)")
 	fs.StringVar(&f.revision, "revision", "main", "hub revision (branch, tag or commit) when --model is a hub id")

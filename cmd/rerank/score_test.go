@@ -274,7 +274,7 @@ func TestScoreHumanAndUsage(t *testing.T) {
 		{[]string{"score", "--help"}, exitOK, "Examples:"},
 		{[]string{"score", "--model", tinyModel, "--query", "q", "d"}, exitFailure, "tokenizer.json"}, // the tiny folder has no tokenizer
 		{[]string{"score", "--model", tinyModel + "y", "--query", "q", "d"}, exitFailure, "rerank score: gorerank: hub: no model folder at ../../testdata/tinyy: it does not exist\n"},
-		{[]string{"score", "--model", "../../testdata", "--query", "q", "d"}, exitFailure, "hub: no model folder at ../../testdata: the folder has no config.json, no tokenizer.json, no *.safetensors weights\n"},
+		{[]string{"score", "--model", "../../testdata", "--query", "q", "d"}, exitFailure, "hub: no model folder at ../../testdata: the folder has no config.json, no tokenizer.json, no weights (*.safetensors or pytorch_model.bin)\n"},
 	} {
 		code, _, stderr := runCmd("", c.args...)
 		if code != c.code || !strings.Contains(stderr, c.want) {

@@ -22,6 +22,10 @@
 // blobs/<etag>.incomplete, resume with a Range request, and are checked against the size and
 // the etag (sha256 for LFS files, git blob sha1 otherwise) before they are renamed into place.
 //
+// What is fetched: what a model folder needs (DefaultFiles): config and tokenizer JSON,
+// safetensors weights, and PyTorch files only where no safetensors stands in for them, as for
+// BAAI/bge-m3 (pytorch_model.bin, sparse_linear.pt, colbert_linear.pt, 1_Pooling/config.json).
+//
 // Environment: HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_TOKEN (else $HF_HOME/token),
 // HF_HUB_OFFLINE=1 (use the cache only). The package never prints except to Options.Progress.
 package hub

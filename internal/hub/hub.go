@@ -44,9 +44,9 @@ type Options struct {
 	// Nil: silent.
 	Progress io.Writer
 	Logger   *slog.Logger
-	// Files selects which repository files to fetch; default: top-level *.json and
-	// *.safetensors (config, tokenizer, weights and shard index).
-	Files func(name string) bool
+	// Files selects which of the repository's files to fetch, given all their names (as the
+	// hub lists them, "/"-separated); default: DefaultFiles.
+	Files func(names []string) []string
 }
 
 func (o *Options) fill() {
@@ -95,10 +95,52 @@ func (o *Options) fill() {
 	}
 }
 
-// DefaultFiles selects top-level JSON and safetensors files.
-func DefaultFiles(name string) bool {
-	return !strings.Contains(name, "/") && (strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".safetensors"))
+// DefaultFiles selects, from a repository's file names, what a model folder needs and
+// nothing else:
+//   - top-level *.json (config, tokenizer, shard indexes, sentence-transformers' configs) and
+//     *.safetensors;
+//   - 1_Pooling/config.json, the pooling a sentence-transformers embedder declares (the
+//     engine refuses to run an embedder whose pooling it does not do);
+//   - PyTorch files only where no safetensors stands in for them: pytorch_model.bin and its
+//     shards (pytorch_model-*.bin) when the repository has neither model.safetensors nor
+//     model.safetensors.index.json (BAAI/bge-m3 has neither), and any other top-level *.pt or
+//     *.bin without a <name>.safetensors beside it (bge-m3's sparse_linear.pt and
+//     colbert_linear.pt) except training state no model reads (optimizer.pt, scheduler.pt,
+//     training_args.bin).
+//
+// Everything else (README, images, onnx/, other folders) is left on the hub.
+func DefaultFiles(names []string) []string {
+	have := map[string]bool{}
+	for _, n := range names {
+		have[n] = true
+	}
+	safetensors := have["model.safetensors"] || have["model.safetensors.index.json"]
+	var out []string
+	for _, n := range names {
+		top := !strings.Contains(n, "/")
+		stem, ext := strings.TrimSuffix(n, path.Ext(n)), path.Ext(n)
+		var keep bool
+		switch {
+		case n == "1_Pooling/config.json":
+			keep = true
+		case !top:
+		case ext == ".json" || ext == ".safetensors":
+			keep = true
+		case n == "pytorch_model.bin" || strings.HasPrefix(n, "pytorch_model-") && ext == ".bin":
+			keep = !safetensors
+		case ext == ".pt" || ext == ".bin":
+			keep = !have[stem+".safetensors"] && !trainingState[n]
+		}
+		if keep {
+			out = append(out, n)
+		}
+	}
+	return out
 }
+
+// trainingState is the top-level files a training run leaves beside a model, which no model
+// folder needs (some are larger than the model).
+var trainingState = map[string]bool{"optimizer.pt": true, "scheduler.pt": true, "training_args.bin": true}
 
 var repoIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?$`)
 
@@ -180,8 +222,9 @@ func resolveFolder(path, revision string) (dir, commit string, err error) {
 	if _, err := os.Stat(filepath.Join(path, "tokenizer.json")); err != nil {
 		missing = append(missing, "tokenizer.json")
 	}
-	if m, _ := filepath.Glob(filepath.Join(path, "*.safetensors")); len(m) == 0 {
-		missing = append(missing, "*.safetensors weights")
+	m, _ := filepath.Glob(filepath.Join(path, "*.safetensors"))
+	if _, err := os.Stat(filepath.Join(path, "pytorch_model.bin")); len(m) == 0 && err != nil {
+		missing = append(missing, "weights (*.safetensors or pytorch_model.bin)")
 	}
 	return noFolder("the folder has no %s", strings.Join(missing, ", no "))
 }
@@ -262,9 +305,17 @@ func Download(ctx context.Context, repo string, o Options) (dir, commit string, 
 		return "", "", fmt.Errorf("hub: %s@%s: the hub returned no commit (sha %q)", repo, o.Revision, info.SHA)
 	}
 	snap := filepath.Join(repoDir, "snapshots", info.SHA)
+	names := make([]string, len(info.Siblings))
+	for i, s := range info.Siblings {
+		names[i] = s.Name
+	}
+	want := map[string]bool{}
+	for _, n := range o.Files(names) {
+		want[n] = true
+	}
 	n := 0
 	for _, s := range info.Siblings {
-		if !o.Files(s.Name) || !safeName(s.Name) {
+		if !want[s.Name] || !safeName(s.Name) {
 			continue
 		}
 		n++
@@ -273,7 +324,7 @@ func Download(ctx context.Context, repo string, o Options) (dir, commit string, 
 		}
 	}
 	if n == 0 {
-		return "", "", fmt.Errorf("hub: %s@%s has no config/tokenizer/safetensors files", repo, o.Revision)
+		return "", "", fmt.Errorf("hub: %s@%s has no config, tokenizer or weights files", repo, o.Revision)
 	}
 	if o.Revision != info.SHA {
 		ref := filepath.Join(repoDir, "refs", filepath.FromSlash(o.Revision))

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -351,8 +352,8 @@ func TestResolvePaths(t *testing.T) {
 		{"../BAAI/bge-reranker-v2-m3", "hub: no model folder at ../BAAI/bge-reranker-v2-m3: it does not exist"},
 		{abs, "hub: no model folder at " + abs + ": it does not exist"},
 		{"~/models/x", "hub: no model folder at " + filepath.Join(home, "models", "x") + ": it does not exist"},
-		{"testdata", "hub: no model folder at testdata: the folder has no config.json, no tokenizer.json, no *.safetensors weights"},
-		{"testdata/tok", "hub: no model folder at testdata/tok: the folder has no config.json, no *.safetensors weights"},
+		{"testdata", "hub: no model folder at testdata: the folder has no config.json, no tokenizer.json, no weights (*.safetensors or pytorch_model.bin)"},
+		{"testdata/tok", "hub: no model folder at testdata/tok: the folder has no config.json, no weights (*.safetensors or pytorch_model.bin)"},
 		{"testdata/notes.txt", "hub: no model folder at testdata/notes.txt: it is a file"},
 	} {
 		_, _, err := Resolve(context.Background(), c.model, Options{})
@@ -368,5 +369,73 @@ func TestResolvePaths(t *testing.T) {
 	defer calls.Unlock()
 	if n != 0 {
 		t.Errorf("%d requests to the hub; a path must never reach it", n)
+	}
+}
+
+// TestDefaultFiles: what a model folder needs, from the repository's list: JSON and
+// safetensors at the top, 1_Pooling/config.json, and PyTorch files only where no
+// safetensors stands in for them; never training state, other folders or documents.
+func TestDefaultFiles(t *testing.T) {
+	common := []string{".gitattributes", "README.md", "config.json", "tokenizer.json", "tokenizer_config.json",
+		"sentencepiece.bpe.model", "imgs/bm25.jpg", "onnx/model.onnx", "onnx/config.json", "1_Pooling/config.json",
+		"modules.json", "optimizer.pt", "scheduler.pt", "training_args.bin", "checkpoint-500/pytorch_model.bin"}
+	for _, c := range []struct {
+		name  string
+		files []string
+		want  string
+	}{
+		{"bge-m3 as published", []string{"pytorch_model.bin", "sparse_linear.pt", "colbert_linear.pt"},
+			"1_Pooling/config.json colbert_linear.pt config.json modules.json pytorch_model.bin sparse_linear.pt tokenizer.json tokenizer_config.json"},
+		{"a safetensors conversion beside the .bin", []string{"pytorch_model.bin", "model.safetensors", "sparse_linear.pt", "colbert_linear.pt", "colbert_linear.safetensors"},
+			"1_Pooling/config.json colbert_linear.safetensors config.json model.safetensors modules.json sparse_linear.pt tokenizer.json tokenizer_config.json"},
+		{"sharded PyTorch", []string{"pytorch_model.bin.index.json", "pytorch_model-00001-of-00002.bin", "pytorch_model-00002-of-00002.bin"},
+			"1_Pooling/config.json config.json modules.json pytorch_model-00001-of-00002.bin pytorch_model-00002-of-00002.bin pytorch_model.bin.index.json tokenizer.json tokenizer_config.json"},
+		{"sharded safetensors", []string{"model.safetensors.index.json", "model-00001-of-00002.safetensors", "pytorch_model.bin"},
+			"1_Pooling/config.json config.json model-00001-of-00002.safetensors model.safetensors.index.json modules.json tokenizer.json tokenizer_config.json"},
+		{"a reranker", []string{"model.safetensors", "pytorch_model.bin"},
+			"1_Pooling/config.json config.json model.safetensors modules.json tokenizer.json tokenizer_config.json"},
+	} {
+		got := DefaultFiles(append(slices.Clone(common), c.files...))
+		slices.Sort(got)
+		if strings.Join(got, " ") != c.want {
+			t.Errorf("%s:\n got  %s\n want %s", c.name, strings.Join(got, " "), c.want)
+		}
+	}
+}
+
+// TestDownloadBGEM3Layout: a repository laid out as BAAI/bge-m3 (no safetensors; weights in
+// pytorch_model.bin, heads in .pt files, a 1_Pooling folder, training state beside it) is
+// downloaded into a snapshot that has what the engine loads and nothing else.
+func TestDownloadBGEM3Layout(t *testing.T) {
+	h, srv := newFakeHub(t)
+	h.repo = "BAAI/bge-m3"
+	h.files = map[string]hubFile{
+		"config.json":           {data: []byte(`{"architectures": ["XLMRobertaModel"]}`)},
+		"tokenizer.json":        {data: []byte(`{"model": {}}`)},
+		"pytorch_model.bin":     {data: bytes.Repeat([]byte("w"), 70000), lfs: true},
+		"sparse_linear.pt":      {data: []byte("sparse"), lfs: true},
+		"colbert_linear.pt":     {data: []byte("colbert"), lfs: true},
+		"1_Pooling/config.json": {data: []byte(`{"pooling_mode_cls_token": true}`)},
+		"optimizer.pt":          {data: []byte("state"), lfs: true},
+		"imgs/logo.jpg":         {data: []byte("jpg")},
+	}
+	dir, _, err := Download(context.Background(), h.repo, opts(t, srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, f := range h.files {
+		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
+		skip := name == "optimizer.pt" || name == "imgs/logo.jpg"
+		switch {
+		case skip && err == nil:
+			t.Errorf("%s fetched", name)
+		case !skip && (err != nil || !bytes.Equal(b, f.data)):
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.gets["optimizer.pt"] != 0 || h.gets["imgs/logo.jpg"] != 0 {
+		t.Errorf("requests for files left on the hub: %v", h.gets)
 	}
 }
