@@ -67,7 +67,27 @@ type modelFlags struct {
 // one (score, bench, inspect, serve, …) registers them through registerModel.
 type loadFlags struct {
 	model, weights, tokenizer, revision string
+	models                              []string // every --model (serve takes several; model is the first)
 	dtype                               gorerank.DType
+}
+
+// modelList is the --model flag: each use appends, the first is model.
+type modelList struct{ f *loadFlags }
+
+func (m modelList) String() string {
+	if m.f == nil {
+		return ""
+	}
+	return strings.Join(m.f.models, ",")
+}
+
+func (m modelList) Set(v string) error {
+	if v == "" {
+		return errors.New("empty model")
+	}
+	m.f.models = append(m.f.models, v)
+	m.f.model = m.f.models[0]
+	return nil
 }
 
 func (f *modelFlags) register(fs *flag.FlagSet) {
@@ -83,7 +103,7 @@ func (f *modelFlags) register(fs *flag.FlagSet) {
 
 // registerModel registers the flags that say which model to load and how.
 func (f *loadFlags) registerModel(fs *flag.FlagSet) {
-	fs.StringVar(&f.model, "model", "", "model: a `DIR` with config.json, weights (safetensors, or pytorch_model.bin) and tokenizer.json, a folder in the HF cache layout, or a hub id like BAAI/bge-reranker-v2-m3 (required); a value starting with . / or ~, or whose first element exists here, is always a folder")
+	fs.Var(modelList{f}, "model", "model: a `DIR` with config.json, weights (safetensors, or pytorch_model.bin) and tokenizer.json, a folder in the HF cache layout, or a hub id like BAAI/bge-reranker-v2-m3 (required); a value starting with . / or ~, or whose first element exists here, is always a folder")
 	fs.StringVar(&f.weights, "weights", "", "safetensors `FILE` (or shard *.index.json) to load instead of the folder's default; a relative path is inside the model folder")
 	fs.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer.json `FILE` (default: the model folder's tokenizer.json)")
 	fs.StringVar(&f.revision, "revision", "main", "hub revision (branch, tag or commit) when --model is a hub id")
@@ -94,6 +114,14 @@ func (f *loadFlags) registerModel(fs *flag.FlagSet) {
 // options turns the flags into gorerank options (checking them). progress receives hub
 // download progress when it is a terminal.
 func (f *loadFlags) options(progress io.Writer) (gorerank.Options, error) {
+	if len(f.models) > 1 {
+		return gorerank.Options{}, fmt.Errorf("--model given %d times: this command takes one model (rerank serve hosts several)", len(f.models))
+	}
+	return f.loadOptions(progress)
+}
+
+// loadOptions is options for every --model at once (serve).
+func (f *loadFlags) loadOptions(progress io.Writer) (gorerank.Options, error) {
 	if f.model == "" {
 		return gorerank.Options{}, errors.New("--model is required")
 	}

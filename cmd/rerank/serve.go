@@ -55,7 +55,7 @@ func parseServeFlags(e *env, args []string) (*serveFlags, int) {
 	f := &serveFlags{cfg: server.DefaultConfig()}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: rerank serve --model M [flags]\n\nRun the HTTP rerank server (Cohere/Jina /v1/rerank, TEI and seed /rerank, /tokenize,\n/health, /ready, /info, /metrics, /docs).\n\nFlags:")
+		fmt.Fprintln(e.stderr, "usage: rerank serve --model M [--model M2 ...] [flags]\n\nRun the HTTP server of one or more models, rerankers and embedders (each --model's\nconfig.json says which): Cohere/Jina /v1/rerank, TEI and seed /rerank, OpenAI\n/v1/embeddings, TEI /embed, /embed_sparse, /embed_colbert, /tokenize, /health, /ready,\n/info, /metrics, /docs. A request's \"model\" picks among several of a kind.\n\nFlags:")
 		fs.PrintDefaults()
 		fmt.Fprint(e.stderr, serveExamples)
 	}
@@ -101,6 +101,10 @@ func parseServeFlags(e *env, args []string) (*serveFlags, int) {
 		return usageErr("unexpected argument %q", fs.Arg(0))
 	case f.model == "":
 		return usageErr("--model is required (see rerank serve --help)")
+	case len(f.models) > 1 && f.weights != "":
+		return usageErr("--weights names one model's file: give it with a single --model")
+	case len(f.models) > 1 && c.ModelName != "":
+		return usageErr("--served-model-name names one model: with several, each is served as its --model value")
 	case f.port < 0 || f.port > 65535:
 		return usageErr("--port %d out of range", f.port)
 	case f.logFormat != "text" && f.logFormat != "json":
@@ -155,7 +159,7 @@ func runServe(e *env, args []string) int {
 	}
 	f.cfg.Logger = log
 	f.cfg.Version = version()
-	if f.cfg.ModelName == "" {
+	if f.cfg.ModelName == "" && len(f.models) == 1 {
 		f.cfg.ModelName = f.model
 	}
 	f.cfg.Extra = map[string]any{"dtype_flag": f.dtype.String()}
@@ -182,10 +186,10 @@ func runServe(e *env, args []string) int {
 	life.Info("listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String(), "docs", "http://"+ln.Addr().String()+"/docs")
 
 	loaded := make(chan error, 1)
-	var model *xlmr.Model // closed after the last batch; set before loaded is sent on
+	var models []*xlmr.Model // closed after the last batch; set before loaded is sent on
 	go func() {
 		var err error
-		model, err = loadEngine(ctx, f, srv, log, life, e.stderr)
+		models, err = loadEngine(ctx, f, srv, log, life, e.stderr)
 		loaded <- err
 	}()
 
@@ -223,49 +227,93 @@ func runServe(e *env, args []string) int {
 		log.Warn("shutdown: some requests did not finish", "error", err)
 	}
 	if modelLoaded {
-		model.Close()
+		for _, m := range models {
+			m.Close()
+		}
 	}
 	life.Info("stopped")
 	return exit
 }
 
-// loadEngine resolves, loads and warms up the model, then hands it to the server.
-func loadEngine(ctx context.Context, f *serveFlags, srv *server.Server, log, life *slog.Logger, progress io.Writer) (*xlmr.Model, error) {
-	t0 := time.Now()
-	o, err := f.options(progress) // a progress bar on a terminal; otherwise only log lines
+// loadEngine resolves, loads and warms up every --model (a reranker or an embedder, as its
+// config.json says), then hands them to the server; it returns them for closing.
+func loadEngine(ctx context.Context, f *serveFlags, srv *server.Server, log, life *slog.Logger, progress io.Writer) ([]*xlmr.Model, error) {
+	o, err := f.loadOptions(progress) // a progress bar on a terminal; otherwise only log lines
 	if err != nil {
 		return nil, err
 	}
 	o.Logger = log
-	l, err := gorerank.LoadModel(ctx, f.model, o)
-	if err != nil {
-		return nil, err
-	}
-	m := l.Model
-	// what runs, not what the file holds: a BF16 checkpoint under --dtype f32 is widened
-	dtype := f.dtype.String()
-	eng, err := server.NewXLMREngine(l, server.ModelInfo{ID: f.cfg.ModelName, Path: l.Dir, Revision: l.Revision, DType: dtype,
-		Storage: f.dtype.Storage(), Compute: f.dtype.Compute(), Checkpoint: strings.ToLower(m.Report.DType)})
-	if err != nil {
-		l.Close()
-		return nil, err
-	}
-	log.Info("model loaded", "dir", l.Dir, "layers", m.Config.NumHiddenLayers, "hidden", m.Config.HiddenSize,
-		"checkpoint_dtype", m.Report.DType, "dtype", dtype, "max_position_tokens", m.MaxTokens(), "seconds", time.Since(t0).Seconds())
-	if !f.noWarmup {
-		t1 := time.Now()
-		if err := warmUp(eng, f.cfg.MaxLength); err != nil {
-			l.Close()
-			return nil, fmt.Errorf("warm-up: %w", err)
+	var (
+		models    []*xlmr.Model
+		rerankers []server.Engine
+		embedders []server.EmbedEngine
+	)
+	fail := func(err error) ([]*xlmr.Model, error) {
+		for _, m := range models {
+			m.Close()
 		}
-		log.Info("warmed up", "seconds", time.Since(t1).Seconds())
-	}
-	if err := srv.SetEngine(eng); err != nil {
-		l.Close()
 		return nil, err
+	}
+	for _, name := range f.models {
+		t0 := time.Now()
+		l, err := gorerank.LoadModel(ctx, name, o)
+		if err != nil {
+			return fail(err)
+		}
+		m := l.Model
+		models = append(models, m)
+		// what runs, not what the file holds: a BF16 checkpoint under --dtype f32 is widened
+		dtype := f.dtype.String()
+		info := server.ModelInfo{ID: name, Path: l.Dir, Revision: l.Revision, DType: dtype,
+			Storage: f.dtype.Storage(), Compute: f.dtype.Compute(), Checkpoint: strings.ToLower(m.Report.DType)}
+		log.Info("model loaded", "model", name, "kind", m.Kind.String(), "dir", l.Dir, "layers", m.Config.NumHiddenLayers, "hidden", m.Config.HiddenSize,
+			"checkpoint_dtype", m.Report.DType, "dtype", dtype, "max_position_tokens", m.MaxTokens(), "seconds", time.Since(t0).Seconds())
+		t1 := time.Now()
+		switch m.Kind {
+		case xlmr.Embedder:
+			e, err := server.NewXLMREmbedder(l, info)
+			if err != nil {
+				return fail(err)
+			}
+			if !f.noWarmup {
+				if err := warmUpEmbed(e); err != nil {
+					return fail(fmt.Errorf("warm-up of %s: %w", name, err))
+				}
+			}
+			embedders = append(embedders, e)
+		default:
+			e, err := server.NewXLMREngine(l, info)
+			if err != nil {
+				return fail(err)
+			}
+			if !f.noWarmup {
+				if err := warmUp(e, f.cfg.MaxLength); err != nil {
+					return fail(fmt.Errorf("warm-up of %s: %w", name, err))
+				}
+			}
+			rerankers = append(rerankers, e)
+		}
+		if !f.noWarmup {
+			log.Info("warmed up", "model", name, "seconds", time.Since(t1).Seconds())
+		}
+	}
+	if err := srv.SetModels(rerankers, embedders); err != nil {
+		return fail(err)
 	}
 	life.Info("ready")
-	return m, nil
+	return models, nil
+}
+
+// warmUpEmbed runs a short and a 512-token text through every output the embedder has.
+func warmUpEmbed(e server.EmbedEngine) error {
+	p := e.Pipeline()
+	in, err := p.PrepareTexts(context.Background(), []string{"A short warm-up text.", strings.Repeat("A long warm-up text. ", 512)},
+		gorerank.EmbedOptions{MaxLength: min(512, e.Info().MaxTokens), Truncate: true})
+	if err != nil {
+		return err
+	}
+	out := make([]xlmr.Embedding, len(in))
+	return e.Embed([][]int32{in[0].IDs, in[1].IDs}, e.Outputs(), out)
 }
 
 // warmUp runs one short and one max-length pair so that code paths, thread pools and the

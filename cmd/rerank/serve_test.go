@@ -451,3 +451,52 @@ func TestServeInfoDType(t *testing.T) {
 		<-p.done
 	}
 }
+
+// TestServeTwoStages: one process serves the tiny reranker and the tiny bge-m3, each route
+// reaching its model, as `rerank serve --model BAAI/bge-reranker-v2-m3 --model BAAI/bge-m3`.
+func TestServeTwoStages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	p := startServe(t, "--model", "../../testdata/tiny", "--model", m3Model(t), "--tokenizer", "../../testdata/tokenizer/tokenizer.json",
+		"--shutdown-delay", "0")
+	if code, body := p.post(t, "/v1/rerank", map[string]any{"model": "rerank-v3.5", "query": "capital of China", "documents": []string{"Beijing.", "Paris."}}); code != 200 {
+		t.Errorf("/v1/rerank: %d %s", code, body)
+	}
+	code, body := p.post(t, "/v1/embeddings", map[string]any{"model": "text-embedding-3-small", "input": []string{"员工离职需要提前多久通知公司?", "Beijing."}})
+	var oa struct {
+		Data []struct {
+			Embedding []float32 `json:"embedding"`
+		} `json:"data"`
+	}
+	if code != 200 || json.Unmarshal(body, &oa) != nil || len(oa.Data) != 2 || len(oa.Data[0].Embedding) != 32 {
+		t.Errorf("/v1/embeddings: %d %.300s", code, body)
+	}
+	for _, path := range []string{"/embed", "/embed_sparse", "/embed_colbert"} {
+		if code, body := p.post(t, path, map[string]any{"inputs": "Beijing is the capital of China."}); code != 200 {
+			t.Errorf("%s: %d %.300s", path, code, body)
+		}
+	}
+	resp, err := http.Get(p.base + "/info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info struct {
+		Models []struct {
+			ID   string `json:"model_id"`
+			Task string `json:"task"`
+		} `json:"models"`
+	}
+	json.NewDecoder(resp.Body).Decode(&info)
+	resp.Body.Close()
+	if len(info.Models) != 2 || info.Models[0].Task != "rerank" || info.Models[1].Task != "embed" {
+		t.Errorf("/info models: %+v", info.Models)
+	}
+	// one model per command elsewhere; serve refuses what names one model
+	if code, _, stderr := runCmd("", "serve", "--model", "a", "--model", "b", "--served-model-name", "x"); code != exitUsage || !strings.Contains(stderr, "--served-model-name") {
+		t.Errorf("serve with two models and one served name: %d %s", code, stderr)
+	}
+	if code, _, stderr := runCmd("", "score", "--model", "a", "--model", "b", "--query", "q", "d"); code == exitOK || !strings.Contains(stderr, "--model given 2 times") {
+		t.Errorf("score with two models: %d %s", code, stderr)
+	}
+}
