@@ -129,7 +129,10 @@ func (s *Server) serveRerank(w http.ResponseWriter, r *http.Request, cohereVersi
 	resp := v1Response{ID: w.Header().Get("X-Request-Id"), Model: m.info.ID, Results: make([]v1Result, len(res)),
 		Usage: usage{PromptTokens: tokens, TotalTokens: tokens}}
 	for k, x := range res {
-		resp.Results[k] = v1Result{Index: x.Index, RelevanceScore: score(x, raw), Truncated: x.Truncated}
+		// Cohere's result has index, relevance_score and document only, and strict clients
+		// (Elasticsearch's Cohere parser) fail on any other key: truncation is reported in
+		// the other dialects
+		resp.Results[k] = v1Result{Index: x.Index, RelevanceScore: score(x, raw), Truncated: x.Truncated && !cohere}
 		if req.returnDocs {
 			resp.Results[k].Document = &docText{req.docs[x.Index]}
 		}

@@ -231,24 +231,26 @@ func TestRerankErrors(t *testing.T) {
 	}
 }
 
+// TestTruncation through the seed dialect, which reports truncation (Cohere's results keep
+// Cohere's keys only).
 func TestTruncation(t *testing.T) {
 	s := newTestServer(t, Config{MaxLength: 16}, &fakeEngine{})
 	filler := strings.Repeat("filler ", 30)
 	docs := fmt.Sprintf(`["%s paris france", "paris france"]`, filler)
 	// longest_first cuts the end of document 0, where its matches are
-	r := do(t, s.Handler(), "POST", "/v1/rerank", `{"query": "paris france", "documents": `+docs+`, "raw_scores": true}`)
+	r := do(t, s.Handler(), "POST", "/rerank", `{"query": "paris france", "documents": `+docs+`, "raw_scores": true}`)
 	v := decode[v1Response](t, r.body)
 	if v.Results[0].Index != 1 || v.Results[1].RelevanceScore != -2 || !v.Results[1].Truncated || v.Results[0].Truncated {
 		t.Errorf("longest_first: %s", r.body)
 	}
 	// windows scores the whole document and keeps the best window
-	r = do(t, s.Handler(), "POST", "/v1/rerank", `{"query": "paris france", "documents": `+docs+`, "raw_scores": true, "truncation": "windows", "max_chunks_per_doc": 16}`)
+	r = do(t, s.Handler(), "POST", "/rerank", `{"query": "paris france", "documents": `+docs+`, "raw_scores": true, "truncation": "windows", "max_chunks_per_doc": 16}`)
 	v = decode[v1Response](t, r.body)
 	if r.status != 200 || v.Results[0].RelevanceScore != 0 || v.Results[1].RelevanceScore != 0 || v.Results[0].Truncated || v.Results[1].Truncated {
 		t.Errorf("windows: %s", r.body)
 	}
 	// not enough windows: truncated, or 413 without truncation
-	r = do(t, s.Handler(), "POST", "/v1/rerank", `{"query": "paris france", "documents": `+docs+`, "raw_scores": true, "truncation": "windows", "max_chunks_per_doc": 2}`)
+	r = do(t, s.Handler(), "POST", "/rerank", `{"query": "paris france", "documents": `+docs+`, "raw_scores": true, "truncation": "windows", "max_chunks_per_doc": 2}`)
 	v = decode[v1Response](t, r.body)
 	if v.Results[1].Index != 0 || !v.Results[1].Truncated {
 		t.Errorf("windows, 2 chunks: %s", r.body)
@@ -259,10 +261,15 @@ func TestTruncation(t *testing.T) {
 	}
 	// flag: the query keeps 3/4 of max_length; the document gets the rest
 	longQ := strings.Repeat("q ", 20) + "paris"
-	r = do(t, s.Handler(), "POST", "/v1/rerank", `{"query": "`+longQ+`", "documents": ["paris"], "raw_scores": true, "truncation": "flag"}`)
+	r = do(t, s.Handler(), "POST", "/rerank", `{"query": "`+longQ+`", "documents": ["paris"], "raw_scores": true, "truncation": "flag"}`)
 	v = decode[v1Response](t, r.body)
 	if r.status != 200 || !v.Results[0].Truncated || v.Usage.TotalTokens != 16 {
 		t.Errorf("flag: %s", r.body)
+	}
+	// the Cohere dialect keeps Cohere's result keys only
+	r = do(t, s.Handler(), "POST", "/v1/rerank", `{"query": "paris france", "documents": `+docs+`}`)
+	if r.status != 200 || bytes.Contains(r.body, []byte("truncated")) {
+		t.Errorf("/v1/rerank reports truncation: %s", r.body)
 	}
 }
 

@@ -162,7 +162,7 @@ func TestXLMROddInputs(t *testing.T) {
 	for _, mode := range []string{"longest_first", "only_second", "flag", "windows"} {
 		for _, q := range []string{"q", "<mask>", strings.Repeat("long query ", 30)} {
 			body, _ := json.Marshal(map[string]any{"query": q, "documents": docs, "truncation": mode, "raw_scores": true})
-			r := do(t, s.Handler(), "POST", "/v1/rerank", string(body))
+			r := do(t, s.Handler(), "POST", "/rerank", string(body)) // the seed dialect: it reports truncation
 			o := gorerank.ScoreOptions{MaxLength: 32, Truncation: gorerank.Truncation(mode), WindowOverlap: DefaultConfig().WindowOverlap, MaxWindows: DefaultConfig().MaxChunks}
 			inputs, err := e.Pipeline().Prepare(ctx, q, docs, o)
 			if err != nil {
