@@ -208,6 +208,8 @@ func (b *batcher) work() {
 		if err == nil {
 			b.m.pairs.Add(float64(len(batch)))
 			b.m.tokens.Add(float64(tokens))
+			b.m.modelSeqs.WithLabelValues(l.name).Add(float64(len(batch)))
+			b.m.modelTokens.WithLabelValues(l.name).Add(float64(tokens))
 			b.rate.observe(tokens, time.Since(now))
 		}
 		for k, it := range batch {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorerank/gorerank"
 	"github.com/gorerank/gorerank/xlmr"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // fakeEmbedder embeds with the fake engine's white-space tokenizer: the dense vector is a
@@ -281,6 +282,13 @@ func TestTwoStages(t *testing.T) {
 	json.Unmarshal(do(t, h, "GET", "/info", "").body, &info)
 	if info.ModelID != "fake/reranker" || len(info.Models) != 3 || info.Models[1]["task"] != "embed" || info.Models[1]["dimensions"] != float64(fakeDim) {
 		t.Errorf("/info: %+v", info)
+	}
+	// work is counted per model
+	if n := testutil.ToFloat64(s.m.modelSeqs.WithLabelValues("BAAI/bge-m3")); n != 2 { // "a" twice
+		t.Errorf("rerank_model_sequences_total{model=BAAI/bge-m3} = %v, want 2", n)
+	}
+	if n := testutil.ToFloat64(s.m.modelSeqs.WithLabelValues("fake/reranker")); n != 3 {
+		t.Errorf("rerank_model_sequences_total{model=fake/reranker} = %v, want 3", n)
 	}
 	// a reranker-only server has no embeddings
 	s2 := newTestServer(t, Config{}, &fakeEngine{})

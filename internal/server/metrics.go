@@ -24,6 +24,8 @@ type metrics struct {
 	inferenceTime prometheus.Histogram
 	pairs         prometheus.Counter
 	tokens        prometheus.Counter
+	modelSeqs     *prometheus.CounterVec // model
+	modelTokens   *prometheus.CounterVec // model
 	batchSize     prometheus.Histogram
 	batchTokens   prometheus.Histogram
 	queueDepth    prometheus.Gauge
@@ -66,6 +68,10 @@ func newMetrics(version string, cacheLen func() int, adm *admission) *metrics {
 		Help: "Sequences run through the model (a windowed document counts once per window)."})
 	m.tokens = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "tokens_scored_total",
 		Help: "Tokens run through the model, special tokens included."})
+	m.modelSeqs = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "model_sequences_total",
+		Help: "Sequences run through each served model (rerank pairs, or texts to embed), by model."}, []string{"model"})
+	m.modelTokens = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "model_tokens_total",
+		Help: "Tokens run through each served model, by model."}, []string{"model"})
 	m.batchSize = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "batch_size",
 		Help: "Sequences per batch.", Buckets: prometheus.ExponentialBuckets(1, 2, 12)})
 	m.batchTokens = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "batch_tokens",
@@ -93,7 +99,7 @@ func newMetrics(version string, cacheLen func() int, adm *admission) *metrics {
 		Help: "Always 1; labels give the version.", ConstLabels: prometheus.Labels{"version": version}})
 	build.Set(1)
 	m.reg.MustRegister(m.requests, m.requestTime, m.inFlight, m.rejected, m.heldBytes, m.heldTokens, m.queueTime, m.tokenizeTime, m.inferenceTime,
-		m.pairs, m.tokens, m.batchSize, m.batchTokens, m.queueDepth, queueArea, m.dropped, m.truncated, m.isolated,
+		m.pairs, m.tokens, m.modelSeqs, m.modelTokens, m.batchSize, m.batchTokens, m.queueDepth, queueArea, m.dropped, m.truncated, m.isolated,
 		m.cacheHits, m.cacheMisses, m.cacheEntries, m.ready, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
