@@ -314,13 +314,17 @@ func TestLanesTakeTurns(t *testing.T) {
 	go func() {
 		done <- do(t, h, "POST", "/embed", `{"inputs": [`+strings.Join(inputs, ",")+`]}`).status
 	}()
-	waitFor(t, func() bool { return s.engine.Load().batch.pending >= 19 || len(order) > 0 })
+	b := s.engine.Load().batch
+	waitFor(t, func() bool { // the job is queued: one batch taken (held at the gate), 19 waiting
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.pending == 19
+	})
 	go func() { done <- do(t, h, "POST", "/rerank", `{"query": "q", "texts": ["a"]}`).status }()
 	waitFor(t, func() bool {
-		st := s.engine.Load()
-		st.batch.mu.Lock()
-		defer st.batch.mu.Unlock()
-		for _, l := range st.batch.lanes {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		for _, l := range b.lanes {
 			if l.name == "fake/reranker" && len(l.queue) == 1 {
 				return true
 			}
