@@ -19,11 +19,12 @@ func runDownload(e *env, args []string) int {
 	fs.StringVar(&o.CacheDir, "cache-dir", "", "cache folder (default $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub)")
 	quiet := fs.Bool("quiet", false, "no progress output")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, `usage: rerank download [flags] MODEL_ID
+		fmt.Fprintln(e.stderr, `usage: rerank download [flags] MODEL_ID [MODEL_ID ...]
 
 Download a model's config, tokenizer and weights from the Hugging Face hub into the local
 cache (the layout huggingface_hub uses, so the files are shared with Python tools), resuming
-partial files and checking every file's size and hash. Prints the snapshot folder.
+partial files and checking every file's size and hash. Prints each snapshot folder, one a
+line, in order (a two-model server's init container fetches both at once).
 Fetched: top-level *.json and *.safetensors, 1_Pooling/config.json, and PyTorch files where
 no safetensors stands in for them (BAAI/bge-m3: pytorch_model.bin, sparse_linear.pt,
 colbert_linear.pt); not README, images, onnx/ or training state.
@@ -33,6 +34,7 @@ Flags:`)
 		fmt.Fprintln(e.stderr, `
 Examples:
   rerank download BAAI/bge-reranker-v2-m3
+  rerank download BAAI/bge-reranker-v2-m3 BAAI/bge-m3
   HF_HOME=/data/hf rerank download --revision main BAAI/bge-reranker-v2-m3
   rerank serve --model "$(rerank download BAAI/bge-reranker-v2-m3)"
   rerank embed --model "$(rerank download --quiet BAAI/bge-m3)" "What is BGE M3?"
@@ -43,14 +45,15 @@ models), HF_HUB_OFFLINE=1 (only check the cache).`)
 	if code, done := parseFlags(fs, e, args); done {
 		return code
 	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(e.stderr, "rerank download: give exactly one model id, e.g. BAAI/bge-reranker-v2-m3")
+	if fs.NArg() == 0 {
+		fmt.Fprintln(e.stderr, "rerank download: give a model id, e.g. BAAI/bge-reranker-v2-m3")
 		return exitUsage
 	}
-	id := fs.Arg(0)
-	if !hub.IsRepoID(id) {
-		fmt.Fprintf(e.stderr, "rerank download: %q is not a model id like ORG/NAME\n", id)
-		return exitUsage
+	for _, id := range fs.Args() {
+		if !hub.IsRepoID(id) {
+			fmt.Fprintf(e.stderr, "rerank download: %q is not a model id like ORG/NAME\n", id)
+			return exitUsage
+		}
 	}
 	if !*quiet {
 		if isTerminal(e.stderr) {
@@ -60,14 +63,16 @@ models), HF_HUB_OFFLINE=1 (only check the cache).`)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	dir, commit, err := hub.Download(ctx, id, o)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "rerank download: %v\n", err)
-		return exitFailure
+	for _, id := range fs.Args() {
+		dir, commit, err := hub.Download(ctx, id, o)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "rerank download: %s: %v\n", id, err)
+			return exitFailure
+		}
+		if !*quiet {
+			fmt.Fprintf(e.stderr, "%s at commit %s\n", id, commit)
+		}
+		fmt.Fprintln(e.stdout, dir)
 	}
-	if !*quiet {
-		fmt.Fprintf(e.stderr, "%s at commit %s\n", id, commit)
-	}
-	fmt.Fprintln(e.stdout, dir)
 	return exitOK
 }

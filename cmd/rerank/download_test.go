@@ -96,6 +96,15 @@ func TestDownloadThenServeByID(t *testing.T) {
 	if !strings.Contains(errb.String(), "downloaded") {
 		t.Errorf("no download log:\n%s", errb.String())
 	}
+	// several ids at once (a two-model server's init container): one folder a line, in order;
+	// a bad id anywhere is a usage error before anything is fetched
+	out.Reset()
+	if code := run(&env{stdout: &out, stderr: &errb}, []string{"download", "--quiet", repo, repo}); code != exitOK || out.String() != dir+"\n"+dir+"\n" {
+		t.Errorf("download of two ids: %d %q", code, out.String())
+	}
+	if code, _, stderr := runCmd("", "download", repo, "not an id"); code != exitUsage || !strings.Contains(stderr, `"not an id"`) {
+		t.Errorf("download with a bad second id: %d %s", code, stderr)
+	}
 
 	hub.Close() // the other subcommands and serve must work from the cache alone
 	for _, args := range [][]string{
