@@ -21,25 +21,30 @@ import (
 	"github.com/gorerank/gorerank/xlmr"
 )
 
-const benchUsage = `usage: rerank bench --model DIR [--batch B --seq S | --workload rag] [flags]
+const benchUsage = `usage: rerank bench --model DIR [--batch B --seq S | --workload rag|long] [--output O] [flags]
 
 Benchmarks the real forward pass of the model in DIR (config.json + safetensors; make a
-full-size random one with 'rerank gen-random').
+full-size random one with 'rerank gen-random', --kind embedder for bge-m3). A reranker runs
+Forward (pairs/s), an embedder Embed with the outputs of --output (texts/s).
 
 Workloads:
   synthetic (default)  B sequences of S tokens each: <s> random ids </s>, no padding.
+  long                 synthetic with one sequence of --seq tokens (default: the model's
+                       limit, at most 8192): the time of one long text and the peak RSS.
+                       One call can take a minute at full size: use --rounds 1.
   rag                  one query of ~16 tokens against 50 documents, tokenized for real
                        (DIR/tokenizer.json or --tokenizer), longest_first at 512 tokens.
                        Document lengths (tokens, without specials) are a fixed mix:
                        5×32, 5×64, 10×128, 10×192, 10×256, 5×384, 5×480 (mean 211),
                        in a fixed shuffled order; the text is seeded pseudo-English.
                        Each call tokenizes the 50 pairs and scores them in batches of
-                       --batch (default: all 50 in one Forward).
+                       --batch (default: all 50 in one Forward). Rerankers only.
 
-Each round repeats calls for at least --min-time and yields one pairs/s figure; the report
-gives the median over --rounds and the spread (min..max). GFLOP/s counts the multiply-adds
-of every linear layer and of attention (QKᵀ and P·V) that the engine performs, 2 FLOPs
-each (the last layer runs for token 0 only, but for its keys and values). The GEMM peak is
+Each round repeats calls for at least --min-time and yields one pairs/s (texts/s) figure;
+the report gives the median over --rounds and the spread (min..max). GFLOP/s counts the
+multiply-adds of every linear layer and of attention (QKᵀ and P·V) that the engine performs,
+2 FLOPs each (when only token 0 is read, as by the classifier or the dense output, the last
+layer runs for token 0 only, but for its keys and values). The GEMM peak is
 the best of five 200 ms windows of tensor.MatMulNT (all threads) on a 1024×1024×4096 shape.
 Peak RSS includes the memory-mapped weights that were touched.
 
@@ -47,6 +52,8 @@ Example:
   rerank bench --model .bench/random-m3 --batch 8 --seq 128 --rounds 5 --threads 2
   rerank bench --model .bench/random-m3 --workload rag --json
   rerank bench --model .bench/random-m3 --workload rag --pairs-out rag.jsonl   # its texts, for other engines
+  rerank bench --model .bench/random-bge-m3 --batch 8 --seq 128 --output all
+  rerank bench --model .bench/random-bge-m3 --workload long --rounds 1 --no-peak
 
 Flags:
 `
@@ -62,6 +69,7 @@ type benchOptions struct {
 	json, noPeak                bool
 	peakM, peakN, peakK         int
 	pairsOut                    string
+	output                      string // embedders: gorerank.ParseOutputs names
 }
 
 func runBench(e *env, args []string) int {
@@ -72,9 +80,9 @@ func runBench(e *env, args []string) int {
 	}
 	var o benchOptions
 	o.mf.registerModel(fs)
-	fs.StringVar(&o.workload, "workload", "synthetic", "synthetic or rag")
+	fs.StringVar(&o.workload, "workload", "synthetic", "synthetic, long or rag")
 	fs.IntVar(&o.batch, "batch", 0, "sequences per Forward call (default 8; rag: 50)")
-	fs.IntVar(&o.seq, "seq", 128, "tokens per sequence, specials included (synthetic)")
+	fs.IntVar(&o.seq, "seq", 0, "tokens per sequence, specials included (synthetic: default 128; long: the model's limit, at most 8192)")
 	fs.IntVar(&o.rounds, "rounds", 3, "timed rounds (after one warm-up call)")
 	fs.IntVar(&o.threads, "threads", runtime.GOMAXPROCS(0), "threads (GOMAXPROCS) for the forward pass and the GEMM peak")
 	fs.DurationVar(&o.minTime, "min-time", time.Second, "minimum duration of one round")
@@ -85,6 +93,7 @@ func runBench(e *env, args []string) int {
 	fs.IntVar(&o.peakM, "peak-m", 1024, "GEMM peak shape: rows")
 	fs.IntVar(&o.peakN, "peak-n", 1024, "GEMM peak shape: output columns")
 	fs.IntVar(&o.peakK, "peak-k", 4096, "GEMM peak shape: inner dimension")
+	fs.StringVar(&o.output, "output", "dense", "embedders: the outputs Embed computes: dense, sparse, colbert or all (or a list: dense,sparse)")
 	fs.StringVar(&o.pairsOut, "pairs-out", "", "write the workload's (query, document) texts to this `FILE` as JSON Lines and exit, to give other engines the same input (synthetic: B pairs of exactly S tokens)")
 	if code, done := parseFlags(fs, e, args); done {
 		return code
@@ -98,27 +107,40 @@ func runBench(e *env, args []string) int {
 		return usageErr("unexpected argument %q", fs.Arg(0))
 	case o.mf.model == "":
 		return usageErr("--model is required (see --help)")
-	case o.workload != "synthetic" && o.workload != "rag":
-		return usageErr("--workload must be synthetic or rag, not %q", o.workload)
+	case o.workload != "synthetic" && o.workload != "rag" && o.workload != "long":
+		return usageErr("--workload must be synthetic, long or rag, not %q", o.workload)
 	case o.batch < 0 || o.rounds < 1 || o.threads < 1 || o.minTime < 0:
 		return usageErr("--batch, --rounds and --threads must be positive")
 	case o.peakM < 1 || o.peakN < 1 || o.peakK < 1:
 		return usageErr("--peak-m, --peak-n and --peak-k must be positive")
-	case o.workload == "synthetic" && o.seq < 2:
+	case o.workload != "rag" && o.seq != 0 && o.seq < 2:
 		return usageErr("--seq must be at least 2 (<s> and </s>)")
+	case o.workload == "long" && o.batch > 1:
+		return usageErr("--workload long is one sequence: --batch must be 1 or unset")
+	}
+	if _, err := gorerank.ParseOutputs(o.output); err != nil {
+		return usageErr("--output: %v", err)
 	}
 	lo, err := o.mf.options(e.stderr)
 	if err != nil {
 		return usageErr("%v", err)
 	}
 	lo.NoTokenizer = o.workload != "rag" && o.pairsOut == ""
-	if o.batch == 0 {
+	switch {
+	case o.workload == "long":
+		o.batch = 1
+	case o.batch == 0 && o.workload == "rag":
+		o.batch = ragwork.Docs
+	case o.batch == 0:
 		o.batch = 8
-		if o.workload == "rag" {
-			o.batch = ragwork.Docs
-		}
+	}
+	if o.seq == 0 && o.workload == "synthetic" {
+		o.seq = 128
 	}
 	if o.pairsOut != "" {
+		if o.workload == "long" {
+			return usageErr("--pairs-out writes the synthetic or rag workload's pairs")
+		}
 		if err := writePairs(&o, lo); err != nil {
 			fmt.Fprintf(e.stderr, "rerank bench: %v\n", err)
 			return exitFailure
@@ -142,22 +164,31 @@ func runBench(e *env, args []string) int {
 	return exitOK
 }
 
-// benchResult is what one bench run reports; the JSON names are stable for scripts.
+// benchResult is what one bench run reports; the JSON names are stable for scripts. A
+// reranker's rates are pairs (pairs_*), an embedder's texts (texts_*); the other set is absent.
 type benchResult struct {
 	Workload       string             `json:"workload"`
 	Model          string             `json:"model"`
+	Kind           string             `json:"kind"`              // reranker or embedder
+	Outputs        string             `json:"outputs,omitempty"` // embedder: what Embed computed (dense+sparse+colbert)
 	DType          string             `json:"dtype"`
 	CheckpointType string             `json:"checkpoint_dtype"`
 	Batch          int                `json:"batch"`
 	Seq            int                `json:"seq,omitempty"`
-	Pairs          int                `json:"pairs_per_call"`
+	Pairs          int                `json:"pairs_per_call,omitempty"`
+	Texts          int                `json:"texts_per_call,omitempty"`
 	TokensPerCall  int                `json:"tokens_per_call"`
 	Threads        int                `json:"threads"`
 	Rounds         int                `json:"rounds"`
-	PairsPerS      float64            `json:"pairs_per_s"`
-	PairsPerSMin   float64            `json:"pairs_per_s_min"`
-	PairsPerSMax   float64            `json:"pairs_per_s_max"`
-	PairsPerSAll   []float64          `json:"pairs_per_s_all"`
+	PairsPerS      float64            `json:"pairs_per_s,omitempty"`
+	PairsPerSMin   float64            `json:"pairs_per_s_min,omitempty"`
+	PairsPerSMax   float64            `json:"pairs_per_s_max,omitempty"`
+	PairsPerSAll   []float64          `json:"pairs_per_s_all,omitempty"`
+	TextsPerS      float64            `json:"texts_per_s,omitempty"`
+	TextsPerSMin   float64            `json:"texts_per_s_min,omitempty"`
+	TextsPerSMax   float64            `json:"texts_per_s_max,omitempty"`
+	TextsPerSAll   []float64          `json:"texts_per_s_all,omitempty"`
+	SecondsPerCall float64            `json:"seconds_per_call"` // median of rounds
 	TokensPerS     float64            `json:"tokens_per_s"`
 	GFLOPPerCall   float64            `json:"gflop_per_call"`
 	GFLOPS         float64            `json:"gflops"`
@@ -176,6 +207,26 @@ type benchResult struct {
 // benchCall is one timed unit of work: it returns the tokenize time and fills timings.
 type benchCall func(t *xlmr.Timings) (tokenize time.Duration, err error)
 
+// benchForward runs the model on a batch: Forward for a reranker, Embed for an embedder.
+// It reuses its output buffers, which hold batches of up to the size it was made for.
+type benchForward func(s *xlmr.Scratch, seqs [][]int32) error
+
+// forwardFor returns the model's forward pass for batches of up to batch sequences, and
+// the FLOPs it performs on sequences of the given lengths.
+func forwardFor(m *xlmr.Model, want xlmr.Outputs, batch int) (benchForward, func([]int) float64, error) {
+	if m.Kind != xlmr.Embedder {
+		logits := make([]float32, batch*max(1, m.Config.NumLabels))
+		return func(s *xlmr.Scratch, seqs [][]int32) error { return m.Forward(s, seqs, logits, nil) },
+			func(lens []int) float64 { return forwardFLOPs(&m.Config, lens) }, nil
+	}
+	if want&^m.Heads() != 0 {
+		return nil, nil, fmt.Errorf("--output %s: this embedder has %s (sparse and colbert need their side files)", want, m.Heads())
+	}
+	out := make([]xlmr.Embedding, batch)
+	return func(s *xlmr.Scratch, seqs [][]int32) error { return m.Embed(s, seqs, want, out, nil) },
+		func(lens []int) float64 { return embedFLOPs(&m.Config, lens, want) }, nil
+}
+
 func bench(o *benchOptions, lo gorerank.Options) (*benchResult, error) {
 	// The tensor package sizes its worker pool from GOMAXPROCS on first use, so this must
 	// happen before the first GEMM (in a fresh process, as the CLI is).
@@ -187,26 +238,40 @@ func bench(o *benchOptions, lo gorerank.Options) (*benchResult, error) {
 	}
 	defer l.Close()
 	m := l.Model
-	r := &benchResult{Workload: o.workload, Model: o.mf.model, DType: lo.DType.String(), CheckpointType: m.Report.DType,
+	r := &benchResult{Workload: o.workload, Model: o.mf.model, Kind: m.Kind.String(), DType: lo.DType.String(), CheckpointType: m.Report.DType,
 		Batch: o.batch, Threads: o.threads,
 		Rounds: o.rounds, GoVersion: runtime.Version(), GOARCH: runtime.GOARCH, NumCPU: runtime.NumCPU(),
 		CPUTier: tensor.Tier().Name, CPUKernels: tensor.Tier().String()}
+	want, _ := gorerank.ParseOutputs(o.output) // checked by runBench
+	if m.Kind == xlmr.Embedder {
+		r.Outputs = want.String()
+	}
+	forward, flops, err := forwardFor(m, want, o.batch)
+	if err != nil {
+		return nil, err
+	}
 	var call benchCall
 	var lens []int
-	if o.workload == "synthetic" {
-		call, lens, err = syntheticWorkload(m, o)
+	switch o.workload {
+	case "synthetic", "long":
+		if o.seq == 0 { // long
+			o.seq = min(m.MaxTokens(), 8192)
+		}
+		call, lens, err = syntheticWorkload(m, o, forward)
 		r.Seq = o.seq
-	} else {
-		call, lens, err = ragWorkload(l, o)
+	default:
+		if m.Kind == xlmr.Embedder {
+			return nil, fmt.Errorf("the rag workload scores query-document pairs: rerankers only (%s is an embedder)", o.mf.model)
+		}
+		call, lens, err = ragWorkload(l, o, forward)
 	}
 	if err != nil {
 		return nil, err
 	}
-	r.Pairs = len(lens)
 	for _, l := range lens {
 		r.TokensPerCall += l
 	}
-	r.GFLOPPerCall = forwardFLOPs(&m.Config, lens) / 1e9
+	r.GFLOPPerCall = flops(lens) / 1e9
 
 	// Warm-up call (grows the scratch, faults in the weights), then the rounds.
 	if _, err := call(&xlmr.Timings{}); err != nil {
@@ -249,13 +314,21 @@ func bench(o *benchOptions, lo gorerank.Options) (*benchResult, error) {
 				"attention": ms(tm.Attention), "ffn": ms(tm.FFN), "head": ms(tm.Head)},
 		})
 	}
+	var all []float64
 	for _, x := range rounds {
-		r.PairsPerSAll = append(r.PairsPerSAll, x.rate)
+		all = append(all, x.rate)
 	}
-	r.PairsPerS = median(r.PairsPerSAll)
-	r.PairsPerSMin, r.PairsPerSMax = slices.Min(r.PairsPerSAll), slices.Max(r.PairsPerSAll)
-	r.TokensPerS = r.PairsPerS * float64(r.TokensPerCall) / float64(len(lens))
-	r.GFLOPS = r.GFLOPPerCall * r.PairsPerS / float64(len(lens))
+	rate := median(all)
+	if m.Kind == xlmr.Embedder {
+		r.Texts, r.TextsPerS, r.TextsPerSAll = len(lens), rate, all
+		r.TextsPerSMin, r.TextsPerSMax = slices.Min(all), slices.Max(all)
+	} else {
+		r.Pairs, r.PairsPerS, r.PairsPerSAll = len(lens), rate, all
+		r.PairsPerSMin, r.PairsPerSMax = slices.Min(all), slices.Max(all)
+	}
+	r.SecondsPerCall = float64(len(lens)) / rate
+	r.TokensPerS = rate * float64(r.TokensPerCall) / float64(len(lens))
+	r.GFLOPS = r.GFLOPPerCall * rate / float64(len(lens))
 	r.StageMSPerCall = map[string]float64{}
 	for k := range rounds[0].stages {
 		var v []float64
@@ -264,7 +337,7 @@ func bench(o *benchOptions, lo gorerank.Options) (*benchResult, error) {
 		}
 		r.StageMSPerCall[k] = median(v)
 	}
-	if o.workload == "synthetic" {
+	if o.workload != "rag" {
 		delete(r.StageMSPerCall, "tokenize")
 	}
 	r.PeakRSSBytes = peakRSS() // before the GEMM peak run, whose buffers are not the model's
@@ -279,7 +352,7 @@ func bench(o *benchOptions, lo gorerank.Options) (*benchResult, error) {
 }
 
 // syntheticWorkload is B sequences of S tokens: <s>, random ids in [5, vocab), </s>.
-func syntheticWorkload(m *xlmr.Model, o *benchOptions) (benchCall, []int, error) {
+func syntheticWorkload(m *xlmr.Model, o *benchOptions, forward benchForward) (benchCall, []int, error) {
 	if o.seq > m.MaxTokens() {
 		return nil, nil, fmt.Errorf("--seq %d exceeds the model's %d positions", o.seq, m.MaxTokens())
 	}
@@ -299,10 +372,9 @@ func syntheticWorkload(m *xlmr.Model, o *benchOptions) (benchCall, []int, error)
 		seqs[i], lens[i] = s, o.seq
 	}
 	sc := m.NewScratch()
-	logits := make([]float32, o.batch*max(1, c.NumLabels))
 	return func(t *xlmr.Timings) (time.Duration, error) {
 		sc.Timings = t
-		return 0, m.Forward(sc, seqs, logits, nil)
+		return 0, forward(sc, seqs)
 	}, lens, nil
 }
 
@@ -314,6 +386,9 @@ func writePairs(o *benchOptions, lo gorerank.Options) (err error) {
 		return err
 	}
 	defer l.Close()
+	if l.Model.Kind == xlmr.Embedder {
+		return fmt.Errorf("--pairs-out writes query-document pairs: rerankers only (%s is an embedder)", o.mf.model)
+	}
 	var docs []string
 	if o.workload == "rag" {
 		docs, err = ragwork.Documents(l.Tokenizer, o.seed)
@@ -344,7 +419,7 @@ func writePairs(o *benchOptions, lo gorerank.Options) (err error) {
 
 // ragWorkload tokenizes one query against 50 documents of the fixed length mix per call,
 // through the scoring pipeline (longest_first at 512 tokens).
-func ragWorkload(l *gorerank.Loaded, o *benchOptions) (benchCall, []int, error) {
+func ragWorkload(l *gorerank.Loaded, o *benchOptions, forward benchForward) (benchCall, []int, error) {
 	m := l.Model
 	docs, err := ragwork.Documents(l.Tokenizer, o.seed)
 	if err != nil {
@@ -360,8 +435,6 @@ func ragWorkload(l *gorerank.Loaded, o *benchOptions) (benchCall, []int, error) 
 		lens[i] = in.Tokens()
 	}
 	sc := m.NewScratch()
-	nl := max(1, m.Config.NumLabels)
-	logits := make([]float32, len(docs)*nl)
 	seqs := make([][]int32, len(docs))
 	return func(t *xlmr.Timings) (time.Duration, error) {
 		start := time.Now()
@@ -376,7 +449,7 @@ func ragWorkload(l *gorerank.Loaded, o *benchOptions) (benchCall, []int, error) 
 		sc.Timings = t
 		for lo := 0; lo < len(seqs); lo += o.batch {
 			hi := min(lo+o.batch, len(seqs))
-			if err := m.Forward(sc, seqs[lo:hi], logits[lo*nl:hi*nl], nil); err != nil {
+			if err := forward(sc, seqs[lo:hi]); err != nil {
 				return 0, err
 			}
 		}
@@ -389,19 +462,49 @@ func ragWorkload(l *gorerank.Loaded, o *benchOptions) (benchCall, []int, error) 
 // last, which computes keys and values for all tokens and the rest for token 0 only (all the
 // classifier reads), then the classifier on token 0.
 func forwardFLOPs(c *xlmr.Config, lens []int) float64 {
-	H, I, L := float64(c.HiddenSize), float64(c.IntermediateSize), float64(c.NumHiddenLayers)
-	labels := float64(max(1, c.NumLabels))
+	H, labels := float64(c.HiddenSize), float64(max(1, c.NumLabels))
+	var f float64
+	for _, n := range lens {
+		f += encoderFLOPs(c, n, true) + 2*H*H + 2*H*labels
+	}
+	return f
+}
+
+// embedFLOPs is forwardFLOPs for Embed's outputs want: the dense output alone reads token 0
+// (the last layer as for the classifier; the normalisation is not counted), sparse and
+// ColBERT read every token of the last layer, through a (1,H) and an (H,H) linear layer.
+func embedFLOPs(c *xlmr.Config, lens []int, want xlmr.Outputs) float64 {
+	H := float64(c.HiddenSize)
+	perToken := want&(xlmr.OutputSparse|xlmr.OutputColBERT) != 0
 	var f float64
 	for _, n := range lens {
 		T := float64(n)
-		layer := 2*T*(4*H*H+2*H*I) + 4*T*T*H // q, k, v, attention output, FFN up and down; QKᵀ and P·V
-		last := 2*T*2*H*H + 2*(2*H*H+2*H*I) + 4*T*H
-		if L >= 1 {
-			f += (L-1)*layer + last
+		f += encoderFLOPs(c, n, !perToken)
+		if want&xlmr.OutputSparse != 0 {
+			f += 2 * T * H
 		}
-		f += 2*H*H + 2*H*labels
+		if want&xlmr.OutputColBERT != 0 {
+			f += 2 * T * H * H
+		}
 	}
 	return f
+}
+
+// encoderFLOPs counts the encoder's FLOPs on one sequence of n tokens: every layer over all
+// tokens, or with firstOnly the last layer's keys and values for all tokens and the rest for
+// token 0 only.
+func encoderFLOPs(c *xlmr.Config, n int, firstOnly bool) float64 {
+	H, I, L := float64(c.HiddenSize), float64(c.IntermediateSize), float64(c.NumHiddenLayers)
+	T := float64(n)
+	layer := 2*T*(4*H*H+2*H*I) + 4*T*T*H // q, k, v, attention output, FFN up and down; QKᵀ and P·V
+	if L < 1 {
+		return 0
+	}
+	if !firstOnly {
+		return L * layer
+	}
+	last := 2*T*2*H*H + 2*(2*H*H+2*H*I) + 4*T*H
+	return (L-1)*layer + last
 }
 
 // gemmPeak measures tensor.MatMulNT GFLOP/s on an (m,k)·(n,k)ᵀ problem (which MatMulNT
@@ -456,14 +559,22 @@ func peakRSS() int64 {
 }
 
 func (r *benchResult) print(w io.Writer) {
-	fmt.Fprintf(w, "model %s (%s checkpoint, %s engine)  workload %s  batch %d", r.Model, r.CheckpointType, r.DType, r.Workload, r.Batch)
-	if r.Workload == "synthetic" {
+	unit, per, rate, lo, hi := "pairs", r.Pairs, r.PairsPerS, r.PairsPerSMin, r.PairsPerSMax
+	if r.Kind == xlmr.Embedder.String() {
+		unit, per, rate, lo, hi = "texts", r.Texts, r.TextsPerS, r.TextsPerSMin, r.TextsPerSMax
+	}
+	fmt.Fprintf(w, "model %s (%s, %s checkpoint, %s engine)  workload %s  batch %d", r.Model, r.Kind, r.CheckpointType, r.DType, r.Workload, r.Batch)
+	if r.Workload != "rag" {
 		fmt.Fprintf(w, "  seq %d", r.Seq)
 	}
-	fmt.Fprintf(w, "  pairs/call %d  tokens/call %d  threads %d  rounds %d\n",
-		r.Pairs, r.TokensPerCall, r.Threads, r.Rounds)
+	if r.Outputs != "" {
+		fmt.Fprintf(w, "  outputs %s", r.Outputs)
+	}
+	fmt.Fprintf(w, "  %s/call %d  tokens/call %d  threads %d  rounds %d\n",
+		unit, per, r.TokensPerCall, r.Threads, r.Rounds)
 	fmt.Fprintf(w, "cpu          %s\n", r.CPUKernels)
-	fmt.Fprintf(w, "pairs/s      %10.2f   (min %.2f, max %.2f)\n", r.PairsPerS, r.PairsPerSMin, r.PairsPerSMax)
+	fmt.Fprintf(w, "%-12s %10.2f   (min %.2f, max %.2f)\n", unit+"/s", rate, lo, hi)
+	fmt.Fprintf(w, "s/call       %10.3f\n", r.SecondsPerCall)
 	fmt.Fprintf(w, "tokens/s     %10.0f\n", r.TokensPerS)
 	fmt.Fprintf(w, "GFLOP/s      %10.2f   (%.2f GFLOP per call)\n", r.GFLOPS, r.GFLOPPerCall)
 	if r.PeakGFLOPS > 0 {

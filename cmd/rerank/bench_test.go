@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -68,7 +69,9 @@ func TestBenchUsageErrors(t *testing.T) {
 	}{
 		{[]string{"--help"}, exitOK, "Example"},
 		{[]string{}, exitUsage, "--model is required"},
-		{[]string{"--model", "x", "--workload", "nope"}, exitUsage, "synthetic or rag"},
+		{[]string{"--model", "x", "--workload", "nope"}, exitUsage, "synthetic, long or rag"},
+		{[]string{"--model", "x", "--output", "nope"}, exitUsage, "--output"},
+		{[]string{"--model", "x", "--workload", "long", "--batch", "2"}, exitUsage, "one sequence"},
 		{[]string{"--model", "x", "--rounds", "0"}, exitUsage, "must be positive"},
 		{[]string{"--model", "x", "--seq", "1"}, exitUsage, "at least 2"},
 		{[]string{"--model", "x", "extra"}, exitUsage, "unexpected argument"},
@@ -182,6 +185,106 @@ func TestBenchPairsOut(t *testing.T) {
 			if err != nil || len(enc.IDs) != tc.size {
 				t.Errorf("%v pair %d: %d tokens (%v), want %d", tc.args, i, len(enc.IDs), err, tc.size)
 			}
+		}
+	}
+}
+
+// embedFLOPs against a count done by hand for a 1-layer model, and against forwardFLOPs:
+// the dense output alone runs the encoder as the classifier does.
+func TestEmbedFLOPs(t *testing.T) {
+	c := &xlmr.Config{HiddenSize: 4, IntermediateSize: 8, NumHiddenLayers: 1, NumLabels: 1}
+	// T=3, one full layer: q,k,v,o 4·(3·4·4); FFN 2·(3·4·8); QKᵀ and PV 2·(3·3·4).
+	layer := 4*3*4*4 + 2*3*4*8 + 2*3*3*4
+	for _, tc := range []struct {
+		want xlmr.Outputs
+		macs int
+	}{
+		{xlmr.OutputSparse, layer + 3*4},
+		{xlmr.OutputColBERT, layer + 3*4*4},
+		{xlmr.OutputAll, layer + 3*4 + 3*4*4},
+	} {
+		if got := embedFLOPs(c, []int{3}, tc.want); got != float64(2*tc.macs) {
+			t.Errorf("%s: embedFLOPs = %v, want %v", tc.want, got, 2*tc.macs)
+		}
+	}
+	head := 2 * (4*4 + 4) // the classifier
+	if d, f := embedFLOPs(c, []int{3, 5}, xlmr.OutputDense), forwardFLOPs(c, []int{3, 5}); d != f-float64(2*head) {
+		t.Errorf("dense %v, forward %v less two classifiers", d, f)
+	}
+}
+
+// An embedder runs Embed: texts/s instead of pairs/s, on the m3-tiny kit and on a tiny
+// embedder from gen-random; the long workload is one sequence; rag and --pairs-out are a
+// reranker's.
+func TestBenchEmbedder(t *testing.T) {
+	gen := filepath.Join(t.TempDir(), "m3")
+	if code, _, stderr := runCmd("", "gen-random", "--kind", "embedder", "--config", "../../testdata/tiny/config.json", "--out", gen); code != exitOK {
+		t.Fatalf("gen-random: %s", stderr)
+	}
+	base := []string{"bench", "--rounds", "2", "--min-time", "1ms", "--no-peak", "--threads", "1", "--json"}
+	for _, tc := range []struct {
+		model  string
+		args   []string
+		seq    int
+		output string
+	}{
+		{m3Model(t), []string{"--batch", "3", "--seq", "20"}, 20, "dense"},
+		{m3Model(t), []string{"--batch", "2", "--seq", "16", "--output", "all"}, 16, "dense+sparse+colbert"},
+		{gen, []string{"--seq", "12", "--output", "sparse,colbert"}, 12, "sparse+colbert"},
+		{m3Model(t), []string{"--workload", "long", "--seq", "300"}, 300, "dense"},
+		{m3Model(t), []string{"--workload", "long", "--rounds", "1"}, 8192, "dense"}, // the model's limit
+	} {
+		code, stdout, stderr := runCmd("", append(append(base, "--model", tc.model), tc.args...)...)
+		if code != exitOK {
+			t.Fatalf("%v: exit %d: %s", tc.args, code, stderr)
+		}
+		var r map[string]any
+		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+			t.Fatalf("%v: %v\n%s", tc.args, err, stdout)
+		}
+		for _, k := range []string{"texts_per_s", "texts_per_s_min", "seconds_per_call", "tokens_per_s", "gflops", "peak_rss_bytes"} {
+			if v, ok := r[k].(float64); !ok || !(v > 0) {
+				t.Errorf("%v: %s = %v", tc.args, k, r[k])
+			}
+		}
+		if _, ok := r["pairs_per_s"]; ok {
+			t.Errorf("%v: an embedder reports pairs/s", tc.args)
+		}
+		batch := 8
+		if tc.args[0] == "--workload" {
+			batch = 1
+		} else if tc.args[0] == "--batch" {
+			batch, _ = strconv.Atoi(tc.args[1])
+		}
+		if r["kind"] != "embedder" || r["outputs"] != tc.output || r["seq"] != float64(tc.seq) ||
+			r["texts_per_call"] != float64(batch) || r["tokens_per_call"] != float64(batch*tc.seq) {
+			t.Errorf("%v: kind %v outputs %v seq %v texts %v tokens %v", tc.args, r["kind"], r["outputs"], r["seq"], r["texts_per_call"], r["tokens_per_call"])
+		}
+	}
+	code, stdout, stderr := runCmd("", "bench", "--model", m3Model(t), "--rounds", "1", "--min-time", "1ms", "--batch", "2", "--seq", "10", "--no-peak", "--output", "all")
+	if code != exitOK {
+		t.Fatalf("table: exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"embedder", "outputs dense+sparse+colbert", "texts/call 2", "texts/s", "s/call", "peak RSS"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("table lacks %q:\n%s", want, stdout)
+		}
+	}
+	nodir := filepath.Join(t.TempDir(), "dense-only")
+	if err := os.CopyFS(nodir, os.DirFS(gen)); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(nodir, "colbert_linear.safetensors"))
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--model", m3Model(t), "--workload", "rag", "--tokenizer", tinyTokenizer}, "rerankers only"},
+		{[]string{"--model", m3Model(t), "--pairs-out", filepath.Join(t.TempDir(), "p.jsonl"), "--tokenizer", tinyTokenizer}, "rerankers only"},
+		{[]string{"--model", nodir, "--output", "colbert"}, "side files"},
+	} {
+		if code, _, stderr := runCmd("", append([]string{"bench", "--no-peak"}, tc.args...)...); code != exitFailure || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %q", tc.args, code, stderr, tc.want)
 		}
 	}
 }

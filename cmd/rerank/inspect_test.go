@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -192,5 +195,117 @@ func TestInspectEmptyDocument(t *testing.T) {
 	}
 	if code, _, stderr := runCmd("", "inspect", "--model", tinyModel, "--tokenizer", tinyTokenizer, "--query", "q", "--out", out); code != exitUsage || !strings.Contains(stderr, "both required") {
 		t.Errorf("no --document: exit %d %s", code, stderr)
+	}
+}
+
+// An embedder's dump: every layer and the three outputs of one --text, the dense and ColBERT
+// ones FlagEmbedding's float64 reference (m3-tiny's refs.json) within 1e-5, the sparse one
+// relu(h·Wsᵀ+bs) per token; --diff prints hidden_states layer by layer.
+func TestInspectEmbedder(t *testing.T) {
+	dir := m3Model(t)
+	raw, err := os.ReadFile(filepath.Join(dir, "refs.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type m3Ref struct {
+		Text    string             `json:"text"`
+		Dense   []float64          `json:"dense"`
+		Sparse  map[string]float64 `json:"sparse"` // token id → weight
+		ColBERT [][]float64        `json:"colbert"`
+	}
+	var kit struct {
+		Refs []m3Ref `json:"refs"`
+	}
+	if err := json.Unmarshal(raw, &kit); err != nil {
+		t.Fatal(err)
+	}
+	// the first short reference text with a sparse weight, so that the sparse tensor is checked too
+	i := slices.IndexFunc(kit.Refs, func(r m3Ref) bool { return len(r.Sparse) > 0 && len(r.ColBERT) < 40 })
+	if i < 0 {
+		t.Fatal("refs.json: no short text with sparse weights")
+	}
+	ref := kit.Refs[i]
+	out := filepath.Join(t.TempDir(), "m3.safetensors")
+	code, _, stderr := runCmd("", "inspect", "--model", dir, "--tokenizer", tinyTokenizer, "--text", ref.Text, "--out", out)
+	if code != exitOK || !strings.Contains(stderr, "outputs dense+sparse+colbert") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	f, err := weights.OpenFiles(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ids, _ := goldenValues(t, f, "input_ids")
+	T, H := len(ids), 32
+	if T != len(ref.ColBERT)+1 {
+		t.Fatalf("%d tokens, refs.json has %d ColBERT vectors", T, len(ref.ColBERT))
+	}
+	if _, shape := goldenValues(t, f, "hidden_states"); !slices.Equal(shape, []int{4, T, H}) {
+		t.Errorf("hidden_states shape %v", shape)
+	}
+	if _, shape := goldenValues(t, f, "attentions"); !slices.Equal(shape, []int{3, 4, T, T}) {
+		t.Errorf("attentions shape %v", shape)
+	}
+	maxDiff := func(name string, got, want []float64) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d values, want %d", name, len(got), len(want))
+		}
+		var d float64
+		for i := range got {
+			d = math.Max(d, math.Abs(got[i]-want[i]))
+		}
+		if d > 1e-5 {
+			t.Errorf("%s: maxabs=%.3g", name, d)
+		}
+	}
+	dense, shape := goldenValues(t, f, "dense")
+	if !slices.Equal(shape, []int{1, H}) {
+		t.Errorf("dense shape %v", shape)
+	}
+	maxDiff("dense", dense, ref.Dense)
+	colbert, shape := goldenValues(t, f, "colbert")
+	if !slices.Equal(shape, []int{1, T - 1, H}) {
+		t.Errorf("colbert shape %v", shape)
+	}
+	maxDiff("colbert", colbert, slices.Concat(ref.ColBERT...))
+	sparse, shape := goldenValues(t, f, "sparse")
+	if !slices.Equal(shape, []int{1, T}) {
+		t.Errorf("sparse shape %v", shape)
+	}
+	best := map[string]float64{} // the largest weight per token id, specials dropped: the sparse output
+	for j, w := range sparse {
+		if id := int(ids[j]); id > 3 && w > 0 {
+			k := strconv.Itoa(id)
+			best[k] = math.Max(best[k], w)
+		}
+	}
+	if len(best) != len(ref.Sparse) {
+		t.Errorf("sparse: %d ids, want %d", len(best), len(ref.Sparse))
+	}
+	for k, w := range ref.Sparse {
+		if math.Abs(best[k]-w) > 1e-5 {
+			t.Errorf("sparse id %s: %v, want %v", k, best[k], w)
+		}
+	}
+
+	code, stdout, _ := runCmd("", "inspect", "--diff", out, out, "--tol", "0")
+	if code != exitOK || !strings.Contains(stdout, "hidden_states[3]") || !strings.Contains(stdout, "colbert") {
+		t.Errorf("diff self: exit %d\n%s", code, stdout)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--model", dir, "--tokenizer", tinyTokenizer, "--query", "q", "--document", "d"}, exitFailure, "is an embedder: give it one --text"},
+		{[]string{"--model", tinyModel, "--tokenizer", tinyTokenizer, "--text", "t"}, exitFailure, "is a reranker: give it --query and --document"},
+		{[]string{"--model", dir, "--text", "t", "--ids", "0,2"}, exitUsage, "only one of"},
+		{[]string{"--model", dir, "--tokenizer", tinyTokenizer, "--text", ""}, exitFailure, "empty"},
+	} {
+		code, _, stderr := runCmd("", append(append([]string{"inspect"}, c.args...), "--out", filepath.Join(t.TempDir(), "x.safetensors"))...)
+		if code != c.code || !strings.Contains(stderr, c.want) {
+			t.Errorf("%q: exit %d, stderr %q; want exit %d mentioning %q", c.args, code, stderr, c.code, c.want)
+		}
 	}
 }
