@@ -1,17 +1,22 @@
 #!/usr/bin/python3
-"""ONNX export of the plain-PyTorch XLM-R cross-encoder, for the ONNX Runtime column of scripts/bench.sh.
+"""ONNX export of the plain-PyTorch XLM-R cross-encoder or bge-m3 encoder, for the ONNX Runtime columns of
+scripts/bench.sh and scripts/bench_embed.sh.
 
 Builds the model of shared/bench/torch_xlmr.py (HF eager semantics; the same code the PyTorch column runs)
 from a checkpoint directory and exports it with torch.onnx.export:
 
     inputs   input_ids, attention_mask   int64 [batch, seq]   (both axes dynamic)
-    output   logits                      float32 [batch, 1]
+    output   logits                      float32 [batch, 1]   a reranker
+             dense                       float32 [batch, H]   an embedder (config.json: XLMRobertaModel):
+                                         the last hidden state at token 0, L2-normalised in the graph
+                                         (bge-m3's dense output; scripts/torch_m3.py)
 
 Weights are float32 whatever the checkpoint dtype (F16/BF16 are widened exactly). The output directory
 holds model.onnx (the graph), model.onnx.data (every weight, ONNX external-data format: a full-size model
 is 2.27 GB, past protobuf's 2 GB limit for one file, so every size is written this way and the tiny check
 exercises the same loading path as the full model) and a copy of config.json (ort_bench.mjs reads the
 vocabulary size and special ids from it).
+An embedder's export is checked the same way on its dense output (|Δ| against PyTorch float32 dense vectors).
 
     /usr/bin/python3 scripts/export_onnx.py --model DIR --out OUTDIR [--check]
 
@@ -48,6 +53,8 @@ try:
     from torch_xlmr import XLMR, load, read_safetensors  # noqa: E402
 except ImportError as e:
     sys.exit(f"export_onnx.py: {e}: torch_xlmr.py not found under {args.shared}/bench (set --shared)")
+sys.path.insert(0, here)
+import torch_m3  # noqa: E402
 
 OUR_FILES = {"model.onnx", "model.onnx.data", "config.json", "export.json"}
 
@@ -76,12 +83,27 @@ class Exportable(torch.nn.Module):
             self.register_buffer(k.replace(".", "_"), v)
 
     def forward(self, input_ids, attention_mask):
-        return self.m(input_ids, attention_mask)
+        out = self.m(input_ids, attention_mask)
+        return torch_m3.dense(out) if isinstance(self.m, torch_m3.M3) else out
+
+
+class TraceableM3(torch_m3.M3, TraceableXLMR):
+    """bge-m3's encoder with TraceableXLMR's LayerNorm; Exportable turns its last hidden state into dense."""
+
+
+def build(model_dir):
+    """(config, PyTorch float32 model, ONNX output name, traceable model) of the checkpoint's kind."""
+    cfg = json.load(open(os.path.join(model_dir, "config.json")))
+    if torch_m3.is_embedder(cfg):
+        cfg, w, _, _ = torch_m3.load_m3(model_dir)
+        return cfg, lambda ids, mask: torch_m3.dense(torch_m3.M3(cfg, w).eval()(ids, mask)), "dense", TraceableM3(cfg, w)
+    cfg, w = load(model_dir)
+    return cfg, XLMR(cfg, w).eval(), "logits", TraceableXLMR(cfg, w)
 
 
 def export(model_dir, out):
-    cfg, w = load(model_dir)
-    model = Exportable(TraceableXLMR(cfg, w).eval()).eval()
+    cfg, _, name, traceable = build(model_dir)
+    model = Exportable(traceable.eval()).eval()
     ids = torch.full((2, 8), cfg["pad_token_id"], dtype=torch.int64)  # sizes > 1: no axis specialised to 1
     ids[:, 0], ids[:, 1:7], ids[:, 7] = cfg["bos_token_id"], 5, cfg["eos_token_id"]
     mask = torch.ones_like(ids)
@@ -89,11 +111,11 @@ def export(model_dir, out):
     try:
         with torch.no_grad():
             torch.onnx.export(model, (ids, mask), os.path.join(raw, "model.onnx"), opset_version=args.opset,
-                              input_names=["input_ids", "attention_mask"], output_names=["logits"],
+                              input_names=["input_ids", "attention_mask"], output_names=[name],
                               dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
-                                            "logits": {0: "batch"}},
+                                            name: {0: "batch"}},
                               do_constant_folding=True)
-        del model, w
+        del model, traceable
         gc.collect()
         try:
             import onnx
@@ -109,7 +131,7 @@ def export(model_dir, out):
         shutil.rmtree(raw)
     shutil.copy(os.path.join(model_dir, "config.json"), os.path.join(out, "config.json"))
     sizes = {f: os.path.getsize(os.path.join(out, f)) for f in ("model.onnx", "model.onnx.data")}
-    meta = {"source": os.path.abspath(model_dir), "opset": args.opset, "torch": torch.__version__,
+    meta = {"source": os.path.abspath(model_dir), "output": name, "opset": args.opset, "torch": torch.__version__,
             "onnx": onnx.__version__, "bytes": sizes}
     with open(os.path.join(out, "export.json"), "w") as f:
         json.dump(meta, f, indent=1)
@@ -136,7 +158,7 @@ def random_batch(cfg, lengths, seq, seed):
 
 
 def ort_logits(out, cases):
-    """Runs ort_bench.mjs --logits on {name: (ids, mask)}; returns {name: [[logit]...]}."""
+    """Runs ort_bench.mjs --logits on {name: (ids, mask)}; returns {name: rows of the model's output}."""
     if not os.path.isdir(os.path.join(here, "ort", "node_modules", "onnxruntime-node")):
         sys.exit("export_onnx.py: --check needs onnxruntime-node: cd scripts/ort && ONNXRUNTIME_NODE_INSTALL=skip npm ci")
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
@@ -152,13 +174,12 @@ def ort_logits(out, cases):
 
 
 def check(model_dir, out):
-    cfg, w = load(model_dir)
-    model = XLMR(cfg, w).eval()
+    cfg, model, oname, _ = build(model_dir)
     # Rows of 16, 11 and 3 tokens in one batch of 16: padding and the mask are exercised.
     cases = {"random": random_batch(cfg, [16, 11, 3], 16, seed=7)}
     gpath = os.path.join(model_dir, "goldens.safetensors")
     golden = read_safetensors(gpath) if os.path.exists(gpath) else {}
-    if "batch.input_ids" in golden:
+    if "batch.input_ids" in golden and oname == "logits":
         cases["golden_batch"] = (golden["batch.input_ids"], golden["batch.attention_mask"])
     got = ort_logits(out, cases)
     report, worst_rel = {"check": out}, 0.0
@@ -167,10 +188,11 @@ def check(model_dir, out):
             ref = model(ids, mask)
         o = torch.tensor(got[name], dtype=torch.float32)
         if o.shape != ref.shape:
-            sys.exit(f"export_onnx.py: ORT logits for {name} have shape {list(o.shape)}, PyTorch {list(ref.shape)}")
+            sys.exit(f"export_onnx.py: ORT {oname} for {name} has shape {list(o.shape)}, PyTorch {list(ref.shape)}")
         d = (o - ref).abs().max().item()
+        report["output"] = oname
         report[f"{name}_max_abs_diff_vs_torch_f32"] = d
-        report[f"{name}_max_abs_logit"] = ref.abs().max().item()
+        report[f"{name}_max_abs_{'logit' if oname == 'logits' else oname}"] = ref.abs().max().item()
         worst_rel = max(worst_rel, d / max(0.01, ref.abs().max().item()))
         if name == "golden_batch":
             report["golden_batch_max_abs_diff_vs_golden_f64"] = (o.double() - golden["batch.logits_f64"]).abs().max().item()

@@ -10,9 +10,10 @@
 // Benchmark mode mirrors shared/bench/torch_xlmr.py: synthetic ids <s> random </s> with no padding, one
 // warm-up call, then --rounds rounds of back-to-back calls lasting at least --min-time seconds each; prints
 // one JSON line (pairs/s median of rounds and every round, seconds per call, threads, ORT version, execution
-// provider, and the CPU's vector extensions, from which ORT's MLAS picks its kernels at run time).
+// provider, and the CPU's vector extensions, from which ORT's MLAS picks its kernels at run time). An
+// embedder's export (output dense) reports texts_per_s and texts_per_s_all instead of the pairs_* rates.
 // --logits mode reads {"name": {"input_ids": [[...]], "attention_mask": [[...]]}, ...} and prints
-// {"name": [[logit], ...], ...}.
+// {"name": [[logit], ...], ...} (an embedder: the dense vectors, [[v0, v1, ...], ...]).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -138,7 +139,7 @@ async function main() {
     for (const [name, c] of Object.entries(cases)) {
       const feeds = { input_ids: int64Tensor(`${name}.input_ids`, c.input_ids), attention_mask: int64Tensor(`${name}.attention_mask`, c.attention_mask) };
       if (feeds.input_ids.dims.join() !== feeds.attention_mask.dims.join()) throw new Error(`${name}: input_ids and attention_mask shapes differ`);
-      out[name] = toRows((await session.run(feeds)).logits);
+      out[name] = toRows((await session.run(feeds))[session.outputNames[0]]);
     }
     process.stdout.write(JSON.stringify(out) + '\n');
     return;
@@ -161,9 +162,10 @@ async function main() {
     rates.push((n * batch) / dt);
   }
   const pps = median(rates);
+  const unit = session.outputNames[0] === 'dense' ? 'texts' : 'pairs';
   process.stdout.write(JSON.stringify({
-    system: 'ort-fp32', batch, seq, threads,
-    pairs_per_s: pps, pairs_per_s_all: rates, seconds_per_call: batch / pps,
+    system: 'ort-fp32', output: session.outputNames[0], batch, seq, threads,
+    [`${unit}_per_s`]: pps, [`${unit}_per_s_all`]: rates, seconds_per_call: batch / pps,
     ort: ort.env.versions.node, execution_provider: 'cpu', graph_optimization: 'all',
     ...cpuInfo(),
   }) + '\n');
