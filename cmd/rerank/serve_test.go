@@ -346,7 +346,7 @@ func TestVersion(t *testing.T) {
 }
 
 func TestDownloadUsage(t *testing.T) {
-	for _, args := range [][]string{{}, {"a", "b"}, {"../etc"}, {"--bogus", "x/y"}} {
+	for _, args := range [][]string{{}, {"x/y", "../etc"}, {"../etc"}, {"--bogus", "x/y"}} {
 		var out, errb bytes.Buffer
 		if code := run(&env{stdout: &out, stderr: &errb}, append([]string{"download"}, args...)); code != exitUsage {
 			t.Errorf("download %v: %d", args, code)
