@@ -229,6 +229,21 @@ func TestTokenizeBounded(t *testing.T) {
 	if got := len(decode[[][]tokenOut](t, r.body)); got != n {
 		t.Errorf("%d token lists, want %d", got, n)
 	}
+	// exactly the cap, then one text more: the count must not run unbounded once the cap
+	// is reached (a limit of 0 means "no limit" to the tokenizer)
+	texts := func(k int) string {
+		words := make([]string, k)
+		for i := range words {
+			words[i] = strconv.Quote(strings.Repeat("w ", 512))
+		}
+		return `{"add_special_tokens": false, "inputs": [` + strings.Join(words, ",") + `]}`
+	}
+	if r := do(t, h, "POST", "/tokenize", texts(limit/512)); r.status != 200 {
+		t.Errorf("%d texts of 512 tokens (the cap exactly): %d %.200s", limit/512, r.status, r.body)
+	}
+	if r := do(t, h, "POST", "/tokenize", texts(limit/512+1)); r.status != 413 {
+		t.Errorf("%d texts of 512 tokens (one over the cap): %d %.200s", limit/512+1, r.status, r.body)
+	}
 	if b, tk := s.adm.heldBytes.Load(), s.adm.heldTokens.Load(); b != 0 || tk != 0 {
 		t.Errorf("held after the answers: %d bytes, %d tokens", b, tk)
 	}

@@ -181,14 +181,15 @@ func (s *Server) handleTokenize(w http.ResponseWriter, r *http.Request) error {
 	counted := 0
 	count := func(field string, texts ...string) error {
 		for i, t := range texts {
-			n, more, err := m.pipeline().Count(t, min(perText, total-counted))
+			limit := max(min(perText, total-counted), 1) // Count's 0 would be no limit
+			n, more, err := m.pipeline().Count(t, limit)
 			if err != nil {
 				return fmt.Errorf("tokenizing: %w", err)
 			}
 			switch {
 			case more && n >= perText:
 				return tooLarge("%s[%d] has more than %d tokens (--max-length × --max-chunks), more than /tokenize shows", field, i, perText)
-			case more:
+			case more || counted+n > total:
 				return tooLarge("the texts have more than %d tokens in all (--max-inflight-tokens), more than one /tokenize answer holds; send fewer at a time", total)
 			}
 			counted += n
