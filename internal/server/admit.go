@@ -166,6 +166,17 @@ func (s *Server) reserveTokens(w http.ResponseWriter, ctx context.Context, n int
 	return nil
 }
 
+// settleTokens makes the request hold the n tokens its inputs became: it gives back what it
+// reserved beyond them, or (when its bound was not strict) waits for the rest, at most the
+// whole budget.
+func (s *Server) settleTokens(w http.ResponseWriter, ctx context.Context, n int64) error {
+	if t := ticketOf(ctx); t != nil && n > t.tokens {
+		return s.reserveTokens(w, ctx, n-t.tokens)
+	}
+	trimTokens(ctx, n)
+	return nil
+}
+
 // trimTokens gives back what the request reserved beyond the n tokens its inputs became.
 func trimTokens(ctx context.Context, n int64) {
 	t := ticketOf(ctx)

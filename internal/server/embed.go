@@ -133,13 +133,15 @@ func (s *Server) embed(ctx context.Context, w http.ResponseWriter, b *batcher, m
 	// gate 2 (admit.go): a text becomes at most one token per character plus the word
 	// boundary and the special tokens (text normalization that expands characters can
 	// exceed it: the difference is reserved once tokenized)
+	tmpl := p.Template()
+	specials := len(tmpl.SinglePrefix) + len(tmpl.SingleSuffix)
 	bound := int64(0)
 	for i := range in.len() {
 		n := o.MaxLength
 		if in.texts != nil {
-			n = min(n, utf8.RuneCountInString(in.texts[i])+1+len(p.Template().SinglePrefix)+len(p.Template().SingleSuffix))
+			n = min(n, utf8.RuneCountInString(in.texts[i])+1+specials)
 		} else {
-			n = min(n, len(in.ids[i])+len(p.Template().SinglePrefix)+len(p.Template().SingleSuffix))
+			n = min(n, len(in.ids[i])+specials)
 		}
 		bound += int64(n)
 	}
@@ -165,12 +167,8 @@ func (s *Server) embed(ctx context.Context, w http.ResponseWriter, b *batcher, m
 	for _, x := range inputs {
 		tokens += len(x.IDs)
 	}
-	if int64(tokens) > bound {
-		if err := s.reserveTokens(w, ctx, int64(tokens)-bound); err != nil {
-			return nil, 0, err
-		}
-	} else {
-		trimTokens(ctx, int64(tokens))
+	if err := s.settleTokens(w, ctx, int64(tokens)); err != nil {
+		return nil, 0, err
 	}
 	forward := func(ctx context.Context, seqs [][]int32, want xlmr.Outputs, out []xlmr.Embedding) error {
 		res, err := b.submit(ctx, m.lane, seqs, want)
