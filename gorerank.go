@@ -64,16 +64,40 @@ func (r *Reranker) Pipeline() *Pipeline { return r.l.Pipeline }
 // highest first (equal logits keep input order). A blank query is ErrEmptyQuery; an empty
 // document is scored (HF's <s> query </s></s></s>); no documents give an empty result.
 func (r *Reranker) Rerank(ctx context.Context, query string, docs []string, o ScoreOptions) ([]Result, error) {
-	inputs, err := r.l.Pipeline.Prepare(ctx, query, docs, o)
-	if err != nil {
-		return nil, err
-	}
-	res, err := r.score(ctx, inputs, o.Progress)
+	res, err := Score(ctx, r.l.Pipeline, query, docs, o, func(ctx context.Context, inputs []Input, logits []float32) error {
+		return r.forward(ctx, inputs, logits, o.Progress)
+	})
 	if err != nil {
 		return nil, err
 	}
 	Rank(res)
 	return res, nil
+}
+
+// ScoreForward is the seam between the scoring pipeline and a forward pass: it writes the
+// logit of every sequence of inputs, in order, into logits (one per sequence: a windowed
+// document has several), stopping early with ctx's error once ctx ends. The Reranker's own
+// runs the model in batches; a server plugs in a batcher that shares forward passes between
+// requests.
+type ScoreForward func(ctx context.Context, inputs []Input, logits []float32) error
+
+// Score is the whole scoring pipeline over a forward pass: Pipeline.Prepare (the pair
+// policy: validation, template, truncation), forward, then Reduce (windows to documents).
+// It returns one result per document, in input order; Reranker.Rerank ranks them.
+func Score(ctx context.Context, p *Pipeline, query string, docs []string, o ScoreOptions, forward ScoreForward) ([]Result, error) {
+	inputs, err := p.Prepare(ctx, query, docs, o)
+	if err != nil {
+		return nil, err
+	}
+	n := 0
+	for _, in := range inputs {
+		n += len(in.Seqs)
+	}
+	logits := make([]float32, n)
+	if err := forward(ctx, inputs, logits); err != nil {
+		return nil, err
+	}
+	return Reduce(inputs, logits)
 }
 
 // ScorePairs scores (query, document) pairs and returns one result per pair, in input
@@ -108,17 +132,30 @@ func (r *Reranker) Score(ctx context.Context, inputs []Input) ([]Result, error) 
 }
 
 func (r *Reranker) score(ctx context.Context, inputs []Input, progress func(pairs, tokens int)) ([]Result, error) {
+	n := 0
+	for _, in := range inputs {
+		n += len(in.Seqs)
+	}
+	logits := make([]float32, n)
+	if err := r.forward(ctx, inputs, logits, progress); err != nil {
+		return nil, err
+	}
+	return Reduce(inputs, logits)
+}
+
+// forward is the Reranker's ScoreForward: the model in batches of at most BatchTokens tokens
+// that never split a document's windows, ctx checked between them.
+func (r *Reranker) forward(ctx context.Context, inputs []Input, logits []float32, progress func(pairs, tokens int)) error {
 	var seqs [][]int32
 	for _, in := range inputs {
 		seqs = append(seqs, in.Seqs...)
 	}
-	logits := make([]float32, len(seqs))
 	s := r.scratch.Get()
 	defer r.scratch.Put(s)
 	// batches never split a document's windows, so progress counts whole pairs
 	for first, start, scoredTokens := 0, 0, 0; first < len(inputs); {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		last, n, tokens := first, 0, 0
 		for last < len(inputs) && (last == first || tokens+inputs[last].Tokens() <= r.batchTokens) {
@@ -127,12 +164,12 @@ func (r *Reranker) score(ctx context.Context, inputs []Input, progress func(pair
 			last++
 		}
 		if err := r.l.Model.Forward(s, seqs[start:start+n], logits[start:start+n], nil); err != nil {
-			return nil, fmt.Errorf("gorerank: %w", err)
+			return fmt.Errorf("gorerank: %w", err)
 		}
 		first, start, scoredTokens = last, start+n, scoredTokens+tokens
 		if progress != nil {
 			progress(first, scoredTokens)
 		}
 	}
-	return Reduce(inputs, logits)
+	return nil
 }

@@ -214,3 +214,38 @@ func TestOpenErrors(t *testing.T) {
 		t.Error("negative BatchTokens accepted")
 	}
 }
+
+// TestScoreSeam: Score is Prepare, the forward pass it is given, then Reduce: one result per
+// document in input order, a windowed document its best window, the forward's error as is,
+// and Rerank's answer when the forward is the model's.
+func TestScoreSeam(t *testing.T) {
+	r := openTiny(t, Options{})
+	ctx := context.Background()
+	docs := []string{"Beijing is the capital of China.", strings.Repeat("Paris is in France. ", 200), "Berlin."}
+	o := ScoreOptions{MaxLength: 64, Truncation: TruncateWindows}
+	var got []Input
+	res, err := Score(ctx, r.Pipeline(), "capital of China", docs, o, func(ctx context.Context, inputs []Input, logits []float32) error {
+		got = inputs
+		for k := range logits {
+			logits[k] = float32(k)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || len(got[1].Seqs) < 2 || len(res) != 3 {
+		t.Fatalf("%d inputs (%d windows for the long document), %d results", len(got), len(got[1].Seqs), len(res))
+	}
+	// logits are sequence numbers: document 1's best window is its last sequence
+	if last := float32(len(got[0].Seqs) + len(got[1].Seqs) - 1); res[1].Logit != last || res[0].Logit != 0 || res[2].Index != 2 {
+		t.Errorf("results %+v, want document 1 at %v", res, last)
+	}
+	boom := errors.New("boom")
+	if _, err := Score(ctx, r.Pipeline(), "q", docs, o, func(context.Context, []Input, []float32) error { return boom }); !errors.Is(err, boom) {
+		t.Errorf("forward error: %v", err)
+	}
+	if _, err := Score(ctx, r.Pipeline(), "\u200b", docs, o, func(context.Context, []Input, []float32) error { t.Error("forward on a blank query"); return nil }); !errors.Is(err, ErrEmptyQuery) {
+		t.Errorf("blank query: %v", err)
+	}
+}

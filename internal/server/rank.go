@@ -65,27 +65,24 @@ func (s *Server) rank(ctx context.Context, w http.ResponseWriter, b *batcher, m 
 			return nil, 0, err
 		}
 		t0 := time.Now()
-		inputs, err := p.Prepare(ctx, query, missDocs, so)
-		s.m.tokenizeTime.Observe(time.Since(t0).Seconds())
-		if err != nil {
-			return nil, 0, s.scoreError(ctx, err, field, miss)
+		forward := func(ctx context.Context, inputs []gorerank.Input, logits []float32) error {
+			s.m.tokenizeTime.Observe(time.Since(t0).Seconds())
+			var seqs [][]int32
+			n := 0
+			for _, in := range inputs {
+				seqs = append(seqs, in.Seqs...)
+				n += in.Tokens()
+			}
+			if err := s.settleTokens(w, ctx, int64(n)); err != nil {
+				return err
+			}
+			scored, err := b.submit(ctx, m.lane, seqs, 0)
+			for k := range scored {
+				logits[k] = scored[k].logit
+			}
+			return err
 		}
-		var seqs [][]int32
-		n := 0
-		for _, in := range inputs {
-			seqs = append(seqs, in.Seqs...)
-			n += in.Tokens()
-		}
-		trimTokens(ctx, int64(n))
-		scored, err := b.submit(ctx, m.lane, seqs, 0)
-		if err != nil {
-			return nil, 0, s.scoreError(ctx, err, field, miss)
-		}
-		logits := make([]float32, len(scored))
-		for k := range scored {
-			logits[k] = scored[k].logit
-		}
-		res, err := gorerank.Reduce(inputs, logits)
+		res, err := gorerank.Score(ctx, p, query, missDocs, so, forward)
 		if err != nil {
 			return nil, 0, s.scoreError(ctx, err, field, miss)
 		}
