@@ -10,22 +10,13 @@ import (
 	"github.com/gorerank/gorerank/xlmr"
 )
 
-// XLMREngine adapts a model loaded by gorerank.LoadModel to [Engine]. Scratch buffers are
-// pooled (xlmr.ScratchPool), one per concurrent Score call.
-type XLMREngine struct {
+// loadedModel is what both adapters below share: a model loaded by gorerank.LoadModel with
+// its tokenizer, its description, and scratch buffers pooled (xlmr.ScratchPool), one per
+// concurrent forward pass.
+type loadedModel struct {
 	l       *gorerank.Loaded
 	info    ModelInfo
 	scratch xlmr.ScratchPool
-}
-
-// NewXLMREngine wraps l (which must have its tokenizer). info.Type, DType, MaxTokens and
-// Config are filled in from the model when empty.
-func NewXLMREngine(l *gorerank.Loaded, info ModelInfo) (*XLMREngine, error) {
-	info, err := describe(l, info, xlmr.Reranker)
-	if err != nil {
-		return nil, err
-	}
-	return &XLMREngine{l: l, info: info}, nil
 }
 
 // describe checks that l has its tokenizer and is of kind k, and fills in the empty fields
@@ -53,16 +44,32 @@ func describe(l *gorerank.Loaded, info ModelInfo, k xlmr.Kind) (ModelInfo, error
 	return info, nil
 }
 
-// Pipeline implements [Engine].
-func (e *XLMREngine) Pipeline() *gorerank.Pipeline { return e.l.Pipeline }
+// Pipeline implements [Engine] and [EmbedEngine].
+func (e *loadedModel) Pipeline() *gorerank.Pipeline { return e.l.Pipeline }
 
-// Encode implements [Engine].
-func (e *XLMREngine) Encode(text string, o tokenizer.Options) (*tokenizer.Encoding, error) {
+// Encode implements [Engine] and [EmbedEngine].
+func (e *loadedModel) Encode(text string, o tokenizer.Options) (*tokenizer.Encoding, error) {
 	return e.l.Tokenizer.Encode(text, o)
 }
 
-// Token implements [Engine].
-func (e *XLMREngine) Token(id int32) string { return e.l.Tokenizer.Token(id) }
+// Token implements [Engine] and [EmbedEngine].
+func (e *loadedModel) Token(id int32) string { return e.l.Tokenizer.Token(id) }
+
+// Info implements [Engine] and [EmbedEngine].
+func (e *loadedModel) Info() ModelInfo { return e.info }
+
+// XLMREngine adapts a reranker loaded by gorerank.LoadModel to [Engine].
+type XLMREngine struct{ loadedModel }
+
+// NewXLMREngine wraps l (which must have its tokenizer and be a reranker). info.Type, DType,
+// MaxTokens and Config are filled in from the model when empty.
+func NewXLMREngine(l *gorerank.Loaded, info ModelInfo) (*XLMREngine, error) {
+	info, err := describe(l, info, xlmr.Reranker)
+	if err != nil {
+		return nil, err
+	}
+	return &XLMREngine{loadedModel{l: l, info: info}}, nil
+}
 
 // Score implements [Engine].
 func (e *XLMREngine) Score(seqs [][]int32, logits []float32) error {
@@ -71,16 +78,9 @@ func (e *XLMREngine) Score(seqs [][]int32, logits []float32) error {
 	return e.l.Model.Forward(s, seqs, logits, nil)
 }
 
-// Info implements [Engine].
-func (e *XLMREngine) Info() ModelInfo { return e.info }
-
 // XLMREmbedder adapts an embedder loaded by gorerank.LoadModel (bge-m3: xlmr.Embedder) to
-// [EmbedEngine]. Scratch buffers are pooled, one per concurrent Embed call.
-type XLMREmbedder struct {
-	l       *gorerank.Loaded
-	info    ModelInfo
-	scratch xlmr.ScratchPool
-}
+// [EmbedEngine].
+type XLMREmbedder struct{ loadedModel }
 
 // NewXLMREmbedder wraps l (which must have its tokenizer and be an embedder). info.Type,
 // DType, MaxTokens and Config are filled in from the model when empty.
@@ -89,11 +89,8 @@ func NewXLMREmbedder(l *gorerank.Loaded, info ModelInfo) (*XLMREmbedder, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &XLMREmbedder{l: l, info: info}, nil
+	return &XLMREmbedder{loadedModel{l: l, info: info}}, nil
 }
-
-// Pipeline implements [EmbedEngine].
-func (e *XLMREmbedder) Pipeline() *gorerank.Pipeline { return e.l.Pipeline }
 
 // Embed implements [EmbedEngine].
 func (e *XLMREmbedder) Embed(seqs [][]int32, want xlmr.Outputs, out []xlmr.Embedding) error {
@@ -110,14 +107,3 @@ func (e *XLMREmbedder) Dim() int { return e.l.Model.Config.HiddenSize }
 
 // Vocab implements [EmbedEngine].
 func (e *XLMREmbedder) Vocab() int { return e.l.Model.Config.VocabSize }
-
-// Encode implements [EmbedEngine].
-func (e *XLMREmbedder) Encode(text string, o tokenizer.Options) (*tokenizer.Encoding, error) {
-	return e.l.Tokenizer.Encode(text, o)
-}
-
-// Token implements [EmbedEngine].
-func (e *XLMREmbedder) Token(id int32) string { return e.l.Tokenizer.Token(id) }
-
-// Info implements [EmbedEngine].
-func (e *XLMREmbedder) Info() ModelInfo { return e.info }
