@@ -67,12 +67,20 @@ func parseEmbedInput(raw json.RawMessage, field string, ids bool, maxInputs int)
 		return nil, tooLarge("field %q has %d inputs, over the limit of %d (--max-documents)", field, len(list), maxInputs)
 	}
 	switch first := head(list[0]); {
-	case strings.HasPrefix(first, `"`):
+	case strings.HasPrefix(first, `"`), strings.HasPrefix(first, "{"):
+		// strings, or Jina's {"text": ...} objects (its embeddings API and clients send them)
 		in.texts = make([]string, len(list))
 		for i, e := range list {
-			if json.Unmarshal(e, &in.texts[i]) != nil {
-				return nil, badRequest("%s[%d] must be a string like the inputs before it, got %s", field, i, jsonValueKind(head(e)))
+			if json.Unmarshal(e, &in.texts[i]) == nil {
+				continue
 			}
+			var obj struct {
+				Text *string `json:"text"`
+			}
+			if json.Unmarshal(e, &obj) != nil || obj.Text == nil {
+				return nil, badRequest(`%s[%d] must be a string or an object with a "text" string, got %s`, field, i, jsonValueKind(head(e)))
+			}
+			in.texts[i] = *obj.Text
 		}
 	case ids && strings.HasPrefix(first, "["):
 		in.ids = make([][]int32, len(list))

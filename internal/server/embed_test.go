@@ -160,6 +160,12 @@ func TestOpenAIEmbeddings(t *testing.T) {
 		}
 	}
 
+	// Jina's {"text": ...} items: the same vector as the text
+	r = do(t, h, "POST", "/v1/embeddings", `{"input": [{"text": "hello world"}], "encoding_type": "float"}`)
+	got = decode[resp](t, r.body)
+	if r.status != 200 || len(got.Data) != 1 || json.Unmarshal(got.Data[0].Embedding, &v) != nil || v[0] != want[0] {
+		t.Errorf(`{"text": ...} input: %d %s`, r.status, r.body)
+	}
 	// token ids, one list or several: the same vector as the text
 	for _, body := range []string{
 		`{"input": [` + itoa(wordID("hello")) + `,` + itoa(wordID("world")) + `]}`,
@@ -182,6 +188,7 @@ func TestOpenAIEmbeddings(t *testing.T) {
 		{`{"input": []}`, `must not be empty`},
 		{`{"input": ""}`, `input[0]: the text is empty`},
 		{`{"input": ["a", 3]}`, `input[1] must be a string`},
+		{`{"input": [{"image": "x.png"}]}`, `input[0] must be a string or an object with a \"text\" string`},
 		{`{"input": [[1, 2], [-1]]}`, `input[1]: token 0 is id -1`},
 		{`{"input": [999999]}`, `outside the vocabulary`},
 		{`{"model": "m"}`, `field \"input\" is required`},
