@@ -1,14 +1,19 @@
 package main
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/gorerank/gorerank"
 	"github.com/gorerank/gorerank/internal/ragwork"
@@ -18,28 +23,46 @@ import (
 )
 
 const fidelityUsage = `usage: rerank fidelity --model DIR [--tokenizer FILE] [--dtypes int8,bf16c] [--sets 100] [--docs 20]
-                       [--outliers N [--outlier-scale 20]] [--ablate] [--seed 1]
+                       [--queries 100] [--corpus 200] [--outliers N [--outlier-scale 20]] [--ablate] [--seed 1]
 
 Measures how far reduced precisions move the scores and the rankings from float32 (our float32
-forward is within ~1e-6 of float64 on the goldens: it is the reference). Inputs: the bench rag
-workload (one query, 50 documents of 32–480 tokens) and --sets random sets of one query and
---docs documents (pseudo-English from the rag vocabulary, 8–160 words each), all truncated to
-512 tokens. For each precision of --dtypes it prints, separately for rag and the random sets:
+forward is within ~1e-6 of float64 on the goldens: it is the reference).
+
+A reranker is scored on the bench rag workload (one query, 50 documents of 32–480 tokens) and
+--sets random sets of one query and --docs documents (pseudo-English from the rag vocabulary,
+8–160 words each), all truncated to 512 tokens. For each precision of --dtypes it prints,
+separately for rag and the random sets:
   sd(f32)             spread of the float32 logits within a set (mean over sets): the scale
                       on which the differences below move rankings
   max |Δ|, mean |Δ|   logit difference against float32 over all pairs
   spearman            Spearman rank correlation of a set's scores with float32's (mean; min)
   top5                mean overlap of the top 5 documents with float32's top 5 (of 5)
   top1                share of sets whose best document is float32's best
+
+An embedder (bge-m3) embeds a synthetic retrieval set: --queries queries of 4–16 words and a
+corpus of --corpus documents of 32–256 tokens (the same vocabulary), with every output the
+model has (dense, sparse, colbert), and scores every query against every document
+(xlmr.Score: dense dot, lexical, ColBERT MaxSim, and combined = 0.4 dense + 0.2 sparse + 0.4
+colbert over the outputs present). Per precision and output it prints:
+  vectors             texts (dense; sparse: those with a weight > 0 at either precision) or
+                      token vectors (colbert) compared
+  cos, min            cosine to the float32 vector (sparse: of the weight maps), mean and min
+  sd(f32)             spread of a query's float32 scores over the corpus (mean over queries)
+  max |Δ|, mean |Δ|   score difference against float32 over all query × document pairs
+  spearman, min       Spearman correlation of a query's ranking of the corpus with float32's
+  top10≠              share of queries whose top-10 set differs from float32's
+  @10                 mean overlap of the top 10 with float32's top 10 (of 10)
+
 --outliers N multiplies N hidden dimensions (chosen by --seed) of every LayerNorm's weight and
 bias by --outlier-scale, in every model compared: random weights have no outlier features,
 trained transformers do, and per-token activation quantization shares one scale per row.
 --ablate adds rows DTYPE-KIND: the same precision with every linear layer of one kind (qkv,
 attn.out, ffn.up, ffn.down) in float32, which shows where the difference comes from.
 
-Example (full-size random model; quantized at load from the F32 checkpoint):
+Examples (full-size random models; int8 quantized at load from the F32 checkpoint):
   rerank fidelity --model .bench/random-m3 --dtypes int8,bf16c --sets 100 --docs 20
   rerank fidelity --model .bench/random-m3 --dtypes int8,bf16c --sets 100 --docs 20 --outliers 4 --ablate
+  rerank fidelity --model .bench/random-bge-m3 --dtypes int8,bf16,f16 --queries 100 --corpus 200
 
 Flags:
 `
@@ -47,9 +70,11 @@ Flags:
 type fidelityOptions struct {
 	model, tokenizer, weights, dtypes string
 	sets, docs, outliers              int
+	queries, corpus                   int
 	outlierScale                      float64
 	seed                              uint64
 	ablate                            bool
+	unk                               int32 // the tokenizer's <unk> id, for an embedder's sparse head
 }
 
 func runFidelity(e *env, args []string) int {
@@ -65,6 +90,8 @@ func runFidelity(e *env, args []string) int {
 	fs.StringVar(&o.dtypes, "dtypes", "int8,bf16c", "comma-separated precisions to compare with f32")
 	fs.IntVar(&o.sets, "sets", 100, "random query/document sets besides the rag workload")
 	fs.IntVar(&o.docs, "docs", 20, "documents per random set")
+	fs.IntVar(&o.queries, "queries", 100, "queries of an embedder's retrieval set")
+	fs.IntVar(&o.corpus, "corpus", 200, "documents of an embedder's retrieval set")
 	fs.IntVar(&o.outliers, "outliers", 0, "hidden dimensions to turn into outlier channels")
 	fs.Float64Var(&o.outlierScale, "outlier-scale", 20, "factor of the outlier channels")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the texts and of the outlier dimensions")
@@ -83,6 +110,8 @@ func runFidelity(e *env, args []string) int {
 		return usageErr("--model is required (see --help)")
 	case o.sets < 0 || o.docs < 2 || o.docs > 1000 || o.sets > 100000:
 		return usageErr("--sets must be ≥ 0 and --docs in [2,1000]")
+	case o.queries < 1 || o.queries > 100000 || o.corpus < 2 || o.corpus > 100000:
+		return usageErr("--queries must be in [1,100000] and --corpus in [2,100000]")
 	case o.outliers < 0 || !(o.outlierScale > 0 && o.outlierScale < 1e6):
 		return usageErr("--outliers must be ≥ 0 and --outlier-scale in (0,1e6)")
 	}
@@ -154,7 +183,7 @@ func fidelitySets(tok *tokenizer.Tokenizer, o *fidelityOptions, maxTokens int) (
 
 // loadFidelityModel loads the model at precision p, with the outlier channels injected.
 func loadFidelityModel(o *fidelityOptions, p nn.Precision) (*xlmr.Model, error) {
-	m, err := xlmr.Load(o.model, xlmr.LoadOptions{WeightsFile: o.weights, Precision: p})
+	m, err := xlmr.Load(o.model, xlmr.LoadOptions{WeightsFile: o.weights, Precision: p, UnkTokenID: o.unk})
 	if err != nil {
 		return nil, err
 	}
@@ -230,12 +259,15 @@ func injectOutliers(m *xlmr.Model, o *fidelityOptions) {
 	}
 }
 
-// fidelityStats compares scores with the reference over a group of sets.
+// fidelityStats compares scores with the reference over a group of sets (a reranker's
+// query/document sets, or an embedder's queries each ranking the corpus).
 type fidelityStats struct {
+	k              int // the top-k compared (5 when 0)
 	pairs, sets    int
 	maxAbs, sumAbs float64
 	sumRho, minRho float64
-	sumTop5, top1  float64
+	sumTopK, top1  float64
+	topChanged     int     // sets whose top-k set differs from the reference's
 	sumSD          float64 // standard deviations of the reference scores, one per set
 }
 
@@ -263,11 +295,17 @@ func (s *fidelityStats) add(ref, got []float32) {
 	s.pairs += len(ref)
 	s.sets++
 	s.sumRho += rho
-	tr, tg := topK(ref, 5), topK(got, 5)
+	k := cmp.Or(s.k, 5)
+	tr, tg := topK(ref, k), topK(got, k)
+	same := 0
 	for _, i := range tg {
 		if slices.Contains(tr, i) {
-			s.sumTop5++
+			same++
 		}
+	}
+	s.sumTopK += float64(same)
+	if same < len(tr) {
+		s.topChanged++
 	}
 	if tr[0] == tg[0] {
 		s.top1++
@@ -277,7 +315,7 @@ func (s *fidelityStats) add(ref, got []float32) {
 func (s *fidelityStats) print(w io.Writer, name, group string) {
 	n := float64(max(s.sets, 1))
 	fmt.Fprintf(w, "%-14s %-7s %6d %10.3g %10.3g %10.3g %8.5f %8.5f %6.2f %6.3f\n", name, group, s.pairs,
-		s.sumSD/n, s.maxAbs, s.sumAbs/float64(max(s.pairs, 1)), s.sumRho/n, s.minRho, s.sumTop5/n, s.top1/n)
+		s.sumSD/n, s.maxAbs, s.sumAbs/float64(max(s.pairs, 1)), s.sumRho/n, s.minRho, s.sumTopK/n, s.top1/n)
 }
 
 // topK returns the indices of the k largest values, largest first (k ≤ len(v)).
@@ -332,6 +370,10 @@ func ranks(v []float32) []float64 {
 	return r
 }
 
+// fidelityReport compares model m (loaded at one precision, or ablated) with the float32
+// reference and prints its rows under the name given.
+type fidelityReport func(m *xlmr.Model, name string) error
+
 func fidelity(w io.Writer, o *fidelityOptions, precs []nn.Precision, names []string) error {
 	path := o.tokenizer
 	if path == "" {
@@ -341,41 +383,22 @@ func fidelity(w io.Writer, o *fidelityOptions, precs []nn.Precision, names []str
 	if err != nil {
 		return fmt.Errorf("fidelity needs a tokenizer: %w", err)
 	}
-	cfg, err := xlmr.LoadConfig(filepath.Join(o.model, "config.json"))
-	if err != nil {
-		return err
-	}
-	sets, err := fidelitySets(tok, o, cfg.MaxPositionEmbeddings-cfg.PadTokenID-1)
-	if err != nil {
-		return err
+	if unk, ok := tok.UnkID(); ok {
+		o.unk = unk
 	}
 	refModel, err := loadFidelityModel(o, nn.F32)
 	if err != nil {
 		return err
 	}
 	defer refModel.Close()
-	ref, err := scoreSets(refModel, sets)
+	var report fidelityReport
+	if refModel.Kind == xlmr.Embedder {
+		report, err = embedFidelity(w, o, tok, refModel)
+	} else {
+		report, err = rerankFidelity(w, o, tok, refModel)
+	}
 	if err != nil {
 		return err
-	}
-	fmt.Fprintf(w, "model %s  reference f32  outliers %d (×%g)  rag: 1 set of %d  random: %d sets of %d\n",
-		o.model, o.outliers, o.outlierScale, len(sets[0]), o.sets, o.docs)
-	fmt.Fprintf(w, "%-14s %-7s %6s %10s %10s %10s %8s %8s %6s %6s\n", "dtype", "inputs", "pairs", "sd(f32)", "max|Δ|", "mean|Δ|", "spearman", "min", "top5", "top1")
-	report := func(m *xlmr.Model, name string) error {
-		got, err := scoreSets(m, sets)
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		var rag, random fidelityStats
-		rag.add(ref[0], got[0])
-		for i := 1; i < len(sets); i++ {
-			random.add(ref[i], got[i])
-		}
-		rag.print(w, name, "rag")
-		if o.sets > 0 {
-			random.print(w, name, "random")
-		}
-		return nil
 	}
 	for pi, p := range precs {
 		m, err := loadFidelityModel(o, p)
@@ -394,4 +417,258 @@ func fidelity(w io.Writer, o *fidelityOptions, precs []nn.Precision, names []str
 		}
 	}
 	return nil
+}
+
+// rerankFidelity scores the rag workload and the random sets with the reference, prints the
+// header and returns the report of a reranker.
+func rerankFidelity(w io.Writer, o *fidelityOptions, tok *tokenizer.Tokenizer, refModel *xlmr.Model) (fidelityReport, error) {
+	sets, err := fidelitySets(tok, o, refModel.MaxTokens())
+	if err != nil {
+		return nil, err
+	}
+	ref, err := scoreSets(refModel, sets)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(w, "model %s  reference f32  outliers %d (×%g)  rag: 1 set of %d  random: %d sets of %d\n",
+		o.model, o.outliers, o.outlierScale, len(sets[0]), o.sets, o.docs)
+	fmt.Fprintf(w, "%-14s %-7s %6s %10s %10s %10s %8s %8s %6s %6s\n", "dtype", "inputs", "pairs", "sd(f32)", "max|Δ|", "mean|Δ|", "spearman", "min", "top5", "top1")
+	return func(m *xlmr.Model, name string) error {
+		got, err := scoreSets(m, sets)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		var rag, random fidelityStats
+		rag.add(ref[0], got[0])
+		for i := 1; i < len(sets); i++ {
+			random.add(ref[i], got[i])
+		}
+		rag.print(w, name, "rag")
+		if o.sets > 0 {
+			random.print(w, name, "random")
+		}
+		return nil
+	}, nil
+}
+
+// retrievalSet tokenizes an embedder's synthetic retrieval set: o.queries queries of 4–16
+// words and o.corpus documents of 32–256 tokens (special tokens included; cut to maxTokens),
+// words drawn from the rag vocabulary with o.seed.
+func retrievalSet(tok *tokenizer.Tokenizer, o *fidelityOptions, maxTokens int) (queries, docs [][]int32, err error) {
+	rng := rand.New(rand.NewPCG(o.seed, 0x3e7b))
+	words := func(n int) string {
+		w := make([]string, n)
+		for i := range w {
+			w[i] = ragwork.Vocabulary[rng.IntN(len(ragwork.Vocabulary))]
+		}
+		return strings.Join(w, " ")
+	}
+	encode := func(text string, limit int) ([]int32, error) {
+		enc, err := tok.Encode(text, tokenizer.Options{MaxLength: min(limit, maxTokens)})
+		if err != nil {
+			return nil, err
+		}
+		return enc.IDs, nil
+	}
+	for range o.queries {
+		ids, err := encode(words(4+rng.IntN(13)), maxTokens)
+		if err != nil {
+			return nil, nil, err
+		}
+		queries = append(queries, ids)
+	}
+	for range o.corpus {
+		n := 32 + rng.IntN(225) // every word is at least one token: n words are cut to n tokens
+		ids, err := encode(words(n), n)
+		if err != nil {
+			return nil, nil, err
+		}
+		docs = append(docs, ids)
+	}
+	return queries, docs, nil
+}
+
+// embedTexts computes the outputs want of every sequence with m, in batches of at most 2048
+// tokens.
+func embedTexts(m *xlmr.Model, seqs [][]int32, want xlmr.Outputs) ([]xlmr.Embedding, error) {
+	sc := m.NewScratch()
+	out := make([]xlmr.Embedding, len(seqs))
+	for lo := 0; lo < len(seqs); {
+		hi, n := lo, 0
+		for hi < len(seqs) && (hi == lo || n+len(seqs[hi]) <= 2048) {
+			n += len(seqs[hi])
+			hi++
+		}
+		if err := m.Embed(sc, seqs[lo:hi], want, out[lo:hi], nil); err != nil {
+			return nil, err
+		}
+		lo = hi
+	}
+	return out, nil
+}
+
+// scoreRetrieval scores every query against every document (xlmr.Score with the default
+// weights): [query][document], the queries spread over GOMAXPROCS goroutines.
+func scoreRetrieval(q, d []xlmr.Embedding) [][]xlmr.Scores {
+	out := make([][]xlmr.Scores, len(q))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(q); i = int(next.Add(1) - 1) {
+				row := make([]xlmr.Scores, len(d))
+				for j := range d {
+					row[j] = xlmr.Score(&q[i], &d[j], xlmr.DefaultWeights())
+				}
+				out[i] = row
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// embedOutputs are the rows of an embedder's report: each output's score, and how its
+// vectors compare (nil for the combined score, which has none).
+var embedOutputs = []struct {
+	name  string
+	bit   xlmr.Outputs // the output the row needs; 0: the combined score, shown with two or more
+	score func(s *xlmr.Scores) float32
+	cos   func(c *cosineStats, a, b *xlmr.Embedding)
+}{
+	{"dense", xlmr.OutputDense, func(s *xlmr.Scores) float32 { return s.Dense },
+		func(c *cosineStats, a, b *xlmr.Embedding) { c.add(cosine(a.Dense, b.Dense)) }},
+	{"sparse", xlmr.OutputSparse, func(s *xlmr.Scores) float32 { return s.Sparse },
+		func(c *cosineStats, a, b *xlmr.Embedding) {
+			if len(a.Sparse) > 0 || len(b.Sparse) > 0 { // two empty maps agree, and say nothing
+				c.add(sparseCosine(a.Sparse, b.Sparse))
+			}
+		}},
+	{"colbert", xlmr.OutputColBERT, func(s *xlmr.Scores) float32 { return s.ColBERT },
+		func(c *cosineStats, a, b *xlmr.Embedding) {
+			for r := range a.ColBERT {
+				c.add(cosine(a.ColBERT[r], b.ColBERT[r]))
+			}
+		}},
+	{"combined", 0, func(s *xlmr.Scores) float32 { return s.Combined }, nil},
+}
+
+// cosineStats gathers cosines: how many, their sum and their minimum (a NaN counts as −Inf).
+type cosineStats struct {
+	n        int
+	sum, min float64
+}
+
+func (c *cosineStats) add(v float64) {
+	if v != v {
+		v = math.Inf(-1)
+	}
+	if c.n == 0 || v < c.min {
+		c.min = v
+	}
+	c.n++
+	c.sum += v
+}
+
+// cosine is a·b / (‖a‖‖b‖) in float64; 1 when both are zero, 0 when one is.
+func cosine(a, b []float32) float64 {
+	var ab, aa, bb float64
+	for i, x := range a {
+		y := float64(b[i])
+		ab, aa, bb = ab+float64(x)*y, aa+float64(x)*float64(x), bb+y*y
+	}
+	return cosineOf(ab, aa, bb)
+}
+
+// sparseCosine is the cosine of two lexical weight maps as vectors over the token ids.
+func sparseCosine(a, b map[int32]float32) float64 {
+	var ab, aa, bb float64
+	for id, x := range a {
+		aa += float64(x) * float64(x)
+		ab += float64(x) * float64(b[id])
+	}
+	for _, y := range b {
+		bb += float64(y) * float64(y)
+	}
+	return cosineOf(ab, aa, bb)
+}
+
+func cosineOf(ab, aa, bb float64) float64 {
+	switch {
+	case aa == 0 && bb == 0:
+		return 1
+	case aa == 0 || bb == 0:
+		return 0
+	}
+	return ab / math.Sqrt(aa*bb)
+}
+
+// embedFidelity embeds the retrieval set with the reference, prints the header and returns
+// the report of an embedder.
+func embedFidelity(w io.Writer, o *fidelityOptions, tok *tokenizer.Tokenizer, refModel *xlmr.Model) (fidelityReport, error) {
+	queries, docs, err := retrievalSet(tok, o, refModel.MaxTokens())
+	if err != nil {
+		return nil, err
+	}
+	want := refModel.Heads()
+	embed := func(m *xlmr.Model) (q, d []xlmr.Embedding, scores [][]xlmr.Scores, err error) {
+		if q, err = embedTexts(m, queries, want); err != nil {
+			return nil, nil, nil, err
+		}
+		if d, err = embedTexts(m, docs, want); err != nil {
+			return nil, nil, nil, err
+		}
+		return q, d, scoreRetrieval(q, d), nil
+	}
+	refQ, refD, refScores, err := embed(refModel)
+	if err != nil {
+		return nil, err
+	}
+	tokens := func(seqs [][]int32) (n int) {
+		for _, s := range seqs {
+			n += len(s)
+		}
+		return n
+	}
+	k := min(10, len(docs))
+	fmt.Fprintf(w, "model %s  reference f32  outliers %d (×%g)  outputs %s  retrieval: %d queries (%d tokens) × %d documents (%d tokens)\n",
+		o.model, o.outliers, o.outlierScale, want, len(queries), tokens(queries), len(docs), tokens(docs))
+	fmt.Fprintf(w, "%-14s %-8s %7s %10s %10s %7s %9s %9s %9s %8s %8s %6s %5s\n", "dtype", "output", "vectors", "cos", "min",
+		"pairs", "sd(f32)", "max|Δ|", "mean|Δ|", "spearman", "min", fmt.Sprintf("top%d≠", k), fmt.Sprintf("@%d", k))
+	refs, score := make([]float32, len(docs)), make([]float32, len(docs))
+	return func(m *xlmr.Model, name string) error {
+		q, d, scores, err := embed(m)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		for _, out := range embedOutputs {
+			if out.bit&want != out.bit || out.bit == 0 && want&(want-1) == 0 {
+				continue // an output the model lacks; combined with a single output
+			}
+			var c cosineStats
+			if out.cos != nil {
+				for i := range q {
+					out.cos(&c, &refQ[i], &q[i])
+				}
+				for i := range d {
+					out.cos(&c, &refD[i], &d[i])
+				}
+			}
+			st := fidelityStats{k: k}
+			for i := range q {
+				for j := range d {
+					refs[j], score[j] = out.score(&refScores[i][j]), out.score(&scores[i][j])
+				}
+				st.add(refs, score)
+			}
+			vectors, cos, cmin := "-", "-", "-"
+			if c.n > 0 {
+				vectors, cos, cmin = strconv.Itoa(c.n), fmt.Sprintf("%.7f", c.sum/float64(c.n)), fmt.Sprintf("%.7f", c.min)
+			}
+			n := float64(st.sets)
+			fmt.Fprintf(w, "%-14s %-8s %7s %10s %10s %7d %9.3g %9.3g %9.3g %8.5f %8.5f %6.3f %5.2f\n", name, out.name, vectors, cos, cmin,
+				st.pairs, st.sumSD/n, st.maxAbs, st.sumAbs/float64(st.pairs), st.sumRho/n, st.minRho, float64(st.topChanged)/n, st.sumTopK/n)
+		}
+		return nil
+	}, nil
 }

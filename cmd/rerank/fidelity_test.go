@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -31,7 +32,7 @@ func TestSpearmanTopK(t *testing.T) {
 	}
 	var s fidelityStats
 	s.add(inc, rev)
-	if s.top1 != 0 || s.sumTop5 != 4 || s.maxAbs != 5 || s.pairs != 6 {
+	if s.top1 != 0 || s.sumTopK != 4 || s.topChanged != 1 || s.maxAbs != 5 || s.pairs != 6 {
 		t.Errorf("stats %+v", s)
 	}
 }
@@ -68,5 +69,80 @@ func TestFidelityCommand(t *testing.T) {
 		if code, _, stderr := runCmd("", c.args...); code != exitUsage || !strings.Contains(stderr, c.want) {
 			t.Errorf("%v: exit %d, %q", c.args, code, stderr)
 		}
+	}
+}
+
+func TestCosines(t *testing.T) {
+	for _, c := range []struct {
+		a, b []float32
+		want float64
+	}{
+		{[]float32{1, 2, 3}, []float32{2, 4, 6}, 1},
+		{[]float32{1, 0}, []float32{0, 1}, 0},
+		{[]float32{1, 0}, []float32{-1, 0}, -1},
+		{[]float32{0, 0}, []float32{0, 0}, 1},
+		{[]float32{0, 0}, []float32{1, 0}, 0},
+	} {
+		if got := cosine(c.a, c.b); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("cosine(%v, %v) = %v, want %v", c.a, c.b, got, c.want)
+		}
+	}
+	// {5: 3, 7: 4} · {5: 3, 9: 4} = 9, norms 5 and 5
+	if got := sparseCosine(map[int32]float32{5: 3, 7: 4}, map[int32]float32{5: 3, 9: 4}); math.Abs(got-9.0/25) > 1e-12 {
+		t.Errorf("sparseCosine = %v", got)
+	}
+	if got := sparseCosine(nil, map[int32]float32{1: 1}); got != 0 {
+		t.Errorf("sparseCosine(empty, one) = %v", got)
+	}
+	var c cosineStats
+	for _, v := range []float64{1, 0.5, math.NaN(), 0.75} {
+		c.add(v)
+	}
+	if c.n != 4 || !math.IsInf(c.min, -1) {
+		t.Errorf("cosineStats %+v", c)
+	}
+}
+
+// An embedder's report: every output and the combined score per precision; float32 against
+// itself agrees exactly.
+func TestFidelityEmbedder(t *testing.T) {
+	dir := m3Model(t)
+	code, stdout, stderr := runCmd("", "fidelity", "--model", dir, "--tokenizer", tinyTokenizer, "--queries", "6", "--corpus", "24", "--dtypes", "f32,int8,bf16c")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) != 2+3*4 || !strings.Contains(lines[0], "outputs dense+sparse+colbert  retrieval: 6 queries") ||
+		!strings.Contains(lines[0], "× 24 documents") || !strings.HasSuffix(lines[1], "top10≠   @10") {
+		t.Fatalf("report:\n%s", stdout)
+	}
+	for i, want := range []string{"dense", "sparse", "colbert", "combined"} {
+		for j, dtype := range []string{"f32", "int8", "bf16c"} {
+			if f := strings.Fields(lines[2+4*j+i]); f[0] != dtype || f[1] != want || len(f) != 13 {
+				t.Errorf("row %d: %q, want %s %s and 13 columns", 2+4*j+i, lines[2+4*j+i], dtype, want)
+			}
+		}
+	}
+	for _, row := range lines[2:6] { // f32 against f32
+		f := strings.Fields(row)
+		if (f[3] != "-" && f[3] != "1.0000000") || f[7] != "0" || f[9] != "1.00000" || f[11] != "0.000" || f[12] != "10.00" {
+			t.Errorf("f32 against itself: %q", row)
+		}
+	}
+	for _, row := range lines[6:14] {
+		f := strings.Fields(row)
+		if f[1] == "dense" || f[1] == "colbert" {
+			if cos, err := strconv.ParseFloat(f[3], 64); err != nil || cos < 0.99 || cos >= 1 {
+				t.Errorf("%s: cosine %s, want in [0.99,1)", f[0]+" "+f[1], f[3])
+			}
+		}
+	}
+	code, stdout, stderr = runCmd("", "fidelity", "--model", dir, "--tokenizer", tinyTokenizer, "--queries", "2", "--corpus", "5", "--dtypes", "int8", "--outliers", "1", "--ablate")
+	if lines := strings.Split(strings.TrimSpace(stdout), "\n"); code != exitOK || len(lines) != 2+4*(1+len(linearGroups)) ||
+		!strings.HasPrefix(lines[len(lines)-1], "int8-ffn.down  combined") || !strings.HasSuffix(lines[1], "top5≠    @5") {
+		t.Errorf("--ablate: exit %d, %s\n%s", code, stderr, stdout)
+	}
+	if code, _, stderr := runCmd("", "fidelity", "--model", dir, "--queries", "0"); code != exitUsage || !strings.Contains(stderr, "--queries") {
+		t.Errorf("--queries 0: exit %d, %q", code, stderr)
 	}
 }
