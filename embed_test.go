@@ -2,7 +2,6 @@ package gorerank
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -14,25 +13,15 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/gorerank/gorerank/internal/m3kit"
 	"github.com/gorerank/gorerank/internal/randmodel"
 	"github.com/gorerank/gorerank/tokenizer"
 	"github.com/gorerank/gorerank/weights"
 	"github.com/gorerank/gorerank/xlmr"
 )
 
-// m3Dir is the m3-tiny kit (a tiny random bge-m3 in the published layout and refs.json, the
-// float64 references of FlagEmbedding's three outputs): testdata/m3-tiny when a copy is there,
-// else the project's shared golden kit beside the checkout. Missing fails, never skips.
-func m3Dir(t testing.TB) string {
-	t.Helper()
-	for _, d := range []string{"testdata/m3-tiny", "../shared/golden/m3-tiny"} {
-		if _, err := os.Stat(filepath.Join(d, "refs.json")); err == nil {
-			return d
-		}
-	}
-	t.Fatal("m3-tiny kit (refs.json, pytorch_model.bin) not found in testdata/m3-tiny nor ../shared/golden/m3-tiny")
-	return ""
-}
+// m3Dir is the m3-tiny kit (internal/m3kit).
+func m3Dir(t testing.TB) string { t.Helper(); return m3kit.Dir(t) }
 
 func openM3(t testing.TB, o Options) *Embedder {
 	t.Helper()
@@ -45,73 +34,33 @@ func openM3(t testing.TB, o Options) *Embedder {
 	return e
 }
 
-// m3Ref is one text of refs.json (the layout xlmr's m3 tests read).
-type m3Ref struct {
-	ID      string             `json:"id"`
-	Text    string             `json:"text"`
-	NTokens int                `json:"n_tokens"`
-	Dense   []float64          `json:"dense"`
-	Sparse  map[string]float64 `json:"sparse"`
-	ColBERT [][]float64        `json:"colbert"`
-}
-
 // loadM3Refs reads refs.json and leaves out the texts the library does not embed as the
 // references did: the empty text (ErrEmptyText here; TestEmbedTextPolicy covers it) and the
 // two holding a literal "<pad>", whose references number <pad>'s position as an ordinary
 // token's where HF's XLMRobertaModel does not (see xlmr's loadM3Refs).
-func loadM3Refs(t testing.TB) []m3Ref {
+func loadM3Refs(t testing.TB) []m3kit.Ref {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(m3Dir(t), "refs.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var kit struct {
-		Refs []m3Ref `json:"refs"`
-	}
-	if err := json.Unmarshal(raw, &kit); err != nil {
-		t.Fatal(err)
-	}
-	var refs, left []m3Ref
-	for _, r := range kit.Refs {
+	all := m3kit.Refs(t, m3Dir(t))
+	var refs, left []m3kit.Ref
+	for _, r := range all {
 		if r.Text == "" || strings.Contains(r.Text, "<pad>") {
 			left = append(left, r)
 			continue
 		}
 		refs = append(refs, r)
 	}
-	if len(kit.Refs) != 301 || len(left) != 3 {
-		t.Fatalf("refs.json: %d texts, %d left out; want 301 and 3 (the empty text, two with <pad>)", len(kit.Refs), len(left))
+	if len(all) != 301 || len(left) != 3 {
+		t.Fatalf("refs.json: %d texts, %d left out; want 301 and 3 (the empty text, two with <pad>)", len(all), len(left))
 	}
 	return refs
 }
 
 // maxAbs is the largest difference of any component of e's outputs from r's.
-func maxAbs(t *testing.T, e *Embedding, r *m3Ref) (dense, sparse, colbert float64) {
+func maxAbs(t *testing.T, e *Embedding, r *m3kit.Ref) (dense, sparse, colbert float64) {
 	t.Helper()
-	if len(e.Dense) != len(r.Dense) || len(e.ColBERT) != len(r.ColBERT) {
-		t.Fatalf("%s: %d dense values, %d ColBERT vectors; want %d, %d", r.ID, len(e.Dense), len(e.ColBERT), len(r.Dense), len(r.ColBERT))
-	}
-	for j, v := range e.Dense {
-		dense = max(dense, math.Abs(float64(v)-r.Dense[j]))
-	}
-	ids := map[int32]bool{} // an id on one side only counts against 0
-	for k := range r.Sparse {
-		id, err := strconv.Atoi(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids[int32(id)] = true
-	}
-	for id := range e.Sparse {
-		ids[id] = true
-	}
-	for id := range ids {
-		sparse = max(sparse, math.Abs(float64(e.Sparse[id])-r.Sparse[strconv.Itoa(int(id))]))
-	}
-	for k, row := range e.ColBERT {
-		for j, v := range row {
-			colbert = max(colbert, math.Abs(float64(v)-r.ColBERT[k][j]))
-		}
+	dense, sparse, colbert, err := r.MaxAbs(e.Dense, e.Sparse, e.ColBERT)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return dense, sparse, colbert
 }

@@ -11,10 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/gorerank/gorerank/internal/m3kit"
 	"github.com/gorerank/gorerank/nn"
 	"github.com/gorerank/gorerank/weights"
 )
@@ -29,41 +29,19 @@ const (
 	singlesPath = "../testdata/tokenizer/tokenizer_singles.jsonl"
 )
 
-// m3Dir is the folder of the m3-tiny kit: the repository's testdata/m3-tiny when a copy is
-// there, else the project's shared golden kit beside the checkout. Missing fails, never skips.
-func m3Dir(t testing.TB) string {
-	t.Helper()
-	for _, d := range []string{"../testdata/m3-tiny", "../../shared/golden/m3-tiny"} {
-		if _, err := os.Stat(filepath.Join(d, "refs.json")); err == nil {
-			return d
-		}
-	}
-	t.Fatal("m3-tiny kit (refs.json, pytorch_model.bin) not found in ../testdata/m3-tiny nor ../../shared/golden/m3-tiny")
-	return ""
-}
+// m3Dir is the m3-tiny kit (internal/m3kit).
+func m3Dir(t testing.TB) string { t.Helper(); return m3kit.Dir(t) }
 
+// m3Ref is one text of refs.json with its token ids from the tokenizer goldens.
 type m3Ref struct {
-	ID      string             `json:"id"`
-	NTokens int                `json:"n_tokens"`
-	Dense   []float64          `json:"dense"`
-	Sparse  map[string]float64 `json:"sparse"`
-	ColBERT [][]float64        `json:"colbert"`
-	ids     []int32
+	m3kit.Ref
+	ids []int32
 }
 
 // loadM3Refs reads refs.json and attaches each text's token ids from the tokenizer goldens.
 func loadM3Refs(t testing.TB, dir string) []m3Ref {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(dir, "refs.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var kit struct {
-		Refs []m3Ref `json:"refs"`
-	}
-	if err := json.Unmarshal(raw, &kit); err != nil {
-		t.Fatal(err)
-	}
+	all := m3kit.Refs(t, dir)
 	f, err := os.Open(singlesPath)
 	if err != nil {
 		t.Fatalf("tokenizer goldens: %v", err)
@@ -85,13 +63,13 @@ func loadM3Refs(t testing.TB, dir string) []m3Ref {
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if len(kit.Refs) != 301 {
-		t.Fatalf("refs.json has %d texts, want 301", len(kit.Refs))
+	if len(all) != 301 {
+		t.Fatalf("refs.json has %d texts, want 301", len(all))
 	}
 	var refs []m3Ref
 	var literalPad []string
-	for _, r := range kit.Refs {
-		r.ids = ids[r.ID]
+	for _, kr := range all {
+		r := m3Ref{Ref: kr, ids: ids[kr.ID]}
 		if len(r.ids) != r.NTokens || len(r.ColBERT) != r.NTokens-1 {
 			t.Fatalf("%s: %d golden ids, %d ColBERT vectors, refs say %d tokens", r.ID, len(r.ids), len(r.ColBERT), r.NTokens)
 		}
@@ -140,34 +118,9 @@ func compareM3(t *testing.T, got []Embedding, refs []m3Ref, tol float64) m3Error
 	for i, r := range refs {
 		e := &got[i]
 		var d m3Errors
-		if len(e.Dense) != len(r.Dense) {
-			t.Fatalf("%s: dense has %d values, want %d", r.ID, len(e.Dense), len(r.Dense))
-		}
-		for j, v := range e.Dense {
-			d.dense = max(d.dense, math.Abs(float64(v)-r.Dense[j]))
-		}
-		// every id either side: a weight present on one side only counts against 0
-		ids := map[int32]bool{}
-		for k := range r.Sparse {
-			id, err := strconv.Atoi(k)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids[int32(id)] = true
-		}
-		for id := range e.Sparse {
-			ids[id] = true
-		}
-		for id := range ids {
-			d.sparse = max(d.sparse, math.Abs(float64(e.Sparse[id])-r.Sparse[strconv.Itoa(int(id))]))
-		}
-		if len(e.ColBERT) != len(r.ColBERT) {
-			t.Fatalf("%s: %d ColBERT vectors, want %d", r.ID, len(e.ColBERT), len(r.ColBERT))
-		}
-		for k, row := range e.ColBERT {
-			for j, v := range row {
-				d.colbert = max(d.colbert, math.Abs(float64(v)-r.ColBERT[k][j]))
-			}
+		var err error
+		if d.dense, d.sparse, d.colbert, err = r.MaxAbs(e.Dense, e.Sparse, e.ColBERT); err != nil {
+			t.Fatal(err)
 		}
 		if d.dense > tol || d.sparse > tol || d.colbert > tol {
 			report("%s (%d tokens): maxabs dense=%.2g sparse=%.2g colbert=%.2g > %.0e", r.ID, r.NTokens, d.dense, d.sparse, d.colbert, tol)

@@ -12,22 +12,12 @@ import (
 	"testing"
 
 	"github.com/gorerank/gorerank"
+	"github.com/gorerank/gorerank/internal/m3kit"
 	"github.com/gorerank/gorerank/xlmr"
 )
 
-// m3Model is the m3-tiny kit (a tiny random bge-m3 in the published layout, refs.json):
-// testdata/m3-tiny when a copy is there, else the project's shared golden kit beside the
-// checkout. Missing fails, never skips.
-func m3Model(t *testing.T) string {
-	t.Helper()
-	for _, d := range []string{"../../testdata/m3-tiny", "../../../shared/golden/m3-tiny"} {
-		if _, err := os.Stat(filepath.Join(d, "refs.json")); err == nil {
-			return d
-		}
-	}
-	t.Fatal("m3-tiny kit not found in testdata/m3-tiny nor ../shared/golden/m3-tiny")
-	return ""
-}
+// m3Model is the m3-tiny kit (internal/m3kit).
+func m3Model(t *testing.T) string { t.Helper(); return m3kit.Dir(t) }
 
 // embedOut is one output line of rerank embed.
 type embedOut struct {

@@ -2,16 +2,15 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/gorerank/gorerank/internal/m3kit"
 	"github.com/gorerank/gorerank/weights"
 )
 
@@ -203,28 +202,13 @@ func TestInspectEmptyDocument(t *testing.T) {
 // relu(h·Wsᵀ+bs) per token; --diff prints hidden_states layer by layer.
 func TestInspectEmbedder(t *testing.T) {
 	dir := m3Model(t)
-	raw, err := os.ReadFile(filepath.Join(dir, "refs.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	type m3Ref struct {
-		Text    string             `json:"text"`
-		Dense   []float64          `json:"dense"`
-		Sparse  map[string]float64 `json:"sparse"` // token id → weight
-		ColBERT [][]float64        `json:"colbert"`
-	}
-	var kit struct {
-		Refs []m3Ref `json:"refs"`
-	}
-	if err := json.Unmarshal(raw, &kit); err != nil {
-		t.Fatal(err)
-	}
+	refs := m3kit.Refs(t, dir)
 	// the first short reference text with a sparse weight, so that the sparse tensor is checked too
-	i := slices.IndexFunc(kit.Refs, func(r m3Ref) bool { return len(r.Sparse) > 0 && len(r.ColBERT) < 40 })
+	i := slices.IndexFunc(refs, func(r m3kit.Ref) bool { return len(r.Sparse) > 0 && len(r.ColBERT) < 40 })
 	if i < 0 {
 		t.Fatal("refs.json: no short text with sparse weights")
 	}
-	ref := kit.Refs[i]
+	ref := refs[i]
 	out := filepath.Join(t.TempDir(), "m3.safetensors")
 	code, _, stderr := runCmd("", "inspect", "--model", dir, "--tokenizer", tinyTokenizer, "--text", ref.Text, "--out", out)
 	if code != exitOK || !strings.Contains(stderr, "outputs dense+sparse+colbert") {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gorerank/gorerank"
+	"github.com/gorerank/gorerank/internal/m3kit"
 	"github.com/gorerank/gorerank/tokenizer"
 	"github.com/gorerank/gorerank/xlmr"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -311,11 +312,7 @@ func mustJSON(t *testing.T, v any) []byte {
 // pytorch_model.bin, sparse_linear.pt, colbert_linear.pt) as the server would.
 func m3Tiny(t testing.TB) (*gorerank.Loaded, *XLMREmbedder) {
 	t.Helper()
-	dir := "../../testdata/m3-tiny"
-	if _, err := os.Stat(dir); err != nil {
-		dir = "../../../shared/golden/m3-tiny"
-	}
-	l, err := gorerank.LoadModel(context.Background(), dir, gorerank.Options{TokenizerPath: "../../testdata/tokenizer/tokenizer.json"})
+	l, err := gorerank.LoadModel(context.Background(), m3kit.Dir(t), gorerank.Options{TokenizerPath: "../../testdata/tokenizer/tokenizer.json"})
 	if err != nil {
 		t.Fatal(err)
 	}
