@@ -101,15 +101,9 @@ func runEmbed(e *env, args []string) int {
 	if *maxLength < 0 {
 		return usageErr("--max-length must not be negative (got %d)", *maxLength)
 	}
-	var showProgress bool
-	switch *progress {
-	case "auto":
-		showProgress = isTerminal(e.stderr)
-	case "always":
-		showProgress = true
-	case "never":
-	default:
-		return usageErr("--progress %q: want auto, always or never", *progress)
+	showProgress, err := progressFlag(e, *progress)
+	if err != nil {
+		return usageErr("%v", err)
 	}
 	human := *input == ""
 	switch {
@@ -121,16 +115,13 @@ func runEmbed(e *env, args []string) int {
 	var in io.Reader
 	totalLines := 0
 	if !human {
-		r, closeIn, err := openInput(e, *input)
+		r, n, closeIn, err := openLines(e, *input, showProgress)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "rerank embed: %v\n", err)
 			return exitFailure
 		}
 		defer closeIn()
-		in = r
-		if showProgress {
-			totalLines = countLines(*input)
-		}
+		in, totalLines = r, n
 	}
 
 	emb, err := gorerank.OpenEmbedder(lf.model, opts)
@@ -164,25 +155,7 @@ func runEmbed(e *env, args []string) int {
 		m = startMeterFor(e.stderr, totalLines, "embedded", "text")
 	}
 	st, err := embedStream(ctx, emb, in, e.stdout, eo, *input, *failFast, e.stderr, m)
-	if m != nil {
-		m.end()
-	}
-	switch {
-	case err != nil:
-		fmt.Fprintf(e.stderr, "rerank embed: %v\n", err)
-		return exitFailure
-	case st.lines == 0:
-		fmt.Fprintf(e.stderr, "rerank embed: %s: no input lines\n", *input)
-		return exitFailure
-	}
-	if m != nil {
-		m.summary()
-	}
-	if st.failed > 0 {
-		fmt.Fprintf(e.stderr, "rerank embed: %d of %d %s failed\n", st.failed, st.lines, plural(st.lines, "line"))
-		return exitFailure
-	}
-	return exitOK
+	return finishStream(e, "embed", *input, m, st, err)
 }
 
 // embedLine is a read input line waiting for its embedding.

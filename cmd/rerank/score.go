@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -183,15 +182,9 @@ func runScore(e *env, args []string) int {
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	var showProgress bool
-	switch *progress {
-	case "auto":
-		showProgress = isTerminal(e.stderr)
-	case "always":
-		showProgress = true
-	case "never":
-	default:
-		return usageErr("--progress %q: want auto, always or never", *progress)
+	showProgress, err := progressFlag(e, *progress)
+	if err != nil {
+		return usageErr("%v", err)
 	}
 	// human mode is --query given, even empty: an empty query is the query's error, not a
 	// missing flag
@@ -219,16 +212,13 @@ func runScore(e *env, args []string) int {
 	var in io.Reader
 	totalLines := 0
 	if *input != "" {
-		r, closeIn, err := openInput(e, *input)
+		r, n, closeIn, err := openLines(e, *input, showProgress)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "rerank score: %v\n", err)
 			return exitFailure
 		}
 		defer closeIn()
-		in = r
-		if showProgress {
-			totalLines = countLines(*input)
-		}
+		in, totalLines = r, n
 	}
 
 	rr, err := gorerank.Open(mf.model, opts)
@@ -262,65 +252,7 @@ func runScore(e *env, args []string) int {
 		m = startMeter(e.stderr, totalLines)
 	}
 	st, err := scoreStream(ctx, rr, in, e.stdout, so, *input, *failFast, e.stderr, m)
-	if m != nil {
-		m.end()
-	}
-	switch {
-	case err != nil:
-		fmt.Fprintf(e.stderr, "rerank score: %v\n", err)
-		return exitFailure
-	case st.lines == 0:
-		fmt.Fprintf(e.stderr, "rerank score: %s: no input lines\n", *input)
-		return exitFailure
-	}
-	if m != nil {
-		m.summary()
-	}
-	if st.failed > 0 {
-		fmt.Fprintf(e.stderr, "rerank score: %d of %d %s failed\n", st.failed, st.lines, plural(st.lines, "line"))
-		return exitFailure
-	}
-	return exitOK
-}
-
-// countLines counts the lines of a regular file (for the progress bar); 0 when unknown.
-func countLines(name string) int {
-	if name == "-" {
-		return 0
-	}
-	f, err := os.Open(name)
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	n, last := 0, byte('\n')
-	buf := make([]byte, 1<<20)
-	for {
-		k, err := f.Read(buf)
-		n += bytes.Count(buf[:k], []byte{'\n'})
-		if k > 0 {
-			last = buf[k-1]
-		}
-		if err != nil {
-			break
-		}
-	}
-	if last != '\n' {
-		n++
-	}
-	return n
-}
-
-// openInput opens a file, or stdin for "-".
-func openInput(e *env, name string) (io.Reader, func(), error) {
-	if name == "-" {
-		return e.stdin, func() {}, nil
-	}
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, nil, err
-	}
-	return f, func() { f.Close() }, nil
+	return finishStream(e, "score", *input, m, st, err)
 }
 
 // scoreLine is one parsed input line: a single document or a list.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 )
 
 // maxLineBytes bounds one input line (a document of several megabytes is still accepted).
@@ -118,4 +119,96 @@ func streamChunks[P any](r io.Reader, c chunker[P]) error {
 		}
 	}
 	return flush()
+}
+
+// progressFlag reads a --progress value: auto (a progress line when stderr is a terminal),
+// always or never.
+func progressFlag(e *env, v string) (bool, error) {
+	switch v {
+	case "auto":
+		return isTerminal(e.stderr), nil
+	case "always":
+		return true, nil
+	case "never":
+		return false, nil
+	}
+	return false, fmt.Errorf("--progress %q: want auto, always or never", v)
+}
+
+// openLines opens a JSON Lines input (a file, or stdin for "-") and, when count is set (a
+// progress line will show), counts its lines: 0 when unknown (stdin).
+func openLines(e *env, name string, count bool) (in io.Reader, lines int, closeIn func(), err error) {
+	in, closeIn, err = openInput(e, name)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	if count {
+		lines = countLines(name)
+	}
+	return in, lines, closeIn, nil
+}
+
+// countLines counts the lines of a regular file (for the progress bar); 0 when unknown.
+func countLines(name string) int {
+	if name == "-" {
+		return 0
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	n, last := 0, byte('\n')
+	buf := make([]byte, 1<<20)
+	for {
+		k, err := f.Read(buf)
+		n += bytes.Count(buf[:k], []byte{'\n'})
+		if k > 0 {
+			last = buf[k-1]
+		}
+		if err != nil {
+			break
+		}
+	}
+	if last != '\n' {
+		n++
+	}
+	return n
+}
+
+// openInput opens a file, or stdin for "-".
+func openInput(e *env, name string) (io.Reader, func(), error) {
+	if name == "-" {
+		return e.stdin, func() {}, nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, func() { f.Close() }, nil
+}
+
+// finishStream ends a JSON Lines run of rerank CMD: it stops the progress meter m (nil:
+// none) and gives the exit status, saying why on stderr: the stream's error, no input lines,
+// or how many lines failed (each already written as an {"error": ...} line).
+func finishStream(e *env, cmd, input string, m *meter, st streamStats, err error) int {
+	if m != nil {
+		m.end()
+	}
+	switch {
+	case err != nil:
+		fmt.Fprintf(e.stderr, "rerank %s: %v\n", cmd, err)
+		return exitFailure
+	case st.lines == 0:
+		fmt.Fprintf(e.stderr, "rerank %s: %s: no input lines\n", cmd, input)
+		return exitFailure
+	}
+	if m != nil {
+		m.summary()
+	}
+	if st.failed > 0 {
+		fmt.Fprintf(e.stderr, "rerank %s: %d of %d %s failed\n", cmd, st.failed, st.lines, plural(st.lines, "line"))
+		return exitFailure
+	}
+	return exitOK
 }
