@@ -68,8 +68,8 @@ func runEmbed(e *env, args []string) int {
 	maxLength := fs.Int("max-length", 0, "max text length in tokens, special tokens included (default: the model's position limit, 8192 for bge-m3)")
 	truncate := fs.Bool("truncate", false, "cut a text longer than --max-length to it instead of failing it")
 	side := fs.String("truncation-side", "right", "which end of a text --truncate cuts: right or left")
-	progress := fs.String("progress", "auto", "JSON Lines mode: progress line and throughput summary on stderr: `MODE` auto (when stderr is a terminal), always or never")
-	failFast := fs.Bool("fail-fast", false, "JSON Lines mode: stop at the first bad line (exit 1) instead of writing an {\"error\": ...} line for it and going on")
+	var sf streamFlags
+	sf.register(fs)
 	fs.Usage = func() {
 		fmt.Fprint(e.stderr, embedUsage)
 		fs.PrintDefaults()
@@ -101,7 +101,7 @@ func runEmbed(e *env, args []string) int {
 	if *maxLength < 0 {
 		return usageErr("--max-length must not be negative (got %d)", *maxLength)
 	}
-	showProgress, err := progressFlag(e, *progress)
+	showProgress, err := progressFlag(e, sf.progress)
 	if err != nil {
 		return usageErr("%v", err)
 	}
@@ -154,7 +154,7 @@ func runEmbed(e *env, args []string) int {
 	if showProgress {
 		m = startMeterFor(e.stderr, totalLines, "embedded", "text")
 	}
-	st, err := embedStream(ctx, emb, in, e.stdout, eo, *input, *failFast, e.stderr, m)
+	st, err := embedStream(ctx, emb, in, e.stdout, eo, *input, sf.failFast, e.stderr, m)
 	return finishStream(e, "embed", *input, m, st, err)
 }
 

@@ -160,8 +160,8 @@ func runScore(e *env, args []string) int {
 	mf.register(fs)
 	input := fs.String("input", "", "JSON Lines `FILE` of pairs; '-' reads stdin")
 	query := fs.String("query", "", "human mode: the query; the documents are the remaining arguments")
-	progress := fs.String("progress", "auto", "JSON Lines mode: progress line and throughput summary on stderr: `MODE` auto (when stderr is a terminal), always or never")
-	failFast := fs.Bool("fail-fast", false, "JSON Lines mode: stop at the first bad line (exit 1) instead of writing an {\"error\": ...} line for it and going on")
+	var sf streamFlags
+	sf.register(fs)
 	fs.Usage = func() {
 		fmt.Fprint(e.stderr, scoreUsage)
 		fs.PrintDefaults()
@@ -182,7 +182,7 @@ func runScore(e *env, args []string) int {
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	showProgress, err := progressFlag(e, *progress)
+	showProgress, err := progressFlag(e, sf.progress)
 	if err != nil {
 		return usageErr("%v", err)
 	}
@@ -251,7 +251,7 @@ func runScore(e *env, args []string) int {
 	if showProgress {
 		m = startMeter(e.stderr, totalLines)
 	}
-	st, err := scoreStream(ctx, rr, in, e.stdout, so, *input, *failFast, e.stderr, m)
+	st, err := scoreStream(ctx, rr, in, e.stdout, so, *input, sf.failFast, e.stderr, m)
 	return finishStream(e, "score", *input, m, st, err)
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -119,6 +120,17 @@ func streamChunks[P any](r io.Reader, c chunker[P]) error {
 		}
 	}
 	return flush()
+}
+
+// streamFlags are the JSON Lines mode flags of score and embed.
+type streamFlags struct {
+	progress string
+	failFast bool
+}
+
+func (f *streamFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.progress, "progress", "auto", "JSON Lines mode: progress line and throughput summary on stderr: `MODE` auto (when stderr is a terminal), always or never")
+	fs.BoolVar(&f.failFast, "fail-fast", false, "JSON Lines mode: stop at the first bad line (exit 1) instead of writing an {\"error\": ...} line for it and going on")
 }
 
 // progressFlag reads a --progress value: auto (a progress line when stderr is a terminal),
