@@ -1,17 +1,24 @@
 package tensor
 
-import "strconv"
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
 
 // This file is the one place that decides which kernels run. A CPU tier is a named set of
 // building blocks: the float32 GEMM micro-kernels and their blocking, the weight packers,
 // an optional BF16 dot-product kernel, and the row kernels that package nn uses. One tier is
 // chosen once, when the package is initialised, from the CPU's features (tierTable, per
-// GOARCH, best first); GEMM, the half-precision products and the row kernels all read it,
-// and Tier reports it. Tests switch it with useTier; nothing else writes it.
+// GOARCH, best first) or from the environment variable GORERANK_TIER (chooseTier); GEMM,
+// the half-precision products and the row kernels all read it, and Tier reports it. Tests
+// switch it with useTier; nothing else writes it.
 
 // cpuTier is one CPU tier.
 type cpuTier struct {
-	name string
+	name   string
+	forced bool // chosen by GORERANK_TIER (chooseTier)
 
 	// f32 is the float32 micro-kernel of GemmNT, GemmNN, MatMulNTF16/BF16 (weights widened
 	// while packing) and of MatMulNTBF16Compute on tiers without a dot kernel.
@@ -73,9 +80,43 @@ type dotKernel struct {
 // The tier in use and the tiers this machine can run, best first (tierTable ends with the
 // generic tier). Chosen once; see useTier for tests.
 var (
-	available = tierTable()
-	active    = available[0]
+	available         = tierTable()
+	active, tierError = chooseTier(available, os.Getenv(TierEnv))
 )
+
+// TierEnv is the environment variable that forces a CPU tier, for benchmarks and for CPUs
+// whose best tier misbehaves: GORERANK_TIER=avx2 runs the avx2 tier's kernels as an
+// AVX2-only CPU does (see chooseTier). It is read once, when the package is initialised.
+const TierEnv = "GORERANK_TIER"
+
+// chooseTier returns the tier to run: the best of ts, or the one that env (GORERANK_TIER's
+// value, "" when unset) names. A forced tier runs the int8 kernel of the same name where
+// one exists (avx2, generic: as on a CPU without VNNI) and otherwise the tier's own, the best
+// its CPU allows. A name that is not in ts (unknown, or not runnable by this CPU or build)
+// is refused: the best tier runs and the error says why (Tier().Err).
+func chooseTier(ts []*cpuTier, env string) (*cpuTier, error) {
+	name := strings.ToLower(strings.TrimSpace(env))
+	if name == "" {
+		return ts[0], nil
+	}
+	var names []string
+	for _, t := range ts {
+		names = append(names, t.name)
+		if t.name != name {
+			continue
+		}
+		c := *t
+		c.forced = true
+		for _, k := range int8Available() {
+			if k.name == name {
+				c.int8 = k
+			}
+		}
+		return &c, nil
+	}
+	return ts[0], fmt.Errorf("tensor: %s=%q: not a tier this CPU and build can run (%s); running %s",
+		TierEnv, env, strings.Join(names, ", "), ts[0].name)
+}
 
 // TierInfo describes the kernels that run on this machine.
 type TierInfo struct {
@@ -90,22 +131,35 @@ type TierInfo struct {
 	Int8 string
 	// Available lists every tier this machine and build can run, best first.
 	Available []string
+	// Forced says that GORERANK_TIER chose the tier (TierEnv), not the CPU's features.
+	Forced bool
+	// Err, if not nil, says why GORERANK_TIER was refused; the CPU's best tier runs.
+	Err error
 }
 
 // String is the tier name followed by its kernels: "avx512-bf16 (gemm avx512 12x32, bf16
-// vdpbf16ps 12x32, int8 avx512vnni 4x4)".
+// vdpbf16ps 12x32, int8 avx512vnni 4x4)", then "; forced by GORERANK_TIER" or the reason it
+// was refused.
 func (t TierInfo) String() string {
 	s := t.Name + " (gemm " + t.GEMM
 	if t.BF16 != "" {
 		s += ", bf16 " + t.BF16
 	}
-	return s + ", int8 " + t.Int8 + ")"
+	s += ", int8 " + t.Int8 + ")"
+	if t.Forced {
+		s += "; forced by " + TierEnv
+	}
+	if t.Err != nil {
+		s += "; " + t.Err.Error()
+	}
+	return s
 }
 
-// Tier reports the CPU tier in use: which kernels GEMM, the half-precision products and the
-// row kernels run.
+// Tier reports the CPU tier in use: which kernels GEMM, the half-precision products, the
+// int8 products and the row kernels run, and whether GORERANK_TIER chose it (or was refused).
 func Tier() TierInfo {
-	info := TierInfo{Name: active.name, GEMM: active.f32.String(), Int8: active.int8.name + " 4x4"}
+	info := TierInfo{Name: active.name, GEMM: active.f32.String(), Int8: active.int8.name + " 4x4",
+		Forced: active.forced, Err: tierError}
 	if active.dot != nil {
 		info.BF16 = active.dot.name + " " + active.dot.gemmShape.tile()
 	}

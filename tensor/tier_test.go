@@ -58,6 +58,15 @@ func TestTierTable(t *testing.T) {
 	if available[len(available)-1] != genericTier {
 		t.Fatal("the tier table must end with the generic tier")
 	}
+	if env := os.Getenv(TierEnv); env != "" { // forced: check that choice, not the CPU's
+		want, err := chooseTier(available, env)
+		info := Tier()
+		t.Logf("%s=%q: tier %v", TierEnv, env, info)
+		if active.name != want.name || active.int8 != want.int8 || (err == nil) != (info.Err == nil) || info.Forced != (err == nil) {
+			t.Fatalf("%s=%q: tier %v, want %s with int8 %s (error %v)", TierEnv, env, info, want.name, want.int8.name, err)
+		}
+		t.Skipf("%s is set: the choice from the CPU flags is not in use", TierEnv)
+	}
 	if active != available[0] {
 		t.Fatalf("active tier %s, want the best one %s", active.name, available[0].name)
 	}
@@ -106,5 +115,41 @@ func TestTierTable(t *testing.T) {
 	if info.Name != want && !(want == "amx" && info.Name == "avx512-bf16") {
 		t.Fatalf("tier %s in use, want %s for %s with avx2=%v avx512f=%v avx512_bf16=%v amx_bf16=%v",
 			info.Name, want, vendor, flags["avx2"], flags["avx512f"], flags["avx512_bf16"], flags["amx_bf16"])
+	}
+}
+
+// TestChooseTier: GORERANK_TIER picks a tier of the table by name (case and spaces aside), with
+// the int8 kernel of the same name where there is one; a name the table lacks is refused with
+// an error and the best tier runs.
+func TestChooseTier(t *testing.T) {
+	if tr, err := chooseTier(available, ""); tr != available[0] || err != nil {
+		t.Fatalf("unset: %s, %v", tr.name, err)
+	}
+	for _, want := range available {
+		tr, err := chooseTier(available, " "+strings.ToUpper(want.name))
+		if err != nil || tr.name != want.name || !tr.forced {
+			t.Fatalf("%s: got %s (forced %v), %v", want.name, tr.name, tr.forced, err)
+		}
+		wantInt8 := want.int8
+		for _, k := range int8Available() {
+			if k.name == want.name {
+				wantInt8 = k
+			}
+		}
+		if tr.int8 != wantInt8 || tr.f32.isa != want.f32.isa || tr.dot != want.dot {
+			t.Fatalf("%s: int8 %s gemm %s, want int8 %s gemm %s", want.name, tr.int8.name, tr.f32.isa, wantInt8.name, want.f32.isa)
+		}
+		if s := (TierInfo{Name: tr.name, Forced: true}).String(); !strings.HasSuffix(s, "; forced by GORERANK_TIER") {
+			t.Errorf("String() = %q", s)
+		}
+	}
+	if tr, err := chooseTier([]*cpuTier{genericTier}, "avx2"); tr != genericTier || err == nil ||
+		!strings.Contains(err.Error(), `GORERANK_TIER="avx2"`) || !strings.Contains(err.Error(), "running generic") {
+		t.Fatalf("refused: %s, %v", tr.name, err)
+	}
+	if tr, err := chooseTier(available, "avx9"); tr != available[0] || err == nil {
+		t.Fatalf("unknown name: %s, %v", tr.name, err)
+	} else if s := (TierInfo{Name: tr.name, Err: err}).String(); !strings.Contains(s, "avx9") {
+		t.Errorf("String() = %q does not carry the refusal", s)
 	}
 }
