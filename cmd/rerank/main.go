@@ -39,6 +39,7 @@ var commands = []command{
 	{"embed", "embed texts with a bge-m3 embedder: dense, sparse and ColBERT outputs", runEmbed},
 	{"tokenize", "tokenize texts or pairs with a tokenizer.json", runTokenize},
 	{"inspect", "dump per-layer hidden states and attentions, or diff two dumps", runInspect},
+	{"kb", "build and search a knowledge base: chunk, embed, recall, rerank", runKB},
 	{"serve", "run the HTTP rerank server", runServe},
 	{"download", "download a model from the Hugging Face hub into the local cache", runDownload},
 	{"gen-random", "write a random-weight checkpoint of any config", runGenRandom},

@@ -25,17 +25,7 @@ func Dir(tb testing.TB) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	root := wd
-	for {
-		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
-			break
-		}
-		up := filepath.Dir(root)
-		if up == root {
-			tb.Fatalf("m3kit: no go.mod above %s", wd)
-		}
-		root = up
-	}
+	root := repoRoot(tb)
 	for _, d := range []string{filepath.Join(root, "testdata", "m3-tiny"), filepath.Join(root, "..", "shared", "golden", "m3-tiny")} {
 		if _, err := os.Stat(filepath.Join(d, "refs.json")); err == nil {
 			rel, err := filepath.Rel(wd, d)
@@ -107,4 +97,25 @@ func (r *Ref) MaxAbs(dense []float32, sparse map[int32]float32, colbert [][]floa
 		}
 	}
 	return d, s, c, nil
+}
+
+// repoRoot is the repository's root: the first folder with a go.mod above the test's
+// working directory.
+func repoRoot(tb testing.TB) string {
+	tb.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	root := wd
+	for {
+		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
+			return root
+		}
+		up := filepath.Dir(root)
+		if up == root {
+			tb.Fatalf("m3kit: no go.mod above %s", wd)
+		}
+		root = up
+	}
 }

@@ -1,0 +1,68 @@
+package kb
+
+import (
+	"errors"
+	"fmt"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+var (
+	// ErrNotKB: the folder holds no knowledge base (no kb.db).
+	ErrNotKB = errors.New("kb: not a knowledge base (no kb.db; create one with kb init)")
+	// ErrExists: Create was given a folder that already holds a knowledge base.
+	ErrExists = errors.New("kb: a knowledge base already exists there")
+	// ErrNoEmbedder: adding and searching need the knowledge base's embedder (Options.Embedder).
+	ErrNoEmbedder = errors.New("kb: no embedder given: adding and searching need the one the knowledge base was built with")
+	// ErrNotFound: no document has that id.
+	ErrNotFound = errors.New("kb: no such document")
+	// ErrEmptyQuery: the query is empty or blank.
+	ErrEmptyQuery = errors.New("kb: the query is empty or blank")
+)
+
+// CorruptError reports a knowledge base whose files do not hold what its database commits to:
+// a truncated or bit-flipped vector file, a chunk whose checksum does not match, SQLite's own
+// corruption reports. Nothing corrupt is ever served: the call that meets it fails with this.
+type CorruptError struct {
+	What string
+}
+
+func (e *CorruptError) Error() string { return "kb: corrupt knowledge base: " + e.What }
+
+func corruptf(format string, a ...any) error {
+	return &CorruptError{What: fmt.Sprintf(format, a...)}
+}
+
+// EmbedderError: the embedder given is not the one the knowledge base was built with.
+type EmbedderError struct {
+	Built string // the embedder recorded at kb init
+	Why   string // how the given one differs
+}
+
+func (e *EmbedderError) Error() string {
+	return fmt.Sprintf("kb: the embedder given is not the one this knowledge base was built with (%s): %s; its vectors would not be comparable: use that embedder or build a new knowledge base",
+		e.Built, e.Why)
+}
+
+// DocError is why one document was not added: it is reported per document, the others go on.
+type DocError struct {
+	ID  string
+	Err error
+}
+
+func (e *DocError) Error() string { return fmt.Sprintf("document %q: %v", e.ID, e.Err) }
+func (e *DocError) Unwrap() error { return e.Err }
+
+// isSQLiteCorrupt says whether err is SQLite's report of a malformed database file.
+func isSQLiteCorrupt(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+		return true
+	}
+	return false
+}
