@@ -158,7 +158,7 @@ func (k *KB) Add(ctx context.Context, docs []Document) ([]AddResult, error) {
 		}
 	}
 	eo := gorerank.EmbedOptions{Outputs: xlmr.OutputDense | xlmr.OutputSparse, MaxLength: k.cfg.ChunkTokens + 2, Truncate: true}
-	embs, err := e.Embed(ctx, texts, eo)
+	embs, err := k.embed(ctx, texts, eo)
 	if err != nil {
 		return nil, fmt.Errorf("kb: embed: %w", err)
 	}

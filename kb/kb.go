@@ -84,6 +84,34 @@ type Options struct {
 	Reranker *gorerank.Reranker
 	// MaxDocBytes bounds one document's text; 0: DefaultMaxDocBytes.
 	MaxDocBytes int
+
+	// EmbedFunc and RerankFunc, when set, run the models' forward passes instead of
+	// Embedder.Embed and Reranker.Rerank: the seam a server uses to put the knowledge
+	// base's work through its own batching and admission. They must compute what those
+	// would (the same models).
+	EmbedFunc  func(ctx context.Context, texts []string, o gorerank.EmbedOptions) ([]gorerank.Embedding, error)
+	RerankFunc func(ctx context.Context, query string, docs []string) ([]gorerank.Result, error)
+}
+
+// embed embeds texts with the knowledge base's embedder (EmbedFunc when set).
+func (k *KB) embed(ctx context.Context, texts []string, o gorerank.EmbedOptions) ([]gorerank.Embedding, error) {
+	if k.opt.EmbedFunc != nil {
+		return k.opt.EmbedFunc(ctx, texts, o)
+	}
+	return k.opt.Embedder.Embed(ctx, texts, o)
+}
+
+// rerank scores docs against query (RerankFunc when set); ok is false without a reranker.
+func (k *KB) rerank(ctx context.Context, query string, docs []string) (res []gorerank.Result, ok bool, err error) {
+	switch {
+	case k.opt.RerankFunc != nil:
+		res, err = k.opt.RerankFunc(ctx, query, docs)
+	case k.opt.Reranker != nil:
+		res, err = k.opt.Reranker.Rerank(ctx, query, docs, gorerank.ScoreOptions{})
+	default:
+		return nil, false, nil
+	}
+	return res, true, err
 }
 
 // KB is an open knowledge base. Safe for concurrent use: searches run while documents

@@ -163,7 +163,7 @@ func (k *KB) Search(ctx context.Context, query string, o SearchOptions) (*Search
 	case Sparse:
 		want = xlmr.OutputSparse
 	}
-	embs, err := e.Embed(ctx, []string{query}, gorerank.EmbedOptions{Outputs: want, Truncate: true})
+	embs, err := k.embed(ctx, []string{query}, gorerank.EmbedOptions{Outputs: want, Truncate: true})
 	if err != nil {
 		return nil, fmt.Errorf("kb: embed the query: %w", err)
 	}
@@ -245,13 +245,13 @@ func (k *KB) Search(ctx context.Context, query string, o SearchOptions) (*Search
 	res.Recalled = len(res.Hits)
 	res.Timings.Fetch = time.Since(t)
 
-	if r := k.opt.Reranker; r != nil && !o.NoRerank && len(res.Hits) > 0 {
+	if !o.NoRerank && len(res.Hits) > 0 {
 		t = time.Now()
 		texts := make([]string, len(res.Hits))
 		for i, h := range res.Hits {
 			texts[i] = h.Text
 		}
-		scored, err := r.Rerank(ctx, query, texts, gorerank.ScoreOptions{})
+		scored, _, err := k.rerank(ctx, query, texts)
 		if err != nil {
 			return nil, fmt.Errorf("kb: rerank: %w", err)
 		}
