@@ -77,7 +77,8 @@ func parseServeFlags(e *env, args []string) (*serveFlags, int) {
 	})
 	fs.IntVar(&c.Workers, "workers", c.Workers, "batches run at once (each forward pass already uses every core)")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", c.RequestTimeout, "longest a scoring request may take, queue included (then 503)")
-	fs.IntVar(&c.CacheSize, "cache-size", c.CacheSize, "entries of the (query, document) score cache; 0 disables it")
+	fs.IntVar(&c.CacheSize, "cache-size", c.CacheSize, "most entries of the cache of rerank scores and embeddings; 0 disables it")
+	fs.Int64Var(&c.CacheBytes, "cache-bytes", c.CacheBytes, "most bytes the cache holds (an answer over 1/64 of it is not cached); 0 disables it")
 	fs.StringVar(&c.Truncation, "truncation", c.Truncation, "default truncation: longest_first, only_second, flag (FlagReranker: query ≤ 3/4 of max_length, then only_second) or windows (score overlapping windows of long documents, keep the best)")
 	fs.IntVar(&c.WindowOverlap, "window-overlap", c.WindowOverlap, "windows mode: tokens shared by neighbouring windows")
 	fs.IntVar(&c.MaxChunks, "max-chunks", c.MaxChunks, "windows mode: most windows per document (and ceiling of max_chunks_per_doc)")
@@ -111,10 +112,12 @@ func parseServeFlags(e *env, args []string) (*serveFlags, int) {
 		return usageErr("--log-format must be text or json, got %q", f.logFormat)
 	case c.CacheSize < 0:
 		return usageErr("--cache-size must not be negative")
+	case c.CacheBytes < 0:
+		return usageErr("--cache-bytes must not be negative")
 	case f.shutdownDelay < 0 || f.shutdownTimeout < 0:
 		return usageErr("--shutdown-delay and --shutdown-timeout must not be negative")
 	}
-	if c.CacheSize == 0 {
+	if c.CacheSize == 0 || c.CacheBytes == 0 {
 		c.NoCache = true
 	}
 	if c.APIKey == "" {

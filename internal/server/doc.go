@@ -8,8 +8,8 @@
 // not know about tensors either: it drives an [Engine] (pipeline + model) through a small
 // interface. [NewXLMREngine] adapts a model opened by gorerank.LoadModel; tests use a fake.
 //
-// Requests are tokenized on the shared worker pool, looked up in an LRU cache of logits, and
-// the remaining pairs go through a bounded queue to batch workers that merge pairs of
+// Requests are tokenized on the shared worker pool, looked up in an LRU cache of logits and
+// embeddings bounded in bytes (cache.go), and the remaining pairs and texts go through a bounded queue to batch workers that merge pairs of
 // concurrent requests into batches under a token budget ("continuous batching"). A full queue
 // answers 429 with Retry-After; a client that goes away has its queued pairs dropped before
 // they are scored. A batch that fails is re-run one request at a time, so only the request

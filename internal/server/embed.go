@@ -5,8 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"math"
 	"net/http"
 	"strings"
@@ -43,6 +41,22 @@ type embedInput struct {
 }
 
 func (in *embedInput) len() int { return max(len(in.texts), len(in.ids)) }
+
+// subset is the inputs at the indices idx, in that order.
+func (in *embedInput) subset(idx []int) *embedInput {
+	if len(idx) == in.len() {
+		return in
+	}
+	sub := &embedInput{field: in.field}
+	for _, i := range idx {
+		if in.texts != nil {
+			sub.texts = append(sub.texts, in.texts[i])
+		} else {
+			sub.ids = append(sub.ids, in.ids[i])
+		}
+	}
+	return sub
+}
 
 // parseEmbedInput reads a string, a list of strings, a list of token ids or a list of lists
 // of token ids (the last two only where ids are allowed).
@@ -127,8 +141,9 @@ func teiTruncation(req *embedRequest) (gorerank.EmbedOptions, *apiError) {
 	return o, nil
 }
 
-// embed runs the texts of in through m: admission's token gate, the pipeline's single-text
-// policy, the batcher. It returns the embeddings in order and the tokens read.
+// embed runs the texts of in through m: the cache, then for the others admission's token
+// gate, the pipeline's single-text policy, the batcher. It returns the embeddings in order
+// (each holding the outputs o asks for) and the tokens read.
 func (s *Server) embed(ctx context.Context, w http.ResponseWriter, b *batcher, m *served, in *embedInput, o gorerank.EmbedOptions) ([]gorerank.Embedding, int, error) {
 	p := m.pipeline()
 	if miss := o.Outputs &^ m.embed.Outputs(); miss != 0 {
@@ -136,8 +151,47 @@ func (s *Server) embed(ctx context.Context, w http.ResponseWriter, b *batcher, m
 	}
 	o, err := p.CheckEmbed(o)
 	if err != nil {
-		return nil, 0, s.embedError(ctx, err, in.field)
+		return nil, 0, s.scoreError(ctx, err, in.field, nil)
 	}
+	out := make([]gorerank.Embedding, in.len())
+	keys := make([]cacheKey, in.len())
+	var miss []int
+	for i := range out {
+		if s.cache == nil {
+			miss = append(miss, i)
+			continue
+		}
+		keys[i] = embedKey(m.info.ID, in, i, o)
+		if v, ok := s.cache.get(keys[i]); ok {
+			out[i] = gorerank.Embedding{Embedding: *v.emb, Tokens: int(v.tokens), Truncated: v.truncated}
+			s.m.cacheHits.Inc()
+			continue
+		}
+		s.m.cacheMisses.Inc()
+		miss = append(miss, i)
+	}
+	if len(miss) > 0 {
+		embs, err := s.embedMisses(ctx, w, b, m, in.subset(miss), o)
+		if err != nil {
+			return nil, 0, s.scoreError(ctx, err, in.field, miss)
+		}
+		for n, i := range miss {
+			v := cacheValue{emb: cachedEmbedding(&embs[n].Embedding, o.Outputs), tokens: int32(embs[n].Tokens), truncated: embs[n].Truncated}
+			out[i] = gorerank.Embedding{Embedding: *v.emb, Tokens: embs[n].Tokens, Truncated: v.truncated}
+			s.cache.put(keys[i], v)
+		}
+	}
+	tokens := 0
+	for _, e := range out {
+		tokens += e.Tokens
+	}
+	return out, tokens, nil
+}
+
+// embedMisses runs the texts of in that the cache did not answer: admission's token gate,
+// the pipeline's single-text policy, the batcher. o is checked.
+func (s *Server) embedMisses(ctx context.Context, w http.ResponseWriter, b *batcher, m *served, in *embedInput, o gorerank.EmbedOptions) ([]gorerank.Embedding, error) {
+	p := m.pipeline()
 	// gate 2 (admit.go): a text becomes at most one token per character plus the word
 	// boundary and the special tokens (text normalization that expands characters can
 	// exceed it: the difference is reserved once tokenized)
@@ -154,9 +208,10 @@ func (s *Server) embed(ctx context.Context, w http.ResponseWriter, b *batcher, m
 		bound += int64(n)
 	}
 	if err := s.reserveTokens(w, ctx, bound); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	var inputs []gorerank.TextInput
+	var err error
 	if in.texts != nil {
 		inputs, err = p.PrepareTexts(ctx, in.texts, o)
 	} else {
@@ -169,14 +224,14 @@ func (s *Server) embed(ctx context.Context, w http.ResponseWriter, b *batcher, m
 		}
 	}
 	if err != nil {
-		return nil, 0, s.embedError(ctx, err, in.field)
+		return nil, err
 	}
 	tokens := 0
 	for _, x := range inputs {
 		tokens += len(x.IDs)
 	}
 	if err := s.settleTokens(w, ctx, int64(tokens)); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	forward := func(ctx context.Context, seqs [][]int32, want xlmr.Outputs, out []xlmr.Embedding) error {
 		res, err := b.submit(ctx, m.lane, seqs, want)
@@ -188,11 +243,7 @@ func (s *Server) embed(ctx context.Context, w http.ResponseWriter, b *batcher, m
 		}
 		return nil
 	}
-	embs, err := gorerank.EmbedInputs(ctx, inputs, o.Outputs, forward)
-	if err != nil {
-		return nil, 0, s.embedError(ctx, err, in.field)
-	}
-	return embs, tokens, nil
+	return gorerank.EmbedInputs(ctx, inputs, o.Outputs, forward)
 }
 
 func outputName(o xlmr.Outputs) string {
@@ -213,25 +264,6 @@ func headFile(o xlmr.Outputs) string {
 		return "colbert_linear.pt"
 	}
 	return "weights"
-}
-
-// embedError maps an error of the embedding pipeline to an HTTP answer, naming field[i].
-func (s *Server) embedError(ctx context.Context, err error, field string) error {
-	var te *gorerank.TextError
-	if errors.As(err, &te) {
-		err = &gorerank.PairError{Index: te.Index, Err: te.Err}
-	}
-	var pe *gorerank.PairError
-	if errors.As(err, &pe) {
-		msg := fmt.Sprintf("%s[%d]: %s", field, pe.Index, strings.TrimPrefix(pe.Err.Error(), "gorerank: "))
-		switch {
-		case errors.Is(err, gorerank.ErrTooLong):
-			return &apiError{status: 413, typ: errTooLarge, msg: msg}
-		case errors.Is(err, gorerank.ErrEmptyText), errors.Is(err, gorerank.ErrInvalidUTF8), errors.Is(err, gorerank.ErrTokenID), errors.Is(err, gorerank.ErrOptions):
-			return badRequest("%s", msg)
-		}
-	}
-	return s.scoreError(ctx, err, field, nil)
 }
 
 // pickEmbedder parses the request's model and finds the embedder.

@@ -264,7 +264,7 @@ func TestTEIEmbed(t *testing.T) {
 // TestTwoStages: one server, a reranker and two embedders; each route picks its model, a
 // name picks among several, and /info lists them.
 func TestTwoStages(t *testing.T) {
-	s := newEmbedServer(t, Config{}, []Engine{&fakeEngine{}},
+	s := newEmbedServer(t, Config{NoCache: true}, []Engine{&fakeEngine{}}, // NoCache: the model runs for each request
 		&fakeEmbedder{id: "BAAI/bge-m3"}, &fakeEmbedder{id: "./models/other-embedder"})
 	h := s.Handler()
 	if r := do(t, h, "POST", "/v1/rerank", `{"model": "anything", `+threeDocs+`}`); r.status != 200 {

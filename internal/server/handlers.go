@@ -349,6 +349,7 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) error {
 		"window_overlap":          c.WindowOverlap,
 		"max_chunks_per_doc":      c.MaxChunks,
 		"cache_size":              c.CacheSize,
+		"cache_bytes":             c.CacheBytes,
 		"workers":                 c.Workers,
 		"auth":                    c.APIKey != "",
 		"version":                 c.Version,

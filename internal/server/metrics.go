@@ -36,6 +36,7 @@ type metrics struct {
 	cacheHits     prometheus.Counter
 	cacheMisses   prometheus.Counter
 	cacheEntries  prometheus.GaugeFunc
+	cacheBytes    prometheus.GaugeFunc
 	ready         prometheus.Gauge
 }
 
@@ -43,7 +44,7 @@ type metrics struct {
 // long batches fall inside a bucket (histogram_quantile).
 var latencyBuckets = prometheus.ExponentialBuckets(0.0005, 2, 18)
 
-func newMetrics(version string, cacheLen func() int, adm *admission) *metrics {
+func newMetrics(version string, cache *lru, adm *admission) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	const ns = "rerank"
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "requests_total",
@@ -88,11 +89,13 @@ func newMetrics(version string, cacheLen func() int, adm *admission) *metrics {
 	m.truncated = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "truncated_pairs_total",
 		Help: "Pairs cut to max_length."})
 	m.cacheHits = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "cache_hits_total",
-		Help: "Pairs answered from the score cache."})
+		Help: "Rerank pairs and texts to embed answered from the cache."})
 	m.cacheMisses = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "cache_misses_total",
-		Help: "Pairs not in the score cache (counted only when the cache is on)."})
+		Help: "Rerank pairs and texts to embed not in the cache (counted only when the cache is on)."})
 	m.cacheEntries = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "cache_entries",
-		Help: "Entries in the score cache."}, func() float64 { return float64(cacheLen()) })
+		Help: "Entries in the cache (of --cache-size)."}, func() float64 { n, _ := cache.stats(); return float64(n) })
+	m.cacheBytes = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "cache_bytes",
+		Help: "Bytes held by the cache's entries (of --cache-bytes)."}, func() float64 { _, b := cache.stats(); return float64(b) })
 	m.ready = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "ready",
 		Help: "1 once the model is loaded and warmed up."})
 	build := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "build_info",
@@ -100,7 +103,7 @@ func newMetrics(version string, cacheLen func() int, adm *admission) *metrics {
 	build.Set(1)
 	m.reg.MustRegister(m.requests, m.requestTime, m.inFlight, m.rejected, m.heldBytes, m.heldTokens, m.queueTime, m.tokenizeTime, m.inferenceTime,
 		m.pairs, m.tokens, m.modelSeqs, m.modelTokens, m.batchSize, m.batchTokens, m.queueDepth, queueArea, m.dropped, m.truncated, m.isolated,
-		m.cacheHits, m.cacheMisses, m.cacheEntries, m.ready, build,
+		m.cacheHits, m.cacheMisses, m.cacheEntries, m.cacheBytes, m.ready, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

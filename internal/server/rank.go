@@ -41,7 +41,7 @@ func (s *Server) rank(ctx context.Context, w http.ResponseWriter, b *batcher, m 
 			miss = append(miss, i)
 			continue
 		}
-		keys[i] = makeKey(m.info.ID, query, d, so)
+		keys[i] = rerankKey(m.info.ID, query, d, so)
 		if v, ok := s.cache.get(keys[i]); ok {
 			out[i].Logit, out[i].Truncated, out[i].Tokens = v.logit, v.truncated, int(v.tokens)
 			s.m.cacheHits.Inc()
@@ -105,20 +105,26 @@ func (s *Server) rank(ctx context.Context, w http.ResponseWriter, b *batcher, m 
 	return out, total, nil
 }
 
-// scoreError maps an error of the pipeline or the batcher to an HTTP answer: the library's
-// client errors to 400/413 (naming field[i]; idx maps a pipeline index to the request's),
-// overload and shutdown to 429/503, anything else to an internal error that the handler
-// logs and answers without its text.
+// scoreError maps an error of a pipeline (rerank or embedding) or the batcher to an HTTP
+// answer: the library's client errors to 400/413 (naming field[i]; idx maps a pipeline index
+// to the request's), overload and shutdown to 429/503, anything else to an internal error
+// that the handler logs and answers without its text.
 func (s *Server) scoreError(ctx context.Context, err error, field string, idx []int) error {
 	where := ""
-	var pe *gorerank.PairError
-	if errors.As(err, &pe) {
-		i := pe.Index
+	at := func(i int, inner error) {
 		if idx != nil {
 			i = idx[i]
 		}
 		where = fmt.Sprintf("%s[%d]: ", field, i)
-		err = pe.Err
+		err = inner
+	}
+	var pe *gorerank.PairError
+	var te *gorerank.TextError
+	switch {
+	case errors.As(err, &pe):
+		at(pe.Index, pe.Err)
+	case errors.As(err, &te):
+		at(te.Index, te.Err)
 	}
 	if where == "" && errors.Is(err, gorerank.ErrEmptyQuery) {
 		where = `field "query": ` // as the request parser says it
@@ -127,7 +133,8 @@ func (s *Server) scoreError(ctx context.Context, err error, field string, idx []
 	switch {
 	case errors.Is(err, gorerank.ErrTooLong):
 		return &apiError{status: 413, typ: errTooLarge, msg: msg}
-	case errors.Is(err, gorerank.ErrEmptyQuery), errors.Is(err, gorerank.ErrInvalidUTF8), errors.Is(err, gorerank.ErrOptions):
+	case errors.Is(err, gorerank.ErrEmptyQuery), errors.Is(err, gorerank.ErrEmptyText), errors.Is(err, gorerank.ErrInvalidUTF8),
+		errors.Is(err, gorerank.ErrTokenID), errors.Is(err, gorerank.ErrOptions):
 		return &apiError{status: 400, typ: errInvalidRequest, msg: msg}
 	case errors.Is(err, errClosed):
 		return &apiError{status: 503, typ: errNotReady, msg: "the server is shutting down"}

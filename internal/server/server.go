@@ -37,7 +37,8 @@ type Config struct {
 	MaxInflightTokens     int           // tokens held at once by admitted requests (0: (Workers+1) × MaxBatchTokens)
 	Workers               int           // batch workers running the engine
 	RequestTimeout        time.Duration // per scoring request, queue included
-	CacheSize             int           // LRU entries (0: the default); NoCache disables the cache
+	CacheSize             int           // most cache entries (0: the default); NoCache disables the cache
+	CacheBytes            int64         // most bytes the cache holds (0: the default); see cache.go
 	NoCache               bool
 	Truncation            string // default truncation mode (a gorerank.Truncation)
 	WindowOverlap         int    // windows mode: tokens shared by neighbouring windows
@@ -64,6 +65,7 @@ func DefaultConfig() Config {
 		Workers:               1,
 		RequestTimeout:        60 * time.Second,
 		CacheSize:             10000,
+		CacheBytes:            16 << 20,
 		Truncation:            string(gorerank.TruncateLongestFirst),
 		WindowOverlap:         gorerank.DefaultWindowOverlap,
 		MaxChunks:             gorerank.DefaultMaxWindows,
@@ -106,9 +108,12 @@ func (c *Config) fill() error {
 		c.Version = d.Version
 	}
 	if c.NoCache {
-		c.CacheSize = 0
-	} else if c.CacheSize == 0 {
-		c.CacheSize = d.CacheSize
+		c.CacheSize, c.CacheBytes = 0, 0
+	} else {
+		setInt(&c.CacheSize, d.CacheSize)
+		if c.CacheBytes == 0 {
+			c.CacheBytes = d.CacheBytes
+		}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -135,6 +140,8 @@ func (c *Config) fill() error {
 		return fmt.Errorf("server: --max-inflight-tokens %d is below --max-batch-tokens %d: batches could never fill", c.MaxInflightTokens, c.MaxBatchTokens)
 	case c.CacheSize < 0:
 		return fmt.Errorf("server: --cache-size must not be negative, got %d", c.CacheSize)
+	case c.CacheBytes < 0:
+		return fmt.Errorf("server: --cache-bytes must not be negative, got %d", c.CacheBytes)
 	case c.WindowOverlap < 0:
 		return fmt.Errorf("server: --window-overlap must not be negative, got %d", c.WindowOverlap)
 	}
@@ -170,9 +177,9 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, cache: newLRU(cfg.CacheSize)}
+	s := &Server{cfg: cfg, log: cfg.Logger, cache: newLRU(cfg.CacheSize, cfg.CacheBytes)}
 	s.adm = newAdmission(cfg.MaxConcurrentRequests, cfg.MaxInflightBytes, int64(cfg.MaxInflightTokens), &s.rate)
-	s.m = newMetrics(cfg.Version, s.cache.len, s.adm)
+	s.m = newMetrics(cfg.Version, s.cache, s.adm)
 	s.lim = limits{maxDocuments: cfg.MaxDocuments, maxLength: cfg.MaxLength, defaultMode: gorerank.Truncation(cfg.Truncation),
 		maxChunks: cfg.MaxChunks, windowOverlap: cfg.WindowOverlap, defaultReturn: !cfg.NoReturnDocuments}
 	s.keyHash = sha256.Sum256([]byte(cfg.APIKey))

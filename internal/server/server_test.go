@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorerank/gorerank"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -400,34 +399,6 @@ func TestCache(t *testing.T) {
 	}
 }
 
-func TestLRU(t *testing.T) {
-	c := newLRU(2)
-	k := func(s string) cacheKey { return makeKey("m", s, "d", gorerank.ScoreOptions{MaxLength: 512}) }
-	c.put(k("a"), cacheValue{logit: 1})
-	c.put(k("b"), cacheValue{logit: 2})
-	if _, ok := c.get(k("a")); !ok {
-		t.Fatal("a missing")
-	}
-	c.put(k("c"), cacheValue{logit: 3}) // evicts b, the least recently used
-	if _, ok := c.get(k("b")); ok {
-		t.Error("b not evicted")
-	}
-	if v, ok := c.get(k("a")); !ok || v.logit != 1 {
-		t.Error("a evicted")
-	}
-	if c.len() != 2 {
-		t.Errorf("len %d", c.len())
-	}
-	if makeKey("m", "ab", "c", gorerank.ScoreOptions{}) == makeKey("m", "a", "bc", gorerank.ScoreOptions{}) {
-		t.Error("key ambiguity")
-	}
-	var off *lru
-	off.put(k("a"), cacheValue{})
-	if _, ok := off.get(k("a")); ok || off.len() != 0 {
-		t.Error("nil cache stores")
-	}
-}
-
 func TestAuth(t *testing.T) {
 	s := newTestServer(t, Config{APIKey: "s3cret"}, &fakeEngine{})
 	h := s.Handler()
@@ -628,7 +599,7 @@ func TestBatchTokenBudget(t *testing.T) {
 
 func TestCancelledRequestDropsQueuedWork(t *testing.T) {
 	f := &fakeEngine{gate: make(chan struct{}), started: make(chan struct{}, 10)}
-	m := newMetrics("t", func() int { return 0 }, newAdmission(1, 1, 1, &rateMeter{}))
+	m := newMetrics("t", nil, newAdmission(1, 1, 1, &rateMeter{}))
 	b := newBatcher(1, 1000, 1, m, &rateMeter{})
 	l := b.lane("fake", rerankRun(f))
 	defer b.close()
@@ -661,7 +632,7 @@ func TestCancelledRequestDropsQueuedWork(t *testing.T) {
 
 func TestCloseFinishesQueuedWork(t *testing.T) {
 	f := &fakeEngine{gate: make(chan struct{}), started: make(chan struct{}, 10)}
-	m := newMetrics("t", func() int { return 0 }, newAdmission(1, 1, 1, &rateMeter{}))
+	m := newMetrics("t", nil, newAdmission(1, 1, 1, &rateMeter{}))
 	b := newBatcher(1, 1000, 1, m, &rateMeter{})
 	l := b.lane("fake", rerankRun(f))
 	res := make(chan error, 2)
