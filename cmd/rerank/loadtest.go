@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"os"
@@ -23,27 +24,34 @@ import (
 
 const loadtestUsage = `usage: rerank loadtest --url URL --tokenizer FILE (--rate R | --concurrency N,N,...) [flags]
 
-Measures the capacity of a running 'rerank serve' with the rag workload of 'rerank bench':
-each request is the rag query against the same 50 documents of the fixed length mix
-(5×32, 5×64, 10×128, 10×192, 10×256, 5×384, 5×480 tokens; seeded pseudo-English built
-with --tokenizer, which must be the server's tokenizer.json), sent to /v1/rerank with
-return_documents false. Bounded: every level stops after --requests requests or --duration,
-whichever comes first.
+Measures the capacity of a running 'rerank serve' over HTTP. Every request of a run is the
+same, made with --tokenizer (which must be the server's tokenizer.json), and goes to --route:
+
+  rerank routes (/v1/rerank, /v2/rerank, /rerank): the rag workload of 'rerank bench': the
+      rag query against the same 50 documents of the fixed length mix (5×32, 5×64, 10×128,
+      10×192, 10×256, 5×384, 5×480 tokens; seeded pseudo-English), or the first --documents;
+      documents are not returned
+  embedding routes (/v1/embeddings, /embed, /embed_sparse, /embed_colbert): --texts texts of
+      exactly --text-tokens tokens each, special tokens included (seeded pseudo-English)
+
+Bounded: every level stops after --requests requests or --duration, whichever comes first.
 
   --rate R            open loop: one request every 1/R s whatever the answers (the offered
                       load), at most --max-in-flight outstanding
   --concurrency list  closed loop: N clients, each sends its next request when the last
                       one is answered; one level per N
 
-Per level it reports completed queries/s and pairs/s, client latency P50/P95/P99, the
-server's queue time (rerank_queue_duration_seconds), batch fill (tokens per forward pass /
---max-batch-tokens, from rerank_batch_tokens) and pairs per batch, all from /metrics
+Per level it reports completed requests/s, pairs/s (texts/s on embedding routes), the
+server's tokens/s (rerank_tokens_scored_total), client latency P50/P95/P99, errors and 429s,
+the server's queue time (rerank_queue_duration_seconds), batch fill (tokens per forward pass
+/ --max-batch-tokens, from rerank_batch_tokens) and sequences per batch, all from /metrics
 differences, and, with --bench, the ratio of the server's pairs/s to 'rerank bench
---workload rag' pairs/s on the same machine (the cost of HTTP, JSON, queueing and batching).
+--workload rag' pairs/s (embedding routes: texts/s to 'rerank bench' of the embedder at
+--seq = --text-tokens) on the same machine: the cost of HTTP, JSON, queueing and batching.
 
-The server must run with --cache-size 0: the same (query, document) pairs are sent again
-and again, and cache answers would count as throughput; loadtest fails when the cache
-answered any pair.
+The server must run with --cache-size 0: the same pairs and texts are sent again and
+again, and cache answers would count as throughput; loadtest fails when the cache answered
+anything.
 
 Example (the lead's capacity run, docs/CAPACITY.md):
   rerank serve --model .bench/random-bge-reranker-v2-m3-f32 --tokenizer T --cache-size 0 --port 8000 &
@@ -51,39 +59,122 @@ Example (the lead's capacity run, docs/CAPACITY.md):
   rerank loadtest --url http://127.0.0.1:8000 --tokenizer T --bench bench-rag.json \
     --rate 0.02 --concurrency 1,2,4,8 --requests 20 --duration 10m
 
+  # bge-m3: 8 texts of 128 tokens per /embed request
+  rerank loadtest --url http://127.0.0.1:8000 --tokenizer T --route /embed --texts 8 --text-tokens 128 --concurrency 1,2,4
+
 Flags:
 `
 
 type loadOptions struct {
 	url, tokenizer, apiKey, benchFile string
+	route                             string
 	rate                              float64
 	concurrency                       []int
 	requests, maxInFlight, documents  int
+	texts, textTokens                 int
 	retryAfter                        string
 	duration, timeout                 time.Duration
 	seed                              uint64
 	jsonOut                           bool
 }
 
-// loadLevel is the result of one level (one rate or one concurrency).
+// loadRoute is a route loadtest drives: whether it embeds (its unit is texts, else pairs),
+// the request body for the documents or texts, and how many items an answer holds (-1: not
+// an answer of the route).
+type loadRoute struct {
+	embed bool
+	body  func(items []string) any
+	count func(answer []byte) int
+}
+
+var loadRoutes = map[string]loadRoute{
+	"/v1/rerank":     {false, cohereRerankBody, countIn("results")},
+	"/v2/rerank":     {false, cohereRerankBody, countIn("results")},
+	"/rerank":        {false, func(d []string) any { return map[string]any{"query": ragwork.Query, "texts": d} }, countIn("")},
+	"/v1/embeddings": {true, func(t []string) any { return map[string]any{"input": t} }, countIn("data")},
+	"/embed":         {true, teiEmbedBody, countIn("")},
+	"/embed_sparse":  {true, teiEmbedBody, countIn("")},
+	"/embed_colbert": {true, teiEmbedBody, countIn("")},
+}
+
+func cohereRerankBody(d []string) any {
+	return map[string]any{"query": ragwork.Query, "documents": d, "return_documents": false}
+}
+
+func teiEmbedBody(t []string) any { return map[string]any{"inputs": t} }
+
+// countIn counts the elements of the answer's list field (the answer itself for "").
+func countIn(field string) func([]byte) int {
+	return func(b []byte) int {
+		var list []json.RawMessage
+		if field == "" {
+			if json.Unmarshal(b, &list) != nil {
+				return -1
+			}
+			return len(list)
+		}
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(b, &obj) != nil || json.Unmarshal(obj[field], &list) != nil {
+			return -1
+		}
+		return len(list)
+	}
+}
+
+// unit names what a route's requests are made of: pairs, or texts on embedding routes.
+func (o *loadOptions) unit() string {
+	if loadRoutes[o.route].embed {
+		return "texts"
+	}
+	return "pairs"
+}
+
+// routeNames lists loadRoutes for usage errors.
+func routeNames() string {
+	names := slices.Sorted(maps.Keys(loadRoutes))
+	return strings.Join(names, ", ")
+}
+
+// loadLevel is the result of one level (one rate or one concurrency). Its rates are in the
+// route's unit, named as rerank bench names them: pairs (pairs_*) on rerank routes, texts
+// (texts_*) on embedding routes; the other set is absent.
 type loadLevel struct {
-	Mode          string         `json:"mode"` // "rate" or "concurrency"
-	OfferedQPS    float64        `json:"offered_qps,omitempty"`
-	Concurrency   int            `json:"concurrency,omitempty"`
-	Sent          int            `json:"sent"`
-	OK            int            `json:"ok"`
-	Errors        map[string]int `json:"errors,omitempty"`
-	NotSent       int            `json:"not_sent_max_in_flight,omitempty"` // open loop: arrivals skipped at --max-in-flight
-	Seconds       float64        `json:"seconds"`
-	QPS           float64        `json:"queries_per_s"`
-	PairsPerS     float64        `json:"pairs_per_s"`        // answered pairs / seconds (client side)
-	ServerPairsPS float64        `json:"server_pairs_per_s"` // Δrerank_pairs_scored_total / seconds
-	LatencyMS     quantiles      `json:"latency_ms"`
-	QueueMS       quantiles      `json:"queue_ms"` // server histogram: mean exact, quantiles interpolated in buckets
-	BatchFill     float64        `json:"batch_fill"`
-	PairsPerBatch float64        `json:"pairs_per_batch"`
-	CacheHits     float64        `json:"cache_hits"`
-	BenchRatio    float64        `json:"server_to_bench_ratio,omitempty"`
+	Mode           string         `json:"mode"` // "rate" or "concurrency"
+	OfferedQPS     float64        `json:"offered_qps,omitempty"`
+	Concurrency    int            `json:"concurrency,omitempty"`
+	Sent           int            `json:"sent"`
+	OK             int            `json:"ok"`
+	Errors         map[string]int `json:"errors,omitempty"`                 // by class: "status 429", "transport", "bad body"
+	NotSent        int            `json:"not_sent_max_in_flight,omitempty"` // open loop: arrivals skipped at --max-in-flight
+	Seconds        float64        `json:"seconds"`
+	QPS            float64        `json:"queries_per_s"`
+	PairsPerS      float64        `json:"pairs_per_s,omitempty"`        // answered pairs / seconds (client side)
+	ServerPairsPS  float64        `json:"server_pairs_per_s,omitempty"` // Δrerank_pairs_scored_total / seconds
+	PairsPerBatch  float64        `json:"pairs_per_batch,omitempty"`
+	TextsPerS      float64        `json:"texts_per_s,omitempty"`        // embedding routes: answered texts / seconds
+	ServerTextsPS  float64        `json:"server_texts_per_s,omitempty"` // Δrerank_pairs_scored_total / seconds
+	TextsPerBatch  float64        `json:"texts_per_batch,omitempty"`
+	ServerTokensPS float64        `json:"server_tokens_per_s"` // Δrerank_tokens_scored_total / seconds
+	LatencyMS      quantiles      `json:"latency_ms"`
+	QueueMS        quantiles      `json:"queue_ms"` // server histogram: mean exact, quantiles interpolated in buckets
+	BatchFill      float64        `json:"batch_fill"`
+	CacheHits      float64        `json:"cache_hits"`
+	BenchRatio     float64        `json:"server_to_bench_ratio,omitempty"`
+}
+
+// setRates stores the client's and the server's items per second and the items per batch
+// under the names of unit.
+func (res *loadLevel) setRates(unit string, perS, serverPerS, perBatch float64) {
+	if unit == "texts" {
+		res.TextsPerS, res.ServerTextsPS, res.TextsPerBatch = perS, serverPerS, perBatch
+	} else {
+		res.PairsPerS, res.ServerPairsPS, res.PairsPerBatch = perS, serverPerS, perBatch
+	}
+}
+
+// rates are the level's items per second (client, server) and per batch, whatever the unit.
+func (res *loadLevel) rates() (perS, serverPerS, perBatch float64) {
+	return res.PairsPerS + res.TextsPerS, res.ServerPairsPS + res.ServerTextsPS, res.PairsPerBatch + res.TextsPerBatch
 }
 
 type quantiles struct {
@@ -95,12 +186,16 @@ type quantiles struct {
 
 type loadReport struct {
 	URL            string      `json:"url"`
+	Route          string      `json:"route"`
 	Model          string      `json:"model"`
 	DType          string      `json:"dtype"`
 	MaxBatchTokens int         `json:"max_batch_tokens"`
 	Workers        int         `json:"workers"`
-	Documents      int         `json:"documents_per_query"`
+	Documents      int         `json:"documents_per_query,omitempty"` // rerank routes
+	Texts          int         `json:"texts_per_request,omitempty"`   // embedding routes
+	TextTokens     int         `json:"tokens_per_text,omitempty"`     // embedding routes, special tokens included
 	BenchPairsPerS float64     `json:"bench_pairs_per_s,omitempty"`
+	BenchTextsPerS float64     `json:"bench_texts_per_s,omitempty"`
 	Levels         []loadLevel `json:"levels"`
 }
 
@@ -124,7 +219,10 @@ func runLoadtest(e *env, args []string) int {
 	fs.IntVar(&o.maxInFlight, "max-in-flight", 256, "open loop: most outstanding requests")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the rag documents (as rerank bench --seed)")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
-	fs.IntVar(&o.documents, "documents", 0, "documents per request: the first N of the rag mix (0: all 50)")
+	fs.StringVar(&o.route, "route", "/v1/rerank", "the route to load: "+routeNames())
+	fs.IntVar(&o.documents, "documents", 0, "rerank routes: documents per request, the first N of the rag mix (0: all 50)")
+	fs.IntVar(&o.texts, "texts", 8, "embedding routes: texts per request")
+	fs.IntVar(&o.textTokens, "text-tokens", 128, "embedding routes: tokens per text, special tokens included")
 	fs.StringVar(&o.retryAfter, "retry-after", "honor", "closed loop, after a 429 or 503 with Retry-After: honor (the client waits that long before its next request) or ignore (it sends again at once)")
 	if code, done := parseFlags(fs, e, args); done {
 		return code
@@ -133,6 +231,9 @@ func runLoadtest(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "rerank loadtest: "+format+"\n", a...)
 		return exitUsage
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	route, known := loadRoutes[o.route]
 	for _, s := range strings.Split(conc, ",") {
 		if s = strings.TrimSpace(s); s == "" {
 			continue
@@ -154,8 +255,16 @@ func runLoadtest(e *env, args []string) int {
 		return usageErr("give --rate, --concurrency or both")
 	case o.retryAfter != "honor" && o.retryAfter != "ignore":
 		return usageErr("--retry-after must be honor or ignore, got %q", o.retryAfter)
+	case !known:
+		return usageErr("--route %q: want one of %s", o.route, routeNames())
+	case route.embed && set["documents"]:
+		return usageErr("--documents is for rerank routes; %s takes --texts and --text-tokens", o.route)
+	case !route.embed && (set["texts"] || set["text-tokens"]):
+		return usageErr("--texts and --text-tokens are for embedding routes; %s sends the rag documents (--documents)", o.route)
 	case o.documents < 0:
 		return usageErr("--documents must not be negative")
+	case o.texts < 1 || o.textTokens < 3:
+		return usageErr("--texts must be positive and --text-tokens at least 3 (a word and the special tokens)")
 	case o.requests < 1 || o.duration <= 0 || o.timeout <= 0 || o.maxInFlight < 1:
 		return usageErr("--requests, --duration, --timeout and --max-in-flight must be positive")
 	}
@@ -181,6 +290,8 @@ func runLoadtest(e *env, args []string) int {
 }
 
 func loadtest(o *loadOptions, progress io.Writer) (*loadReport, error) {
+	route := loadRoutes[o.route]
+	unit := o.unit()
 	var bench float64
 	if o.benchFile != "" {
 		b, err := os.ReadFile(o.benchFile)
@@ -191,27 +302,35 @@ func loadtest(o *loadOptions, progress io.Writer) (*loadReport, error) {
 		if err := json.Unmarshal(b, &br); err != nil {
 			return nil, fmt.Errorf("--bench %s: %w", o.benchFile, err)
 		}
-		if br.Workload != "rag" || br.PairsPerS <= 0 {
+		switch {
+		case !route.embed && (br.Workload != "rag" || br.PairsPerS <= 0):
 			return nil, fmt.Errorf("--bench %s: want the JSON of rerank bench --workload rag, got workload %q with %v pairs/s", o.benchFile, br.Workload, br.PairsPerS)
+		case route.embed && (br.TextsPerS <= 0 || br.Seq != o.textTokens):
+			return nil, fmt.Errorf("--bench %s: want the JSON of rerank bench of an embedder at --seq %d (--text-tokens), got %q at --seq %d with %v texts/s", o.benchFile, o.textTokens, br.Kind, br.Seq, br.TextsPerS)
 		}
-		bench = br.PairsPerS
+		bench = br.PairsPerS + br.TextsPerS
 	}
 	tok, err := tokenizer.Load(o.tokenizer)
 	if err != nil {
 		return nil, err
 	}
-	docs, err := ragwork.Documents(tok, o.seed)
+	var items []string
+	if route.embed {
+		items, err = ragwork.Texts(tok, o.seed, o.texts, o.textTokens)
+	} else {
+		items, err = ragwork.Documents(tok, o.seed)
+		if o.documents > 0 && o.documents < len(items) {
+			items = items[:o.documents]
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
-	if o.documents > 0 && o.documents < len(docs) {
-		docs = docs[:o.documents]
-	}
-	body, err := json.Marshal(map[string]any{"query": ragwork.Query, "documents": docs, "return_documents": false})
+	body, err := json.Marshal(route.body(items))
 	if err != nil {
 		return nil, err
 	}
-	c := &loadClient{o: o, body: body, docs: len(docs),
+	c := &loadClient{o: o, body: body, items: len(items), count: route.count,
 		http: &http.Client{Timeout: o.timeout, Transport: &http.Transport{MaxIdleConnsPerHost: 1024}}}
 	defer c.http.CloseIdleConnections()
 
@@ -221,6 +340,11 @@ func loadtest(o *loadOptions, progress io.Writer) (*loadReport, error) {
 		MaxBatchTokens int    `json:"max_batch_tokens"`
 		Workers        int    `json:"workers"`
 		CacheSize      int    `json:"cache_size"`
+		Models         []struct {
+			ID    string `json:"model_id"`
+			Task  string `json:"task"`
+			DType string `json:"model_dtype"`
+		} `json:"models"`
 	}
 	if err := c.getJSON("/info", &info); err != nil {
 		return nil, err
@@ -228,10 +352,20 @@ func loadtest(o *loadOptions, progress io.Writer) (*loadReport, error) {
 	if info.MaxBatchTokens <= 0 {
 		return nil, fmt.Errorf("%s/info: no max_batch_tokens", o.url)
 	}
-	rep := &loadReport{URL: o.url, Model: info.ModelID, DType: info.DType, MaxBatchTokens: info.MaxBatchTokens,
-		Workers: info.Workers, Documents: len(docs), BenchPairsPerS: bench}
+	rep := &loadReport{URL: o.url, Route: o.route, Model: info.ModelID, DType: info.DType, MaxBatchTokens: info.MaxBatchTokens, Workers: info.Workers}
+	if route.embed {
+		rep.Texts, rep.TextTokens, rep.BenchTextsPerS = len(items), o.textTokens, bench
+		for _, m := range info.Models { // /info's top level describes the first reranker
+			if m.Task == "embed" {
+				rep.Model, rep.DType = m.ID, m.DType
+				break
+			}
+		}
+	} else {
+		rep.Documents, rep.BenchPairsPerS = len(items), bench
+	}
 	if info.CacheSize > 0 {
-		fmt.Fprintf(progress, "rerank loadtest: warning: the server's score cache is on (%d entries); run it with --cache-size 0\n", info.CacheSize)
+		fmt.Fprintf(progress, "rerank loadtest: warning: the server's cache is on (%d entries); run it with --cache-size 0\n", info.CacheSize)
 	}
 	type level struct {
 		rate float64
@@ -261,23 +395,25 @@ func loadtest(o *loadOptions, progress io.Writer) (*loadReport, error) {
 		if err != nil {
 			return rep, err
 		}
-		res.fromMetrics(before, after, info.MaxBatchTokens)
-		if bench > 0 {
-			res.BenchRatio = res.ServerPairsPS / bench
+		res.fromMetrics(before, after, info.MaxBatchTokens, unit, len(items))
+		if _, server, _ := res.rates(); bench > 0 {
+			res.BenchRatio = server / bench
 		}
 		rep.Levels = append(rep.Levels, *res)
 		if res.CacheHits > 0 {
-			return rep, fmt.Errorf("the server's cache answered %.0f pairs: throughput would be overstated; run rerank serve with --cache-size 0", res.CacheHits)
+			return rep, fmt.Errorf("the server's cache answered %.0f %s: throughput would be overstated; run rerank serve with --cache-size 0", res.CacheHits, unit)
 		}
 	}
 	return rep, nil
 }
 
+// loadClient sends the run's one request, the same body every time.
 type loadClient struct {
-	o    *loadOptions
-	http *http.Client
-	body []byte
-	docs int
+	o     *loadOptions
+	http  *http.Client
+	body  []byte
+	items int              // documents or texts in the body
+	count func([]byte) int // items in an answer (loadRoute.count)
 }
 
 func (c *loadClient) request(method, path string, body []byte) (*http.Request, error) {
@@ -318,10 +454,10 @@ func (c *loadClient) getJSON(path string, v any) error {
 	return json.Unmarshal(b, v)
 }
 
-// one sends one rag request; it returns the latency, or an error class ("status 429",
+// one sends the request; it returns the latency, or an error class ("status 429",
 // "transport", "bad body") and the answer's Retry-After.
 func (c *loadClient) one() (time.Duration, string, time.Duration) {
-	req, err := c.request(http.MethodPost, "/v1/rerank", c.body)
+	req, err := c.request(http.MethodPost, c.o.route, c.body)
 	if err != nil {
 		return 0, "transport", 0
 	}
@@ -343,10 +479,7 @@ func (c *loadClient) one() (time.Duration, string, time.Duration) {
 		}
 		return 0, "status " + strconv.Itoa(resp.StatusCode), retry
 	}
-	var out struct {
-		Results []json.RawMessage `json:"results"`
-	}
-	if json.Unmarshal(b, &out) != nil || len(out.Results) != c.docs {
+	if c.count(b) != c.items {
 		return 0, "bad body", 0
 	}
 	return d, "", 0
@@ -394,7 +527,7 @@ func (c *loadClient) closedLoop(n int) *loadLevel {
 	}
 	wg.Wait()
 	t.sent = int(min(next.Load(), int64(c.o.requests)))
-	return t.level(&loadLevel{Mode: "concurrency", Concurrency: n}, start, c.docs)
+	return t.level(&loadLevel{Mode: "concurrency", Concurrency: n}, start)
 }
 
 func (c *loadClient) openLoop(rate float64) *loadLevel {
@@ -425,10 +558,12 @@ func (c *loadClient) openLoop(rate float64) *loadLevel {
 		}()
 	}
 	wg.Wait()
-	return t.level(res, start, c.docs)
+	return t.level(res, start)
 }
 
-func (t *tally) level(res *loadLevel, start time.Time, docs int) *loadLevel {
+// level fills res's counts, requests/s and latencies; the items' rates come with the
+// server's (fromMetrics).
+func (t *tally) level(res *loadLevel, start time.Time) *loadLevel {
 	end := t.last
 	if end.IsZero() {
 		end = time.Now()
@@ -440,7 +575,6 @@ func (t *tally) level(res *loadLevel, start time.Time, docs int) *loadLevel {
 	res.Seconds = end.Sub(start).Seconds()
 	if res.Seconds > 0 {
 		res.QPS = float64(res.OK) / res.Seconds
-		res.PairsPerS = res.QPS * float64(docs)
 	}
 	slices.Sort(t.lat)
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -543,10 +677,15 @@ func histogramQuantile(q float64, name string, before, after metricSamples) floa
 	return lo
 }
 
-func (res *loadLevel) fromMetrics(before, after metricSamples, maxBatchTokens int) {
+// fromMetrics fills what the server's /metrics say of the level (differences between two
+// scrapes), and the rates in unit: the client's from the answers of items each.
+func (res *loadLevel) fromMetrics(before, after metricSamples, maxBatchTokens int, unit string, items int) {
 	d := func(k string) float64 { return after[k] - before[k] }
+	var perS, serverPerS, perBatch float64
 	if res.Seconds > 0 {
-		res.ServerPairsPS = d("rerank_pairs_scored_total") / res.Seconds
+		perS = res.QPS * float64(items)
+		serverPerS = d("rerank_pairs_scored_total") / res.Seconds // sequences: pairs, or texts to embed
+		res.ServerTokensPS = d("rerank_tokens_scored_total") / res.Seconds
 	}
 	if n := d("rerank_queue_duration_seconds_count"); n > 0 {
 		const h = "rerank_queue_duration_seconds"
@@ -557,20 +696,27 @@ func (res *loadLevel) fromMetrics(before, after metricSamples, maxBatchTokens in
 	}
 	if n := d("rerank_batch_tokens_count"); n > 0 {
 		res.BatchFill = d("rerank_batch_tokens_sum") / n / float64(maxBatchTokens)
-		res.PairsPerBatch = d("rerank_batch_size_sum") / n
+		perBatch = d("rerank_batch_size_sum") / n
 	}
+	res.setRates(unit, perS, serverPerS, perBatch)
 	res.CacheHits = d("rerank_cache_hits_total")
 }
 
 func (r *loadReport) print(w io.Writer) {
 	fmt.Fprintf(w, "server %s  model %s (%s)  max_batch_tokens %d  workers %d\n", r.URL, r.Model, r.DType, r.MaxBatchTokens, r.Workers)
-	fmt.Fprintf(w, "workload rag: 1 query × %d documents per request", r.Documents)
-	if r.BenchPairsPerS > 0 {
-		fmt.Fprintf(w, "; rerank bench --workload rag: %.3f pairs/s", r.BenchPairsPerS)
+	unit, bench := "pairs", r.BenchPairsPerS
+	if r.Texts > 0 {
+		unit, bench = "texts", r.BenchTextsPerS
+		fmt.Fprintf(w, "workload: %d texts × %d tokens per request to %s", r.Texts, r.TextTokens, r.Route)
+	} else {
+		fmt.Fprintf(w, "workload rag: 1 query × %d documents per request to %s", r.Documents, r.Route)
+	}
+	if bench > 0 {
+		fmt.Fprintf(w, "; rerank bench: %.3f %s/s", bench, unit)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "%-12s %5s %5s %6s %9s %9s %9s %9s %9s %9s %9s %9s %6s %7s %6s\n", "level", "sent", "ok", "errors",
-		"q/s", "pairs/s", "p50 ms", "p95 ms", "p99 ms", "queue ms", "q p95 ms", "q p99 ms", "fill", "pairs/b", "/bench")
+	fmt.Fprintf(w, "%-12s %5s %5s %6s %5s %9s %9s %9s %9s %9s %9s %9s %9s %9s %6s %7s %6s\n", "level", "sent", "ok", "errors", "429",
+		"q/s", unit+"/s", "tokens/s", "p50 ms", "p95 ms", "p99 ms", "queue ms", "q p95 ms", "q p99 ms", "fill", unit+"/b", "/bench")
 	for _, l := range r.Levels {
 		name := fmt.Sprintf("conc %d", l.Concurrency)
 		if l.Mode == "rate" {
@@ -584,9 +730,10 @@ func (r *loadReport) print(w io.Writer) {
 		if l.BenchRatio > 0 {
 			ratio = fmt.Sprintf("%.2f", l.BenchRatio)
 		}
-		fmt.Fprintf(w, "%-12s %5d %5d %6d %9.3f %9.2f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %6.2f %7.1f %6s\n", name, l.Sent, l.OK, nerr,
-			l.QPS, l.PairsPerS, l.LatencyMS.P50, l.LatencyMS.P95, l.LatencyMS.P99, l.QueueMS.Mean, l.QueueMS.P95, l.QueueMS.P99,
-			l.BatchFill, l.PairsPerBatch, ratio)
+		perS, _, perBatch := l.rates()
+		fmt.Fprintf(w, "%-12s %5d %5d %6d %5d %9.3f %9.2f %9.0f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %6.2f %7.1f %6s\n", name, l.Sent, l.OK, nerr,
+			l.Errors["status 429"], l.QPS, perS, l.ServerTokensPS, l.LatencyMS.P50, l.LatencyMS.P95, l.LatencyMS.P99,
+			l.QueueMS.Mean, l.QueueMS.P95, l.QueueMS.P99, l.BatchFill, perBatch, ratio)
 		if nerr > 0 {
 			fmt.Fprintf(w, "%-12s errors: %v\n", "", l.Errors)
 		}

@@ -46,7 +46,7 @@ var commands = []command{
 	{"quantize", "write an int8 copy of a checkpoint (for --dtype int8)", runQuantize},
 	{"fidelity", "measure how reduced precisions move scores and rankings from float32", runFidelity},
 	{"bench", "benchmark the forward pass", runBench},
-	{"loadtest", "measure a running server's capacity with the rag workload", runLoadtest},
+	{"loadtest", "measure a running server's capacity on a rerank or embedding route", runLoadtest},
 	{"version", "print the version", runVersion},
 }
 

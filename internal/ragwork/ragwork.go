@@ -81,23 +81,42 @@ func Documents(tok *tokenizer.Tokenizer, seed uint64) ([]string, error) {
 // as text, for engines that take text. Documents are grown from Vocabulary and then topped up
 // one single-token word at a time.
 func PairDocuments(tok *tokenizer.Tokenizer, seed uint64, n, tokens int) ([]string, error) {
-	pairLen := func(doc string) (int, error) {
+	return exactTexts(seed, n, tokens, "a pair", "the query and the template alone", func(doc string) (int, error) {
 		enc, err := tok.EncodePair(Query, doc, tokenizer.Options{})
 		if err != nil {
 			return 0, err
 		}
 		return len(enc.IDs), nil
-	}
-	empty, err := pairLen("")
+	})
+}
+
+// Texts builds n texts of exactly tokens tokens each as a model reads one text alone, the
+// single template's special tokens included (<s> text </s>): the inputs of rerank loadtest on
+// the embedding routes. Built as PairDocuments builds its documents.
+func Texts(tok *tokenizer.Tokenizer, seed uint64, n, tokens int) ([]string, error) {
+	return exactTexts(seed, n, tokens, "a text", "the template alone", func(text string) (int, error) {
+		enc, err := tok.Encode(text, tokenizer.Options{})
+		if err != nil {
+			return 0, err
+		}
+		return len(enc.IDs), nil
+	})
+}
+
+// exactTexts grows n texts from Vocabulary until length (the model input's tokens of a
+// text) is tokens, then tops them up one single-token word at a time. what and empty name
+// the input and the length of an empty text in errors.
+func exactTexts(seed uint64, n, tokens int, what, emptyIs string, length func(string) (int, error)) ([]string, error) {
+	empty, err := length("")
 	if err != nil {
 		return nil, err
 	}
 	if tokens <= empty {
-		return nil, fmt.Errorf("ragwork: a pair needs more than %d tokens (the query and the template alone)", empty)
+		return nil, fmt.Errorf("ragwork: %s needs more than %d tokens (%s)", what, empty, emptyIs)
 	}
 	rng := rand.New(rand.NewPCG(seed, uint64(n)<<32|uint64(tokens)))
-	docs := make([]string, n)
-	for i := range docs {
+	texts := make([]string, n)
+	for i := range texts {
 		var b strings.Builder
 		l := empty
 		for l+4 < tokens { // no word is more than 4 tokens: never overshoots
@@ -105,7 +124,7 @@ func PairDocuments(tok *tokenizer.Tokenizer, seed uint64, n, tokens int) ([]stri
 				b.WriteByte(' ')
 			}
 			b.WriteString(Vocabulary[rng.IntN(len(Vocabulary))])
-			if l, err = pairLen(b.String()); err != nil {
+			if l, err = length(b.String()); err != nil {
 				return nil, err
 			}
 		}
@@ -114,7 +133,7 @@ func PairDocuments(tok *tokenizer.Tokenizer, seed uint64, n, tokens int) ([]stri
 				b.WriteByte(' ')
 			}
 			b.WriteString("a") // "▁a": one token
-			next, err := pairLen(b.String())
+			next, err := length(b.String())
 			if err != nil {
 				return nil, err
 			}
@@ -123,7 +142,7 @@ func PairDocuments(tok *tokenizer.Tokenizer, seed uint64, n, tokens int) ([]stri
 			}
 			l = next
 		}
-		docs[i] = b.String()
+		texts[i] = b.String()
 	}
-	return docs, nil
+	return texts, nil
 }

@@ -46,6 +46,37 @@ func TestPairDocuments(t *testing.T) {
 	}
 }
 
+// TestTexts: every text is exactly the asked length alone, special tokens included, and
+// the same seed gives the same texts.
+func TestTexts(t *testing.T) {
+	tok := loadTokenizer(t)
+	for _, n := range []int{3, 16, 128, 512} {
+		texts, err := Texts(tok, 1, 4, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, _ := Texts(tok, 1, 4, n)
+		for i, s := range texts {
+			enc, err := tok.Encode(s, tokenizer.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(enc.IDs) != n {
+				t.Errorf("%d tokens asked, text %d has %d", n, i, len(enc.IDs))
+			}
+			if again[i] != s {
+				t.Errorf("seed 1 gave two different texts %d", i)
+			}
+		}
+		if n == 128 && texts[0] == texts[1] {
+			t.Error("texts of one call are all the same")
+		}
+	}
+	if _, err := Texts(tok, 1, 1, 2); err == nil {
+		t.Error("2 tokens: no error, though <s> </s> alone are 2")
+	}
+}
+
 // TestDocuments: the rag documents have their target lengths.
 func TestDocuments(t *testing.T) {
 	tok := loadTokenizer(t)
