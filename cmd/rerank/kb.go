@@ -35,6 +35,12 @@ commands:
   export DIR           JSON Lines of every chunk: text, metadata, dense and sparse vectors
   check DIR            read everything and check it (SQLite integrity check, checksums)
 
+Examples:
+  rerank kb init kb --embedder BAAI/bge-m3 --reranker BAAI/bge-reranker-v2-m3
+  rerank kb add kb docs/ notes.jsonl
+  rerank kb search kb "员工离职需要提前多久通知公司?" --top-k 50 --top-n 5
+  rerank kb export kb > chunks.jsonl
+
 Run 'rerank kb <command> --help' for a command's flags.
 `
 
@@ -52,7 +58,13 @@ func runKB(e *env, args []string) int {
 	}
 	run, ok := sub[args[0]]
 	if !ok {
-		fmt.Fprintf(e.stderr, "rerank kb: unknown command %q\n\n%s", args[0], kbUsage)
+		// kb itself takes no flag: report a bad one as every command does, else the command
+		fs := flag.NewFlagSet("kb", flag.ContinueOnError)
+		fs.Usage = func() { fmt.Fprint(e.stderr, kbUsage) }
+		if code, done := parseFlags(fs, e, args); done {
+			return code
+		}
+		fmt.Fprintf(e.stderr, "rerank kb: unknown command %q (want init, add, rm, search, stats, export or check)\nRun 'rerank kb --help' for usage.\n", fs.Arg(0))
 		return exitUsage
 	}
 	return run(e, args[1:])
