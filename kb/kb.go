@@ -482,8 +482,7 @@ func (k *KB) load(ctx context.Context) error {
 		return dbErr(err, "read chunks")
 	}
 	defer rows.Close()
-	rb := k.vec.rowBytes
-	buf := make([]byte, rb)
+	win := k.vec.window(mark)
 	var ids []int32
 	var ws []float32
 	for rows.Next() {
@@ -503,7 +502,8 @@ func (k *KB) load(ctx context.Context) error {
 		if ids, ws, err = decodeSparse(ids[:0], ws[:0], sparse); err != nil {
 			return corruptf("chunk row %d of document %q: sparse weights: %v", row, ix.docs[d].id, err)
 		}
-		if err := k.vec.readRows(buf, row); err != nil {
+		buf, err := win.row(row)
+		if err != nil {
 			return err
 		}
 		if crc(buf) != vsum {

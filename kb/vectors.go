@@ -118,3 +118,40 @@ func (v *vectorFile) readRows(dst []byte, first int64) error {
 }
 
 func (v *vectorFile) close() error { return v.f.Close() }
+
+// rowWindow reads rows in ascending order a block at a time (one read for many rows, where
+// loading the index would make a read per row).
+type rowWindow struct {
+	v      *vectorFile
+	limit  int64 // rows past this are not read (the committed mark)
+	first  int64 // the first row in buf
+	n      int64 // rows in buf
+	buf    []byte
+	blockN int64
+}
+
+func (v *vectorFile) window(limit int64) *rowWindow {
+	return &rowWindow{v: v, limit: limit, blockN: max(1, (1<<20)/int64(v.rowBytes))}
+}
+
+// row returns row r's bytes, valid until the next call.
+func (w *rowWindow) row(r int64) ([]byte, error) {
+	if r < w.first || r >= w.first+w.n {
+		n := min(w.blockN, w.limit-r)
+		if n <= 0 {
+			return nil, corruptf("row %d is past the %d committed", r, w.limit)
+		}
+		need := int(n) * w.v.rowBytes
+		if cap(w.buf) < need {
+			w.buf = make([]byte, need)
+		}
+		w.buf = w.buf[:need]
+		if err := w.v.readRows(w.buf, r); err != nil {
+			w.n = 0
+			return nil, err
+		}
+		w.first, w.n = r, n
+	}
+	off := int(r-w.first) * w.v.rowBytes
+	return w.buf[off : off+w.v.rowBytes], nil
+}
