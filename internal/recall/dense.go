@@ -313,7 +313,12 @@ func (d *Dense) Vector(dst []float32, row int) error {
 	if row < 0 || row >= n {
 		return fmt.Errorf("recall: Vector: row %d of %d: %w", row, n, ErrRow)
 	}
-	c, off := list[row/chunkRows], row%chunkRows
+	d.decode(dst, list[row/chunkRows], row%chunkRows)
+	return nil
+}
+
+// decode writes the stored values of row off of c into dst (Dim values).
+func (d *Dense) decode(dst []float32, c *chunk, off int) {
 	lo, hi := off*d.dim, (off+1)*d.dim
 	switch d.format {
 	case F32:
@@ -328,7 +333,6 @@ func (d *Dense) Vector(dst []float32, row int) error {
 			dst[i] = float32(s * float32(q))
 		}
 	}
-	return nil
 }
 
 // ScoreRows writes the exact score of query with each of rows into dst (len(dst) ≥ len(rows),

@@ -30,6 +30,7 @@ func (d *Dense) Search(ctx context.Context, query []float32, k int, keep func(ro
 	if k <= 0 || n == 0 {
 		return []Hit{}, nil
 	}
+	k = min(k, n) // the heaps hold k hits each
 	j := densePool.Get().(*denseJob)
 	defer j.release()
 	j.d, j.ctx, j.query, j.keep, j.chunks, j.n = d, ctx, query, keep, list, n
@@ -68,6 +69,7 @@ type denseJob struct {
 	keep     func(int) bool
 	chunks   []*chunk
 	n        int
+	widen    bool       // Int8 rows widened to float32 for the float32 kernel (see int8Exact)
 	qa       []int8     // Int8: the quantized query
 	sa       [1]float32 // Int8: its scale
 	c, a     float64    // bound: |approx − exact| ≤ norm·c + 8u·|approx| + a
@@ -83,6 +85,7 @@ type denseSlot struct {
 	top    topK
 	scores []float32          // (kernRows) approximate scores of one kernel call
 	w      tensor.Int8Weights // Int8: the rows of one kernel call, in place
+	wide   []float32          // Int8 widened: (kernRows, dim) decoded rows
 }
 
 var densePool = sync.Pool{New: func() any { return new(denseJob) }}
@@ -93,6 +96,7 @@ func (j *denseJob) release() {
 	for _, s := range j.slots {
 		s.w = tensor.Int8Weights{}
 	}
+	j.widen = false
 	densePool.Put(j)
 }
 
@@ -109,7 +113,8 @@ func (j *denseJob) release() {
 //     fl(fl(Σ qa·q)·fl(sa·s)): three roundings, ≤ 3u·|ã| (plus u), off the real sa·s·Σ qa·q,
 //     which differs from Σ xᵢ·s·qᵢ by Σ εᵢ·s·qᵢ ≤ ‖ε‖·ν (Cauchy–Schwarz); the decoded values
 //     fl(s·qᵢ) and the float64 sum of e add at most u·X·ν more. Bound ‖ε‖·ν + (2K+8)·u·X·ν +
-//     8u·|ã|.
+//     8u·|ã|. Where the int8 kernel is not exact (int8Exact), the rows are widened to
+//     float32 and the float32 bound holds instead.
 //
 // Both get 8u·|ã| for the roundings of ã and e, a factor 1.01 on c for the rounding of the
 // bound itself, and an absolute K·2⁻¹²⁰ for products in float32's subnormal range. A zero query
@@ -128,7 +133,8 @@ func (j *denseJob) prepare() {
 		j.c = x * float64(2*d.dim+8) * u
 		j.a = float64(d.dim) * 0x1p-120
 	}
-	if d.format == Int8 {
+	j.widen = d.format == Int8 && (forceWiden || !int8Exact())
+	if d.format == Int8 && !j.widen {
 		if cap(j.qa) < d.dim {
 			j.qa = make([]int8, d.dim)
 		}
@@ -182,11 +188,58 @@ func (j *denseJob) approx(s *denseSlot, c *chunk, b, m int) []float32 {
 	case F16:
 		tensor.MatMulNTF16(sc, j.query, c.f16[b*dim:(b+m)*dim], 1, m, dim)
 	case Int8:
+		if j.widen {
+			s.wide = grow(s.wide, m*dim)
+			for i := range m {
+				j.d.decode(s.wide[i*dim:(i+1)*dim], c, b+i)
+			}
+			tensor.MatMulNT(sc, j.query, s.wide, 1, m, dim)
+			break
+		}
 		// A new value each call: the rows differ from call to call.
 		s.w = tensor.Int8Weights{Q: c.q[b*dim : (b+m)*dim], Scale: c.scale[b : b+m], Comp: c.comp[b : b+m], N: m, K: dim}
 		tensor.GemmInt8NT(sc, j.qa, j.sa[:], &s.w, nil, 1)
 	}
 	return sc
+}
+
+// int8Exact says whether tensor.GemmInt8NT multiplies the int8 values it is given exactly on
+// the CPU tier in use: dst = float32(Σ qa·q)·(sa·scale) with the integer sum exact, tensor's
+// documented contract, which the Int8 bound rests on. It is checked once, on a probe (odd
+// weights over a depth with a tail, five rows). A tier that multiplies an approximation of the
+// weights instead (a 7-bit copy, say) fails it; Int8 searches then widen each block of rows to
+// float32 and use the float32 kernel and its bound: slower, as exact.
+var int8Exact = sync.OnceValue(func() bool {
+	const n, k = 5, 100
+	qa, q := make([]int8, k), make([]int8, n*k)
+	for p := range qa {
+		qa[p] = int8((p*37+11)%255 - 127)
+	}
+	for i := range q {
+		q[i] = int8((i*53+7)%255 - 127)
+	}
+	scale, sa, got := []float32{1, 1, 1, 1, 1}, []float32{1}, make([]float32, n)
+	tensor.GemmInt8NT(got, qa, sa, tensor.NewInt8Weights(q, scale, n, k), nil, 1)
+	for j := range n {
+		var acc int32 // |acc| ≤ 127²·100 < 2²⁴: exact in float32 too
+		for p := range k {
+			acc += int32(qa[p]) * int32(q[j*k+p])
+		}
+		if got[j] != float32(acc) {
+			return false
+		}
+	}
+	return true
+})
+
+// forceWiden is a test hook: Int8 searches take the widened path even where int8Exact holds.
+var forceWiden bool
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }
 
 // pick offers rows b… of chunk c (row numbers r0+b…), whose approximate scores are sc, to the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -23,43 +24,57 @@ type oracle struct {
 	dim  int
 	vecs [][]float32
 	dead map[int]bool
+	// the encoded vectors' values, as the kernels below take them, for vecs[:done]
+	mat  []float32 // F32, Int8: the decoded rows
+	bits []uint16  // F16: the binary16 bits
+	done int
 }
 
 func newOracle(f Format, dim int) *oracle {
 	return &oracle{f: f, dim: dim, dead: map[int]bool{}}
 }
 
-// score is the exact score of q with row r, computed from r's encoding with tensor's oracles.
-func (o *oracle) score(q []float32, r int) float32 {
+// encode brings mat or bits up to date with vecs.
+func (o *oracle) encode() {
 	enc := make([]byte, RowBytes(o.f, o.dim))
-	if err := EncodeRow(enc, o.vecs[r], o.f); err != nil {
-		panic(err)
-	}
-	var dst [1]float32
-	switch o.f {
-	case F16:
-		bits := make([]uint16, o.dim)
-		for i := range bits {
-			bits[i] = uint16(enc[2*i]) | uint16(enc[2*i+1])<<8
+	w := make([]float32, o.dim)
+	for ; o.done < len(o.vecs); o.done++ {
+		if err := EncodeRow(enc, o.vecs[o.done], o.f); err != nil {
+			panic(err)
 		}
-		tensor.MatMulNTF16Ref(dst[:], q, bits, 1, 1, o.dim)
-	default:
-		w := make([]float32, o.dim)
+		if o.f == F16 {
+			for i := range o.dim {
+				o.bits = append(o.bits, uint16(enc[2*i])|uint16(enc[2*i+1])<<8)
+			}
+			continue
+		}
 		if err := DecodeRow(w, enc, o.f); err != nil {
 			panic(err)
 		}
-		tensor.GemmNTRef(false, dst[:], 1, q, o.dim, w, o.dim, 1, 1, o.dim)
+		o.mat = append(o.mat, w...)
 	}
-	return dst[0]
+}
+
+// scores are the exact scores of q with every row: tensor's naive oracles over the encoded rows.
+func (o *oracle) scores(q []float32) []float32 {
+	o.encode()
+	n := len(o.vecs)
+	dst := make([]float32, n)
+	if o.f == F16 {
+		tensor.MatMulNTF16Ref(dst, q, o.bits, 1, n, o.dim)
+	} else {
+		tensor.GemmNTRef(false, dst, n, q, o.dim, o.mat, o.dim, 1, n, o.dim)
+	}
+	return dst
 }
 
 func (o *oracle) search(q []float32, k int, keep func(int) bool) []Hit {
-	var all []Hit
-	for r := range o.vecs {
+	all := []Hit{}
+	for r, s := range o.scores(q) {
 		if o.dead[r] || (keep != nil && !keep(r)) {
 			continue
 		}
-		all = append(all, Hit{r, o.score(q, r)})
+		all = append(all, Hit{r, s})
 	}
 	slices.SortFunc(all, func(a, b Hit) int {
 		switch {
@@ -70,13 +85,7 @@ func (o *oracle) search(q []float32, k int, keep func(int) bool) []Hit {
 		}
 		return a.Row - b.Row
 	})
-	if len(all) > k {
-		all = all[:k]
-	}
-	if all == nil {
-		all = []Hit{}
-	}
-	return all
+	return all[:min(k, len(all))]
 }
 
 // Vector generators.
@@ -206,6 +215,33 @@ func TestDenseSearchOracle(t *testing.T) {
 	}
 }
 
+// TestDenseInt8Widened: the Int8 path that widens rows to float32 (taken where tensor's int8
+// kernel is not exact, see int8Exact) against the oracle.
+func TestDenseInt8Widened(t *testing.T) {
+	forceWiden = true
+	defer func() { forceWiden = false }()
+	r := rand.New(rand.NewPCG(61, 62))
+	for _, dim := range []int{7, 300} {
+		for _, g := range gens(r, dim) {
+			for _, n := range []int{1, 700, 2100} {
+				d, o := build(t, Int8, dim, n, g.vec, r)
+				for i := 0; i < n; i += 1 + r.IntN(7) {
+					d.Delete(i)
+					o.dead[i] = true
+				}
+				q := unitVec(r, dim)
+				for _, k := range []int{1, 10, 100} {
+					got, err := d.Search(context.Background(), q, k, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					sameHits(t, fmt.Sprintf("dim %d %s n %d k %d", dim, g.name, n, k), got, o.search(q, k, nil))
+				}
+			}
+		}
+	}
+}
+
 // TestDenseZeroQuery: every score is exactly 0; the k first live rows win the tie.
 func TestDenseZeroQuery(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
@@ -247,9 +283,10 @@ func TestDenseScoreRows(t *testing.T) {
 		if err := d.ScoreRows(q, rows, dst); err != nil {
 			t.Fatal(err)
 		}
+		want := o.scores(q)
 		for i, row := range rows {
-			if want := o.score(q, row); dst[i] != want {
-				t.Errorf("%s: row %d: %v, want %v", f, row, dst[i], want)
+			if dst[i] != want[row] {
+				t.Errorf("%s: row %d: %v, want %v", f, row, dst[i], want[row])
 			}
 		}
 		if err := d.ScoreRows(q, []int{1500}, dst); !errors.Is(err, ErrRow) {
@@ -368,11 +405,17 @@ func TestDenseConcurrent(t *testing.T) {
 		}
 		var wg sync.WaitGroup
 		var stop atomic.Bool
+		var searches atomic.Int64
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer stop.Store(true)
 			for i, v := range vecs {
+				if i%500 == 0 { // let the searches run while the index grows
+					for s := searches.Load(); searches.Load() < s+3 && !t.Failed(); {
+						runtime.Gosched()
+					}
+				}
 				if _, err := d.Append(v); err != nil {
 					t.Error(err)
 					return
@@ -387,7 +430,7 @@ func TestDenseConcurrent(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				rr := rand.New(rand.NewPCG(uint64(w), 15))
-				for !stop.Load() {
+				for ; !stop.Load(); searches.Add(1) {
 					q := unitVec(rr, 24)
 					n0 := d.Len()
 					hits, err := d.Search(context.Background(), q, 10, nil)
@@ -422,6 +465,7 @@ func TestDenseConcurrent(t *testing.T) {
 			}()
 		}
 		wg.Wait()
+		t.Logf("%s: %d searches during 6000 appends", f, searches.Load())
 		// At rest, the final index against the oracle.
 		o := newOracle(f, 24)
 		o.vecs = vecs
@@ -486,5 +530,25 @@ func TestChunkGrowth(t *testing.T) {
 				t.Fatalf("%s row %d: Deleted %v", f, row, d.Deleted(row))
 			}
 		}
+	}
+}
+
+// TestHugeK: k far beyond the index is cut to its size (the heaps are allocated for k).
+func TestHugeK(t *testing.T) {
+	ctx := context.Background()
+	d := NewDense(F32, 2)
+	d.Append([]float32{1, 0})
+	d.Append([]float32{0, 1})
+	h, err := d.Search(ctx, []float32{1, 2}, math.MaxInt, nil)
+	sameHits(t, "dense", h, []Hit{{1, 2}, {0, 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewSparse(3)
+	s.Add(4, []int32{1}, []float32{1})
+	h, err = s.Search(ctx, []int32{1}, []float32{2}, math.MaxInt, nil)
+	sameHits(t, "sparse", h, []Hit{{4, 2}})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

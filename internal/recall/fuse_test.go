@@ -56,8 +56,9 @@ func TestHybridOracle(t *testing.T) {
 					rows[h.Row] = true
 				}
 				var want []Fused
+				dsc := do.scores(q.Dense)
 				for row := range rows {
-					ds := do.score(q.Dense, row)
+					ds := dsc[row]
 					ss, _ := so.score(qi, qv, row)
 					sc := float32(float64(w.Dense)*float64(ds) + float64(w.Sparse)*float64(ss))
 					want = append(want, Fused{Row: row, Score: sc, Dense: ds, Sparse: ss})

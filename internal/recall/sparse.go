@@ -262,6 +262,7 @@ func (s *Sparse) Search(ctx context.Context, indices []int32, values []float32, 
 	if len(j.lists) == 0 || s.n == 0 {
 		return []Hit{}, nil
 	}
+	k = min(k, s.n) // the heaps hold k hits each
 	tasks := ceilDiv(s.n, sparseBlock)
 	threads := min(workers.Threads(), tasks)
 	for len(j.slots) < threads {
