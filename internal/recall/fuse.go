@@ -10,7 +10,8 @@ import (
 // RRF fuses ranked lists by reciprocal rank fusion (Cormack, Clarke and Büttcher, SIGIR 2009):
 // a row's fused score is Σ over the lists that hold it of 1/(k + rank), rank 1 for the first
 // hit of a list; a row listed twice in one list counts at its best rank. k = 60 is the
-// constant of the paper (and of Qdrant, Elasticsearch, Milvus); a negative k panics. The sums
+// paper's constant (and the default of Elasticsearch's rank_constant and Milvus's
+// RRFRanker); a negative k panics. The sums
 // are taken in float64 in list order and rounded to float32. The result, best first (score
 // descending, then row ascending), holds the n best rows, or all when n ≤ 0.
 func RRF(lists [][]Hit, k int, n int) []Hit {
@@ -57,10 +58,10 @@ var (
 	// PaperWeights are the M3-Embedding paper's dense+sparse weights (Chen et al. 2024,
 	// "BGE M3-Embedding", the Dense+Sparse rows of its retrieval tables): 1 and 0.3.
 	PaperWeights = Weights{Dense: 1, Sparse: 0.3}
-	// FlagEmbeddingWeights give the score of FlagEmbedding's BGEM3FlagModel.compute_score
-	// "sparse+dense" with its default weights_for_different_modes [0.4, 0.2, 0.4], which
-	// divides by the sum of the two weights: (0.4·dense + 0.2·sparse)/(0.4 + 0.2). Weights{0.4,
-	// 0.2} give the same order.
+	// FlagEmbeddingWeights give (up to rounding) the score of FlagEmbedding's
+	// BGEM3FlagModel.compute_score "sparse+dense" with its default
+	// weights_for_different_modes [0.4, 0.2, 0.4], which divides by the sum of the two
+	// weights: (0.4·dense + 0.2·sparse)/(0.4 + 0.2). Weights{0.4, 0.2} give the same order.
 	FlagEmbeddingWeights = Weights{Dense: 0.4 / 0.6, Sparse: 0.2 / 0.6}
 )
 
