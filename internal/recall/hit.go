@@ -47,8 +47,8 @@ func (t *topK) full() bool { return len(t.h) == t.k }
 // worst is the hit a better one replaces (when full).
 func (t *topK) worst() Hit { return t.h[0] }
 
-// beats says whether a row with a score of at most s can enter a full heap. It assumes nothing
-// about s beyond an upper bound; NaN (no bound) enters.
+// mayEnter says whether row, whose score is at most s, may enter the full heap: unless it
+// scores below the worst hit, or ties it with a larger row. A NaN s (no bound) may enter.
 func (t *topK) mayEnter(s float64, row int) bool {
 	w := t.h[0]
 	return !(s < float64(w.Score) || (s == float64(w.Score) && row > w.Row))

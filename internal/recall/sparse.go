@@ -159,15 +159,16 @@ func (s *Sparse) Add(row int, indices []int32, values []float32) error {
 	return nil
 }
 
-// Delete marks row deleted: searches skip it from then on. It may be called for a row that
-// holds no sparse vector (a chunk with a dense vector only); a negative row is ErrRow.
-// Postings stay (the KB rebuilds to reclaim them).
+// Delete marks row deleted: searches skip it from then on, and it stays deleted if it is
+// added later. Any row in [0, Len()) may be deleted, one that holds no sparse vector too (a
+// chunk with a dense vector only); a row outside is ErrRow. Postings stay (the KB rebuilds to
+// reclaim them).
 func (s *Sparse) Delete(row int) error {
-	if row < 0 || row > maxSparseRow {
-		return fmt.Errorf("recall: Delete: row %d out of range: %w", row, ErrRow)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if row < 0 || row >= s.n {
+		return fmt.Errorf("recall: Delete: row %d of %d: %w", row, s.n, ErrRow)
+	}
 	if bit(s.dead, row) {
 		return nil
 	}
