@@ -168,18 +168,32 @@ func OpenEmbedder(model string, o Options) (*Embedder, error) {
 		return nil, err
 	}
 	if err := checkKind(l, model, xlmr.Embedder); err != nil {
+		l.Close()
 		return nil, err
 	}
 	return &Embedder{l: l, batchTokens: cmp.Or(o.BatchTokens, DefaultBatchTokens)}, nil
 }
 
-// checkKind closes l and returns ErrKind when its model is not of kind want.
+// EmbedderOf is the Embedder of a model that LoadModel loaded with its tokenizer, for a
+// caller that runs the model itself as well: the server hands the embedder it serves to a
+// knowledge base (package kb) this way instead of loading it twice. A reranker is ErrKind.
+// The Embedder shares l: closing either closes the model.
+func EmbedderOf(l *Loaded) (*Embedder, error) {
+	if l.Pipeline == nil {
+		return nil, errorf(ErrOptions, "EmbedderOf: %s was loaded without its tokenizer (Options.NoTokenizer)", l.Dir)
+	}
+	if err := checkKind(l, l.Dir, xlmr.Embedder); err != nil {
+		return nil, err
+	}
+	return &Embedder{l: l, batchTokens: DefaultBatchTokens}, nil
+}
+
+// checkKind returns ErrKind when l's model is not of kind want.
 func checkKind(l *Loaded, model string, want xlmr.Kind) error {
 	got := l.Model.Kind
 	if got == want {
 		return nil
 	}
-	l.Close()
 	open := map[xlmr.Kind]string{xlmr.Reranker: "Open", xlmr.Embedder: "OpenEmbedder"}
 	return errorf(ErrKind, "%s holds %s %s (config.json architectures %q): open it with %s, not %s",
 		model, article(got), got, l.Model.Config.Architectures, open[got], open[want])

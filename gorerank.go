@@ -42,6 +42,7 @@ func Open(model string, o Options) (*Reranker, error) {
 		return nil, err
 	}
 	if err := checkKind(l, model, xlmr.Reranker); err != nil {
+		l.Close()
 		return nil, err
 	}
 	r := &Reranker{l: l, batchTokens: cmp.Or(o.BatchTokens, DefaultBatchTokens)}
