@@ -19,6 +19,9 @@ var (
 	ErrNotFound = errors.New("kb: no such document")
 	// ErrEmptyQuery: the query is empty or blank.
 	ErrEmptyQuery = errors.New("kb: the query is empty or blank")
+	// ErrOptions: search options out of their range or unknown (top_k, top_n, mode, fusion,
+	// weights, filter).
+	ErrOptions = errors.New("kb: invalid search options")
 )
 
 // CorruptError reports a knowledge base whose files do not hold what its database commits to:

@@ -1,10 +1,10 @@
 package kb
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -98,6 +98,32 @@ type SearchResult struct {
 	Timings  Timings
 }
 
+// MarshalJSON is the JSON form of a search answer, the one rerank kb search --json prints and
+// the server's POST /v1/search answers:
+//
+//	{"results": [Hit, ...], "recalled": N, "searched": N,
+//	 "timings_ms": {"embed": ms, "recall": ms, "fetch": ms, "rerank": ms, "total": ms}}
+func (r SearchResult) MarshalJSON() ([]byte, error) {
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	hits := r.Hits
+	if hits == nil {
+		hits = []Hit{} // no results is an empty list, not null
+	}
+	t := r.Timings
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // texts as they are: "<" stays "<"
+	err := enc.Encode(struct {
+		Results  []Hit              `json:"results"`
+		Recalled int                `json:"recalled"`
+		Searched int                `json:"searched"`
+		Timings  map[string]float64 `json:"timings_ms"`
+	}{hits, r.Recalled, r.Searched, map[string]float64{
+		"embed": ms(t.Embed), "recall": ms(t.Recall), "fetch": ms(t.Fetch), "rerank": ms(t.Rerank), "total": ms(t.Total),
+	}})
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), err
+}
+
 // checkSearch is the one place that validates and defaults SearchOptions.
 func (k *KB) checkSearch(o SearchOptions) (SearchOptions, error) {
 	if o.TopK == 0 {
@@ -115,21 +141,24 @@ func (k *KB) checkSearch(o SearchOptions) (SearchOptions, error) {
 	if o.DenseWeight == 0 && o.SparseWeight == 0 {
 		o.DenseWeight, o.SparseWeight = recall.PaperWeights.Dense, recall.PaperWeights.Sparse
 	}
+	bad := func(format string, a ...any) (SearchOptions, error) {
+		return o, fmt.Errorf("%w: %s", ErrOptions, fmt.Sprintf(format, a...))
+	}
 	switch {
 	case o.TopK < 1 || o.TopK > MaxTopK:
-		return o, fmt.Errorf("kb: top_k must be between 1 and %d (got %d)", MaxTopK, o.TopK)
+		return bad("top_k must be between 1 and %d (got %d)", MaxTopK, o.TopK)
 	case o.TopN < 1 || o.TopN > o.TopK:
-		return o, fmt.Errorf("kb: top_n must be between 1 and top_k, %d (got %d)", o.TopK, o.TopN)
+		return bad("top_n must be between 1 and top_k, %d (got %d)", o.TopK, o.TopN)
 	case o.Mode != Hybrid && o.Mode != Dense && o.Mode != Sparse:
-		return o, fmt.Errorf("kb: unknown mode %q (want hybrid, dense or sparse)", o.Mode)
+		return bad("unknown mode %q (want hybrid, dense or sparse)", o.Mode)
 	case o.Fusion != RRF && o.Fusion != Weighted:
-		return o, fmt.Errorf("kb: unknown fusion %q (want rrf or weighted)", o.Fusion)
+		return bad("unknown fusion %q (want rrf or weighted)", o.Fusion)
 	case o.DenseWeight < 0 || o.SparseWeight < 0:
-		return o, errors.New("kb: fusion weights must not be negative")
+		return bad("fusion weights must not be negative")
 	}
 	for key, v := range o.Filter {
 		if _, err := json.Marshal(v); err != nil {
-			return o, fmt.Errorf("kb: filter %q: %v", key, err)
+			return bad("filter %q: %v", key, err)
 		}
 	}
 	return o, nil

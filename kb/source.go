@@ -253,6 +253,11 @@ func readLine(br *bufio.Reader, dst []byte, max int) (line []byte, tooLong bool,
 	}
 }
 
+// ParseDocument reads one document object, a JSON line of kb add (see ReadSources) or an
+// item of the server's POST /v1/documents: {"id", "text", "metadata", "chunks"}, no other key;
+// the id a string or a number (its JSON text); the text at most maxBytes.
+func ParseDocument(line []byte, maxBytes int) (Document, error) { return parseJSONDoc(line, maxBytes) }
+
 // parseJSONDoc reads one JSON line into a Document.
 func parseJSONDoc(line []byte, maxBytes int) (Document, error) {
 	if !utf8.Valid(line) {

@@ -437,7 +437,7 @@ func runKBSearch(e *env, args []string) int {
 	defer closeKB()
 	res, err := k.Search(ctx, fs.Arg(1), o)
 	if err != nil {
-		if errors.Is(err, kb.ErrEmptyQuery) {
+		if errors.Is(err, kb.ErrEmptyQuery) || errors.Is(err, kb.ErrOptions) {
 			return kbUsageErr(e, "search", "%v", err)
 		}
 		return kbFail(e, "search", err)
@@ -445,7 +445,7 @@ func runKBSearch(e *env, args []string) int {
 	if *asJSON {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(searchJSON(res)); err != nil {
+		if err := enc.Encode(res); err != nil { // kb.SearchResult.MarshalJSON, the server's /v1/search answer
 			return kbFail(e, "search", err)
 		}
 		return exitOK
@@ -464,19 +464,6 @@ func runKBSearch(e *env, args []string) int {
 	fmt.Fprintf(e.stderr, "%d chunks searched, %d recalled; embed %s, recall %s, fetch %s, rerank %s, total %s\n",
 		res.Searched, res.Recalled, ms(t.Embed), ms(t.Recall), ms(t.Fetch), ms(t.Rerank), ms(t.Total))
 	return exitOK
-}
-
-// searchJSON is the JSON shape of a search result, shared with the server's /v1/search.
-func searchJSON(res *kb.SearchResult) any {
-	t := res.Timings
-	return map[string]any{
-		"results":  res.Hits,
-		"recalled": res.Recalled,
-		"searched": res.Searched,
-		"timings_ms": map[string]float64{
-			"embed": msf(t.Embed), "recall": msf(t.Recall), "fetch": msf(t.Fetch), "rerank": msf(t.Rerank), "total": msf(t.Total),
-		},
-	}
 }
 
 func msf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -114,7 +114,7 @@ not json
 	if code, _, errOut := runRerank(t, "", "kb", "search", dir, "  "); code != exitUsage || !strings.Contains(errOut, "empty") {
 		t.Fatalf("blank query: %d %s", code, errOut)
 	}
-	if code, _, errOut := runRerank(t, "", "kb", "search", dir, "q", "--top-k", "5", "--top-n", "9"); code != exitFailure || !strings.Contains(errOut, "top_n") {
+	if code, _, errOut := runRerank(t, "", "kb", "search", dir, "q", "--top-k", "5", "--top-n", "9"); code != exitUsage || !strings.Contains(errOut, "top_n") {
 		t.Fatalf("top-n > top-k: %d %s", code, errOut)
 	}
 
