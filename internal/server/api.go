@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -114,7 +115,14 @@ func tooLarge(format string, a ...any) *apiError {
 // field takes the value of the key equal to its json tag, exactly (encoding/json would also
 // take "QUERY" for "query"; a gateway that validates the body would not). A key given twice
 // is an error; unknown keys are ignored. Errors are ones a client can act on.
-func decodeJSON(body []byte, v any) *apiError {
+func decodeJSON(body []byte, v any) *apiError { return decodeBody(body, v, false) }
+
+// decodeStrictJSON is decodeJSON for the server's own API (the knowledge base routes), which
+// no other service's client speaks: a key that is no field of v is an error, so that a
+// misspelt option ("topk") is not silently its default.
+func decodeStrictJSON(body []byte, v any) *apiError { return decodeBody(body, v, true) }
+
+func decodeBody(body []byte, v any, strict bool) *apiError {
 	if !utf8.Valid(body) {
 		return badRequest("request body is not valid UTF-8")
 	}
@@ -137,7 +145,52 @@ func decodeJSON(body []byte, v any) *apiError {
 	if aerr != nil {
 		return aerr
 	}
+	if strict {
+		if aerr := unknownKeys(obj, reflect.TypeOf(v).Elem()); aerr != nil {
+			return aerr
+		}
+	}
 	return fillStruct(obj, reflect.ValueOf(v).Elem())
+}
+
+// unknownKeys is an error naming the keys of obj that are no field of the struct type t
+// (fields of embedded structs included), or nil.
+func unknownKeys(obj map[string]json.RawMessage, t reflect.Type) *apiError {
+	known := map[string]bool{}
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if f.Anonymous && f.Type.Kind() == reflect.Struct {
+				walk(f.Type)
+				continue
+			}
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			known[name] = true
+		}
+	}
+	walk(t)
+	var unknown, fields []string
+	for k := range obj {
+		if !known[k] || k == "" || k == "-" {
+			unknown = append(unknown, fmt.Sprintf("%q", k))
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	for k := range known {
+		if k != "" && k != "-" {
+			fields = append(fields, fmt.Sprintf("%q", k))
+		}
+	}
+	slices.Sort(unknown)
+	slices.Sort(fields)
+	word := "field"
+	if len(unknown) > 1 {
+		word = "fields"
+	}
+	return badRequest("unknown %s %s (the fields are %s)", word, strings.Join(unknown, ", "), strings.Join(fields, ", "))
 }
 
 // decodeObject splits a valid JSON object into its members; a repeated key is an error.

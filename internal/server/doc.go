@@ -1,6 +1,8 @@
 // Package server is gorerank's HTTP rerank server: the Cohere/Jina (`POST /v1/rerank`),
 // seed (`POST /rerank` with "documents") and Hugging Face TEI (`POST /rerank` with "texts")
 // wire formats, plus /tokenize, /health, /ready, /info, /metrics, /openapi.json and /docs.
+// With a knowledge base ([Server.SetKB], package kb) it also serves /v1/search and
+// /v1/documents, whose forward passes go through the same batcher (kb.go).
 //
 // The server has no scoring policy of its own: validation, tokenization, truncation and
 // ranking are the library's (gorerank.Pipeline, gorerank.Rank); the server parses the wire

@@ -38,6 +38,9 @@ type embedInput struct {
 	field string // "input" or "inputs", for errors
 	texts []string
 	ids   [][]int32
+	// noCache: the texts are neither looked up in the cache nor kept there (a knowledge
+	// base's chunks: it keeps their embeddings itself)
+	noCache bool
 }
 
 func (in *embedInput) len() int { return max(len(in.texts), len(in.ids)) }
@@ -156,13 +159,17 @@ func (s *Server) embed(ctx context.Context, w http.ResponseWriter, b *batcher, m
 	out := make([]gorerank.Embedding, in.len())
 	keys := make([]cacheKey, in.len())
 	var miss []int
+	cache := s.cache
+	if in.noCache {
+		cache = nil
+	}
 	for i := range out {
-		if s.cache == nil {
+		if cache == nil {
 			miss = append(miss, i)
 			continue
 		}
 		keys[i] = embedKey(m.info.ID, in, i, o)
-		if v, ok := s.cache.get(keys[i]); ok {
+		if v, ok := cache.get(keys[i]); ok {
 			out[i] = gorerank.Embedding{Embedding: *v.emb, Tokens: int(v.tokens), Truncated: v.truncated}
 			s.m.cacheHits.Inc()
 			continue
@@ -178,7 +185,7 @@ func (s *Server) embed(ctx context.Context, w http.ResponseWriter, b *batcher, m
 		for n, i := range miss {
 			v := cacheValue{emb: cachedEmbedding(&embs[n].Embedding, o.Outputs), tokens: int32(embs[n].Tokens), truncated: embs[n].Truncated}
 			out[i] = gorerank.Embedding{Embedding: *v.emb, Tokens: embs[n].Tokens, Truncated: v.truncated}
-			s.cache.put(keys[i], v)
+			cache.put(keys[i], v)
 		}
 	}
 	tokens := 0

@@ -216,7 +216,7 @@ func checkResponse(t *testing.T, method, path string, r reply) {
 		t.Fatal(err)
 	}
 	c := &schemaChecker{root: spec}
-	specPath := path
+	specPath := routePattern(path) // /v1/documents/ID is /v1/documents/{id}
 	if strings.HasPrefix(path, "/docs") {
 		specPath = "/docs"
 	}

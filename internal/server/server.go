@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gorerank/gorerank"
+	"github.com/gorerank/gorerank/kb"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -166,6 +167,8 @@ type Server struct {
 
 	engine   atomic.Pointer[modelSet]
 	draining atomic.Bool // see drain.go
+	// the knowledge base of /v1/search and /v1/documents (kb.go); nil: none
+	kbase atomic.Pointer[kb.KB]
 
 	lnMu      sync.Mutex
 	listeners []*listener // from Server.Listener, emptied by Shutdown (listener.go)
@@ -205,6 +208,8 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Registry returns the server's Prometheus registry (for tests and embedding).
 func (s *Server) Registry() *prometheus.Registry { return s.m.reg }
 
+// route is one entry of the route table. method may list several ("GET, DELETE"): the
+// handler tells them apart.
 type route struct {
 	method string
 	public bool // no API key needed
@@ -232,6 +237,10 @@ func (s *Server) routeTable() map[string]route {
 			metricsH.ServeHTTP(w, r)
 			return nil
 		}},
+		// the knowledge base (kb.go): 404 without one
+		"/v1/search":         {http.MethodPost, false, true, s.handleSearch},
+		"/v1/documents":      {http.MethodPost, false, true, s.handleAddDocuments},
+		"/v1/documents/{id}": {"GET, DELETE", false, true, s.handleDocument},
 	}
 }
 
@@ -246,8 +255,8 @@ func (s *Server) routes() http.Handler {
 		r = r.WithContext(ctx)
 
 		path := r.URL.Path
-		rt, ok := table[path]
-		endpoint := path
+		rt, ok := table[routePattern(path)]
+		endpoint := routePattern(path) // metrics are labelled by route, not by document id
 		isDocs := path == "/docs" || strings.HasPrefix(path, "/docs/")
 		if !ok && !isDocs {
 			endpoint = "other"
@@ -282,7 +291,7 @@ func (s *Server) routes() http.Handler {
 			writeError(rw, &apiError{status: 404, typ: errNotFound, msg: fmt.Sprintf("no endpoint %s; see /docs", path)})
 			return
 		}
-		if r.Method != rt.method && !(rt.method == http.MethodGet && r.Method == http.MethodHead) {
+		if !allowsMethod(rt.method, r.Method) {
 			rw.Header().Set("Allow", rt.method)
 			writeError(rw, &apiError{status: 405, typ: errMethod, msg: fmt.Sprintf("%s takes %s, not %s", path, rt.method, r.Method)})
 			return
@@ -313,6 +322,26 @@ func (s *Server) routes() http.Handler {
 			writeError(rw, ae)
 		}
 	})
+}
+
+// routePattern is the route table's key for path: a route with a parameter
+// ("/v1/documents/{id}") for the paths it takes, else the path itself.
+func routePattern(path string) string {
+	if id, ok := strings.CutPrefix(path, documentsPrefix); ok && id != "" {
+		return documentsPrefix + "{id}"
+	}
+	return path
+}
+
+// allowsMethod says whether a route's method, or list of them ("GET, DELETE"), takes m; a
+// route that takes GET takes HEAD.
+func allowsMethod(methods, m string) bool {
+	for _, x := range strings.Split(methods, ", ") {
+		if x == m || (x == http.MethodGet && m == http.MethodHead) {
+			return true
+		}
+	}
+	return false
 }
 
 type requestIDKey struct{}
@@ -377,7 +406,7 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
 	w.Header().Set("Access-Control-Allow-Origin", allowed)
 	w.Header().Set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After")
 	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-		w.Header().Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+		w.Header().Set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
 		w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id")
 		w.Header().Set("Access-Control-Max-Age", "600")
 		w.WriteHeader(http.StatusNoContent)
