@@ -49,13 +49,14 @@ type serveFlags struct {
 	logFormat, logLevel            string
 	shutdownDelay, shutdownTimeout time.Duration
 	noWarmup                       bool
+	kb                             string // --kb: the knowledge base folder (serve_kb.go)
 }
 
 func parseServeFlags(e *env, args []string) (*serveFlags, int) {
 	f := &serveFlags{cfg: server.DefaultConfig()}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: rerank serve --model M [--model M2 ...] [flags]\n\nRun the HTTP server of one or more models, rerankers and embedders (each --model's\nconfig.json says which): Cohere/Jina /v1/rerank, TEI and seed /rerank, OpenAI\n/v1/embeddings, TEI /embed, /embed_sparse, /embed_colbert, /tokenize, /health, /ready,\n/info, /metrics, /docs. A request's \"model\" picks among several of a kind.\n\nFlags:")
+		fmt.Fprintln(e.stderr, "usage: rerank serve --model M [--model M2 ...] [flags]\n       rerank serve --kb DIR [--model M ...] [flags]\n\nRun the HTTP server of one or more models, rerankers and embedders (each --model's\nconfig.json says which): Cohere/Jina /v1/rerank, TEI and seed /rerank, OpenAI\n/v1/embeddings, TEI /embed, /embed_sparse, /embed_colbert, /tokenize, /health, /ready,\n/info, /metrics, /docs. A request's \"model\" picks among several of a kind. With --kb,\na knowledge base (rerank kb init) on /v1/search and /v1/documents, run by the served\nmodels (without --model: the embedder and reranker the knowledge base records).\n\nFlags:")
 		fs.PrintDefaults()
 		fmt.Fprint(e.stderr, serveExamples)
 	}
@@ -90,6 +91,7 @@ func parseServeFlags(e *env, args []string) (*serveFlags, int) {
 	fs.DurationVar(&f.shutdownDelay, "shutdown-delay", 5*time.Second, "on SIGINT/SIGTERM, how long to keep accepting and serving with /ready at 503 (load balancers take the replica out meanwhile); 0: stop accepting at once; a second signal ends it")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, after --shutdown-delay: how long to wait for accepted requests")
 	fs.BoolVar(&f.noWarmup, "no-warmup", false, "skip the warm-up forward pass")
+	fs.StringVar(&f.kb, "kb", "", "serve the knowledge base in `DIR` (rerank kb init) on /v1/search and /v1/documents; its embedder must be served (without --model: the embedder and reranker it records are)")
 	if code, done := parseFlags(fs, e, args); done {
 		return nil, code
 	}
@@ -100,8 +102,10 @@ func parseServeFlags(e *env, args []string) (*serveFlags, int) {
 	switch {
 	case fs.NArg() > 0:
 		return usageErr("unexpected argument %q", fs.Arg(0))
-	case f.model == "":
-		return usageErr("--model is required (see rerank serve --help)")
+	case f.model == "" && f.kb == "":
+		return usageErr("--model is required, or --kb (see rerank serve --help)")
+	case f.model == "" && f.weights != "":
+		return usageErr("--weights names a --model's file: give it with --model")
 	case len(f.models) > 1 && f.weights != "":
 		return usageErr("--weights names one model's file: give it with a single --model")
 	case len(f.models) > 1 && c.ModelName != "":
@@ -162,6 +166,13 @@ func runServe(e *env, args []string) int {
 	}
 	f.cfg.Logger = log
 	f.cfg.Version = version()
+	if f.kb != "" && len(f.models) == 0 {
+		if f.models, err = kbModels(context.Background(), f.kb); err != nil {
+			fmt.Fprintf(e.stderr, "rerank serve: --kb %s: %v\n", f.kb, err)
+			return exitFailure
+		}
+		f.model = f.models[0]
+	}
 	if f.cfg.ModelName == "" && len(f.models) == 1 {
 		f.cfg.ModelName = f.model
 	}
@@ -189,10 +200,10 @@ func runServe(e *env, args []string) int {
 	life.Info("listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String(), "docs", "http://"+ln.Addr().String()+"/docs")
 
 	loaded := make(chan error, 1)
-	var models []*xlmr.Model // closed after the last batch; set before loaded is sent on
+	var closeLoaded func() // closes the models and the knowledge base after the last batch; set before loaded is sent on
 	go func() {
 		var err error
-		models, err = loadEngine(ctx, f, srv, log, life, e.stderr)
+		closeLoaded, err = loadEngine(ctx, f, srv, log, life, e.stderr)
 		loaded <- err
 	}()
 
@@ -230,31 +241,34 @@ func runServe(e *env, args []string) int {
 		log.Warn("shutdown: some requests did not finish", "error", err)
 	}
 	if modelLoaded {
-		for _, m := range models {
-			m.Close()
-		}
+		closeLoaded()
 	}
 	life.Info("stopped")
 	return exit
 }
 
 // loadEngine resolves, loads and warms up every --model (a reranker or an embedder, as its
-// config.json says), then hands them to the server; it returns them for closing.
-func loadEngine(ctx context.Context, f *serveFlags, srv *server.Server, log, life *slog.Logger, progress io.Writer) ([]*xlmr.Model, error) {
+// config.json says), opens the --kb knowledge base with them, then hands them to the server;
+// it returns what closes them all.
+func loadEngine(ctx context.Context, f *serveFlags, srv *server.Server, log, life *slog.Logger, progress io.Writer) (func(), error) {
 	o, err := f.loadOptions(progress) // a progress bar on a terminal; otherwise only log lines
 	if err != nil {
 		return nil, err
 	}
 	o.Logger = log
 	var (
-		models    []*xlmr.Model
-		rerankers []server.Engine
-		embedders []server.EmbedEngine
+		models      []*xlmr.Model
+		rerankers   []server.Engine
+		embedders   []server.EmbedEngine
+		kbEmbedders []kbEmbedder
 	)
-	fail := func(err error) ([]*xlmr.Model, error) {
+	closeAll := func() {
 		for _, m := range models {
 			m.Close()
 		}
+	}
+	fail := func(err error) (func(), error) {
+		closeAll()
 		return nil, err
 	}
 	for _, name := range f.models {
@@ -284,6 +298,7 @@ func loadEngine(ctx context.Context, f *serveFlags, srv *server.Server, log, lif
 				}
 			}
 			embedders = append(embedders, e)
+			kbEmbedders = append(kbEmbedders, kbEmbedder{l, e})
 		default:
 			e, err := server.NewXLMREngine(l, info)
 			if err != nil {
@@ -300,11 +315,20 @@ func loadEngine(ctx context.Context, f *serveFlags, srv *server.Server, log, lif
 			log.Info("warmed up", "model", name, "seconds", time.Since(t1).Seconds())
 		}
 	}
+	if f.kb != "" {
+		k, err := openServedKB(ctx, f.kb, srv, kbEmbedders, rerankers, log)
+		if err != nil {
+			return fail(fmt.Errorf("--kb %s: %w", f.kb, err))
+		}
+		srv.SetKB(k)
+		closeModels := closeAll
+		closeAll = func() { k.Close(); closeModels() }
+	}
 	if err := srv.SetModels(rerankers, embedders); err != nil {
 		return fail(err)
 	}
 	life.Info("ready")
-	return models, nil
+	return closeAll, nil
 }
 
 // warmUpEmbed runs a short and a 512-token text through every output the embedder has.
