@@ -273,6 +273,41 @@ func Open(ctx context.Context, dir string, o Options) (*KB, error) {
 	return k, nil
 }
 
+// ReadConfig reads the configuration a knowledge base was built with (the models to open
+// for it, its chunking and vector format) without loading its index.
+func ReadConfig(ctx context.Context, dir string) (Config, error) {
+	dbPath := filepath.Join(dir, dbName)
+	if _, err := os.Stat(dbPath); err != nil {
+		if os.IsNotExist(err) {
+			return Config{}, fmt.Errorf("%w: %s", ErrNotKB, dir)
+		}
+		return Config{}, err
+	}
+	db, err := openDB(dbPath, false)
+	if err != nil {
+		return Config{}, dbErr(err, "open "+dbPath)
+	}
+	defer db.Close()
+	if _, ok, err := getMeta(ctx, db, metaFormat); err != nil || !ok {
+		if err == nil {
+			err = fmt.Errorf("%w: %s (an init that did not finish: run kb init again)", ErrNotKB, dir)
+		}
+		return Config{}, dbErr(err, "read "+dbName)
+	}
+	cj, ok, err := getMeta(ctx, db, metaConfig)
+	if err != nil || !ok {
+		if err == nil {
+			err = corruptf("no config")
+		}
+		return Config{}, dbErr(err, "read config")
+	}
+	var c Config
+	if err := json.Unmarshal([]byte(cj), &c); err != nil {
+		return Config{}, corruptf("config: %v", err)
+	}
+	return c, nil
+}
+
 func open(ctx context.Context, dir string, db *sql.DB, o Options) (*KB, error) {
 	if o.MaxDocBytes <= 0 {
 		o.MaxDocBytes = DefaultMaxDocBytes

@@ -161,15 +161,17 @@ func modelRef(m string) string {
 
 // openKB opens DIR with the models a command needs (none, the embedder, or both).
 func openKB(ctx context.Context, e *env, dir string, f *kbFlags, models, reranker bool) (*kb.KB, func(), error) {
-	bare, err := kb.Open(ctx, dir, kb.Options{MaxDocBytes: f.maxDocBytes})
-	if err != nil || !models {
+	if !models {
+		k, err := kb.Open(ctx, dir, kb.Options{MaxDocBytes: f.maxDocBytes})
 		if err != nil {
 			return nil, nil, err
 		}
-		return bare, func() { bare.Close() }, nil
+		return k, func() { k.Close() }, nil
 	}
-	cfg := bare.Config()
-	bare.Close()
+	cfg, err := kb.ReadConfig(ctx, dir)
+	if err != nil {
+		return nil, nil, err
+	}
 	emb, rr, closeModels, err := f.openModels(e, cfg, reranker)
 	if err != nil {
 		return nil, nil, err

@@ -18,12 +18,10 @@ import (
 // kbModels are the models serve loads for --kb without --model: the embedder and the
 // reranker the knowledge base records (kb init's --embedder and --reranker).
 func kbModels(ctx context.Context, dir string) ([]string, error) {
-	k, err := kb.Open(ctx, dir, kb.Options{})
+	c, err := kb.ReadConfig(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
-	defer k.Close()
-	c := k.Config()
 	models := []string{c.Embedder}
 	if c.Reranker != "" {
 		models = append(models, c.Reranker)
