@@ -81,29 +81,49 @@ func (e *Embedding) SparseSorted() (indices []int32, values []float32) {
 
 // EmbedForward is the seam between the embedding pipeline and a forward pass: it computes
 // the outputs want of seqs into out[i] for seqs[i] (len(out) == len(seqs)), stopping early
-// with ctx's error once ctx ends. Embedder.Forward is the model's own; a server can plug in
+// with ctx's error once ctx ends. The Embedder's own runs the model in batches; a server plugs in
 // a batcher that shares forward passes between requests.
 type EmbedForward func(ctx context.Context, seqs [][]int32, want xlmr.Outputs, out []xlmr.Embedding) error
 
-// Embed is the whole embedding pipeline over a forward pass: Pipeline.PrepareTexts (the
-// single-text policy: validation, template, truncation), then EmbedInputs. Embedder.Embed
-// calls it with the model's own forward pass.
+// Embed is the whole embedding pipeline over a forward pass: the single-text policy
+// (validation, template, truncation: each text tokenized once, on the module's shared worker
+// pool), then one forward call, then a check that every output is finite. It returns one
+// Embedding per text, in order, or the bad text of lowest index (a *TextError), or ctx.Err()
+// once ctx ends. Embedder.Embed calls it with the model's own forward pass.
 func Embed(ctx context.Context, p *Pipeline, texts []string, o EmbedOptions, forward EmbedForward) ([]Embedding, error) {
 	o, err := p.CheckEmbed(o)
 	if err != nil {
 		return nil, err
 	}
-	inputs, err := p.PrepareTexts(ctx, texts, o)
+	inputs, err := p.prepareTexts(ctx, texts, o)
 	if err != nil {
 		return nil, err
 	}
-	return EmbedInputs(ctx, inputs, o.Outputs, forward)
+	return embedInputs(ctx, inputs, o.Outputs, forward)
 }
 
-// EmbedInputs runs forward on prepared inputs (one call for all of them) and returns one
+// EmbedTokens is Embed for texts given as bare token ids (the token-array input of OpenAI's
+// embeddings API; vocab is the model's number of ids): each not empty (ErrEmptyText), every
+// id in [0, vocab) (ErrTokenID), then the template and truncation of a text. A bad text is a
+// *TextError naming the first.
+func EmbedTokens(ctx context.Context, p *Pipeline, ids [][]int32, vocab int, o EmbedOptions, forward EmbedForward) ([]Embedding, error) {
+	o, err := p.CheckEmbed(o)
+	if err != nil {
+		return nil, err
+	}
+	inputs := make([]textInput, len(ids))
+	for i, t := range ids {
+		if inputs[i], err = p.tokenIDs(t, vocab, o); err != nil {
+			return nil, &TextError{i, err}
+		}
+	}
+	return embedInputs(ctx, inputs, o.Outputs, forward)
+}
+
+// embedInputs runs forward on prepared inputs (one call for all of them) and returns one
 // Embedding per input, in order. A non-finite value in any output is an error, as a
 // non-finite logit is for a reranker.
-func EmbedInputs(ctx context.Context, inputs []TextInput, want xlmr.Outputs, forward EmbedForward) ([]Embedding, error) {
+func embedInputs(ctx context.Context, inputs []textInput, want xlmr.Outputs, forward EmbedForward) ([]Embedding, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -242,15 +262,54 @@ func (e *Embedder) Embed(ctx context.Context, texts []string, o EmbedOptions) ([
 	if err != nil {
 		return nil, err
 	}
-	return Embed(ctx, e.l.Pipeline, texts, o, e.Forward)
+	return Embed(ctx, e.l.Pipeline, texts, o, e.forward)
 }
 
-// Forward is the model's EmbedForward: seqs in consecutive batches of at most
+// EmbedEach embeds each text as Embed does, one text's failure its own: a bad text
+// (ErrEmptyText, ErrInvalidUTF8, ErrTooLong, as a plain error) has its error in errs and a
+// zero Embedding in embs; the others are embedded, in forward passes shared between them.
+// err is for the whole call: options that do not fit the model (ErrOptions), ctx's end, the
+// model's failure or a non-finite output; then embs and errs are nil.
+func (e *Embedder) EmbedEach(ctx context.Context, texts []string, o EmbedOptions) (embs []Embedding, errs []error, err error) {
+	o, err = e.Check(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := e.l.Pipeline
+	inputs := make([]textInput, len(texts))
+	errs = make([]error, len(texts))
+	forEach(ctx, len(texts), func(i int) error {
+		inputs[i], errs[i] = p.text(texts[i], o)
+		return nil // the other texts go on
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	var good []textInput
+	for i, in := range inputs {
+		if errs[i] == nil {
+			good = append(good, in)
+		}
+	}
+	res, err := embedInputs(ctx, good, o.Outputs, e.forward)
+	if err != nil {
+		return nil, nil, err
+	}
+	embs = make([]Embedding, len(texts))
+	for i := range texts {
+		if errs[i] == nil {
+			embs[i], res = res[0], res[1:]
+		}
+	}
+	return embs, errs, nil
+}
+
+// forward is the model's EmbedForward: seqs in consecutive batches of at most
 // Options.BatchTokens tokens (a longer sequence alone), each one xlmr.Model.Embed on a pooled
 // scratch, ctx checked before each.
-func (e *Embedder) Forward(ctx context.Context, seqs [][]int32, want xlmr.Outputs, out []xlmr.Embedding) error {
+func (e *Embedder) forward(ctx context.Context, seqs [][]int32, want xlmr.Outputs, out []xlmr.Embedding) error {
 	if len(out) < len(seqs) {
-		return fmt.Errorf("gorerank: Forward: out holds %d embeddings for %d sequences", len(out), len(seqs))
+		return fmt.Errorf("gorerank: forward: out holds %d embeddings for %d sequences", len(out), len(seqs))
 	}
 	s := e.scratch.Get()
 	defer e.scratch.Put(s)

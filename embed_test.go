@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -204,7 +205,7 @@ func TestEmbedTextPolicy(t *testing.T) {
 	for _, maxLen := range []int{3, 4, 9, n - 1, n, n + 1, 8192} {
 		for _, left := range []bool{false, true} {
 			o := EmbedOptions{MaxLength: maxLen, Left: left}
-			in, err := p.Text(long, o)
+			in, err := checkedText(p, long, o)
 			if maxLen < n {
 				if !errors.Is(err, ErrTooLong) || !strings.Contains(err.Error(), "max length "+strconv.Itoa(maxLen)) {
 					t.Errorf("max %d: %v, want ErrTooLong naming the max length", maxLen, err)
@@ -213,7 +214,7 @@ func TestEmbedTextPolicy(t *testing.T) {
 				t.Errorf("max %d: %v %v, want the whole text", maxLen, in.IDs, err)
 			}
 			o.Truncate = true
-			in, err = p.Text(long, o)
+			in, err = checkedText(p, long, o)
 			want, werr := tok.Encode(long, tokenizer.Options{MaxLength: maxLen, Left: left})
 			if err != nil || werr != nil || !slices.Equal(in.IDs, want.IDs) || in.Truncated != (maxLen < n) {
 				t.Errorf("max %d left %v truncated: %v (truncated %v, %v), Encode %v (%v)", maxLen, left, in.IDs, in.Truncated, err, want.IDs, werr)
@@ -303,8 +304,8 @@ func TestEmbedContext(t *testing.T) {
 	out := make([]xlmr.Embedding, len(seqs))
 	c := &countCtx{Context: context.Background()}
 	c.n.Store(2)
-	if err := e.Forward(c, seqs, xlmr.OutputDense, out); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Forward: %v, want context.Canceled", err)
+	if err := e.forward(c, seqs, xlmr.OutputDense, out); !errors.Is(err, context.Canceled) {
+		t.Fatalf("forward: %v, want context.Canceled", err)
 	}
 	for i, o := range out {
 		if done := len(o.Dense) > 0; done != (i < 2) {
@@ -355,5 +356,54 @@ func TestParseOutputs(t *testing.T) {
 	}
 	if _, err := ParseOutputs("dense,vectors"); !errors.Is(err, ErrOptions) || !strings.Contains(err.Error(), `"vectors"`) {
 		t.Errorf("unknown name: %v", err)
+	}
+}
+
+// checkedText is the single-text policy of one text under options not yet checked.
+func checkedText(p *Pipeline, text string, o EmbedOptions) (textInput, error) {
+	o, err := p.CheckEmbed(o)
+	if err != nil {
+		return textInput{}, err
+	}
+	return p.text(text, o)
+}
+
+// TestEmbedEach: every text gets Embed's answer, bit for bit, with the forward passes
+// shared; a bad text has its own error (not a *TextError: its position is its index) and a
+// zero Embedding; bad options and an ended ctx fail the call.
+func TestEmbedEach(t *testing.T) {
+	e := openM3(t, Options{BatchTokens: 16})
+	ctx := context.Background()
+	texts := []string{"The giant panda is a bear.", "", "short", "bad \xff", strings.Repeat("word ", 40)}
+	o := EmbedOptions{Outputs: xlmr.OutputAll, MaxLength: 24, Truncate: true}
+	embs, errs, err := e.EmbedEach(ctx, texts, o)
+	if err != nil || len(embs) != len(texts) || len(errs) != len(texts) {
+		t.Fatalf("%d embeddings, %d errors, %v", len(embs), len(errs), err)
+	}
+	for i, text := range texts {
+		want, werr := e.Embed(ctx, []string{text}, o)
+		var te *TextError
+		switch {
+		case werr != nil:
+			if !errors.As(werr, &te) || errs[i] == nil || errs[i].Error() != te.Err.Error() || embs[i].Tokens != 0 {
+				t.Errorf("text %d: %v, want Embed's %v", i, errs[i], werr)
+			}
+		case errs[i] != nil:
+			t.Errorf("text %d: %v", i, errs[i])
+		case embs[i].Tokens != want[0].Tokens || embs[i].Truncated != want[0].Truncated || !slices.Equal(embs[i].Dense, want[0].Dense) ||
+			!maps.Equal(embs[i].Sparse, want[0].Sparse) || len(embs[i].ColBERT) != len(want[0].ColBERT):
+			t.Errorf("text %d: %+v, Embed %+v", i, embs[i], want[0])
+		}
+	}
+	if !errors.Is(errs[1], ErrEmptyText) || !errors.Is(errs[3], ErrInvalidUTF8) {
+		t.Errorf("errors %v", errs)
+	}
+	if _, _, err := e.EmbedEach(ctx, texts, EmbedOptions{MaxLength: -1}); !errors.Is(err, ErrOptions) {
+		t.Errorf("bad options: %v", err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, _, err := e.EmbedEach(cctx, texts, o); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
 	}
 }

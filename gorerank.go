@@ -82,23 +82,22 @@ func (r *Reranker) Rerank(ctx context.Context, query string, docs []string, o Sc
 // requests.
 type ScoreForward func(ctx context.Context, inputs []Input, logits []float32) error
 
-// Score is the whole scoring pipeline over a forward pass: Pipeline.Prepare (the pair
-// policy: validation, template, truncation), forward, then Reduce (windows to documents).
-// It returns one result per document, in input order; Reranker.Rerank ranks them.
+// Score is the whole scoring pipeline over a forward pass: the pair policy (validation,
+// template, truncation: the query tokenized once, each document once on the module's shared
+// worker pool), one forward call, then windows reduced to documents (a non-finite logit is
+// an error). It returns one result per document, in input order, or the bad document of
+// lowest index (a *PairError), or ctx.Err() once ctx ends; Rank orders the results as
+// Reranker.Rerank does.
 func Score(ctx context.Context, p *Pipeline, query string, docs []string, o ScoreOptions, forward ScoreForward) ([]Result, error) {
-	inputs, err := p.Prepare(ctx, query, docs, o)
+	inputs, err := p.prepare(ctx, query, docs, o)
 	if err != nil {
 		return nil, err
 	}
-	n := 0
-	for _, in := range inputs {
-		n += len(in.Seqs)
-	}
-	logits := make([]float32, n)
+	logits := make([]float32, seqCount(inputs))
 	if err := forward(ctx, inputs, logits); err != nil {
 		return nil, err
 	}
-	return Reduce(inputs, logits)
+	return reduce(inputs, logits)
 }
 
 // ScorePairs scores (query, document) pairs and returns one result per pair, in input
@@ -107,41 +106,55 @@ func Score(ctx context.Context, p *Pipeline, query string, docs []string, o Scor
 func (r *Reranker) ScorePairs(ctx context.Context, pairs []Pair, o ScoreOptions) ([]Result, error) {
 	p := r.l.Pipeline
 	inputs := make([]Input, len(pairs))
-	var q *Query
+	var q *preparedQuery
 	for i, pr := range pairs {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		if i == 0 || pr.Query != pairs[i-1].Query {
 			var err error
-			if q, err = p.Query(pr.Query, o); err != nil {
+			if q, err = p.query(pr.Query, o); err != nil {
 				return nil, &PairError{i, err}
 			}
 		}
-		in, err := p.Pair(q, pr.Document)
+		in, err := p.pair(q, pr.Document)
 		if err != nil {
 			return nil, &PairError{i, err}
 		}
 		inputs[i] = in
 	}
-	return r.score(ctx, inputs, o.Progress)
-}
-
-// Score runs the model on prepared inputs and reduces windows: one result per input.
-func (r *Reranker) Score(ctx context.Context, inputs []Input) ([]Result, error) {
-	return r.score(ctx, inputs, nil)
-}
-
-func (r *Reranker) score(ctx context.Context, inputs []Input, progress func(pairs, tokens int)) ([]Result, error) {
-	n := 0
-	for _, in := range inputs {
-		n += len(in.Seqs)
-	}
-	logits := make([]float32, n)
-	if err := r.forward(ctx, inputs, logits, progress); err != nil {
+	logits := make([]float32, seqCount(inputs))
+	if err := r.forward(ctx, inputs, logits, o.Progress); err != nil {
 		return nil, err
 	}
-	return Reduce(inputs, logits)
+	return reduce(inputs, logits)
+}
+
+// Group is one query with its documents: a unit of RerankEach (a line of rerank score's JSON
+// Lines input).
+type Group struct {
+	Query     string
+	Documents []string
+}
+
+// RerankEach ranks the documents of each group against its query as Rerank does, sharing
+// the forward passes between the groups: the documents of every group are tokenized
+// together on the module's shared worker pool, then run in one series of batches. A group
+// that fails (a query error, or a *PairError naming the document within the group) is nil in
+// res with its error in errs; the others are scored. err is for the whole call: options that
+// do not fit the model (ErrOptions), ctx's end or the model's failure; then res and errs are
+// nil. Progress counts the pairs of every group.
+func (r *Reranker) RerankEach(ctx context.Context, groups []Group, o ScoreOptions) (res [][]Result, errs []error, err error) {
+	res, errs, err = scoreEach(ctx, r.l.Pipeline, groups, o, func(ctx context.Context, inputs []Input, logits []float32) error {
+		return r.forward(ctx, inputs, logits, o.Progress)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, g := range res {
+		Rank(g)
+	}
+	return res, errs, nil
 }
 
 // forward is the Reranker's ScoreForward: the model in batches of at most BatchTokens tokens

@@ -215,7 +215,7 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
-// TestScoreSeam: Score is Prepare, the forward pass it is given, then Reduce: one result per
+// TestScoreSeam: Score is the pair policy, the forward pass it is given, then windows reduced: one result per
 // document in input order, a windowed document its best window, the forward's error as is,
 // and Rerank's answer when the forward is the model's.
 func TestScoreSeam(t *testing.T) {
@@ -247,5 +247,55 @@ func TestScoreSeam(t *testing.T) {
 	}
 	if _, err := Score(ctx, r.Pipeline(), "\u200b", docs, o, func(context.Context, []Input, []float32) error { t.Error("forward on a blank query"); return nil }); !errors.Is(err, ErrEmptyQuery) {
 		t.Errorf("blank query: %v", err)
+	}
+}
+
+// TestRerankEach: every group gets Rerank's answer, bit for bit, with the forward passes
+// shared; a bad group has its own error (the query's, or a *PairError naming the document
+// within the group) and the others are scored; bad options and an ended ctx fail the call.
+func TestRerankEach(t *testing.T) {
+	r := openTiny(t, Options{BatchTokens: 64})
+	ctx := context.Background()
+	long := strings.Repeat("Paris is in France. ", 200)
+	groups := []Group{
+		{"capital of China", []string{"Beijing is the capital of China.", long, "Berlin."}},
+		{" \u200b", []string{"a"}},
+		{"q", []string{"fine", "bad \xff", "also bad \xff"}},
+		{"where is Paris?", []string{long}},
+		{"empty list", nil},
+	}
+	o := ScoreOptions{MaxLength: 64, Truncation: TruncateWindows, WindowOverlap: 8}
+	res, errs, err := r.RerankEach(ctx, groups, o)
+	if err != nil || len(res) != len(groups) || len(errs) != len(groups) {
+		t.Fatalf("%d results, %d errors, %v", len(res), len(errs), err)
+	}
+	for g, gr := range groups {
+		want, werr := r.Rerank(ctx, gr.Query, gr.Documents, o)
+		switch {
+		case werr != nil:
+			if errs[g] == nil || errs[g].Error() != werr.Error() || res[g] != nil {
+				t.Errorf("group %d: %v (results %v), want Rerank's error %v", g, errs[g], res[g], werr)
+			}
+		case errs[g] != nil || len(res[g]) != len(want):
+			t.Errorf("group %d: %v, %d results; want %d", g, errs[g], len(res[g]), len(want))
+		default:
+			for k := range want {
+				if res[g][k] != want[k] {
+					t.Errorf("group %d rank %d: %+v, Rerank %+v", g, k, res[g][k], want[k])
+				}
+			}
+		}
+	}
+	var pe *PairError
+	if !errors.Is(errs[1], ErrEmptyQuery) || !errors.As(errs[2], &pe) || pe.Index != 1 || !errors.Is(errs[2], ErrInvalidUTF8) {
+		t.Errorf("errors %v", errs)
+	}
+	if _, _, err := r.RerankEach(ctx, groups, ScoreOptions{MaxLength: -1}); !errors.Is(err, ErrOptions) {
+		t.Errorf("bad options: %v", err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, _, err := r.RerankEach(cctx, groups, o); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
 	}
 }

@@ -36,11 +36,11 @@ var (
 	// ErrOptions: the ScoreOptions or EmbedOptions are invalid (or do not fit the model).
 	ErrOptions = errors.New("gorerank: invalid options")
 	// ErrEmptyText: a text to embed is the empty string, which TEI ("`inputs` cannot be
-	// empty") and OpenAI's embeddings API refuse too. Pipeline.Text decides it. A text of
+	// empty") and OpenAI's embeddings API refuse too. Embed decides it. A text of
 	// white space only is not empty: it is embedded, as TEI, OpenAI and FlagEmbedding do,
 	// usually as <s> </s> (the tokenizer keeps none of it).
 	ErrEmptyText = errors.New("gorerank: the text is empty")
-	// ErrTokenID: a text given as token ids (Pipeline.TokenIDs) holds an id outside the
+	// ErrTokenID: a text given as token ids (EmbedTokens) holds an id outside the
 	// model's vocabulary.
 	ErrTokenID = errors.New("gorerank: a token id is outside the vocabulary")
 )
@@ -174,8 +174,8 @@ type Template struct {
 
 func (t Template) specials() int { return len(t.Prefix) + len(t.Middle) + len(t.Suffix) }
 
-// Join builds one model input.
-func (t Template) Join(q, d []int32) []int32 {
+// join builds one pair's model input.
+func (t Template) join(q, d []int32) []int32 {
 	out := make([]int32, 0, len(q)+len(d)+t.specials())
 	out = append(out, t.Prefix...)
 	out = append(out, q...)
@@ -226,13 +226,6 @@ func (w wholeEncoder) AppendIDs(dst []int32, text string, _ int, _ bool) ([]int3
 	return w.IDEncoder.AppendIDs(dst, text, 0, false)
 }
 
-// Fits reports whether text has at most limit tokens (bare, no special tokens), stopping
-// as soon as it has more: a cheap bound before tokenizing a text whole.
-func (p *Pipeline) Fits(text string, limit int) (bool, error) {
-	_, more, err := p.Count(text, limit)
-	return !more, err
-}
-
 // Count returns the number of tokens of text (bare, no special tokens) up to limit, and
 // whether it has more; it stops as soon as it has more.
 func (p *Pipeline) Count(text string, limit int) (n int, more bool, err error) {
@@ -245,6 +238,7 @@ func (p *Pipeline) Count(text string, limit int) (n int, more bool, err error) {
 	return len(ids), more, err
 }
 
+// Template is the special tokens the pipeline puts around texts.
 func (p *Pipeline) Template() Template { return p.tmpl }
 
 // Input is one document's model input: one sequence, or one per window.
@@ -316,8 +310,8 @@ func (p *Pipeline) plan(o ScoreOptions) (plan, error) {
 	return plan{ScoreOptions: o, maxLen: maxLen}, nil
 }
 
-// Query is a tokenized query, ready to be paired with documents.
-type Query struct {
+// preparedQuery is a tokenized query, ready to be paired with documents.
+type preparedQuery struct {
 	ids  []int32 // bare ids (up to the cap the plan allows, plus one)
 	more bool    // the query had more tokens than ids holds
 	pl   plan
@@ -379,38 +373,43 @@ func (p *Pipeline) queryIDs(dst []int32, query string, limit int, left bool) ([]
 	return ids, more, nil
 }
 
-// Query validates (see Pipeline.CheckQuery) and tokenizes a query once for every document
+// query validates (see Pipeline.CheckQuery) and tokenizes a query once for every document
 // it is paired with.
-func (p *Pipeline) Query(query string, o ScoreOptions) (*Query, error) {
+func (p *Pipeline) query(text string, o ScoreOptions) (*preparedQuery, error) {
 	pl, err := p.plan(o)
 	if err != nil {
 		return nil, err
 	}
+	return p.queryOf(text, pl)
+}
+
+// queryOf is query under a checked plan.
+func (p *Pipeline) queryOf(text string, pl plan) (*preparedQuery, error) {
 	// No mode keeps more query tokens than maxLen; one more tells "too long" apart.
 	// longest_first also compares the lengths of the two sides (see compareTokens).
 	limit := pl.maxLen
 	if pl.Truncation == TruncateLongestFirst {
 		limit = max(limit, compareTokens)
 	}
-	ids, more, err := p.queryIDs(nil, query, limit, pl.Left)
+	ids, more, err := p.queryIDs(nil, text, limit, pl.Left)
 	if err != nil {
 		return nil, err
 	}
-	return &Query{ids: ids, more: more, pl: pl}, nil
+	return &preparedQuery{ids: ids, more: more, pl: pl}, nil
 }
 
-// Prepare tokenizes the query once and each document once and returns their model inputs.
+// prepare tokenizes the query once and each document once and returns their model inputs.
 // Documents are tokenized on the module's shared worker pool (internal/workers: the caller
 // plus idle helpers, no goroutines of its own). It returns the bad document of lowest index
 // (a *PairError), or ctx.Err() once ctx ends (checked before each document).
-func (p *Pipeline) Prepare(ctx context.Context, query string, docs []string, o ScoreOptions) ([]Input, error) {
-	q, err := p.Query(query, o)
+func (p *Pipeline) prepare(ctx context.Context, query string, docs []string, o ScoreOptions) ([]Input, error) {
+	q, err := p.query(query, o)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Input, len(docs))
 	bad, err := forEach(ctx, len(docs), func(i int) (err error) {
-		out[i], err = p.Pair(q, docs[i])
+		out[i], err = p.pair(q, docs[i])
 		return err
 	})
 	if err := ctx.Err(); err != nil {
@@ -420,6 +419,89 @@ func (p *Pipeline) Prepare(ctx context.Context, query string, docs []string, o S
 		return nil, &PairError{bad, err}
 	}
 	return out, nil
+}
+
+// scoreEach is Score for several groups with one forward call: every group's query, then
+// the pairs of every group whose query is good, tokenized on the shared worker pool; a
+// group's error (its query's, or its bad document of lowest index as a *PairError) stays
+// with it. The call's error is the options', ctx's, forward's or a non-finite logit's.
+func scoreEach(ctx context.Context, p *Pipeline, groups []Group, o ScoreOptions, forward ScoreForward) ([][]Result, []error, error) {
+	pl, err := p.plan(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	errs := make([]error, len(groups))
+	queries := make([]*preparedQuery, len(groups))
+	forEach(ctx, len(groups), func(i int) error {
+		queries[i], errs[i] = p.queryOf(groups[i].Query, pl)
+		return nil // the other groups go on
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	// the pairs of the groups with a query, flattened: group g's are first[g]:first[g+1]
+	first := make([]int, len(groups)+1)
+	var owner []int
+	for g, gr := range groups {
+		n := 0
+		if errs[g] == nil {
+			n = len(gr.Documents)
+		}
+		first[g+1] = first[g] + n
+		for range n {
+			owner = append(owner, g)
+		}
+	}
+	inputs := make([]Input, len(owner))
+	pairErrs := make([]error, len(owner))
+	forEach(ctx, len(owner), func(k int) error {
+		g := owner[k]
+		inputs[k], pairErrs[k] = p.pair(queries[g], groups[g].Documents[k-first[g]])
+		return nil
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	// the good groups' inputs, in order, for one forward call
+	var good []Input
+	for g := range groups {
+		for k := first[g]; k < first[g+1] && errs[g] == nil; k++ {
+			if pairErrs[k] != nil {
+				errs[g] = &PairError{k - first[g], pairErrs[k]}
+			}
+		}
+		if errs[g] == nil {
+			good = append(good, inputs[first[g]:first[g+1]]...)
+		}
+	}
+	logits := make([]float32, seqCount(good))
+	if len(good) > 0 {
+		if err := forward(ctx, good, logits); err != nil {
+			return nil, nil, err
+		}
+	}
+	res := make([][]Result, len(groups))
+	for g := range groups {
+		if errs[g] != nil {
+			continue
+		}
+		in := inputs[first[g]:first[g+1]]
+		n := seqCount(in)
+		if res[g], err = reduce(in, logits[:n]); err != nil {
+			return nil, nil, err
+		}
+		logits = logits[n:]
+	}
+	return res, errs, nil
+}
+
+// seqCount is the number of model sequences of inputs (a windowed document has several).
+func seqCount(inputs []Input) int {
+	n := 0
+	for _, in := range inputs {
+		n += len(in.Seqs)
+	}
+	return n
 }
 
 // forEach runs task(i) for every i in [0,n) on the module's shared worker pool
@@ -479,8 +561,8 @@ func (j *indexJob) Work(g *workers.Group) {
 	}
 }
 
-// Pair builds the model input of one document for a tokenized query.
-func (p *Pipeline) Pair(q *Query, doc string) (Input, error) {
+// pair builds the model input of one document for a tokenized query.
+func (p *Pipeline) pair(q *preparedQuery, doc string) (Input, error) {
 	if !utf8.ValidString(doc) {
 		return Input{}, errorf(ErrInvalidUTF8, "the document is not valid UTF-8")
 	}
@@ -531,7 +613,7 @@ func (p *Pipeline) Pair(q *Query, doc string) (Input, error) {
 		if pl.Left { // (exact only when the lists are whole: see Exact)
 			qa, da = len(q.ids)-len(qs), len(d)-len(ds)
 		}
-		return Input{Seqs: [][]int32{p.tmpl.Join(qs, ds)}, Truncated: truncated || cut, Spans: [][4]int{in(qs, ds, qa, da)}}
+		return Input{Seqs: [][]int32{p.tmpl.join(qs, ds)}, Truncated: truncated || cut, Spans: [][4]int{in(qs, ds, qa, da)}}
 	}
 	if nq+nd <= budget {
 		return single(nq, nd, false), nil
@@ -571,7 +653,7 @@ func (p *Pipeline) Pair(q *Query, doc string) (Input, error) {
 	res.Truncated = truncated || kq < nq
 	for start := 0; ; start += stride {
 		end := min(start+room, len(d))
-		res.Seqs = append(res.Seqs, p.tmpl.Join(qs, d[start:end]))
+		res.Seqs = append(res.Seqs, p.tmpl.join(qs, d[start:end]))
 		res.Spans = append(res.Spans, [4]int{qa, qa + len(qs), start, end})
 		if end == len(d) && !more {
 			return res, nil
@@ -590,8 +672,8 @@ func (p *Pipeline) Pair(q *Query, doc string) (Input, error) {
 // policy above so that every door (Embedder.Embed, rerank embed, the server) applies the same
 // one.
 
-// TextInput is one text's model input: SinglePrefix text SingleSuffix (<s> text </s>).
-type TextInput struct {
+// textInput is one text's model input: SinglePrefix text SingleSuffix (<s> text </s>).
+type textInput struct {
 	IDs       []int32
 	Truncated bool // the text was cut to EmbedOptions.MaxLength
 }
@@ -632,27 +714,18 @@ func (p *Pipeline) CheckEmbed(o EmbedOptions) (EmbedOptions, error) {
 	return o, nil
 }
 
-// Text builds the model input of one text to embed: valid UTF-8 (else ErrInvalidUTF8), not
-// the empty string (ErrEmptyText; white space only is embedded), tokenized once, ids only,
-// stopping one token past what MaxLength keeps; then SinglePrefix ids SingleSuffix. A text
-// longer than MaxLength (special tokens included) is ErrTooLong, or with Truncate cut to it
-// from the end (with Left, from the start), keeping the special tokens, as FlagEmbedding's
-// tokenizer(truncation=True, max_length=...) does.
-func (p *Pipeline) Text(text string, o EmbedOptions) (TextInput, error) {
-	o, err := p.CheckEmbed(o)
-	if err != nil {
-		return TextInput{}, err
-	}
-	return p.text(text, o)
-}
-
-// text is Text under checked options.
-func (p *Pipeline) text(text string, o EmbedOptions) (TextInput, error) {
+// text builds the model input of one text to embed under checked options: valid UTF-8
+// (else ErrInvalidUTF8), not the empty string (ErrEmptyText; white space only is embedded),
+// tokenized once, ids only, stopping one token past what MaxLength keeps; then SinglePrefix
+// ids SingleSuffix. A text longer than MaxLength (special tokens included) is ErrTooLong, or
+// with Truncate cut to it from the end (with Left, from the start), keeping the special
+// tokens, as FlagEmbedding's tokenizer(truncation=True, max_length=...) does.
+func (p *Pipeline) text(text string, o EmbedOptions) (textInput, error) {
 	switch {
 	case !utf8.ValidString(text):
-		return TextInput{}, errorf(ErrInvalidUTF8, "the text is not valid UTF-8")
+		return textInput{}, errorf(ErrInvalidUTF8, "the text is not valid UTF-8")
 	case text == "":
-		return TextInput{}, ErrEmptyText
+		return textInput{}, ErrEmptyText
 	}
 	pre, suf := p.tmpl.SinglePrefix, p.tmpl.SingleSuffix
 	budget := o.MaxLength - len(pre) - len(suf) // bare tokens that fit
@@ -660,57 +733,49 @@ func (p *Pipeline) text(text string, o EmbedOptions) (TextInput, error) {
 	defer idBufs.Put(buf)
 	bare, more, err := p.enc.AppendIDs((*buf)[:0], text, budget, o.Left)
 	if err != nil {
-		return TextInput{}, fmt.Errorf("gorerank: tokenizing: %w", err)
+		return textInput{}, fmt.Errorf("gorerank: tokenizing: %w", err)
 	}
 	if cap(bare) <= 1<<16 { // keep a grown buffer, unless a huge text made it
 		*buf = bare
 	}
 	if more && !o.Truncate {
-		return TextInput{}, errorf(ErrTooLong, "the text is longer than max length %d (special tokens included; truncation is off)", o.MaxLength)
+		return textInput{}, errorf(ErrTooLong, "the text is longer than max length %d (special tokens included; truncation is off)", o.MaxLength)
 	}
 	bare = cutIDs(bare, budget, o.Left)
 	ids := make([]int32, 0, len(pre)+len(bare)+len(suf))
 	ids = append(append(append(ids, pre...), bare...), suf...)
-	return TextInput{IDs: ids, Truncated: more}, nil
+	return textInput{IDs: ids, Truncated: more}, nil
 }
 
-// TokenIDs builds the model input of a text given as bare token ids (the token-array input
-// of OpenAI's embeddings API): not empty (ErrEmptyText), every id in [0, vocab)
-// (ErrTokenID), then Text's template and truncation.
-func (p *Pipeline) TokenIDs(ids []int32, vocab int, o EmbedOptions) (TextInput, error) {
-	o, err := p.CheckEmbed(o)
-	if err != nil {
-		return TextInput{}, err
-	}
+// tokenIDs builds the model input of a text given as bare token ids (the token-array input
+// of OpenAI's embeddings API) under checked options: not empty (ErrEmptyText), every id in
+// [0, vocab) (ErrTokenID), then text's template and truncation.
+func (p *Pipeline) tokenIDs(ids []int32, vocab int, o EmbedOptions) (textInput, error) {
 	if len(ids) == 0 {
-		return TextInput{}, ErrEmptyText
+		return textInput{}, ErrEmptyText
 	}
 	for i, id := range ids {
 		if id < 0 || int(id) >= vocab {
-			return TextInput{}, errorf(ErrTokenID, "token %d is id %d, outside the vocabulary of %d", i, id, vocab)
+			return textInput{}, errorf(ErrTokenID, "token %d is id %d, outside the vocabulary of %d", i, id, vocab)
 		}
 	}
 	pre, suf := p.tmpl.SinglePrefix, p.tmpl.SingleSuffix
 	budget := o.MaxLength - len(pre) - len(suf)
 	more := len(ids) > budget
 	if more && !o.Truncate {
-		return TextInput{}, errorf(ErrTooLong, "the text has %d tokens, more than max length %d allows (special tokens included; truncation is off)", len(ids), o.MaxLength)
+		return textInput{}, errorf(ErrTooLong, "the text has %d tokens, more than max length %d allows (special tokens included; truncation is off)", len(ids), o.MaxLength)
 	}
 	bare := cutIDs(ids, budget, o.Left)
 	out := make([]int32, 0, len(pre)+len(bare)+len(suf))
 	out = append(append(append(out, pre...), bare...), suf...)
-	return TextInput{IDs: out, Truncated: more}, nil
+	return textInput{IDs: out, Truncated: more}, nil
 }
 
-// PrepareTexts builds the model inputs of texts (Text for each, on the module's shared
-// worker pool). It returns the bad text of lowest index (a *TextError), or ctx.Err() once
-// ctx ends (checked before each text).
-func (p *Pipeline) PrepareTexts(ctx context.Context, texts []string, o EmbedOptions) ([]TextInput, error) {
-	o, err := p.CheckEmbed(o)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]TextInput, len(texts))
+// prepareTexts builds the model inputs of texts under checked options (text for each, on
+// the module's shared worker pool). It returns the bad text of lowest index (a *TextError),
+// or ctx.Err() once ctx ends (checked before each text).
+func (p *Pipeline) prepareTexts(ctx context.Context, texts []string, o EmbedOptions) ([]textInput, error) {
+	out := make([]textInput, len(texts))
 	bad, err := forEach(ctx, len(texts), func(i int) (err error) {
 		out[i], err = p.text(texts[i], o)
 		return err
@@ -752,10 +817,10 @@ func cutIDs(ids []int32, n int, left bool) []int32 {
 	return ids[:n]
 }
 
-// Reduce turns the logits of every sequence of inputs (in order) into one result per
+// reduce turns the logits of every sequence of inputs (in order) into one result per
 // document, the best window's logit for a document with several. A non-finite logit is an
 // error.
-func Reduce(inputs []Input, logits []float32) ([]Result, error) {
+func reduce(inputs []Input, logits []float32) ([]Result, error) {
 	out := make([]Result, len(inputs))
 	k := 0
 	for i, in := range inputs {
@@ -767,13 +832,10 @@ func Reduce(inputs []Input, logits []float32) ([]Result, error) {
 		if math.IsNaN(float64(best)) || math.IsInf(float64(best), 0) {
 			return nil, fmt.Errorf("gorerank: the model produced a non-finite logit (%v) for document %d", best, i)
 		}
-		out[i] = Result{Index: i, Logit: best, Score: Sigmoid(best), Truncated: in.Truncated, Tokens: in.Tokens()}
+		out[i] = Result{Index: i, Logit: best, Score: xlmr.Sigmoid(best), Truncated: in.Truncated, Tokens: in.Tokens()}
 	}
 	return out, nil
 }
-
-// Sigmoid is the Score of a logit, 1/(1+e^-x).
-func Sigmoid(x float32) float32 { return xlmr.Sigmoid(x) }
 
 // Rank sorts results by logit, highest first; equal logits keep input order (Index).
 func Rank(res []Result) {

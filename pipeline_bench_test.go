@@ -44,7 +44,7 @@ func BenchmarkTokenizeRAG(b *testing.B) {
 		ctx := context.Background()
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := p.Prepare(ctx, ragwork.Query, docs, ScoreOptions{}); err != nil {
+			if _, err := p.prepare(ctx, ragwork.Query, docs, ScoreOptions{}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -48,7 +48,7 @@ func TestPipelineMatchesEncodePair(t *testing.T) {
 						continue
 					}
 					o := ScoreOptions{MaxLength: maxLen, Truncation: Truncation(strategy), Left: left}
-					in, err := p.Prepare(ctx, q, []string{d}, o)
+					in, err := p.prepare(ctx, q, []string{d}, o)
 					want, werr := tok.EncodePair(q, d, tokenizer.Options{MaxLength: maxLen, Strategy: strategy, Left: left})
 					n++
 					switch {
@@ -84,54 +84,54 @@ func TestPipelineModes(t *testing.T) {
 	tmpl := p.Template()
 
 	// flag: query capped at 3/4 of max length, then the document cut
-	in, err := p.Prepare(ctx, query, []string{doc}, ScoreOptions{MaxLength: 32, Truncation: TruncateFlag})
+	in, err := p.prepare(ctx, query, []string{doc}, ScoreOptions{MaxLength: 32, Truncation: TruncateFlag})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := tmpl.Join(qi[:24], di[:4]); !slices.Equal(in[0].Seqs[0], want) || !in[0].Truncated {
+	if want := tmpl.join(qi[:24], di[:4]); !slices.Equal(in[0].Seqs[0], want) || !in[0].Truncated {
 		t.Errorf("flag: %v, want %v", in[0].Seqs[0], want)
 	}
 	// windows: query capped at half, overlapping windows, at most MaxWindows
-	in, err = p.Prepare(ctx, query, []string{doc}, ScoreOptions{MaxLength: 40, Truncation: TruncateWindows, WindowOverlap: 4, MaxWindows: 3})
+	in, err = p.prepare(ctx, query, []string{doc}, ScoreOptions{MaxLength: 40, Truncation: TruncateWindows, WindowOverlap: 4, MaxWindows: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
 	q := qi[:20]
 	room := 40 - 4 - 20
-	wantSeqs := [][]int32{tmpl.Join(q, di[:room]), tmpl.Join(q, di[room-4:2*room-4]), tmpl.Join(q, di[2*room-8:3*room-8])}
+	wantSeqs := [][]int32{tmpl.join(q, di[:room]), tmpl.join(q, di[room-4:2*room-4]), tmpl.join(q, di[2*room-8:3*room-8])}
 	if !slices.EqualFunc(in[0].Seqs, wantSeqs, slices.Equal) || !in[0].Truncated {
 		t.Errorf("windows: %v, want %v", in[0].Seqs, wantSeqs)
 	}
-	if _, err := p.Prepare(ctx, query, []string{doc}, ScoreOptions{MaxLength: 40, Truncation: TruncateWindows, MaxWindows: 3, Strict: true}); !errors.Is(err, ErrTooLong) {
+	if _, err := p.prepare(ctx, query, []string{doc}, ScoreOptions{MaxLength: 40, Truncation: TruncateWindows, MaxWindows: 3, Strict: true}); !errors.Is(err, ErrTooLong) {
 		t.Errorf("windows, strict: %v", err)
 	}
 	// max_tokens_per_doc cuts the document first
-	in, err = p.Prepare(ctx, "q", []string{doc}, ScoreOptions{MaxDocTokens: 7})
+	in, err = p.prepare(ctx, "q", []string{doc}, ScoreOptions{MaxDocTokens: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := tmpl.Join(ids("q"), di[:7]); !slices.Equal(in[0].Seqs[0], want) || !in[0].Truncated {
+	if want := tmpl.join(ids("q"), di[:7]); !slices.Equal(in[0].Seqs[0], want) || !in[0].Truncated {
 		t.Errorf("max doc tokens: %v, want %v", in[0].Seqs[0], want)
 	}
-	in, err = p.Prepare(ctx, "q", []string{doc}, ScoreOptions{MaxDocTokens: 7, Left: true})
+	in, err = p.prepare(ctx, "q", []string{doc}, ScoreOptions{MaxDocTokens: 7, Left: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := tmpl.Join(ids("q"), di[len(di)-7:]); !slices.Equal(in[0].Seqs[0], want) {
+	if want := tmpl.join(ids("q"), di[len(di)-7:]); !slices.Equal(in[0].Seqs[0], want) {
 		t.Errorf("max doc tokens, left: %v, want %v", in[0].Seqs[0], want)
 	}
 	// an empty document is the pair <s> q </s></s></s>
-	in, err = p.Prepare(ctx, "q", []string{""}, ScoreOptions{})
+	in, err = p.prepare(ctx, "q", []string{""}, ScoreOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := tmpl.Join(ids("q"), nil); !slices.Equal(in[0].Seqs[0], want) || len(want) != len(ids("q"))+4 {
+	if want := tmpl.join(ids("q"), nil); !slices.Equal(in[0].Seqs[0], want) || len(want) != len(ids("q"))+4 {
 		t.Errorf("empty document: %v, want %v", in[0].Seqs[0], want)
 	}
 	// the context is honoured between documents
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := p.Prepare(cctx, "q", []string{"a"}, ScoreOptions{}); !errors.Is(err, context.Canceled) {
+	if _, err := p.prepare(cctx, "q", []string{"a"}, ScoreOptions{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %v", err)
 	}
 }
@@ -207,7 +207,7 @@ func TestLongDocumentBounded(t *testing.T) {
 			var in []Input
 			var err error
 			start := time.Now()
-			n := allocated(func() { in, err = p.Prepare(ctx, "query", []string{doc}, o) })
+			n := allocated(func() { in, err = p.prepare(ctx, "query", []string{doc}, o) })
 			el := time.Since(start)
 			if err != nil {
 				t.Fatalf("%s %+v: %v", name, o, err)
@@ -220,7 +220,7 @@ func TestLongDocumentBounded(t *testing.T) {
 		// the same text as the query, against many long documents
 		many := []string{doc, doc, doc, doc, doc, doc, doc, doc}
 		start := time.Now()
-		n := allocated(func() { _, err := p.Prepare(ctx, doc, many, ScoreOptions{}); _ = err })
+		n := allocated(func() { _, err := p.prepare(ctx, doc, many, ScoreOptions{}); _ = err })
 		if el := time.Since(start); n > 100<<20 || el > 5*time.Second {
 			t.Errorf("%s as the query: %d MB allocated, %v", name, n>>20, el)
 		}
@@ -240,7 +240,7 @@ func TestPrepareStopsOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	start := time.Now()
-	_, err := p.Prepare(ctx, "q", docs, ScoreOptions{Truncation: TruncateWindows, MaxWindows: 1 << 20})
+	_, err := p.prepare(ctx, "q", docs, ScoreOptions{Truncation: TruncateWindows, MaxWindows: 1 << 20})
 	if el := time.Since(start); !errors.Is(err, context.Canceled) || el > 1100*time.Millisecond {
 		t.Errorf("Prepare returned %v after %v", err, el)
 	}
@@ -264,7 +264,7 @@ func TestPipelineOptionGrid(t *testing.T) {
 							for _, windows := range []int{1, 3} {
 								o := ScoreOptions{MaxLength: maxLen, Truncation: mode, Left: left, Strict: strict, MaxDocTokens: docTok, WindowOverlap: overlap, MaxWindows: windows}
 								for _, q := range []string{texts[1], texts[3], texts[4]} {
-									in, err := p.Prepare(ctx, q, texts, o)
+									in, err := p.prepare(ctx, q, texts, o)
 									n++
 									if err != nil {
 										if !errors.Is(err, ErrTooLong) {
@@ -317,7 +317,7 @@ func TestBlankQuery(t *testing.T) {
 		{"\u0301", false, false, false}, // a lone combining mark is a token
 	} {
 		err := p.CheckQuery(c.q)
-		_, qerr := p.Query(c.q, ScoreOptions{})
+		_, qerr := p.query(c.q, ScoreOptions{})
 		switch {
 		case c.invalidUTF:
 			if !errors.Is(err, ErrInvalidUTF8) || !errors.Is(qerr, ErrInvalidUTF8) {
