@@ -270,7 +270,11 @@ func TestTokenizeShowsModelInput(t *testing.T) {
 	for _, mode := range []gorerank.Truncation{gorerank.TruncateLongestFirst, gorerank.TruncateOnlySecond, gorerank.TruncateFlag, gorerank.TruncateWindows} {
 		for _, side := range []string{"right", "left"} {
 			o := gorerank.ScoreOptions{MaxLength: 96, Truncation: mode, Left: side == "left", WindowOverlap: gorerank.DefaultWindowOverlap}
-			inputs, err := l.Pipeline.Prepare(ctx, query, docs, o)
+			var inputs []gorerank.Input // what the scoring pipeline gives the model
+			_, err := gorerank.Score(ctx, l.Pipeline, query, docs, o, func(_ context.Context, in []gorerank.Input, _ []float32) error {
+				inputs = in
+				return nil
+			})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -56,7 +56,8 @@ Flags:
 `
 
 // embedChunkTokens bounds the tokens (and so the output: ColBERT vectors are 4·hidden bytes
-// a token) of the lines rerank embed holds at once; chunkPairs bounds their number.
+// a token) of the lines rerank embed holds at once, as counted before tokenizing (for most
+// text about four times what they hold); chunkPairs bounds their number.
 const embedChunkTokens = 2 * gorerank.DefaultBatchTokens
 
 func runEmbed(e *env, args []string) int {
@@ -162,70 +163,72 @@ func runEmbed(e *env, args []string) int {
 type embedLine struct {
 	line int             // 1-based
 	id   json.RawMessage // the line's "id", echoed; nil: none
-	err  error           // parse or policy error: written as {"error": ...}
-	in   gorerank.TextInput
+	text string
+	err  error              // parse or policy error: written as {"error": ...}
 	res  gorerank.Embedding // filled after the forward pass
 }
 
+func (l *embedLine) number() int    { return l.line }
+func (l *embedLine) lineErr() error { return l.err }
+
 // embedStream reads JSON Lines from r and writes one output line per input line to w, in
-// order, a chunk of lines at a time (streamChunks, as rerank score). Each text goes through
-// the library's single-text policy (Pipeline.Text) and the chunk through EmbedInputs with
-// the embedder's forward pass, so the answers are those of Embedder.Embed.
+// order, a chunk of lines at a time (streamChunks, as rerank score), each chunk one
+// Embedder.EmbedEach call, so the answers are those of Embedder.Embed. eo is checked.
 func embedStream(ctx context.Context, emb *gorerank.Embedder, r io.Reader, w io.Writer, eo gorerank.EmbedOptions, name string, failFast bool, stderr io.Writer, m *meter) (streamStats, error) {
 	out := bufio.NewWriter(w)
-	p := emb.Pipeline()
+	tmpl := emb.Pipeline().Template()
+	specials := len(tmpl.SinglePrefix) + len(tmpl.SingleSuffix)
 	var st streamStats
-	prepare := func(n int, b []byte, err error) (*embedLine, int, int, error) {
+	prepare := func(n int, b []byte, err error) (*embedLine, int, int) {
 		l := &embedLine{line: n}
-		var text string
 		if err == nil {
-			text, l.id, err = parseEmbedLine(b)
-		}
-		if err == nil {
-			l.in, err = p.Text(text, eo)
+			l.text, l.id, err = parseEmbedLine(b)
 		}
 		if err != nil {
 			l.err = err
-			return l, 0, 0, err
+			return l, 0, 0
 		}
-		return l, len(l.in.IDs), 1, nil
+		// a text becomes at most one token per character and a word boundary (text
+		// normalization that expands characters can exceed it), and at most MaxLength
+		return l, min(utf8.RuneCountInString(l.text)+1+specials, eo.MaxLength), 1
 	}
-	flush := func(chunk []*embedLine) error {
-		var inputs []gorerank.TextInput
+	run := func(chunk []*embedLine) error {
+		var texts []string
+		var lines []*embedLine
 		for _, l := range chunk {
 			if l.err == nil {
-				inputs = append(inputs, l.in)
+				texts = append(texts, l.text)
+				lines = append(lines, l)
 			}
 		}
-		res, err := gorerank.EmbedInputs(ctx, inputs, eo.Outputs, emb.Forward)
+		res, errs, err := emb.EmbedEach(ctx, texts, eo)
 		if err != nil {
 			return err
 		}
-		k := 0
-		for _, l := range chunk {
-			st.lines++
-			if l.err != nil {
-				st.failed++
-			} else {
-				l.res, k = res[k], k+1
-				st.pairs++
-				st.tokens += l.res.Tokens
-			}
-			if err := writeEmbedLine(out, l, eo.Outputs); err != nil {
-				return fmt.Errorf("writing output: %w", err)
-			}
-			l.res = gorerank.Embedding{} // the chunk's outputs can go once written
-		}
-		if err := out.Flush(); err != nil {
-			return fmt.Errorf("writing output: %w", err)
-		}
-		if m != nil {
-			m.update(st.lines, st.pairs, st.tokens)
+		for k, l := range lines {
+			l.res, l.err, l.text = res[k], errs[k], ""
 		}
 		return nil
 	}
-	err := streamChunks(r, chunker[*embedLine]{name: name, cmd: "embed", failFast: failFast, stderr: stderr,
-		maxTokens: embedChunkTokens, maxInputs: chunkPairs, prepare: prepare, flush: flush})
+	write := func(l *embedLine) error {
+		st.lines++
+		if l.err != nil {
+			st.failed++
+		} else {
+			st.pairs++
+			st.tokens += l.res.Tokens
+		}
+		err := writeEmbedLine(out, l, eo.Outputs)
+		l.res = gorerank.Embedding{} // the chunk's outputs can go once written
+		return err
+	}
+	written := func() {
+		if m != nil {
+			m.update(st.lines, st.pairs, st.tokens)
+		}
+	}
+	err := streamChunks(r, chunker[*embedLine]{name: name, cmd: "embed", failFast: failFast, stderr: stderr, out: out,
+		maxTokens: embedChunkTokens, maxInputs: chunkPairs, prepare: prepare, run: run, write: write, written: written})
 	return st, err
 }
 

@@ -135,23 +135,30 @@ func runInspect(e *env, args []string) int {
 		if set["max-length"] {
 			eo.MaxLength = mf.maxLength
 		}
-		in, err := l.Pipeline.Text(*text, eo)
-		if err != nil {
+		// the library's pipeline, with a forward pass that keeps the model input
+		keep := func(_ context.Context, seqs [][]int32, _ xlmr.Outputs, _ []xlmr.Embedding) error {
+			seq = seqs[0]
+			return nil
+		}
+		if _, err := gorerank.Embed(context.Background(), l.Pipeline, []string{*text}, eo, keep); err != nil {
 			fmt.Fprintf(e.stderr, "rerank inspect: %v\n", err)
 			return exitFailure
 		}
-		seq = in.IDs
 	case pair:
-		in, err := l.Pipeline.Prepare(context.Background(), *query, []string{*document}, so)
-		if err != nil {
+		var in gorerank.Input
+		keep := func(_ context.Context, inputs []gorerank.Input, _ []float32) error {
+			in = inputs[0]
+			return nil
+		}
+		if _, err := gorerank.Score(context.Background(), l.Pipeline, *query, []string{*document}, so, keep); err != nil {
 			fmt.Fprintf(e.stderr, "rerank inspect: %v\n", err)
 			return exitFailure
 		}
-		if len(in[0].Seqs) != 1 {
-			fmt.Fprintf(e.stderr, "rerank inspect: the pair needs %d windows; inspect runs one sequence (use another --truncation or a larger --max-length)\n", len(in[0].Seqs))
+		if len(in.Seqs) != 1 {
+			fmt.Fprintf(e.stderr, "rerank inspect: the pair needs %d windows; inspect runs one sequence (use another --truncation or a larger --max-length)\n", len(in.Seqs))
 			return exitFailure
 		}
-		seq = in[0].Seqs[0]
+		seq = in.Seqs[0]
 	}
 	tensors, err := inspectForward(m, seq)
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"unicode/utf8"
@@ -231,7 +230,8 @@ func runScore(e *env, args []string) int {
 	}
 	defer rr.Close()
 	ctx := context.Background()
-	if _, err := rr.Pipeline().Check(so); err != nil {
+	checked, err := rr.Pipeline().Check(so)
+	if err != nil {
 		fmt.Fprintf(e.stderr, "rerank score: %v\n", err)
 		return exitFailure
 	}
@@ -251,7 +251,7 @@ func runScore(e *env, args []string) int {
 	if showProgress {
 		m = startMeter(e.stderr, totalLines)
 	}
-	st, err := scoreStream(ctx, rr, in, e.stdout, so, *input, sf.failFast, e.stderr, m)
+	st, err := scoreStream(ctx, rr, in, e.stdout, checked, *input, sf.failFast, e.stderr, m)
 	return finishStream(e, "score", *input, m, st, err)
 }
 
@@ -263,104 +263,106 @@ type scoreLine struct {
 	multiple bool // "documents" (list output) rather than "document"
 }
 
-// chunkTokens and chunkPairs bound the work held at once by scoreStream: lines are read and
-// tokenized until their pairs reach either, then scored and written.
+// chunkTokens and chunkPairs bound the work held at once by scoreStream: lines are read
+// until their pairs may hold chunkTokens tokens (lineTokens: for most text about four times
+// what they hold) or hold chunkPairs pairs, then scored and written.
 const (
-	chunkTokens = 4 * gorerank.DefaultBatchTokens
+	chunkTokens = 16 * gorerank.DefaultBatchTokens
 	chunkPairs  = 1024
 )
 
 // pending is a read line waiting for its scores.
 type pending struct {
-	line   scoreLine
-	err    error             // parse or tokenization error: written as {"error": ...}
-	inputs []gorerank.Input  // one per document
-	res    []gorerank.Result // filled after scoring
+	line scoreLine
+	err  error             // parse, policy or tokenization error: written as {"error": ...}
+	res  []gorerank.Result // filled after scoring: ranked for a list of documents
 }
+
+func (pd *pending) number() int    { return pd.line.line }
+func (pd *pending) lineErr() error { return pd.err }
 
 type streamStats struct{ lines, failed, pairs, tokens int }
 
 // scoreStream reads JSON Lines from r and writes one output line per input line to w, in
-// order, holding only one chunk of lines at a time (streamChunks). A bad line gets
-// {"error": "..."} (and a message on stderr); with failFast the first one ends the run with
-// an error instead.
+// order, holding only one chunk of lines at a time (streamChunks), each chunk one
+// Reranker.RerankEach call. A bad line gets {"error": "..."} (and a message on stderr);
+// with failFast the first one ends the run with an error instead. so is checked.
 func scoreStream(ctx context.Context, rr *gorerank.Reranker, r io.Reader, w io.Writer, so gorerank.ScoreOptions, name string, failFast bool, stderr io.Writer, m *meter) (streamStats, error) {
 	out := bufio.NewWriter(w)
-	p := rr.Pipeline()
+	tmpl := rr.Pipeline().Template()
+	specials := len(tmpl.Prefix) + len(tmpl.Middle) + len(tmpl.Suffix)
 	var st streamStats
-	prepare := func(n int, b []byte, err error) (*pending, int, int, error) {
+	prepare := func(n int, b []byte, err error) (*pending, int, int) {
 		pd := &pending{line: scoreLine{line: n}}
 		if err == nil {
 			pd.line, err = parseScoreLine(b)
 			pd.line.line = n
 		}
-		if err == nil {
-			pd.inputs, err = prepareLine(ctx, p, pd.line, so)
-		}
 		if err != nil {
-			pd.err, pd.inputs = err, nil
-			return pd, 0, 0, err
+			pd.err = err
+			return pd, 0, 0
 		}
-		tokens := 0
-		for _, in := range pd.inputs {
-			tokens += in.Tokens()
-		}
-		return pd, tokens, len(pd.inputs), nil
+		return pd, lineTokens(pd.line, so, specials), len(pd.line.docs)
 	}
-	flush := func(chunk []*pending) error {
-		var inputs []gorerank.Input
+	run := func(chunk []*pending) error {
+		var groups []gorerank.Group
+		var lines []*pending
 		for _, pd := range chunk {
-			inputs = append(inputs, pd.inputs...)
+			if pd.err == nil {
+				groups = append(groups, gorerank.Group{Query: pd.line.query, Documents: pd.line.docs})
+				lines = append(lines, pd)
+			}
 		}
-		res, err := rr.Score(ctx, inputs)
+		res, errs, err := rr.RerankEach(ctx, groups, so)
 		if err != nil {
 			return err
 		}
-		k := 0
-		for _, pd := range chunk {
-			pd.res, k = res[k:k+len(pd.inputs)], k+len(pd.inputs)
-			if err := writeLine(out, pd); err != nil {
-				return fmt.Errorf("writing output: %w", err)
+		for k, pd := range lines {
+			pd.res, pd.err = res[k], errs[k]
+			var pe *gorerank.PairError
+			if !pd.line.multiple && errors.As(pd.err, &pe) {
+				pd.err = pe.Err // a line with one "document" has no document number
 			}
-			st.lines++
-			if pd.err != nil {
-				st.failed++
-			}
-			if pd.err == nil {
-				st.pairs += len(pd.res)
-				for _, x := range pd.res {
-					st.tokens += x.Tokens
-				}
-			}
-		}
-		if err := out.Flush(); err != nil {
-			return fmt.Errorf("writing output: %w", err)
-		}
-		if m != nil {
-			m.update(st.lines, st.pairs, st.tokens)
 		}
 		return nil
 	}
-	err := streamChunks(r, chunker[*pending]{name: name, cmd: "score", failFast: failFast, stderr: stderr,
-		maxTokens: chunkTokens, maxInputs: chunkPairs, prepare: prepare, flush: flush})
+	write := func(pd *pending) error {
+		st.lines++
+		if pd.err != nil {
+			st.failed++
+		} else {
+			st.pairs += len(pd.res)
+			for _, x := range pd.res {
+				st.tokens += x.Tokens
+			}
+		}
+		return writeLine(out, pd)
+	}
+	written := func() {
+		if m != nil {
+			m.update(st.lines, st.pairs, st.tokens)
+		}
+	}
+	err := streamChunks(r, chunker[*pending]{name: name, cmd: "score", failFast: failFast, stderr: stderr, out: out,
+		maxTokens: chunkTokens, maxInputs: chunkPairs, prepare: prepare, run: run, write: write, written: written})
 	return st, err
 }
 
-// prepareLine tokenizes a line's pairs (the query once; a list of documents on the shared
-// worker pool).
-func prepareLine(ctx context.Context, p *gorerank.Pipeline, l scoreLine, so gorerank.ScoreOptions) ([]gorerank.Input, error) {
-	if l.multiple {
-		return p.Prepare(ctx, l.query, l.docs, so)
+// lineTokens bounds the tokens of a line's pairs before they are tokenized: a text becomes
+// at most one token per character and a word boundary (text normalization that expands
+// characters can exceed it), a pair at most MaxLength tokens, or MaxLength × MaxWindows in
+// windows mode (so is checked).
+func lineTokens(l scoreLine, so gorerank.ScoreOptions, specials int) int {
+	perPair := so.MaxLength
+	if so.Truncation == gorerank.TruncateWindows {
+		perPair *= so.MaxWindows
 	}
-	q, err := p.Query(l.query, so)
-	if err != nil {
-		return nil, err
+	q := utf8.RuneCountInString(l.query) + 1
+	n := 0
+	for _, d := range l.docs {
+		n += min(q+utf8.RuneCountInString(d)+1+specials, perPair)
 	}
-	in, err := p.Pair(q, l.docs[0])
-	if err != nil {
-		return nil, err
-	}
-	return []gorerank.Input{in}, nil
+	return n
 }
 
 // writeLine writes a line's output: its score(s), or {"error": ...}.
@@ -377,13 +379,8 @@ func writeLine(w io.Writer, pd *pending) error {
 			Score float32 `json:"score"`
 		}{pd.res[0].Logit, pd.res[0].Score}
 	default:
-		res := slices.Clone(pd.res)
-		for i := range res {
-			res[i].Index = i
-		}
-		gorerank.Rank(res)
-		docs := make([]scoredDoc, len(res))
-		for j, x := range res {
+		docs := make([]scoredDoc, len(pd.res))
+		for j, x := range pd.res {
 			docs[j] = scoredDoc{x.Index, x.Logit, x.Score}
 		}
 		v = struct {

@@ -333,31 +333,23 @@ func loadEngine(ctx context.Context, f *serveFlags, srv *server.Server, log, lif
 
 // warmUpEmbed runs a short and a 512-token text through every output the embedder has.
 func warmUpEmbed(e server.EmbedEngine) error {
-	p := e.Pipeline()
-	in, err := p.PrepareTexts(context.Background(), []string{"A short warm-up text.", strings.Repeat("A long warm-up text. ", 512)},
-		gorerank.EmbedOptions{MaxLength: min(512, e.Info().MaxTokens), Truncate: true})
-	if err != nil {
-		return err
-	}
-	out := make([]xlmr.Embedding, len(in))
-	return e.Embed([][]int32{in[0].IDs, in[1].IDs}, e.Outputs(), out)
+	texts := []string{"A short warm-up text.", strings.Repeat("A long warm-up text. ", 512)}
+	o := gorerank.EmbedOptions{Outputs: e.Outputs(), MaxLength: min(512, e.Info().MaxTokens), Truncate: true}
+	_, err := gorerank.Embed(context.Background(), e.Pipeline(), texts, o, func(_ context.Context, seqs [][]int32, want xlmr.Outputs, out []xlmr.Embedding) error {
+		return e.Embed(seqs, want, out)
+	})
+	return err
 }
 
 // warmUp runs one short and one max-length pair so that code paths, thread pools and the
 // scratch buffers are ready before /ready says yes.
 func warmUp(eng server.Engine, maxLength int) error {
-	p := eng.Pipeline()
-	o := gorerank.ScoreOptions{MaxLength: maxLength}
-	short, err := p.Prepare(context.Background(), "warm-up query", []string{"A short warm-up document."}, o)
-	if err != nil {
-		return err
-	}
-	long, err := p.Prepare(context.Background(), "warm-up query", []string{strings.Repeat("A long warm-up document. ", maxLength)}, o)
-	if err != nil {
-		return err
-	}
-	logits := make([]float32, 2)
-	return eng.Score([][]int32{short[0].Seqs[0], long[0].Seqs[0]}, logits)
+	docs := []string{"A short warm-up document.", strings.Repeat("A long warm-up document. ", maxLength)}
+	_, err := gorerank.Score(context.Background(), eng.Pipeline(), "warm-up query", docs, gorerank.ScoreOptions{MaxLength: maxLength},
+		func(_ context.Context, inputs []gorerank.Input, logits []float32) error {
+			return eng.Score([][]int32{inputs[0].Seqs[0], inputs[1].Seqs[0]}, logits)
+		})
+	return err
 }
 
 func isTerminal(w io.Writer) bool {

@@ -58,35 +58,68 @@ func (e lineError) Error() string { return e.err.Error() }
 
 // chunker is a JSON Lines run of rerank score or rerank embed, for streamChunks: P is a read
 // line waiting for the model.
-type chunker[P any] struct {
+type chunker[P streamLine] struct {
 	name     string // the input, for messages
 	cmd      string // the subcommand, for messages on stderr
 	failFast bool
 	stderr   io.Writer
-	// A chunk is run once its lines hold maxTokens tokens or maxInputs model inputs.
+	out      *bufio.Writer // flushed after each chunk
+	// A chunk is run once its lines may hold maxTokens tokens or hold maxInputs model
+	// inputs.
 	maxTokens, maxInputs int
-	// prepare parses, checks and tokenizes line n (b, or the reader's lineError err for a
-	// line too long): the pending line, its tokens and model inputs, and the line's error.
-	// A line with an error still gets its output line (an {"error": ...}) from flush.
-	prepare func(n int, b []byte, err error) (p P, tokens, inputs int, lineErr error)
-	// flush runs the model on a chunk and writes one output line per line, in order.
-	flush func(chunk []P) error
+	// prepare parses line n (b, or the reader's lineError err for a line too long): the
+	// pending line (holding its error, if any), a bound on its tokens and its model inputs.
+	// A line with an error still gets its output line (an {"error": ...}).
+	prepare func(n int, b []byte, err error) (p P, tokens, inputs int)
+	// run runs a chunk through the library (policy, tokenization, the model), leaving in each
+	// line its results or its error.
+	run func(chunk []P) error
+	// write writes a line's output line, in order.
+	write func(p P) error
+	// written is called once a chunk's lines are written and flushed.
+	written func()
+}
+
+// streamLine is a line of a chunk: its number (1-based) and its error (parse, policy), nil
+// once it has results.
+type streamLine interface {
+	number() int
+	lineErr() error
 }
 
 // streamChunks is the JSON Lines loop rerank score and rerank embed share: lines are read and
-// prepared one at a time into a chunk until it reaches the chunker's bounds, then the chunk
-// is flushed (run and written), so memory is bounded by a chunk whatever the input. A bad
-// line is reported on stderr and flushed with the others (its {"error": ...} line); with
-// failFast the chunk so far is flushed and the run ends with the line's error. A read error
-// other than a line too long ends the run.
-func streamChunks[P any](r io.Reader, c chunker[P]) error {
+// parsed one at a time into a chunk until it reaches the chunker's bounds, then the chunk is
+// run (one library call: its lines' forward passes are shared) and written, so memory is
+// bounded by a chunk whatever the input. A bad line is reported on stderr and written as an
+// {"error": ...} line; with failFast the lines before it are written and the run ends with
+// its error instead (a line that does not parse ends the run as soon as it is read). A read
+// error other than a line too long ends the run.
+func streamChunks[P streamLine](r io.Reader, c chunker[P]) error {
 	lr := &lineReader{r: bufio.NewReaderSize(r, 64<<10)}
 	var chunk []P
 	tokens, inputs := 0, 0
 	flush := func() error {
-		if err := c.flush(chunk); err != nil {
+		if err := c.run(chunk); err != nil {
 			return err
 		}
+		for _, p := range chunk {
+			if err := p.lineErr(); err != nil {
+				if c.failFast {
+					if ferr := c.out.Flush(); ferr != nil {
+						return fmt.Errorf("writing output: %w", ferr)
+					}
+					return fmt.Errorf("%s: line %d: %v", c.name, p.number(), err)
+				}
+				fmt.Fprintf(c.stderr, "rerank %s: %s: line %d: %v\n", c.cmd, c.name, p.number(), err)
+			}
+			if err := c.write(p); err != nil {
+				return fmt.Errorf("writing output: %w", err)
+			}
+		}
+		if err := c.out.Flush(); err != nil {
+			return fmt.Errorf("writing output: %w", err)
+		}
+		c.written()
 		clear(chunk)
 		chunk, tokens, inputs = chunk[:0], 0, 0
 		return nil
@@ -100,20 +133,10 @@ func streamChunks[P any](r io.Reader, c chunker[P]) error {
 		if err != nil && !errors.As(err, &le) {
 			return fmt.Errorf("%s: %w", c.name, err)
 		}
-		p, nt, ni, err := c.prepare(lr.n, b, err)
+		p, nt, ni := c.prepare(lr.n, b, err)
 		chunk = append(chunk, p)
-		if err != nil {
-			if c.failFast {
-				chunk = chunk[:len(chunk)-1] // the bad line ends the run without an output line
-				if ferr := flush(); ferr != nil {
-					return ferr
-				}
-				return fmt.Errorf("%s: line %d: %v", c.name, lr.n, err)
-			}
-			fmt.Fprintf(c.stderr, "rerank %s: %s: line %d: %v\n", c.cmd, c.name, lr.n, err)
-		}
 		tokens, inputs = tokens+nt, inputs+ni
-		if tokens >= c.maxTokens || inputs >= c.maxInputs {
+		if tokens >= c.maxTokens || inputs >= c.maxInputs || (c.failFast && p.lineErr() != nil) {
 			if err := flush(); err != nil {
 				return err
 			}
