@@ -217,30 +217,14 @@ func (s *Server) embedMisses(ctx context.Context, w http.ResponseWriter, b *batc
 	if err := s.reserveTokens(w, ctx, bound); err != nil {
 		return nil, err
 	}
-	var inputs []gorerank.TextInput
-	var err error
-	if in.texts != nil {
-		inputs, err = p.PrepareTexts(ctx, in.texts, o)
-	} else {
-		inputs = make([]gorerank.TextInput, len(in.ids))
-		for i, ids := range in.ids {
-			if inputs[i], err = p.TokenIDs(ids, m.embed.Vocab(), o); err != nil {
-				err = &gorerank.TextError{Index: i, Err: err}
-				break
-			}
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	tokens := 0
-	for _, x := range inputs {
-		tokens += len(x.IDs)
-	}
-	if err := s.settleTokens(w, ctx, int64(tokens)); err != nil {
-		return nil, err
-	}
 	forward := func(ctx context.Context, seqs [][]int32, want xlmr.Outputs, out []xlmr.Embedding) error {
+		tokens := 0
+		for _, seq := range seqs {
+			tokens += len(seq)
+		}
+		if err := s.settleTokens(w, ctx, int64(tokens)); err != nil {
+			return err
+		}
 		res, err := b.submit(ctx, m.lane, seqs, want)
 		if err != nil {
 			return err
@@ -250,7 +234,10 @@ func (s *Server) embedMisses(ctx context.Context, w http.ResponseWriter, b *batc
 		}
 		return nil
 	}
-	return gorerank.EmbedInputs(ctx, inputs, o.Outputs, forward)
+	if in.texts != nil {
+		return gorerank.Embed(ctx, p, in.texts, o, forward)
+	}
+	return gorerank.EmbedTokens(ctx, p, in.ids, m.embed.Vocab(), o, forward)
 }
 
 func outputName(o xlmr.Outputs) string {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gorerank/gorerank"
 	"github.com/gorerank/gorerank/tensor"
 	"github.com/gorerank/gorerank/tokenizer"
 	"github.com/gorerank/gorerank/xlmr"
@@ -251,8 +253,12 @@ func (s *Server) handleTokenize(w http.ResponseWriter, r *http.Request) error {
 	// the ids the model sees (the scoring pipeline, every text whole for exact positions),
 	// with the tokens and offsets of each text's own encoding
 	p := m.pipeline().Exact()
-	inputs, err := p.Prepare(r.Context(), rr.query, rr.docs, rr.opts.score)
-	if err != nil {
+	var inputs []gorerank.Input
+	show := func(_ context.Context, in []gorerank.Input, _ []float32) error { // what /tokenize shows instead of a forward pass
+		inputs = in
+		return nil
+	}
+	if _, err := gorerank.Score(r.Context(), p, rr.query, rr.docs, rr.opts.score, show); err != nil {
 		return s.scoreError(r.Context(), err, rr.field(), nil)
 	}
 	pairTokens := 0

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorerank/gorerank"
 	"github.com/gorerank/gorerank/kb"
+	"github.com/gorerank/gorerank/xlmr"
 )
 
 // The knowledge base routes (rerank serve --kb DIR), over package kb:
@@ -111,7 +112,7 @@ func (s *Server) kbRerank(ctx context.Context, e Engine, query string, docs []st
 	}
 	res, _, err := s.rank(ctx, req.w, st.batch, m, query, docs, o, "chunks")
 	for i := range res {
-		res[i].Score = gorerank.Sigmoid(res[i].Logit) // a cached score carries its logit alone
+		res[i].Score = xlmr.Sigmoid(res[i].Logit) // a cached score carries its logit alone
 	}
 	return res, err
 }

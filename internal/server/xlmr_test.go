@@ -66,7 +66,7 @@ func TestXLMRPipelineMatchesTokenizer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		in, err := e.Pipeline().Prepare(context.Background(), p[0], []string{p[1]}, gorerank.ScoreOptions{})
+		in, err := modelInputs(e.Pipeline(), p[0], []string{p[1]}, gorerank.ScoreOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,7 +131,9 @@ func TestXLMRWindows(t *testing.T) {
 	for start := 0; ; start += stride {
 		end := min(start+room, len(de.IDs))
 		l := make([]float32, 1)
-		if err := e.Score([][]int32{e.Pipeline().Template().Join(qe.IDs, de.IDs[start:end])}, l); err != nil {
+		tmpl := e.Pipeline().Template()
+		seq := slices.Concat(tmpl.Prefix, qe.IDs, tmpl.Middle, de.IDs[start:end], tmpl.Suffix)
+		if err := e.Score([][]int32{seq}, l); err != nil {
 			t.Fatal(err)
 		}
 		best = math.Max(best, float64(l[0]))
@@ -165,7 +167,13 @@ func TestXLMROddInputs(t *testing.T) {
 			body, _ := json.Marshal(map[string]any{"query": q, "documents": docs, "truncation": mode, "raw_scores": true})
 			r := do(t, s.Handler(), "POST", "/rerank", string(body)) // the seed dialect: it reports truncation
 			o := gorerank.ScoreOptions{MaxLength: 32, Truncation: gorerank.Truncation(mode), WindowOverlap: DefaultConfig().WindowOverlap, MaxWindows: DefaultConfig().MaxChunks}
-			inputs, err := e.Pipeline().Prepare(ctx, q, docs, o)
+			want, err := gorerank.Score(ctx, e.Pipeline(), q, docs, o, func(_ context.Context, inputs []gorerank.Input, logits []float32) error {
+				var seqs [][]int32
+				for _, in := range inputs {
+					seqs = append(seqs, in.Seqs...)
+				}
+				return e.Score(seqs, logits)
+			})
 			if err != nil {
 				if !errors.Is(err, gorerank.ErrTooLong) || r.status != 413 {
 					t.Errorf("%s / %.20q: server %d %s, library %v", mode, q, r.status, r.body, err)
@@ -175,18 +183,6 @@ func TestXLMROddInputs(t *testing.T) {
 			if r.status != 200 {
 				t.Errorf("%s / %.20q: %d %s", mode, q, r.status, r.body)
 				continue
-			}
-			var seqs [][]int32
-			for _, in := range inputs {
-				seqs = append(seqs, in.Seqs...)
-			}
-			logits := make([]float32, len(seqs))
-			if err := e.Score(seqs, logits); err != nil {
-				t.Fatal(err)
-			}
-			want, err := gorerank.Reduce(inputs, logits)
-			if err != nil {
-				t.Fatal(err)
 			}
 			gorerank.Rank(want)
 			got := decode[v1Response](t, r.body).Results
@@ -400,4 +396,15 @@ func TestXLMREmbedderRoutes(t *testing.T) {
 	if r := do(t, h, "POST", "/v1/rerank", `{"model": "BAAI/bge-reranker-v2-m3", `+threeDocs+`}`); r.status != 200 {
 		t.Errorf("/v1/rerank beside the embedder: %d %s", r.status, r.body)
 	}
+}
+
+// modelInputs is what the scoring pipeline gives the model for a query and its documents:
+// gorerank.Score with a forward pass that keeps its inputs.
+func modelInputs(p *gorerank.Pipeline, query string, docs []string, o gorerank.ScoreOptions) ([]gorerank.Input, error) {
+	var inputs []gorerank.Input
+	_, err := gorerank.Score(context.Background(), p, query, docs, o, func(_ context.Context, in []gorerank.Input, _ []float32) error {
+		inputs = in
+		return nil
+	})
+	return inputs, err
 }
