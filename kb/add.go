@@ -188,82 +188,72 @@ func (k *KB) Add(ctx context.Context, docs []Document) ([]AddResult, error) {
 	}
 
 	// Commit: rows go past the committed mark, synced, then the transaction records them.
-	k.wmu.Lock()
-	defer k.wmu.Unlock()
-	tx, err := k.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, dbErr(err, "begin")
-	}
-	defer tx.Rollback()
-	mark, err := metaInt(ctx, tx, metaRows)
-	if err != nil {
-		return nil, dbErr(err, "read rows")
-	}
-	first := mark
-	rb := k.vec.rowBytes
-	var vecs []byte
-	now := time.Now().Unix()
-	for _, w := range todo {
-		d := w.doc
-		var oldNum int64
-		err := tx.QueryRowContext(ctx, `SELECT num FROM docs WHERE id = ?`, d.ID).Scan(&oldNum)
-		switch {
-		case err == nil:
-			if err := dropDoc(ctx, tx, oldNum); err != nil {
-				return nil, err
-			}
-			w.res.Status = Replaced
-		case errors.Is(err, sql.ErrNoRows):
-			w.res.Status = Added
-		default:
-			return nil, dbErr(err, "look up "+d.ID)
-		}
-		dr := docRow{id: d.ID, hash: w.hash, meta: w.meta, chunks: int64(len(w.chunks)), bytes: int64(len(d.Text)), added: now}
-		r, err := tx.ExecContext(ctx, `INSERT INTO docs (id, hash, metadata, chunks, bytes, added, sum, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			dr.id, dr.hash, dr.meta, dr.chunks, dr.bytes, dr.added, dr.checksum(), d.Text)
+	committed, err := k.write(ctx, func(tx *sql.Tx) error {
+		mark, err := metaInt(ctx, tx, metaRows)
 		if err != nil {
-			return nil, dbErr(err, "insert "+d.ID)
+			return dbErr(err, "read rows")
 		}
-		num, err := r.LastInsertId()
-		if err != nil {
-			return nil, dbErr(err, "insert "+d.ID)
-		}
-		for ci, c := range w.chunks {
-			em := &w.embs[ci]
-			off := len(vecs)
-			vecs = append(vecs, make([]byte, rb)...)
-			if err := recall.EncodeRow(vecs[off:], em.Dense, k.format); err != nil {
-				return nil, fmt.Errorf("kb: the vector of chunk %d of %q: %w", ci, d.ID, err)
+		first := mark
+		rb := k.vec.rowBytes
+		var vecs []byte
+		now := time.Now().Unix()
+		for _, w := range todo {
+			d := w.doc
+			var oldNum int64
+			err := tx.QueryRowContext(ctx, `SELECT num FROM docs WHERE id = ?`, d.ID).Scan(&oldNum)
+			switch {
+			case err == nil:
+				if err := dropDoc(ctx, tx, oldNum); err != nil {
+					return err
+				}
+				w.res.Status = Replaced
+			case errors.Is(err, sql.ErrNoRows):
+				w.res.Status = Added
+			default:
+				return dbErr(err, "look up "+d.ID)
 			}
-			ids, vals := em.SparseSorted()
-			text := d.Text[c.Start:c.End]
-			tokens := int64(c.Tokens)
-			if tokens == 0 && em.Tokens > 2 {
-				tokens = int64(em.Tokens - 2) // <s> and </s> are not the chunk's
-			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO chunks (row, doc, seq, start, end, tokens, text, sparse, vsum, sum) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				mark, num, ci, c.Start, c.End, tokens, text, encodeSparse(ids, vals), crc(vecs[off:]),
-				chunkSum(num, int64(ci), int64(c.Start), int64(c.End), tokens, text))
+			dr := docRow{id: d.ID, hash: w.hash, meta: w.meta, chunks: int64(len(w.chunks)), bytes: int64(len(d.Text)), added: now}
+			r, err := tx.ExecContext(ctx, `INSERT INTO docs (id, hash, metadata, chunks, bytes, added, sum, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+				dr.id, dr.hash, dr.meta, dr.chunks, dr.bytes, dr.added, dr.checksum(), d.Text)
 			if err != nil {
-				return nil, dbErr(err, "insert a chunk of "+d.ID)
+				return dbErr(err, "insert "+d.ID)
 			}
-			mark++
+			num, err := r.LastInsertId()
+			if err != nil {
+				return dbErr(err, "insert "+d.ID)
+			}
+			for ci, c := range w.chunks {
+				em := &w.embs[ci]
+				off := len(vecs)
+				vecs = append(vecs, make([]byte, rb)...)
+				if err := recall.EncodeRow(vecs[off:], em.Dense, k.format); err != nil {
+					return fmt.Errorf("kb: the vector of chunk %d of %q: %w", ci, d.ID, err)
+				}
+				ids, vals := em.SparseSorted()
+				text := d.Text[c.Start:c.End]
+				tokens := int64(c.Tokens)
+				if tokens == 0 && em.Tokens > 2 {
+					tokens = int64(em.Tokens - 2) // <s> and </s> are not the chunk's
+				}
+				_, err := tx.ExecContext(ctx, `INSERT INTO chunks (row, doc, seq, start, end, tokens, text, sparse, vsum, sum) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+					mark, num, ci, c.Start, c.End, tokens, text, encodeSparse(ids, vals), crc(vecs[off:]),
+					chunkSum(num, int64(ci), int64(c.Start), int64(c.End), tokens, text))
+				if err != nil {
+					return dbErr(err, "insert a chunk of "+d.ID)
+				}
+				mark++
+			}
+			w.res.Chunks = len(w.chunks)
 		}
-		w.res.Chunks = len(w.chunks)
+		if err := k.vec.writeRows(first, vecs); err != nil {
+			return fmt.Errorf("kb: write vectors: %w", err)
+		}
+		return dbErr(setMeta(ctx, tx, metaRows, fmt.Sprint(mark)), "update rows")
+	})
+	if !committed {
+		return nil, err
 	}
-	if err := k.vec.writeRows(first, vecs); err != nil {
-		return nil, fmt.Errorf("kb: write vectors: %w", err)
-	}
-	if err := setMeta(ctx, tx, metaRows, fmt.Sprint(mark)); err != nil {
-		return nil, dbErr(err, "update rows")
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, dbErr(err, "commit")
-	}
-	if err := k.refresh(context.WithoutCancel(ctx)); err != nil {
-		return res, err
-	}
-	return res, nil
+	return res, err
 }
 
 // dropDoc removes document num and its chunks, recording their rows as dead.
@@ -284,36 +274,51 @@ func dropDoc(ctx context.Context, tx *sql.Tx, num int64) error {
 // It returns the ids that were there; the others are reported in a *DocError wrapping
 // ErrNotFound (after the rest were removed).
 func (k *KB) Remove(ctx context.Context, ids ...string) (removed []string, err error) {
+	var missing []error
+	committed, err := k.write(ctx, func(tx *sql.Tx) error {
+		removed, missing = nil, nil
+		for _, id := range ids {
+			var num int64
+			err := tx.QueryRowContext(ctx, `SELECT num FROM docs WHERE id = ?`, id).Scan(&num)
+			if errors.Is(err, sql.ErrNoRows) {
+				missing = append(missing, &DocError{ID: id, Err: ErrNotFound})
+				continue
+			}
+			if err != nil {
+				return dbErr(err, "look up "+id)
+			}
+			if err := dropDoc(ctx, tx, num); err != nil {
+				return err
+			}
+			removed = append(removed, id)
+		}
+		return nil
+	})
+	if !committed {
+		return nil, err
+	}
+	return removed, errors.Join(append(missing, err)...)
+}
+
+// write runs fn in one write transaction, the one writer at a time (this process's lock,
+// and SQLite's across processes), commits it, and brings the index up to date. committed
+// says whether the transaction was: an error after the commit (refreshing the index) is
+// returned with committed true, since what was committed stays.
+func (k *KB) write(ctx context.Context, fn func(tx *sql.Tx) error) (committed bool, err error) {
 	k.wmu.Lock()
 	defer k.wmu.Unlock()
 	tx, err := k.db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, dbErr(err, "begin")
+		return false, dbErr(err, "begin")
 	}
 	defer tx.Rollback()
-	var missing []error
-	for _, id := range ids {
-		var num int64
-		err := tx.QueryRowContext(ctx, `SELECT num FROM docs WHERE id = ?`, id).Scan(&num)
-		if errors.Is(err, sql.ErrNoRows) {
-			missing = append(missing, &DocError{ID: id, Err: ErrNotFound})
-			continue
-		}
-		if err != nil {
-			return nil, dbErr(err, "look up "+id)
-		}
-		if err := dropDoc(ctx, tx, num); err != nil {
-			return nil, err
-		}
-		removed = append(removed, id)
+	if err := fn(tx); err != nil {
+		return false, err
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, dbErr(err, "commit")
+		return false, dbErr(err, "commit")
 	}
-	if err := k.refresh(context.WithoutCancel(ctx)); err != nil {
-		return removed, err
-	}
-	return removed, errors.Join(missing...)
+	return true, k.refresh(context.WithoutCancel(ctx))
 }
 
 // checkDoc is the one check of what a document may be; it returns the metadata as stored.
@@ -429,14 +434,7 @@ func sparseMap(ids []int32, vals []float32) map[int32]float32 {
 	return m
 }
 
+// sparseCosine is the cosine of two lexical weight maps as vectors over the token ids.
 func sparseCosine(a, b map[int32]float32) float64 {
-	var ab, aa, bb float64
-	for id, v := range a {
-		aa += float64(v) * float64(v)
-		ab += float64(v) * float64(b[id])
-	}
-	for _, v := range b {
-		bb += float64(v) * float64(v)
-	}
-	return ab / math.Sqrt(aa*bb)
+	return float64(xlmr.LexicalScore(a, b)) / math.Sqrt(float64(xlmr.LexicalScore(a, a))*float64(xlmr.LexicalScore(b, b)))
 }

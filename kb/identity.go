@@ -86,15 +86,10 @@ func (id *identity) check(ctx context.Context, e *gorerank.Embedder) error {
 	return nil
 }
 
+// cosine is the cosine of two dense vectors (NaN when their lengths differ).
 func cosine(a, b []float32) float64 {
 	if len(a) != len(b) || len(a) == 0 {
 		return math.NaN()
 	}
-	var ab, aa, bb float64
-	for i := range a {
-		ab += float64(a[i]) * float64(b[i])
-		aa += float64(a[i]) * float64(a[i])
-		bb += float64(b[i]) * float64(b[i])
-	}
-	return ab / math.Sqrt(aa*bb)
+	return float64(xlmr.DenseScore(a, b)) / math.Sqrt(float64(xlmr.DenseScore(a, a))*float64(xlmr.DenseScore(b, b)))
 }
