@@ -162,17 +162,10 @@ type searchRequest struct {
 // handleSearch is POST /v1/search: kb.KB.Search, answered in its JSON form
 // (kb.SearchResult.MarshalJSON, what rerank kb search --json prints).
 func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) error {
-	k, err := s.servedKB(w)
-	if err != nil {
-		return err
-	}
-	body, err := s.readBody(w, r)
-	if err != nil {
-		return err
-	}
 	var req searchRequest
-	if aerr := decodeStrictJSON(body, &req); aerr != nil {
-		return aerr
+	k, err := s.readKBRequest(w, r, &req)
+	if err != nil {
+		return err
 	}
 	if req.Query == nil {
 		return badRequest(`field "query" is required`)
@@ -218,17 +211,10 @@ type (
 // and the others go in. The status says which: 200 when none was rejected, 207
 // (Multi-Status) when some went in and some were rejected, 422 when all were rejected.
 func (s *Server) handleAddDocuments(w http.ResponseWriter, r *http.Request) error {
-	k, err := s.servedKB(w)
-	if err != nil {
-		return err
-	}
-	body, err := s.readBody(w, r)
-	if err != nil {
-		return err
-	}
 	var req documentsRequest
-	if aerr := decodeStrictJSON(body, &req); aerr != nil {
-		return aerr
+	k, err := s.readKBRequest(w, r, &req)
+	if err != nil {
+		return err
 	}
 	switch {
 	case req.Documents == nil:
@@ -307,4 +293,21 @@ func (s *Server) handleDocument(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, 200, v)
 	return nil
+}
+
+// readKBRequest is the start of the knowledge base's POST routes: the served knowledge base
+// (or why there is none), the body within its limits, decoded strictly into req.
+func (s *Server) readKBRequest(w http.ResponseWriter, r *http.Request, req any) (*kb.KB, error) {
+	k, err := s.servedKB(w)
+	if err != nil {
+		return nil, err
+	}
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return nil, err
+	}
+	if aerr := decodeStrictJSON(body, req); aerr != nil {
+		return nil, aerr
+	}
+	return k, nil
 }
