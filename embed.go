@@ -177,7 +177,7 @@ type Embedder struct {
 }
 
 // OpenEmbedder loads an embedder (a folder, or a hub id such as BAAI/bge-m3: see
-// ResolveModel) with LoadModel, the same loading as Open. A reranker is ErrKind: open it with
+// LoadModel) with LoadModel, the same loading as Open. A reranker is ErrKind: open it with
 // Open.
 func OpenEmbedder(model string, o Options) (*Embedder, error) {
 	if o.BatchTokens < 0 {

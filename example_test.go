@@ -55,6 +55,37 @@ func Example_errors() {
 	// true
 }
 
+// Many groups in one call: the forward passes are shared, and a bad group has its own error.
+func ExampleReranker_RerankEach() {
+	r, err := gorerank.Open("testdata/tiny", gorerank.Options{TokenizerPath: "testdata/tokenizer/tokenizer.json"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer r.Close()
+	res, errs, err := r.RerankEach(context.Background(), []gorerank.Group{
+		{Query: "中国的首都是哪里?", Documents: []string{"北京是中国的首都。", "上海是经济中心。"}},
+		{Query: "   ", Documents: []string{"a"}},
+	}, gorerank.ScoreOptions{MaxLength: 512})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for g := range res {
+		if errs[g] != nil {
+			fmt.Printf("group %d: %v\n", g, errs[g])
+			continue
+		}
+		for _, x := range res[g] {
+			fmt.Printf("group %d: doc %d: logit %.4f\n", g, x.Index, x.Logit)
+		}
+	}
+	// Output:
+	// group 0: doc 1: logit 1.3135
+	// group 0: doc 0: logit 1.2739
+	// group 1: gorerank: the query is empty or blank
+}
+
 // DType names are the CLI's: storage and compute are told apart. (bf16 computes in BF16 or
 // float32 depending on the CPU tier: see DType.Compute.)
 func ExampleParseDType() {

@@ -30,7 +30,7 @@ type Reranker struct {
 	scratch     xlmr.ScratchPool
 }
 
-// Open loads a reranker (a folder, or a hub id: see ResolveModel) with LoadModel. An
+// Open loads a reranker (a folder, or a hub id: see LoadModel) with LoadModel. An
 // embedder (config.json's XLMRobertaModel, such as BAAI/bge-m3) is ErrKind: open it with
 // OpenEmbedder.
 func Open(model string, o Options) (*Reranker, error) {

@@ -48,14 +48,8 @@ type Loaded struct {
 // Close releases the model's memory map.
 func (l *Loaded) Close() error { return l.Model.Close() }
 
-// ResolveModel turns a model reference into a local folder: a folder with config.json, a
-// folder in the Hugging Face cache layout (models--org--name), or a hub id such as
-// BAAI/bge-reranker-v2-m3, found in the HF cache or downloaded into it (HF_HOME,
-// HF_HUB_CACHE, HF_HUB_OFFLINE, HF_ENDPOINT and HF_TOKEN are honoured). A reference that
-// looks like a path (it starts with ".", "/" or "~", or its first element exists, like
-// testdata/tiny) is never looked up on the hub: a missing or incomplete folder is an error
-// saying what is missing ("no model folder at PATH: ...").
-func ResolveModel(ctx context.Context, model string, o Options) (dir, revision string, err error) {
+// resolveModel turns a model reference into a local folder (see LoadModel).
+func resolveModel(ctx context.Context, model string, o Options) (dir, revision string, err error) {
 	dir, revision, err = hub.Resolve(ctx, model, hub.Options{Revision: o.Revision, Progress: o.HubProgress, Logger: o.Logger})
 	if err != nil {
 		return "", "", fmt.Errorf("gorerank: %w", err)
@@ -63,19 +57,26 @@ func ResolveModel(ctx context.Context, model string, o Options) (dir, revision s
 	return dir, revision, nil
 }
 
-// LoadModel resolves model (see ResolveModel) and loads its config, weights and tokenizer,
+// LoadModel resolves model into a local folder and loads its config, weights and tokenizer,
 // checking that they fit together: every tokenizer id inside the model's vocabulary, a pair
 // template of the shape prefix query middle document suffix and a single one prefix text
 // suffix. It loads either kind (xlmr.Load: a reranker, or an embedder such as BAAI/bge-m3 from
 // safetensors or pytorch_model.bin with its sparse_linear and colbert_linear side files; the
 // tokenizer's <unk> id goes to xlmr.LoadOptions.UnkTokenID). It is the one way every door
 // (library, CLI subcommands, server) opens a model; Open and OpenEmbedder then check the kind.
+//
+// model is a folder with config.json, a folder in the Hugging Face cache layout
+// (models--org--name), or a hub id such as BAAI/bge-reranker-v2-m3, found in the HF cache or
+// downloaded into it (HF_HOME, HF_HUB_CACHE, HF_HUB_OFFLINE, HF_ENDPOINT and HF_TOKEN are
+// honoured). A reference that looks like a path (it starts with ".", "/" or "~", or its
+// first element exists, like testdata/tiny) is never looked up on the hub: a missing or
+// incomplete folder is an error saying what is missing ("no model folder at PATH: ...").
 func LoadModel(ctx context.Context, model string, o Options) (*Loaded, error) {
 	prec, err := o.DType.Precision()
 	if err != nil {
 		return nil, err
 	}
-	dir, rev, err := ResolveModel(ctx, model, o)
+	dir, rev, err := resolveModel(ctx, model, o)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +90,7 @@ func LoadModel(ctx context.Context, model string, o Options) (*Loaded, error) {
 		if tok, err = tokenizer.Load(tokPath); err != nil {
 			return nil, fmt.Errorf("gorerank: %w", err)
 		}
-		if tmpl, err = TemplateOf(tok); err != nil {
+		if tmpl, err = templateOf(tok); err != nil {
 			return nil, fmt.Errorf("%w (%s)", err, tokPath)
 		}
 	}

@@ -186,8 +186,8 @@ func (t Template) join(q, d []int32) []int32 {
 
 func (t Template) singleSpecials() int { return len(t.SinglePrefix) + len(t.SingleSuffix) }
 
-// TemplateOf reads the pair and single templates from a tokenizer's post-processor.
-func TemplateOf(tok *tokenizer.Tokenizer) (Template, error) {
+// templateOf reads the pair and single templates from a tokenizer's post-processor.
+func templateOf(tok *tokenizer.Tokenizer) (Template, error) {
 	p, m, s, ok := tok.PairTemplate()
 	if !ok {
 		return Template{}, errors.New("gorerank: the tokenizer's pair template is not prefix A middle B suffix")

@@ -36,7 +36,7 @@ func BenchmarkTokenizeRAG(b *testing.B) {
 		}
 	})
 	b.Run("pipeline", func(b *testing.B) {
-		tmpl, err := TemplateOf(tok)
+		tmpl, err := templateOf(tok)
 		if err != nil {
 			b.Fatal(err)
 		}

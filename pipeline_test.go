@@ -19,7 +19,7 @@ func tinyPipeline(t testing.TB) (*Pipeline, *tokenizer.Tokenizer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl, err := TemplateOf(tok)
+	tmpl, err := templateOf(tok)
 	if err != nil {
 		t.Fatal(err)
 	}
