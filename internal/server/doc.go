@@ -5,10 +5,12 @@
 // /v1/documents, whose forward passes go through the same batcher (kb.go).
 //
 // The server has no scoring policy of its own: validation, tokenization, truncation and
-// ranking are the library's (gorerank.Pipeline, gorerank.Rank); the server parses the wire
-// formats into gorerank.ScoreOptions and maps the library's typed errors to statuses. It does
-// not know about tensors either: it drives an [Engine] (pipeline + model) through a small
-// interface. [NewXLMREngine] adapts a model opened by gorerank.LoadModel; tests use a fake.
+// ranking are the library's: each route makes one call (gorerank.Score, gorerank.Embed or
+// gorerank.EmbedTokens) with the batcher as its forward pass, then gorerank.Rank; the server
+// parses the wire formats into gorerank.ScoreOptions and EmbedOptions and maps the library's
+// typed errors to statuses. It does not know about tensors either: it drives an [Engine]
+// (pipeline + model) through a small interface. [NewXLMREngine] adapts a model opened by
+// gorerank.LoadModel; tests use a fake.
 //
 // Requests are tokenized on the shared worker pool, looked up in an LRU cache of logits and
 // embeddings bounded in bytes (cache.go), and the remaining pairs and texts go through a bounded queue to batch workers that merge pairs of

@@ -15,8 +15,8 @@ import (
 )
 
 // The embedding routes: OpenAI's POST /v1/embeddings and TEI's POST /embed, /embed_sparse and
-// /embed_colbert, over the embedder's pipeline (gorerank.Pipeline.PrepareTexts: the policy
-// every door applies) and the shared batcher.
+// /embed_colbert, through gorerank.Embed or gorerank.EmbedTokens (the policy every door
+// applies) with the shared batcher as the forward pass.
 
 // embedRequest is the union of the fields of OpenAI's and TEI's embedding requests. Keys
 // match exactly; unknown keys are ignored.

@@ -130,8 +130,8 @@ func (st *modelSet) first() *served {
 // EmbedEngine is what the server needs from an embedder (bge-m3: dense, sparse and ColBERT
 // outputs). Implementations must be safe for concurrent use.
 type EmbedEngine interface {
-	// Pipeline is the library's pipeline for the model: the single-text policy
-	// (Pipeline.PrepareTexts) that every door applies.
+	// Pipeline is the library's pipeline for the model: the single-text policy that every
+	// door applies (gorerank.Embed).
 	Pipeline() *gorerank.Pipeline
 	// Embed writes the outputs want of each sequence into out (len(out) == len(seqs)).
 	Embed(seqs [][]int32, want xlmr.Outputs, out []xlmr.Embedding) error
