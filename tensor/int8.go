@@ -13,18 +13,61 @@ import (
 // oracle (GemmInt8NTRef). The conventions are in doc_int8.go.
 
 // Int8MaxK is the deepest product the int8 kernels accept: with |a|,|w| ≤ 127 and the +128
-// shift of the VPDPBUSD tiers a partial sum stays below 255·127·k < 2³¹.
+// shift of the VPDPBUSD tiers a partial sum stays below 255·127·k < 2³¹ (the avx2 tier's
+// 7-bit weights +64 keep it below 127·128·k).
 const Int8MaxK = 1 << 16
 
 // Int8Weights is a linear layer's weight (n,k) = [out,in] quantized per output row:
 // W[j,p] ≈ Scale[j]·Q[j*k+p], Q symmetric in [-127,127]. Q may alias the memory map of an
 // int8 checkpoint. Comp[j] = 128·Σ_p Q[j,p] is what the VPDPBUSD tiers (unsigned
-// activations shifted by +128) subtract; NewInt8Weights computes it.
+// activations shifted by +128) subtract; NewInt8Weights computes it. The avx2 tier multiplies
+// a 7-bit copy of Q instead (see doc_int8.go), which NewInt8Weights makes when that tier is
+// in use, or the first product on that tier does: Q must not change after that.
 type Int8Weights struct {
 	Q     []int8    // (N,K) row-major
 	Scale []float32 // (N)
 	Comp  []int32   // (N) 128·Σ_p Q[j,p]
 	N, K  int
+
+	r7 int8Reduced // the 7-bit form (int8Kernel.u7), built once by reduced
+}
+
+// int8Reduced is the 7-bit form of Int8Weights for the kernels that multiply the weights as
+// unsigned bytes (int8Kernel.u7): W[j,p] ≈ scale[j]·Q7[j,p] with Q7 = round(Q·64/127) in
+// [-64,64] and scale = Scale·(127/64), stored as u = Q7+64 in [0,128].
+type int8Reduced struct {
+	once  sync.Once
+	u     []uint8   // (N,K) Q7+64, 64-byte aligned
+	scale []float32 // (N)
+}
+
+// reduced returns the 7-bit form of w, making it on first use (one pass over Q; N·K bytes).
+func (w *Int8Weights) reduced() *int8Reduced {
+	r := &w.r7
+	r.once.Do(func() {
+		n, k := w.N, w.K
+		buf := make([]uint8, n*k+63)
+		off := int(-uintptr(unsafe.Pointer(&buf[0])) & 63)
+		r.u = buf[off : off+n*k]
+		for i, v := range w.Q[:n*k] {
+			r.u[i] = reduce7(v)
+		}
+		r.scale = make([]float32, n)
+		for j, s := range w.Scale[:n] {
+			r.scale[j] = s * (127.0 / 64)
+		}
+	})
+	return r
+}
+
+// reduce7 is round(q·64/127)+64 ∈ [0,128], q ∈ [-127,127] (there are no ties: 127 is odd and
+// prime to 64).
+func reduce7(q int8) uint8 {
+	v := int32(q)
+	if v < 0 {
+		return uint8(64 - (127-128*v)/254)
+	}
+	return uint8(64 + (128*v+127)/254)
 }
 
 // NewInt8Weights bundles q (n,k) and its per-row scales, computing the compensation terms.
@@ -44,7 +87,11 @@ func NewInt8Weights(q []int8, scale []float32, n, k int) *Int8Weights {
 		}
 		comp[j] = 128 * s
 	}
-	return &Int8Weights{Q: q, Scale: scale, Comp: comp, N: n, K: k}
+	w := &Int8Weights{Q: q, Scale: scale, Comp: comp, N: n, K: k}
+	if active.int8.u7 {
+		w.reduced() // at load rather than in the first product
+	}
+	return w
 }
 
 // QuantizeInt8 quantizes each row of x (rows,cols) symmetrically: scale[r] = max|x[r,:]|/127
@@ -121,25 +168,45 @@ func dequantRef(acc int32, sa, sw, b float32) float32 {
 	return float32(float32(acc)*s) + b
 }
 
-// GemmInt8NTRef is the naive oracle of GemmInt8NT: exact integer dot products (int64), then
-// the same dequantization. bias may be nil (then b = 0 is added).
+// GemmInt8NTRef is the naive oracle of GemmInt8NT on the tier in use: exact integer dot
+// products (int64) of the integers that tier multiplies, then the same dequantization. Those
+// are qa and w.Q, except on the avx2 tier, which multiplies qa by 7-bit weights
+// round(Q·64/127) with scales Scale·(127/64) (doc_int8.go; computed here the naive way).
+// bias may be nil (then b = 0 is added). It allocates.
 func GemmInt8NTRef(dst []float32, qa []int8, sa []float32, w *Int8Weights, bias []float32, m int) {
 	n, k := w.N, w.K
 	checkInt8(dst, qa, sa, w, bias, m)
+	q, sw := w.Q, w.Scale
+	if active.int8.u7 {
+		q, sw = reduce7Ref(w)
+	}
 	for i := range m {
 		ar := qa[i*k : (i+1)*k]
 		for j := range n {
 			var acc int64
 			for p, av := range ar {
-				acc += int64(av) * int64(w.Q[j*k+p])
+				acc += int64(av) * int64(q[j*k+p])
 			}
 			b := float32(0)
 			if bias != nil {
 				b = bias[j]
 			}
-			dst[i*n+j] = dequantRef(int32(acc), sa[i], w.Scale[j], b)
+			dst[i*n+j] = dequantRef(int32(acc), sa[i], sw[j], b)
 		}
 	}
+}
+
+// reduce7Ref is the 7-bit form of w's weights (Int8Weights.reduced, without the +64) the
+// naive way: Q7 = round(Q·64/127) in float64, scales Scale·(127/64).
+func reduce7Ref(w *Int8Weights) ([]int8, []float32) {
+	q7, s7 := make([]int8, w.N*w.K), make([]float32, w.N)
+	for i, v := range w.Q[:w.N*w.K] {
+		q7[i] = int8(math.Round(float64(v) * 64 / 127))
+	}
+	for j, s := range w.Scale[:w.N] {
+		s7[j] = s * (127.0 / 64)
+	}
+	return q7, s7
 }
 
 func checkInt8(dst []float32, qa []int8, sa []float32, w *Int8Weights, bias []float32, m int) {
@@ -152,7 +219,8 @@ func checkInt8(dst []float32, qa []int8, sa []float32, w *Int8Weights, bias []fl
 
 // GemmInt8NT computes dst (m,n) = dequant(qa (m,k) · w.Q (n,k)ᵀ) + bias:
 // dst[i,j] = float32(Σ_p qa[i,p]·w.Q[j,p]) · (sa[i]·w.Scale[j]) + bias[j], each operation
-// rounded to float32 in that order (bias nil adds 0), so every CPU tier gives the same bits.
+// rounded to float32 in that order (bias nil adds 0), so every CPU tier gives the same bits,
+// but for the avx2 tier, whose weights are 7-bit (see GemmInt8NTRef and doc_int8.go).
 // qa must lie in [-127,127] (QuantizeInt8 output). No allocation in steady state.
 func GemmInt8NT(dst []float32, qa []int8, sa []float32, w *Int8Weights, bias []float32, m int) {
 	checkInt8(dst, qa, sa, w, bias, m)
@@ -179,17 +247,24 @@ type int8Kernel struct {
 	// shifted: activations are stored as unsigned a+128 (byte XOR 0x80) and the tile sums
 	// (a+128)·w, from which the dequantization subtracts w.Comp (VPDPBUSD is u8×s8).
 	shifted bool
+	// u7: the tile multiplies the signed activations by the weights' 7-bit form as unsigned
+	// bytes Q7+64 (Int8Weights.reduced) and the dequantization subtracts 64·Σ_p a[i,p] per row
+	// and uses the 7-bit scales (AVX2 VPMADDUBSW is u8×s8 with int16 pair sums).
+	u7 bool
 	// step is the k granularity of tile: it handles kv = k rounded down to a multiple of step.
 	step int
 	// tile computes nt ≥ 1 4×4 tiles side by side: c[r*ldc+c] = Σ_{p<kv} a[r*lda+p]·w[c*ldw+p]
-	// for r < 4, c < 4·nt (a read as u8 when shifted, else s8; w s8). One call per row group
-	// and column block keeps the call and loop overhead off every 4×4 tile.
+	// for r < 4, c < 4·nt (a read as u8 when shifted, else s8; w read as u8 when u7, else s8).
+	// One call per row group and column block keeps the call and loop overhead off every
+	// 4×4 tile.
 	tile func(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int, nt int)
 	// quantize quantizes one row as QuantizeInt8 does, XORing each byte with flip, and
 	// returns the scale (quantizeRowGeneric's result, bit for bit).
 	quantize func(q []int8, x []float32, flip int8) float32
-	// dequant computes dst[j] = float32(acc[j]-comp[j])·(sa·sw[j]) + b[j].
-	dequant func(dst []float32, acc, comp []int32, sa float32, sw, b []float32)
+	// sum, for a u7 tier, is Σ q[i] of a staged activation row (int8Sum's result).
+	sum func(q []int8) int32
+	// dequant computes dst[j] = float32(acc[j]-comp[j]-rc)·(sa·sw[j]) + b[j] (int32 math).
+	dequant func(dst []float32, acc, comp []int32, rc int32, sa float32, sw, b []float32)
 }
 
 var int8Generic = &int8Kernel{name: "generic", step: 1, tile: int8TileGeneric,
@@ -233,18 +308,22 @@ type int8Job struct {
 	bias   []float32
 	m      int
 	tier   *int8Kernel
-	buf    int8Buf // activations in the tier's form, rows padded to a multiple of 4
-	colBlk int     // columns per column block (multiple of 4)
+	wq     []int8    // the weights the tier multiplies: w.Q, or the bytes of its 7-bit form
+	sw     []float32 // their scales
+	buf    int8Buf   // activations in the tier's form, rows padded to a multiple of 4
+	colBlk int       // columns per column block (multiple of 4)
 	nColB  int
 	nRowB  int
 	prep   bool
 	tasks  workers.Group
 }
 
-// int8Buf holds a call's staged activations and scales.
+// int8Buf holds a call's staged activations, their scales and, for a u7 tier, each row's
+// compensation 64·Σ_p q[r,p] (else 0).
 type int8Buf struct {
 	q  []int8
 	sa []float32
+	rc []int32
 }
 
 // int8Scratch is one worker's scratch: the int32 tile rows, a padded copy of the last weight
@@ -275,9 +354,15 @@ func int8Run(dst, a []float32, qa []int8, sa []float32, w *Int8Weights, bias []f
 	}
 	j := int8JobPool.Get().(*int8Job)
 	j.dst, j.a, j.qa, j.sa, j.w, j.bias, j.m, j.tier = dst, a, qa, sa, w, bias, m, active.int8
+	j.wq, j.sw = w.Q, w.Scale
+	if j.tier.u7 {
+		r := w.reduced()
+		j.wq, j.sw = unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(r.u))), len(r.u)), r.scale
+	}
 	mp := (m + 3) &^ 3
 	j.buf.q = grow(j.buf.q, mp*k)
 	j.buf.sa = grow(j.buf.sa, mp)
+	j.buf.rc = grow(j.buf.rc, mp)
 	threads := workers.Threads()
 	if m*n*max(k, 1) < int8ParallelM {
 		threads = 1
@@ -296,7 +381,7 @@ func int8Run(dst, a []float32, qa []int8, sa []float32, w *Int8Weights, bias []f
 	j.colBlk = cb
 	j.nColB = (n + cb - 1) / cb
 	j.tasks.Run(j, j.nColB*j.nRowB, threads)
-	j.dst, j.a, j.qa, j.sa, j.w, j.bias, j.tier = nil, nil, nil, nil, nil, nil, nil
+	j.dst, j.a, j.qa, j.sa, j.w, j.bias, j.tier, j.wq, j.sw = nil, nil, nil, nil, nil, nil, nil, nil, nil
 	int8JobPool.Put(j)
 }
 
@@ -342,7 +427,20 @@ func (j *int8Job) stage(rb int) {
 			}
 			j.buf.sa[r] = j.sa[r]
 		}
+		j.buf.rc[r] = 0
+		if j.tier.u7 {
+			j.buf.rc[r] = 64 * j.tier.sum(q)
+		}
 	}
+}
+
+// int8Sum is Σ q[i] (|Σ| ≤ 127·Int8MaxK).
+func int8Sum(q []int8) int32 {
+	var s int32
+	for _, v := range q {
+		s += int32(v)
+	}
+	return s
 }
 
 // block computes dst rows of row block rb × columns of column block cb.
@@ -354,7 +452,7 @@ func (j *int8Job) block(s *int8Scratch, rb, cb int) {
 	ncp := (nc + 3) &^ 3
 	s.acc = grow(s.acc, 4*ncp)
 	s.wpad = grow(s.wpad, 4*max(k, 1))
-	bias, comp := j.bias, j.w.Comp
+	bias, comp, wq := j.bias, j.w.Comp, j.wq
 	if bias == nil {
 		s.zb = grow(s.zb, n) // never written: zero
 		bias = s.zb
@@ -371,58 +469,62 @@ func (j *int8Job) block(s *int8Scratch, rb, cb int) {
 	pad := nc%4 != 0 // and a last one of 1–3 rows, from a zero-padded copy
 	if pad {
 		clear(s.wpad)
-		copy(s.wpad, j.w.Q[(c0+4*full)*k:n*k])
+		copy(s.wpad, wq[(c0+4*full)*k:n*k])
 	}
 	for i := r0; i < r1; i += 4 {
 		if k == 0 {
 			clear(s.acc[:4*ncp])
 		} else {
 			if full > 0 {
-				t.tile(kv, &q[i*k], k, &j.w.Q[c0*k], k, &s.acc[0], ncp, full)
+				t.tile(kv, &q[i*k], k, &wq[c0*k], k, &s.acc[0], ncp, full)
 			}
 			if pad {
 				t.tile(kv, &q[i*k], k, &s.wpad[0], k, &s.acc[4*full], ncp, 1)
 			}
 			if kv < k {
 				for c := c0; c < c1; c += 4 {
-					wp := j.w.Q[c*k:]
+					wp := wq[c*k:]
 					if c+4 > n {
 						wp = s.wpad
 					}
-					int8Tail(s.acc[c-c0:], ncp, q[i*k:], wp, k, kv, t.shifted)
+					int8Tail(s.acc[c-c0:], ncp, q[i*k:], wp, k, kv, t)
 				}
 			}
 		}
 		for r := i; r < min(i+4, r1); r++ {
-			t.dequant(j.dst[r*n+c0:r*n+c1], s.acc[(r-i)*ncp:], comp[c0:c1], j.buf.sa[r], j.w.Scale[c0:c1], bias[c0:c1])
+			t.dequant(j.dst[r*n+c0:r*n+c1], s.acc[(r-i)*ncp:], comp[c0:c1], j.buf.rc[r], j.buf.sa[r], j.sw[c0:c1], bias[c0:c1])
 		}
 	}
 }
 
-// int8Tail adds the columns [kv,k) of a 4×4 tile to acc (row stride ldc).
-func int8Tail(acc []int32, ldc int, a []int8, w []int8, k, kv int, shifted bool) {
+// int8Tail adds the columns [kv,k) of a 4×4 tile to acc (row stride ldc), reading a and w
+// as t's tile does.
+func int8Tail(acc []int32, ldc int, a []int8, w []int8, k, kv int, t *int8Kernel) {
 	for r := range 4 {
 		ar := a[r*k+kv : r*k+k]
 		for c := range 4 {
 			wr := w[c*k+kv : c*k+k]
 			var s int32
 			for p, av := range ar {
-				x := int32(av)
-				if shifted {
+				x, y := int32(av), int32(wr[p])
+				if t.shifted {
 					x = int32(uint8(av))
 				}
-				s += x * int32(wr[p])
+				if t.u7 {
+					y = int32(uint8(wr[p]))
+				}
+				s += x * y
 			}
 			acc[r*ldc+c] += s
 		}
 	}
 }
 
-// int8DequantGeneric: dst[j] = float32(acc[j]-comp[j])·(sa·sw[j]) + b[j].
-func int8DequantGeneric(dst []float32, acc, comp []int32, sa float32, sw, b []float32) {
+// int8DequantGeneric: dst[j] = float32(acc[j]-comp[j]-rc)·(sa·sw[j]) + b[j].
+func int8DequantGeneric(dst []float32, acc, comp []int32, rc int32, sa float32, sw, b []float32) {
 	acc, comp, sw, b = acc[:len(dst)], comp[:len(dst)], sw[:len(dst)], b[:len(dst)]
 	for j := range dst {
-		dst[j] = dequantRef(acc[j]-comp[j], sa, sw[j], b[j])
+		dst[j] = dequantRef(acc[j]-comp[j]-rc, sa, sw[j], b[j])
 	}
 }
 

@@ -228,9 +228,10 @@ int8TileAVXVNNI_reduce:
 	RET
 
 // func int8TileAVX2(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int, nt int)
-// a is signed; 32 bytes of k per step, two passes of 4 rows × 2 columns. Per row and column:
-// VPSIGNB moves a's sign onto w, VPMADDUBSW multiplies |a| (u8) by it, pairs summed in int16
-// (|a|,|w| ≤ 127: 2·127·127 < 2¹⁵, no saturation), VPMADDWD by ones widens to int32.
+// a is signed, w unsigned (7-bit weights + 64, ≤ 128); 32 bytes of k per step, two passes
+// of 4 rows × 2 columns. Per row and column three instructions: VPMADDUBSW multiplies w (u8)
+// by a (s8), pairs summed in int16 (2·128·127 < 2¹⁵: no saturation), VPMADDWD by ones
+// widens to int32, VPADDD accumulates.
 // nt tiles side by side: w moves on 2 rows per pass, c 2 columns (nt kept in its slot).
 TEXT ·int8TileAVX2(SB), NOSPLIT, $0-64
 	MOVQ kv+0(FP), CX
@@ -263,6 +264,100 @@ int8TileAVX2_pass:
 	CMPQ DX, CX
 	JGE int8TileAVX2_reduce
 int8TileAVX2_loop:
+	VMOVDQU (DI)(DX*1), Y8
+	VMOVDQU (R11)(DX*1), Y9
+	VMOVDQU (SI)(DX*1), Y10
+	VPMADDUBSW Y10, Y8, Y11
+	VPMADDWD Y13, Y11, Y11
+	VPADDD Y11, Y0, Y0
+	VPMADDUBSW Y10, Y9, Y12
+	VPMADDWD Y13, Y12, Y12
+	VPADDD Y12, Y1, Y1
+	VMOVDQU (R8)(DX*1), Y10
+	VPMADDUBSW Y10, Y8, Y14
+	VPMADDWD Y13, Y14, Y14
+	VPADDD Y14, Y2, Y2
+	VPMADDUBSW Y10, Y9, Y15
+	VPMADDWD Y13, Y15, Y15
+	VPADDD Y15, Y3, Y3
+	VMOVDQU (R9)(DX*1), Y10
+	VPMADDUBSW Y10, Y8, Y11
+	VPMADDWD Y13, Y11, Y11
+	VPADDD Y11, Y4, Y4
+	VPMADDUBSW Y10, Y9, Y12
+	VPMADDWD Y13, Y12, Y12
+	VPADDD Y12, Y5, Y5
+	VMOVDQU (R10)(DX*1), Y10
+	VPMADDUBSW Y10, Y8, Y14
+	VPMADDWD Y13, Y14, Y14
+	VPADDD Y14, Y6, Y6
+	VPMADDUBSW Y10, Y9, Y15
+	VPMADDWD Y13, Y15, Y15
+	VPADDD Y15, Y7, Y7
+	ADDQ $32, DX
+	CMPQ DX, CX
+	JLT int8TileAVX2_loop
+int8TileAVX2_reduce:
+	VPHADDD Y1, Y0, Y14
+	VPHADDD Y3, Y2, Y15
+	VPHADDD Y15, Y14, Y14
+	VEXTRACTI128 $1, Y14, X15
+	VPADDD X15, X14, X14
+	VMOVQ X14, (R14)
+	VPEXTRQ $1, X14, (R14)(R15*1)
+	VPHADDD Y5, Y4, Y14
+	VPHADDD Y7, Y6, Y15
+	VPHADDD Y15, Y14, Y14
+	VEXTRACTI128 $1, Y14, X15
+	VPADDD X15, X14, X14
+	LEAQ (R14)(R15*2), R12
+	VMOVQ X14, (R12)
+	VPEXTRQ $1, X14, (R12)(R15*1)
+	ADDQ $8, R14
+	LEAQ (DI)(BX*2), DI
+	DECQ R13
+	JNZ int8TileAVX2_pass
+	DECQ nt+56(FP)
+	JNZ int8TileAVX2_tile
+	VZEROUPPER
+	RET
+
+// func int8TileAVX2Sign(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int, nt int)
+// a is signed; 32 bytes of k per step, two passes of 4 rows × 2 columns. Per row and column:
+// VPSIGNB moves a's sign onto w, VPMADDUBSW multiplies |a| (u8) by it, pairs summed in int16
+// (|a|,|w| ≤ 127: 2·127·127 < 2¹⁵, no saturation), VPMADDWD by ones widens to int32.
+// nt tiles side by side: w moves on 2 rows per pass, c 2 columns (nt kept in its slot).
+TEXT ·int8TileAVX2Sign(SB), NOSPLIT, $0-64
+	MOVQ kv+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), AX
+	MOVQ w+24(FP), DI
+	MOVQ ldw+32(FP), BX
+	MOVQ c+40(FP), R14
+	MOVQ ldc+48(FP), R15
+	SHLQ $2, R15
+	LEAQ (SI)(AX*1), R8
+	LEAQ (SI)(AX*2), R9
+	LEAQ (R8)(AX*2), R10
+	MOVL $0x00010001, AX
+	MOVD AX, X13
+	VPBROADCASTD X13, Y13
+int8TileAVX2Sign_tile:
+	MOVQ $2, R13
+int8TileAVX2Sign_pass:
+	LEAQ (DI)(BX*1), R11
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	XORQ DX, DX
+	CMPQ DX, CX
+	JGE int8TileAVX2Sign_reduce
+int8TileAVX2Sign_loop:
 	VMOVDQU (DI)(DX*1), Y8
 	VMOVDQU (R11)(DX*1), Y9
 	VMOVDQU (SI)(DX*1), Y10
@@ -307,8 +402,8 @@ int8TileAVX2_loop:
 	VPADDD Y12, Y7, Y7
 	ADDQ $32, DX
 	CMPQ DX, CX
-	JLT int8TileAVX2_loop
-int8TileAVX2_reduce:
+	JLT int8TileAVX2Sign_loop
+int8TileAVX2Sign_reduce:
 	VPHADDD Y1, Y0, Y14
 	VPHADDD Y3, Y2, Y15
 	VPHADDD Y15, Y14, Y14
@@ -327,9 +422,9 @@ int8TileAVX2_reduce:
 	ADDQ $8, R14
 	LEAQ (DI)(BX*2), DI
 	DECQ R13
-	JNZ int8TileAVX2_pass
+	JNZ int8TileAVX2Sign_pass
 	DECQ nt+56(FP)
-	JNZ int8TileAVX2_tile
+	JNZ int8TileAVX2Sign_tile
 	VZEROUPPER
 	RET
 
@@ -425,14 +520,51 @@ quant_done:
 	VZEROUPPER
 	RET
 
-// func int8DequantAVX2(dst *float32, acc, comp *int32, sa float32, sw, b *float32, n int)
-// dst[j] = float32(acc[j]-comp[j])·(sa·sw[j]) + b[j] for n (a multiple of 8) values: the
+// func int8SumAVX2(q *int8, n int) int32
+// Σ q[i] over n (a multiple of 32) bytes: VPSADBW against zero sums the bytes q XOR 0x80 =
+// q+128 by 8 into 64-bit lanes; 128·n comes off at the end.
+TEXT ·int8SumAVX2(SB), NOSPLIT, $0-20
+	MOVQ q+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVL $0x80808080, AX
+	MOVD AX, X15
+	VPBROADCASTD X15, Y15
+	VPXOR Y14, Y14, Y14
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	XORQ DX, DX
+	CMPQ DX, CX
+	JGE sum_reduce
+sum_loop:
+	VPXOR (SI)(DX*1), Y15, Y2
+	VPSADBW Y14, Y2, Y2
+	VPADDQ Y2, Y0, Y0
+	ADDQ $32, DX
+	CMPQ DX, CX
+	JLT sum_loop
+sum_reduce:
+	VEXTRACTI128 $1, Y0, X1
+	VPADDQ X1, X0, X0
+	VPSHUFD $0x4E, X0, X1
+	VPADDQ X1, X0, X0
+	VMOVQ X0, AX
+	SHLQ $7, CX
+	SUBQ CX, AX
+	MOVL AX, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func int8DequantAVX2(dst *float32, acc, comp *int32, rc int32, sa float32, sw, b *float32, n int)
+// dst[j] = float32(acc[j]-comp[j]-rc)·(sa·sw[j]) + b[j] for n (a multiple of 8) values: the
 // multiplies and the add rounded separately, as int8DequantGeneric does.
 TEXT ·int8DequantAVX2(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI
 	MOVQ acc+8(FP), SI
 	MOVQ comp+16(FP), R8
-	MOVSS sa+24(FP), X15
+	MOVL rc+24(FP), AX
+	MOVD AX, X14
+	VPBROADCASTD X14, Y14
+	MOVSS sa+28(FP), X15
 	VBROADCASTSS X15, Y15
 	MOVQ sw+32(FP), R9
 	MOVQ b+40(FP), R10
@@ -443,6 +575,7 @@ TEXT ·int8DequantAVX2(SB), NOSPLIT, $0-56
 dequant_loop:
 	VMOVDQU (SI)(DX*4), Y0
 	VPSUBD (R8)(DX*4), Y0, Y0
+	VPSUBD Y14, Y0, Y0
 	VCVTDQ2PS Y0, Y0
 	VMULPS (R9)(DX*4), Y15, Y1
 	VMULPS Y1, Y0, Y0

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"unsafe"
 )
 
 // useInt8Kernel makes the tier in use run the int8 kernel k until restore is called.
@@ -50,9 +51,25 @@ func randInt8(r *rand.Rand, n int) []int8 {
 	return q
 }
 
+// randU7 fills a slice with the bytes of 7-bit weights + 64, in [0,128], extremes often.
+func randU7(r *rand.Rand, n int) []int8 {
+	q := make([]int8, n)
+	for i := range q {
+		switch r.IntN(8) {
+		case 0:
+			q[i] = -128 // the byte 128
+		case 1:
+			q[i] = 0
+		default:
+			q[i] = int8(uint8(r.IntN(129)))
+		}
+	}
+	return q
+}
+
 // TestInt8Tile checks each tier's tile kernel alone: int32 sums bit for bit, one and several
 // tiles side by side, strides wider than kv, unaligned rows, and the cells around the 4×(4·nt)
-// output untouched.
+// output untouched. A u7 tier gets weight bytes in [0,128] (its contract), a ±127 at most.
 func TestInt8Tile(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	withInt8Tiers(t, func(t *testing.T, tier *int8Kernel) {
@@ -62,6 +79,9 @@ func TestInt8Tile(t *testing.T) {
 					lda, ldw, ldc := kv+off+3, kv+2*off+5, 4*nt+3
 					a := randInt8(r, off+4*lda)[off:]
 					w := randInt8(r, off+4*nt*ldw)[off:]
+					if tier.u7 {
+						w = randU7(r, off+4*nt*ldw)[off:]
+					}
 					c := make([]int32, 2+4*ldc)
 					for i := range c {
 						c[i] = -999
@@ -78,11 +98,14 @@ func TestInt8Tile(t *testing.T) {
 						}
 						var want int32
 						for p := range kv {
-							x := int32(a[row*lda+p])
+							x, y := int32(a[row*lda+p]), int32(w[col*ldw+p])
 							if tier.shifted {
 								x = int32(uint8(a[row*lda+p]))
 							}
-							want += x * int32(w[col*ldw+p])
+							if tier.u7 {
+								y = int32(uint8(w[col*ldw+p]))
+							}
+							want += x * y
 						}
 						if c[i] != want {
 							t.Fatalf("nt=%d kv=%d off=%d: c[%d][%d] = %d, want %d", nt, kv, off, row, col, c[i], want)
@@ -173,7 +196,8 @@ func firstDiff(a, b []float32) int {
 }
 
 // TestGemmInt8Extremes: all weights and activations ±127 at the deepest k the tiers accept
-// (no int32 overflow, no int16 saturation in the AVX2 tier).
+// (no int32 overflow, no int16 saturation in the AVX2 tier: its weights become ±64, bytes 0
+// and 128, pair sums ±2·127·128).
 func TestGemmInt8Extremes(t *testing.T) {
 	const m, n, k = 4, 8, Int8MaxK
 	qa, qw := make([]int8, m*k), make([]int8, n*k)
@@ -191,12 +215,12 @@ func TestGemmInt8Extremes(t *testing.T) {
 	}
 	sa, sw := []float32{1, 1, 1, 1}, []float32{1, 1, 1, 1, 1, 1, 1, 1}
 	w := NewInt8Weights(qw, sw, n, k)
-	want := make([]float32, m*n)
-	GemmInt8NTRef(want, qa, sa, w, nil, m)
-	if want[0] != -127*127*k {
-		t.Fatalf("oracle %v", want[0])
-	}
 	withInt8Tiers(t, func(t *testing.T, tier *int8Kernel) {
+		want := make([]float32, m*n)
+		GemmInt8NTRef(want, qa, sa, w, nil, m)
+		if wq := float32(127); want[0] != -127*wq*k && !(tier.u7 && want[0] == -127*64*k*(127.0/64)) {
+			t.Fatalf("oracle %v", want[0])
+		}
 		got := make([]float32, m*n)
 		GemmInt8NT(got, qa, sa, w, nil, m)
 		if i := firstDiff(got, want); i >= 0 {
@@ -347,6 +371,18 @@ func TestInt8RowKernels(t *testing.T) {
 						t.Fatalf("n=%d trial=%d flip=%d: scale %v q %v, want %v %v", n, trial, flip, sg, got, sw, want)
 					}
 				}
+				if tier.u7 {
+					q := make([]int8, n)
+					for i := range q {
+						q[i] = int8(r.IntN(255) - 127)
+						if trial == 1 {
+							q[i] = -127
+						}
+					}
+					if got, want := tier.sum(q), int8Sum(q); got != want {
+						t.Fatalf("sum n=%d trial=%d: %d, want %d", n, trial, got, want)
+					}
+				}
 				acc, comp := make([]int32, n), make([]int32, n)
 				sws, b := make([]float32, n), make([]float32, n)
 				for i := range acc {
@@ -356,8 +392,9 @@ func TestInt8RowKernels(t *testing.T) {
 					b[i] = float32(r.NormFloat64())
 				}
 				got, want := make([]float32, n), make([]float32, n)
-				tier.dequant(got, acc, comp, 0.37, sws, b)
-				int8DequantGeneric(want, acc, comp, 0.37, sws, b)
+				rc := r.Int32() >> 8
+				tier.dequant(got, acc, comp, rc, 0.37, sws, b)
+				int8DequantGeneric(want, acc, comp, rc, 0.37, sws, b)
 				if i := firstDiff(got, want); i >= 0 {
 					t.Fatalf("dequant n=%d: [%d] %v, want %v", n, i, got[i], want[i])
 				}
@@ -407,5 +444,42 @@ func TestInt8Concurrent(t *testing.T) {
 		if e := <-errs; e != "" {
 			t.Error(e)
 		}
+	}
+}
+
+// TestInt8Reduced checks the avx2 tier's 7-bit weights against the naive reduction: every
+// value, the scales, 64-byte alignment; and that NewInt8Weights makes them when that tier is
+// in use (at load, not in the first product).
+func TestInt8Reduced(t *testing.T) {
+	const n, k = 3, 255
+	q := make([]int8, n*k)
+	for i := range q {
+		q[i] = int8(i%255 - 127)
+	}
+	sw := []float32{1, 0.01, 3e-38}
+	w := NewInt8Weights(q, sw, n, k)
+	r := w.reduced()
+	q7, s7 := reduce7Ref(w)
+	if uintptr(unsafe.Pointer(&r.u[0]))%64 != 0 || len(r.u) != n*k {
+		t.Errorf("7-bit weights: %d bytes at %p, want %d, 64-byte aligned", len(r.u), &r.u[0], n*k)
+	}
+	for i, v := range r.u {
+		if int(v)-64 != int(q7[i]) || v > 128 {
+			t.Fatalf("q %d: 7-bit byte %d, want %d+64", q[i], v, q7[i])
+		}
+	}
+	if r.u[0] != 0 || r.u[254] != 128 || r.u[127] != 64 || r.u[128] != 65 || r.u[126] != 63 {
+		t.Errorf("-127, 127, 0, ±1 → %d %d %d %d %d, want 0 128 64 65 63", r.u[0], r.u[254], r.u[127], r.u[128], r.u[126])
+	}
+	if !slices.Equal(r.scale, s7) || s7[0] != 127.0/64 {
+		t.Errorf("scales %v, want %v", r.scale, s7)
+	}
+	for _, tier := range int8Available() {
+		restore := useInt8Kernel(tier)
+		w := NewInt8Weights(q, sw, n, k)
+		if made := w.r7.u != nil; made != tier.u7 {
+			t.Errorf("%s: 7-bit form made at NewInt8Weights: %v", tier.name, made)
+		}
+		restore()
 	}
 }

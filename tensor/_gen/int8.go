@@ -149,13 +149,27 @@ vnni512_reduce:`)
 `)
 }
 
+// ymm kernel flavours: VPDPBUSD (AVX-VNNI); the AVX2 one with 7-bit unsigned weights; the
+// AVX2 one with VPSIGNB on 8-bit signed operands.
+const (
+	ymmVNNI = iota
+	ymmU7
+	ymmSign
+)
+
 // ymm writes a ymm kernel: two passes of 4 rows × 2 columns, 32 bytes of k per step.
-func int8Ymm(name string, vnni bool) {
+func int8Ymm(name string, mode int) {
 	i8w("// func %s(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int, nt int)", name)
-	if vnni {
+	switch mode {
+	case ymmVNNI:
 		i8w(`// a is unsigned (a+128); 32 bytes of k per step, two passes of 4 rows × 2 columns:
 // 6 loads and 8 VPDPBUSD (VEX) per step, Y0..Y7 = acc[row][col].`)
-	} else {
+	case ymmU7:
+		i8w(`// a is signed, w unsigned (7-bit weights + 64, ≤ 128); 32 bytes of k per step, two passes
+// of 4 rows × 2 columns. Per row and column three instructions: VPMADDUBSW multiplies w (u8)
+// by a (s8), pairs summed in int16 (2·128·127 < 2¹⁵: no saturation), VPMADDWD by ones
+// widens to int32, VPADDD accumulates.`)
+	default:
 		i8w(`// a is signed; 32 bytes of k per step, two passes of 4 rows × 2 columns. Per row and column:
 // VPSIGNB moves a's sign onto w, VPMADDUBSW multiplies |a| (u8) by it, pairs summed in int16
 // (|a|,|w| ≤ 127: 2·127·127 < 2¹⁵, no saturation), VPMADDWD by ones widens to int32.`)
@@ -173,7 +187,7 @@ func int8Ymm(name string, vnni bool) {
 	LEAQ (SI)(AX*1), R8
 	LEAQ (SI)(AX*2), R9
 	LEAQ (R8)(AX*2), R10`)
-	if !vnni {
+	if mode != ymmVNNI {
 		i8w(`	MOVL $0x00010001, AX
 	MOVD AX, X13
 	VPBROADCASTD X13, Y13`)
@@ -189,7 +203,8 @@ func int8Ymm(name string, vnni bool) {
 	CMPQ DX, CX
 	JGE %s_reduce
 %s_loop:`, name, name)
-	if vnni {
+	switch mode {
+	case ymmVNNI:
 		for r := range 4 {
 			i8w("\tVMOVDQU (%s)(DX*1), Y%d", arows[r], 8+r)
 		}
@@ -200,7 +215,21 @@ func int8Ymm(name string, vnni bool) {
 				i8w("\tVPDPBUSD_Y%d_Y%d_Y%d", r*2+cc, 8+r, 12+cc)
 			}
 		}
-	} else {
+	case ymmU7:
+		// Y8, Y9: the two weight rows (unsigned); Y10: a row; Y11, Y12, Y14, Y15: products.
+		i8w("\tVMOVDQU (DI)(DX*1), Y8")
+		i8w("\tVMOVDQU (R11)(DX*1), Y9")
+		tmp := []int{11, 12, 14, 15}
+		for r := range 4 {
+			i8w("\tVMOVDQU (%s)(DX*1), Y10", arows[r])
+			for cc := range 2 {
+				x := tmp[(r*2+cc)%4]
+				i8w("\tVPMADDUBSW Y10, Y%d, Y%d", 8+cc, x)
+				i8w("\tVPMADDWD Y13, Y%d, Y%d", x, x)
+				i8w("\tVPADDD Y%d, Y%d, Y%d", x, r*2+cc, r*2+cc)
+			}
+		}
+	default:
 		i8w("\tVMOVDQU (DI)(DX*1), Y8")
 		i8w("\tVMOVDQU (R11)(DX*1), Y9")
 		for r := range 4 {
@@ -341,14 +370,51 @@ quant_done:
 	VZEROUPPER
 	RET
 
-// func int8DequantAVX2(dst *float32, acc, comp *int32, sa float32, sw, b *float32, n int)
-// dst[j] = float32(acc[j]-comp[j])·(sa·sw[j]) + b[j] for n (a multiple of 8) values: the
+// func int8SumAVX2(q *int8, n int) int32
+// Σ q[i] over n (a multiple of 32) bytes: VPSADBW against zero sums the bytes q XOR 0x80 =
+// q+128 by 8 into 64-bit lanes; 128·n comes off at the end.
+TEXT ·int8SumAVX2(SB), NOSPLIT, $0-20
+	MOVQ q+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVL $0x80808080, AX
+	MOVD AX, X15
+	VPBROADCASTD X15, Y15
+	VPXOR Y14, Y14, Y14
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	XORQ DX, DX
+	CMPQ DX, CX
+	JGE sum_reduce
+sum_loop:
+	VPXOR (SI)(DX*1), Y15, Y2
+	VPSADBW Y14, Y2, Y2
+	VPADDQ Y2, Y0, Y0
+	ADDQ $32, DX
+	CMPQ DX, CX
+	JLT sum_loop
+sum_reduce:
+	VEXTRACTI128 $1, Y0, X1
+	VPADDQ X1, X0, X0
+	VPSHUFD $0x4E, X0, X1
+	VPADDQ X1, X0, X0
+	VMOVQ X0, AX
+	SHLQ $7, CX
+	SUBQ CX, AX
+	MOVL AX, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func int8DequantAVX2(dst *float32, acc, comp *int32, rc int32, sa float32, sw, b *float32, n int)
+// dst[j] = float32(acc[j]-comp[j]-rc)·(sa·sw[j]) + b[j] for n (a multiple of 8) values: the
 // multiplies and the add rounded separately, as int8DequantGeneric does.
 TEXT ·int8DequantAVX2(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI
 	MOVQ acc+8(FP), SI
 	MOVQ comp+16(FP), R8
-	MOVSS sa+24(FP), X15
+	MOVL rc+24(FP), AX
+	MOVD AX, X14
+	VPBROADCASTD X14, Y14
+	MOVSS sa+28(FP), X15
 	VBROADCASTSS X15, Y15
 	MOVQ sw+32(FP), R9
 	MOVQ b+40(FP), R10
@@ -359,6 +425,7 @@ TEXT ·int8DequantAVX2(SB), NOSPLIT, $0-56
 dequant_loop:
 	VMOVDQU (SI)(DX*4), Y0
 	VPSUBD (R8)(DX*4), Y0, Y0
+	VPSUBD Y14, Y0, Y0
 	VCVTDQ2PS Y0, Y0
 	VMULPS (R9)(DX*4), Y15, Y1
 	VMULPS Y1, Y0, Y0
@@ -377,8 +444,9 @@ dequant_done:
 func genInt8() []byte {
 	int8Header()
 	int8VNNI512()
-	int8Ymm("int8TileAVXVNNI", true)
-	int8Ymm("int8TileAVX2", false)
+	int8Ymm("int8TileAVXVNNI", ymmVNNI)
+	int8Ymm("int8TileAVX2", ymmU7)
+	int8Ymm("int8TileAVX2Sign", ymmSign)
 	int8Rows()
 	return i8buf.Bytes()
 }
