@@ -17,6 +17,7 @@ import (
 	"github.com/gorerank/gorerank"
 	"github.com/gorerank/gorerank/internal/m3kit"
 	"github.com/gorerank/gorerank/internal/randmodel"
+	"github.com/gorerank/gorerank/internal/testmodels"
 	"github.com/gorerank/gorerank/weights"
 )
 
@@ -32,8 +33,8 @@ var (
 
 func models(t testing.TB) (*gorerank.Embedder, *gorerank.Reranker) {
 	t.Helper()
-	embDir = m3kit.EmbedderDir(t)
-	rrDir := m3kit.RerankerDir(t)
+	embDir = testmodels.EmbedderDir(t)
+	rrDir := testmodels.RerankerDir(t)
 	modelsOnce.Do(func() {
 		if testEmb, modelsErr = gorerank.OpenEmbedder(embDir, gorerank.Options{}); modelsErr != nil {
 			return

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gorerank/gorerank"
 	"github.com/gorerank/gorerank/internal/m3kit"
+	"github.com/gorerank/gorerank/internal/testmodels"
 	"github.com/gorerank/gorerank/kb"
 )
 
@@ -30,7 +31,7 @@ func runRerank(t *testing.T, stdin string, args ...string) (code int, stdout, st
 // TestKBCommands: init, add (with every kind of bad input), search, rm, stats, export, the
 // export read back by add, check.
 func TestKBCommands(t *testing.T) {
-	emb, rr := m3kit.EmbedderDir(t), m3kit.RerankerDir(t)
+	emb, rr := testmodels.EmbedderDir(t), testmodels.RerankerDir(t)
 	dir := filepath.Join(t.TempDir(), "kb")
 	code, out, errOut := runRerank(t, "", "kb", "init", dir, "--embedder", emb, "--reranker", rr, "--chunk-tokens", "24", "--overlap", "4")
 	if code != exitOK || !strings.Contains(out, "created knowledge base") {
@@ -179,7 +180,7 @@ func TestKBAddKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	emb := m3kit.EmbedderDir(t)
+	emb := testmodels.EmbedderDir(t)
 	dir := filepath.Join(t.TempDir(), "kb")
 	if code, _, errOut := runRerank(t, "", "kb", "init", dir, "--embedder", emb, "--chunk-tokens", "16", "--overlap", "2"); code != exitOK {
 		t.Fatal(errOut)

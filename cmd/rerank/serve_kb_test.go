@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gorerank/gorerank/internal/m3kit"
 	"github.com/gorerank/gorerank/internal/randmodel"
+	"github.com/gorerank/gorerank/internal/testmodels"
 	"github.com/gorerank/gorerank/weights"
 )
 
@@ -18,7 +18,7 @@ import (
 // documents, and another bge-m3 of the same shape and tokenizer with other weights.
 func newServeKB(t *testing.T) (dir, emb, rr, other string) {
 	t.Helper()
-	emb, rr = m3kit.EmbedderDir(t), m3kit.RerankerDir(t)
+	emb, rr = testmodels.EmbedderDir(t), testmodels.RerankerDir(t)
 	dir = filepath.Join(t.TempDir(), "kb")
 	if code, out, errOut := runRerank(t, "", "kb", "init", dir, "--embedder", emb, "--reranker", rr, "--chunk-tokens", "24", "--overlap", "4"); code != exitOK {
 		t.Fatalf("kb init: %d %s %s", code, out, errOut)

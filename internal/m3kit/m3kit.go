@@ -25,7 +25,7 @@ func Dir(tb testing.TB) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	root := repoRoot(tb)
+	root := RepoRoot(tb)
 	for _, d := range []string{filepath.Join(root, "testdata", "m3-tiny"), filepath.Join(root, "..", "shared", "golden", "m3-tiny")} {
 		if _, err := os.Stat(filepath.Join(d, "refs.json")); err == nil {
 			rel, err := filepath.Rel(wd, d)
@@ -99,9 +99,9 @@ func (r *Ref) MaxAbs(dense []float32, sparse map[int32]float32, colbert [][]floa
 	return d, s, c, nil
 }
 
-// repoRoot is the repository's root: the first folder with a go.mod above the test's
+// RepoRoot is the repository's root: the first folder with a go.mod above the test's
 // working directory.
-func repoRoot(tb testing.TB) string {
+func RepoRoot(tb testing.TB) string {
 	tb.Helper()
 	wd, err := os.Getwd()
 	if err != nil {

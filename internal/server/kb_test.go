@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/gorerank/gorerank"
-	"github.com/gorerank/gorerank/internal/m3kit"
+	"github.com/gorerank/gorerank/internal/testmodels"
 	"github.com/gorerank/gorerank/kb"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -29,7 +29,7 @@ type kbFixture struct {
 func newKBFixture(t *testing.T, cfg Config) *kbFixture {
 	t.Helper()
 	ctx := context.Background()
-	embDir, rrDir := m3kit.EmbedderDir(t), m3kit.RerankerDir(t)
+	embDir, rrDir := testmodels.EmbedderDir(t), testmodels.RerankerDir(t)
 	load := func(dir string) *gorerank.Loaded {
 		l, err := gorerank.LoadModel(ctx, dir, gorerank.Options{})
 		if err != nil {
@@ -130,7 +130,7 @@ func TestKBRoutes(t *testing.T) {
 	}
 
 	// search: the library's answer, computed with the models called directly
-	rr, err := gorerank.Open(m3kit.RerankerDir(t), gorerank.Options{})
+	rr, err := gorerank.Open(testmodels.RerankerDir(t), gorerank.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,8 @@
-package m3kit
+// Package testmodels makes model folders as a user's would be (config, weights and
+// tokenizer.json side by side) for the tests of the knowledge base and its doors: a tiny
+// bge-m3 from the m3-tiny kit and the tiny reranker of testdata. (Not in m3kit: m3kit is
+// imported by xlmr's own tests, and this package needs randmodel, which imports xlmr.)
+package testmodels
 
 import (
 	"os"
@@ -6,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gorerank/gorerank/internal/m3kit"
 	"github.com/gorerank/gorerank/internal/randmodel"
 	"github.com/gorerank/gorerank/weights"
 )
@@ -38,13 +43,13 @@ func RerankerDir(tb testing.TB) string {
 }
 
 func makeModels(tb testing.TB) {
-	kit, err := filepath.Abs(Dir(tb))
+	kit, err := filepath.Abs(m3kit.Dir(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	root := repoRoot(tb)
+	root := m3kit.RepoRoot(tb)
 	modelsOnce.Do(func() {
-		tmp, err := os.MkdirTemp("", "m3kit-models")
+		tmp, err := os.MkdirTemp("", "testmodels")
 		if err != nil {
 			modelsErr = err
 			return
