@@ -15,8 +15,6 @@ var (
 		quantize: quantizeRowAVX2, dequant: int8DequantVec}
 	int8AVX2 = &int8Kernel{name: "avx2", u7: true, step: 32, tile: int8TileAVX2,
 		quantize: quantizeRowAVX2, dequant: int8DequantVec, sum: int8SumVec}
-	int8AVX2Sign = &int8Kernel{name: "avx2-sign", step: 32, tile: int8TileAVX2Sign,
-		quantize: quantizeRowAVX2, dequant: int8DequantVec}
 )
 
 // quantizeRowAVX2 is quantizeRowGeneric with both passes in AVX2 (max|x|, then scale, round,
@@ -104,10 +102,3 @@ func int8TileAVXVNNI(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc i
 //
 //go:noescape
 func int8TileAVX2(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int, nt int)
-
-// int8TileAVX2Sign is the tile for signed a and w with VPSIGNB/VPMADDUBSW/VPMADDWD:
-//
-//	for r < 4, col < 4·nt: c[r*ldc+col] = Σ_{p<kv} a[r*lda+p] · w[col*ldw+p]
-//
-//go:noescape
-func int8TileAVX2Sign(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int, nt int)

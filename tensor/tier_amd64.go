@@ -46,7 +46,7 @@ func int8Available() []*int8Kernel {
 		ks = append(ks, int8AVXVNNI)
 	}
 	if x.HasAVX2 {
-		ks = append(ks, int8AVX2, int8AVX2Sign)
+		ks = append(ks, int8AVX2)
 	}
 	return append(ks, int8Generic)
 }

@@ -149,30 +149,18 @@ vnni512_reduce:`)
 `)
 }
 
-// ymm kernel flavours: VPDPBUSD (AVX-VNNI); the AVX2 one with 7-bit unsigned weights; the
-// AVX2 one with VPSIGNB on 8-bit signed operands.
-const (
-	ymmVNNI = iota
-	ymmU7
-	ymmSign
-)
-
-// ymm writes a ymm kernel: two passes of 4 rows × 2 columns, 32 bytes of k per step.
-func int8Ymm(name string, mode int) {
+// ymm writes a ymm kernel: two passes of 4 rows × 2 columns, 32 bytes of k per step, with
+// VPDPBUSD (AVX-VNNI) or, not vnni, the AVX2 three-instruction product on 7-bit weights.
+func int8Ymm(name string, vnni bool) {
 	i8w("// func %s(kv int, a *int8, lda int, w *int8, ldw int, c *int32, ldc int, nt int)", name)
-	switch mode {
-	case ymmVNNI:
+	if vnni {
 		i8w(`// a is unsigned (a+128); 32 bytes of k per step, two passes of 4 rows × 2 columns:
 // 6 loads and 8 VPDPBUSD (VEX) per step, Y0..Y7 = acc[row][col].`)
-	case ymmU7:
+	} else {
 		i8w(`// a is signed, w unsigned (7-bit weights + 64, ≤ 128); 32 bytes of k per step, two passes
 // of 4 rows × 2 columns. Per row and column three instructions: VPMADDUBSW multiplies w (u8)
 // by a (s8), pairs summed in int16 (2·128·127 < 2¹⁵: no saturation), VPMADDWD by ones
 // widens to int32, VPADDD accumulates.`)
-	default:
-		i8w(`// a is signed; 32 bytes of k per step, two passes of 4 rows × 2 columns. Per row and column:
-// VPSIGNB moves a's sign onto w, VPMADDUBSW multiplies |a| (u8) by it, pairs summed in int16
-// (|a|,|w| ≤ 127: 2·127·127 < 2¹⁵, no saturation), VPMADDWD by ones widens to int32.`)
 	}
 	i8w("// nt tiles side by side: w moves on 2 rows per pass, c 2 columns (nt kept in its slot).")
 	i8w("TEXT ·%s(SB), NOSPLIT, $0-64", name)
@@ -187,7 +175,7 @@ func int8Ymm(name string, mode int) {
 	LEAQ (SI)(AX*1), R8
 	LEAQ (SI)(AX*2), R9
 	LEAQ (R8)(AX*2), R10`)
-	if mode != ymmVNNI {
+	if !vnni {
 		i8w(`	MOVL $0x00010001, AX
 	MOVD AX, X13
 	VPBROADCASTD X13, Y13`)
@@ -203,8 +191,7 @@ func int8Ymm(name string, mode int) {
 	CMPQ DX, CX
 	JGE %s_reduce
 %s_loop:`, name, name)
-	switch mode {
-	case ymmVNNI:
+	if vnni {
 		for r := range 4 {
 			i8w("\tVMOVDQU (%s)(DX*1), Y%d", arows[r], 8+r)
 		}
@@ -215,7 +202,7 @@ func int8Ymm(name string, mode int) {
 				i8w("\tVPDPBUSD_Y%d_Y%d_Y%d", r*2+cc, 8+r, 12+cc)
 			}
 		}
-	case ymmU7:
+	} else {
 		// Y8, Y9: the two weight rows (unsigned); Y10: a row; Y11, Y12, Y14, Y15: products.
 		i8w("\tVMOVDQU (DI)(DX*1), Y8")
 		i8w("\tVMOVDQU (R11)(DX*1), Y9")
@@ -227,19 +214,6 @@ func int8Ymm(name string, mode int) {
 				i8w("\tVPMADDUBSW Y10, Y%d, Y%d", 8+cc, x)
 				i8w("\tVPMADDWD Y13, Y%d, Y%d", x, x)
 				i8w("\tVPADDD Y%d, Y%d, Y%d", x, r*2+cc, r*2+cc)
-			}
-		}
-	default:
-		i8w("\tVMOVDQU (DI)(DX*1), Y8")
-		i8w("\tVMOVDQU (R11)(DX*1), Y9")
-		for r := range 4 {
-			i8w("\tVMOVDQU (%s)(DX*1), Y10", arows[r])
-			i8w("\tVPABSB Y10, Y11")
-			for cc := range 2 {
-				i8w("\tVPSIGNB Y10, Y%d, Y12", 8+cc)
-				i8w("\tVPMADDUBSW Y12, Y11, Y12")
-				i8w("\tVPMADDWD Y13, Y12, Y12")
-				i8w("\tVPADDD Y12, Y%d, Y%d", r*2+cc, r*2+cc)
 			}
 		}
 	}
@@ -444,9 +418,8 @@ dequant_done:
 func genInt8() []byte {
 	int8Header()
 	int8VNNI512()
-	int8Ymm("int8TileAVXVNNI", ymmVNNI)
-	int8Ymm("int8TileAVX2", ymmU7)
-	int8Ymm("int8TileAVX2Sign", ymmSign)
+	int8Ymm("int8TileAVXVNNI", true)
+	int8Ymm("int8TileAVX2", false)
 	int8Rows()
 	return i8buf.Bytes()
 }
