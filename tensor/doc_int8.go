@@ -40,9 +40,10 @@
 // to 255) and |w| ≤ 127 a pair reaches 64770 > 2¹⁵. The previous kernel kept 8 bits on both
 // sides and paid two more instructions per 32 multiply-adds (VPSIGNB moved a's sign onto w
 // for each row and column, to multiply |a|). This one gives up a bit of the weights: at load
-// (NewInt8Weights, or the first product on this tier: Int8Weights.reduced) each row is
-// requantized to Q7 = round(Q·64/127) ∈ [-64,64] with scale sw·(127/64) and stored as
-// unsigned bytes u = Q7+64 ∈ [0,128]; the activations stay every tier's signed int8. A
+// (NewInt8Weights, or the first product on this tier: Int8Weights.reduced) Q is requantized
+// to Q7 = round(Q·64/127) ∈ [-64,64], stored as unsigned bytes u = Q7+64 ∈ [0,128]; the
+// scales stay, and the factor 127/64 joins each activation row's scale (sa·(127/64)), so
+// that changing Scale after load still counts. The activations stay every tier's int8. A
 // pair is then at most 2·128·127 = 32512 < 2¹⁵, and Σ_p a·u = Σ_p a·Q7 + 64·Σ_p a: the
 // dequantization subtracts 64·Σ_p a[i,p], summed once per activation row as it is staged.
 // The sums are exact (GemmInt8NTRef on this tier multiplies the same 7-bit weights) and

@@ -29,36 +29,29 @@ type Int8Weights struct {
 	Comp  []int32   // (N) 128·Σ_p Q[j,p]
 	N, K  int
 
-	r7 int8Reduced // the 7-bit form (int8Kernel.u7), built once by reduced
+	u7     []uint8 // (N,K) the 7-bit form for int8Kernel.u7 (see reduced), 64-byte aligned
+	u7once sync.Once
 }
 
-// int8Reduced is the 7-bit form of Int8Weights for the kernels that multiply the weights as
-// unsigned bytes (int8Kernel.u7): W[j,p] ≈ scale[j]·Q7[j,p] with Q7 = round(Q·64/127) in
-// [-64,64] and scale = Scale·(127/64), stored as u = Q7+64 in [0,128].
-type int8Reduced struct {
-	once  sync.Once
-	u     []uint8   // (N,K) Q7+64, 64-byte aligned
-	scale []float32 // (N)
-}
-
-// reduced returns the 7-bit form of w, making it on first use (one pass over Q; N·K bytes).
-func (w *Int8Weights) reduced() *int8Reduced {
-	r := &w.r7
-	r.once.Do(func() {
-		n, k := w.N, w.K
-		buf := make([]uint8, n*k+63)
+// reduced returns the 7-bit form of w for the kernels that multiply the weights as unsigned
+// bytes (int8Kernel.u7): u = Q7+64 ∈ [0,128] with Q7 = round(Q·64/127) ∈ [-64,64], so that
+// W[j,p] ≈ Scale[j]·(127/64)·Q7[j,p] (the factor goes with the activation scale). It is made
+// on first use: one pass over Q, N·K bytes.
+func (w *Int8Weights) reduced() []uint8 {
+	w.u7once.Do(func() {
+		buf := make([]uint8, w.N*w.K+63)
 		off := int(-uintptr(unsafe.Pointer(&buf[0])) & 63)
-		r.u = buf[off : off+n*k]
-		for i, v := range w.Q[:n*k] {
-			r.u[i] = reduce7(v)
+		u := buf[off : off+w.N*w.K]
+		for i, v := range w.Q[:len(u)] {
+			u[i] = reduce7(v)
 		}
-		r.scale = make([]float32, n)
-		for j, s := range w.Scale[:n] {
-			r.scale[j] = s * (127.0 / 64)
-		}
+		w.u7 = u
 	})
-	return r
+	return w.u7
 }
+
+// u7Scale is the factor of a u7 tier's activation scales: sa·(127/64) multiplies Q7.
+const u7Scale = 127.0 / 64
 
 // reduce7 is round(q·64/127)+64 ∈ [0,128], q ∈ [-127,127] (there are no ties: 127 is odd and
 // prime to 64).
@@ -171,14 +164,14 @@ func dequantRef(acc int32, sa, sw, b float32) float32 {
 // GemmInt8NTRef is the naive oracle of GemmInt8NT on the tier in use: exact integer dot
 // products (int64) of the integers that tier multiplies, then the same dequantization. Those
 // are qa and w.Q, except on the avx2 tier, which multiplies qa by 7-bit weights
-// round(Q·64/127) with scales Scale·(127/64) (doc_int8.go; computed here the naive way).
-// bias may be nil (then b = 0 is added). It allocates.
+// Q7 = round(Q·64/127) and dequantizes with sa·(127/64) for sa (doc_int8.go; Q7 computed
+// here the naive way). bias may be nil (then b = 0 is added). It allocates.
 func GemmInt8NTRef(dst []float32, qa []int8, sa []float32, w *Int8Weights, bias []float32, m int) {
 	n, k := w.N, w.K
 	checkInt8(dst, qa, sa, w, bias, m)
-	q, sw := w.Q, w.Scale
+	q, f := w.Q, float32(1)
 	if active.int8.u7 {
-		q, sw = reduce7Ref(w)
+		q, f = reduce7Ref(w), u7Scale
 	}
 	for i := range m {
 		ar := qa[i*k : (i+1)*k]
@@ -191,22 +184,19 @@ func GemmInt8NTRef(dst []float32, qa []int8, sa []float32, w *Int8Weights, bias 
 			if bias != nil {
 				b = bias[j]
 			}
-			dst[i*n+j] = dequantRef(int32(acc), sa[i], sw[j], b)
+			dst[i*n+j] = dequantRef(int32(acc), sa[i]*f, w.Scale[j], b)
 		}
 	}
 }
 
 // reduce7Ref is the 7-bit form of w's weights (Int8Weights.reduced, without the +64) the
-// naive way: Q7 = round(Q·64/127) in float64, scales Scale·(127/64).
-func reduce7Ref(w *Int8Weights) ([]int8, []float32) {
-	q7, s7 := make([]int8, w.N*w.K), make([]float32, w.N)
+// naive way: Q7 = round(Q·64/127) in float64.
+func reduce7Ref(w *Int8Weights) []int8 {
+	q7 := make([]int8, w.N*w.K)
 	for i, v := range w.Q[:w.N*w.K] {
 		q7[i] = int8(math.Round(float64(v) * 64 / 127))
 	}
-	for j, s := range w.Scale[:w.N] {
-		s7[j] = s * (127.0 / 64)
-	}
-	return q7, s7
+	return q7
 }
 
 func checkInt8(dst []float32, qa []int8, sa []float32, w *Int8Weights, bias []float32, m int) {
@@ -248,8 +238,8 @@ type int8Kernel struct {
 	// (a+128)·w, from which the dequantization subtracts w.Comp (VPDPBUSD is u8×s8).
 	shifted bool
 	// u7: the tile multiplies the signed activations by the weights' 7-bit form as unsigned
-	// bytes Q7+64 (Int8Weights.reduced) and the dequantization subtracts 64·Σ_p a[i,p] per row
-	// and uses the 7-bit scales (AVX2 VPMADDUBSW is u8×s8 with int16 pair sums).
+	// bytes Q7+64 (Int8Weights.reduced); the dequantization subtracts 64·Σ_p a[i,p] per row
+	// and scales by sa·(127/64) (AVX2 VPMADDUBSW is u8×s8 with int16 pair sums).
 	u7 bool
 	// step is the k granularity of tile: it handles kv = k rounded down to a multiple of step.
 	step int
@@ -308,18 +298,17 @@ type int8Job struct {
 	bias   []float32
 	m      int
 	tier   *int8Kernel
-	wq     []int8    // the weights the tier multiplies: w.Q, or the bytes of its 7-bit form
-	sw     []float32 // their scales
-	buf    int8Buf   // activations in the tier's form, rows padded to a multiple of 4
-	colBlk int       // columns per column block (multiple of 4)
+	wq     []int8  // the weights the tier multiplies: w.Q, or the bytes of its 7-bit form
+	buf    int8Buf // activations in the tier's form, rows padded to a multiple of 4
+	colBlk int     // columns per column block (multiple of 4)
 	nColB  int
 	nRowB  int
 	prep   bool
 	tasks  workers.Group
 }
 
-// int8Buf holds a call's staged activations, their scales and, for a u7 tier, each row's
-// compensation 64·Σ_p q[r,p] (else 0).
+// int8Buf holds a call's staged activations, their scales (times 127/64 for a u7 tier) and,
+// for a u7 tier, each row's compensation 64·Σ_p q[r,p] (else 0).
 type int8Buf struct {
 	q  []int8
 	sa []float32
@@ -354,10 +343,10 @@ func int8Run(dst, a []float32, qa []int8, sa []float32, w *Int8Weights, bias []f
 	}
 	j := int8JobPool.Get().(*int8Job)
 	j.dst, j.a, j.qa, j.sa, j.w, j.bias, j.m, j.tier = dst, a, qa, sa, w, bias, m, active.int8
-	j.wq, j.sw = w.Q, w.Scale
+	j.wq = w.Q
 	if j.tier.u7 {
-		r := w.reduced()
-		j.wq, j.sw = unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(r.u))), len(r.u)), r.scale
+		u := w.reduced()
+		j.wq = unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(u))), len(u))
 	}
 	mp := (m + 3) &^ 3
 	j.buf.q = grow(j.buf.q, mp*k)
@@ -381,7 +370,7 @@ func int8Run(dst, a []float32, qa []int8, sa []float32, w *Int8Weights, bias []f
 	j.colBlk = cb
 	j.nColB = (n + cb - 1) / cb
 	j.tasks.Run(j, j.nColB*j.nRowB, threads)
-	j.dst, j.a, j.qa, j.sa, j.w, j.bias, j.tier, j.wq, j.sw = nil, nil, nil, nil, nil, nil, nil, nil, nil
+	j.dst, j.a, j.qa, j.sa, j.w, j.bias, j.tier, j.wq = nil, nil, nil, nil, nil, nil, nil, nil
 	int8JobPool.Put(j)
 }
 
@@ -430,6 +419,7 @@ func (j *int8Job) stage(rb int) {
 		j.buf.rc[r] = 0
 		if j.tier.u7 {
 			j.buf.rc[r] = 64 * j.tier.sum(q)
+			j.buf.sa[r] *= u7Scale
 		}
 	}
 }
@@ -492,7 +482,7 @@ func (j *int8Job) block(s *int8Scratch, rb, cb int) {
 			}
 		}
 		for r := i; r < min(i+4, r1); r++ {
-			t.dequant(j.dst[r*n+c0:r*n+c1], s.acc[(r-i)*ncp:], comp[c0:c1], j.buf.rc[r], j.buf.sa[r], j.sw[c0:c1], bias[c0:c1])
+			t.dequant(j.dst[r*n+c0:r*n+c1], s.acc[(r-i)*ncp:], comp[c0:c1], j.buf.rc[r], j.buf.sa[r], j.w.Scale[c0:c1], bias[c0:c1])
 		}
 	}
 }

@@ -448,8 +448,8 @@ func TestInt8Concurrent(t *testing.T) {
 }
 
 // TestInt8Reduced checks the avx2 tier's 7-bit weights against the naive reduction: every
-// value, the scales, 64-byte alignment; and that NewInt8Weights makes them when that tier is
-// in use (at load, not in the first product).
+// value, 64-byte alignment; and that NewInt8Weights makes them when that tier is in use (at
+// load, not in the first product).
 func TestInt8Reduced(t *testing.T) {
 	const n, k = 3, 255
 	q := make([]int8, n*k)
@@ -458,26 +458,23 @@ func TestInt8Reduced(t *testing.T) {
 	}
 	sw := []float32{1, 0.01, 3e-38}
 	w := NewInt8Weights(q, sw, n, k)
-	r := w.reduced()
-	q7, s7 := reduce7Ref(w)
-	if uintptr(unsafe.Pointer(&r.u[0]))%64 != 0 || len(r.u) != n*k {
-		t.Errorf("7-bit weights: %d bytes at %p, want %d, 64-byte aligned", len(r.u), &r.u[0], n*k)
+	u := w.reduced()
+	q7 := reduce7Ref(w)
+	if uintptr(unsafe.Pointer(&u[0]))%64 != 0 || len(u) != n*k {
+		t.Errorf("7-bit weights: %d bytes at %p, want %d, 64-byte aligned", len(u), &u[0], n*k)
 	}
-	for i, v := range r.u {
+	for i, v := range u {
 		if int(v)-64 != int(q7[i]) || v > 128 {
 			t.Fatalf("q %d: 7-bit byte %d, want %d+64", q[i], v, q7[i])
 		}
 	}
-	if r.u[0] != 0 || r.u[254] != 128 || r.u[127] != 64 || r.u[128] != 65 || r.u[126] != 63 {
-		t.Errorf("-127, 127, 0, ±1 → %d %d %d %d %d, want 0 128 64 65 63", r.u[0], r.u[254], r.u[127], r.u[128], r.u[126])
-	}
-	if !slices.Equal(r.scale, s7) || s7[0] != 127.0/64 {
-		t.Errorf("scales %v, want %v", r.scale, s7)
+	if u[0] != 0 || u[254] != 128 || u[127] != 64 || u[128] != 65 || u[126] != 63 {
+		t.Errorf("-127, 127, 0, ±1 → %d %d %d %d %d, want 0 128 64 65 63", u[0], u[254], u[127], u[128], u[126])
 	}
 	for _, tier := range int8Available() {
 		restore := useInt8Kernel(tier)
 		w := NewInt8Weights(q, sw, n, k)
-		if made := w.r7.u != nil; made != tier.u7 {
+		if made := w.u7 != nil; made != tier.u7 {
 			t.Errorf("%s: 7-bit form made at NewInt8Weights: %v", tier.name, made)
 		}
 		restore()
