@@ -27,9 +27,9 @@
 //
 //   - avx512vnni: VPDPBUSD on zmm, 64 bytes of k per step (8 loads for 16 multiply-adds).
 //   - avxvnni: VEX VPDPBUSD on ymm (Alder Lake+, Zen 5), 32 bytes per step, 4×2 twice.
-//   - avx2 (CPUs without VNNI: Zen 2/3, Haswell to Ice Lake clients): VPMADDUBSW +
-//     VPMADDWD (by ones) + VPADDD on ymm, three instructions per 32 multiply-adds, on 7-bit
-//     weights (next paragraph).
+//   - avx2 (CPUs without VNNI: AMD Zen 1–3, Intel Haswell to Comet Lake, Skylake-SP):
+//     VPMADDUBSW + VPMADDWD (by ones) + VPADDD on ymm, three instructions per 32
+//     multiply-adds, on 7-bit weights (below).
 //   - generic: pure Go (other GOARCHes, purego).
 //
 // VPDPBUSD multiplies unsigned by signed bytes: the VNNI tiers stage the activations as
@@ -51,6 +51,10 @@
 // each int8 weight (N·K bytes; Q is no longer read: from an int8 checkpoint its pages stay
 // in the page cache only). On a Zen 5 (GORERANK_TIER=avx2, 2026-12-06) the product runs
 // 1.23–1.27× the previous kernel at the reranker's layer shapes, the tile alone 1.35×.
+// Against float32 on the full-size random bge-reranker-v2-m3 (rerank fidelity --sets 100
+// --docs 20, 2000 random pairs), it moves the logits by 0.055 on average (int8 on the other
+// tiers: 0.015; at most 0.088 against 0.041) with rankings nearly as int8's: Spearman 0.936
+// against 0.940, top-5 overlap 4.27 against 4.28, top-1 0.74 against 0.75.
 //
 // Why the weights: the other ways are 7-bit activations a+64 with a per-column compensation
 // 64·Σ_p Q[j,p] (FBGEMM's reduce_range; no weight copy) or both sides at 7.5 bits (|w| ≤ 91,
