@@ -39,7 +39,10 @@ type Config struct {
 const (
 	DefaultChunkTokens = 256
 	DefaultOverlap     = 32
-	DefaultVectors     = "f32"
+	// DefaultVectors is f16: half the memory and scan time of f32 (a 1M-chunk scan is bound
+	// by memory bandwidth: f32 misses 300 ms on 2 cores, f16 takes ~140 ms), and a stored
+	// value is within 2⁻¹¹ of the float32 one, far below what moves a ranking.
+	DefaultVectors = "f16"
 	// DefaultMaxDocBytes bounds one document's text (Options.MaxDocBytes).
 	DefaultMaxDocBytes = 16 << 20
 )
