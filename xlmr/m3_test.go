@@ -259,7 +259,7 @@ func TestM3Precisions(t *testing.T) {
 		name string
 		prec nn.Precision
 		tol  float64
-	}{{"f16", nn.F16, 5e-3}, {"bf16", nn.BF16, 0.15}, {"int8", nn.Int8, 0.15}} { // rounded weights: sanity bounds (a wrong head is off by ~1)
+	}{{"f16", nn.F16, 5e-3}, {"bf16", nn.BF16, 0.15}, {"int8", nn.Int8, 0.3}} { // rounded weights: sanity bounds (a wrong head is off by ~1); int8's max sparse error is 0.11 with exact int8 products, 0.19 on the avx2 tier's 7-bit weights
 		m := loadM3(t, LoadOptions{Precision: c.prec})
 		if c.prec == nn.Int8 && (m.Layers[0].Output.Dense.Prec != nn.Int8 || m.ColBERT.Prec != nn.F32 || m.Sparse.Prec != nn.F32) {
 			t.Errorf("int8: encoder %v, heads %v %v; want int8 encoder, float32 heads", m.Layers[0].Output.Dense.Prec, m.ColBERT.Prec, m.Sparse.Prec)
