@@ -96,6 +96,9 @@ vnni512_loop:`)
 	for c := range 4 {
 		i8w("\tVMOVDQU64 (%s)(DX*1), Z%d", wrows[c], 20+c)
 	}
+	for c := range 4 {
+		i8w("\tPREFETCHT0 %d(%s)(DX*1)", i8pf, wrows[c])
+	}
 	for r := range 4 {
 		for c := range 4 {
 			i8w("\tVPDPBUSD Z%d, Z%d, Z%d", 20+c, 16+r, r*4+c)
@@ -197,6 +200,8 @@ func int8Ymm(name string, vnni bool) {
 		}
 		i8w("\tVMOVDQU (DI)(DX*1), Y12")
 		i8w("\tVMOVDQU (R11)(DX*1), Y13")
+		i8w("\tPREFETCHT0 %d(DI)(DX*1)", i8pf)
+		i8w("\tPREFETCHT0 %d(R11)(DX*1)", i8pf)
 		for r := range 4 {
 			for cc := range 2 {
 				i8w("\tVPDPBUSD_Y%d_Y%d_Y%d", r*2+cc, 8+r, 12+cc)
@@ -206,6 +211,8 @@ func int8Ymm(name string, vnni bool) {
 		// Y8, Y9: the two weight rows (unsigned); Y10: a row; Y11, Y12, Y14, Y15: products.
 		i8w("\tVMOVDQU (DI)(DX*1), Y8")
 		i8w("\tVMOVDQU (R11)(DX*1), Y9")
+		i8w("\tPREFETCHT0 %d(DI)(DX*1)", i8pf)
+		i8w("\tPREFETCHT0 %d(R11)(DX*1)", i8pf)
 		tmp := []int{11, 12, 14, 15}
 		for r := range 4 {
 			i8w("\tVMOVDQU (%s)(DX*1), Y10", arows[r])
