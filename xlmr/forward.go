@@ -35,11 +35,21 @@ var (
 // probabilities are computed by an extra explicit (T² memory) pass.
 type Hook func(seq int, name string, shape []int, data []float32)
 
-// Timings, when set on a Scratch, accumulates wall time per stage across Forward calls
-// (for `rerank bench`). Nil costs nothing. Attention covers the q/k/v projections, the
-// attention itself, the output projection and its residual LayerNorm; FFN the rest of a layer.
+// Timings, when set on a Scratch, accumulates wall time per stage and per operation across
+// Forward calls (for `rerank bench`). Nil costs nothing. Attention covers the q/k/v
+// projections, the attention itself, the output projection and its residual LayerNorm; FFN
+// the rest of a layer. The operation fields split them (summed over all layers):
+//
+//	Attention = QKV + Attend + AttnOut + AttnNorm
+//	FFN       = FFNUp + FFNDown + FFNNorm
+//
+// QKV, AttnOut, FFNUp and FFNDown are the linear layers (with their bias; FFNUp with the
+// GELU; at precision Int8 with the quantization of their input), Attend is
+// softmax(q·kᵀ/√d)·v, the Norm fields the residual adds with their LayerNorm.
 type Timings struct {
 	Embeddings, Attention, FFN, Head time.Duration
+
+	QKV, Attend, AttnOut, AttnNorm, FFNUp, FFNDown, FFNNorm time.Duration
 }
 
 // Scratch holds the activations of one in-flight batch. Reuse it across calls from one
@@ -240,14 +250,14 @@ func (m *Model) encoderLayer(s *Scratch, y *Layer, li, n int, hook Hook, t0 time
 	H := m.Config.HiddenSize
 	x, ctx, sa := s.x[:n*H], s.ctx[:n*H], &y.Attention.Self
 
-	sa.Query.Forward(s.q, x, n)        // q = x·Wqᵀ + bq                 (N,H)
-	sa.Key.Forward(s.k, x, n)          // k = x·Wkᵀ + bk                 (N,H)
-	sa.Value.Forward(s.v, x, n)        // v = x·Wvᵀ + bv                 (N,H)
-	m.attention(s, ctx, li, hook)      // ctx = softmax(q·kᵀ/√d)·v       (N,H) per sequence, head
-	m.attentionOutput(s, y, x, ctx, n) // x = LN(x + ctx·Woᵀ + bo)       (N,H)
-	t0 = s.lap(t0, stageAttention)
-	m.feedForward(s, y, x, n) // x = LN(x + GELU(x·W1ᵀ + b1)·W2ᵀ + b2)
-	return s.lap(t0, stageFFN)
+	sa.Query.Forward(s.q, x, n) // q = x·Wqᵀ + bq                 (N,H)
+	sa.Key.Forward(s.k, x, n)   // k = x·Wkᵀ + bk                 (N,H)
+	sa.Value.Forward(s.v, x, n) // v = x·Wvᵀ + bv                 (N,H)
+	t0 = s.lap(t0, opQKV)
+	m.attention(s, ctx, li, hook) // ctx = softmax(q·kᵀ/√d)·v       (N,H) per sequence, head
+	t0 = s.lap(t0, opAttend)
+	t0 = m.attentionOutput(s, y, x, ctx, n, t0) // x = LN(x + ctx·Woᵀ + bo)   (N,H)
+	return m.feedForward(s, y, x, n, t0)        // x = LN(x + GELU(x·W1ᵀ + b1)·W2ᵀ + b2)
 }
 
 // lastLayerFirstTokens is encoderLayer for the output rows the classifier reads: cls (B,H)
@@ -261,37 +271,44 @@ func (m *Model) lastLayerFirstTokens(s *Scratch, y *Layer, n, b int, t0 time.Tim
 	heads, hd, scale := m.heads()
 	x, cls, ctx, sa := s.x[:n*H], s.cls[:b*H], s.ctx[:b*H], &y.Attention.Self
 
-	sa.Key.Forward(s.k, x, n)                                                              // k = x·Wkᵀ + bk     (N,H)
-	sa.Value.Forward(s.v, x, n)                                                            // v = x·Wvᵀ + bv     (N,H)
-	sa.Query.Forward(s.q, cls, b)                                                          // q = cls·Wqᵀ + bq   (B,H)
+	sa.Key.Forward(s.k, x, n)     // k = x·Wkᵀ + bk     (N,H)
+	sa.Value.Forward(s.v, x, n)   // v = x·Wvᵀ + bv     (N,H)
+	sa.Query.Forward(s.q, cls, b) // q = cls·Wqᵀ + bq   (B,H)
+	t0 = s.lap(t0, opQKV)
 	nn.AttentionPackedFirst(ctx, H, s.q, H, s.k, s.v, H, s.offs, heads, hd, scale, s.work) // ctx = attention   (B,H)
-	m.attentionOutput(s, y, cls, ctx, b)                                                   // cls = LN(cls + ctx·Woᵀ + bo)
-	t0 = s.lap(t0, stageAttention)
-	m.feedForward(s, y, cls, b) // cls = LN(cls + GELU(cls·W1ᵀ + b1)·W2ᵀ + b2)
-	return s.lap(t0, stageFFN)
+	t0 = s.lap(t0, opAttend)
+	t0 = m.attentionOutput(s, y, cls, ctx, b, t0) // cls = LN(cls + ctx·Woᵀ + bo)
+	return m.feedForward(s, y, cls, b, t0)        // cls = LN(cls + GELU(cls·W1ᵀ + b1)·W2ᵀ + b2)
 }
 
 // attentionOutput computes x (rows,H) = LN(x + ctx·Woᵀ + bo), the attention sub-layer's
 // projection and residual LayerNorm. The projection lands in q, whose rows the attention has
-// consumed.
-func (m *Model) attentionOutput(s *Scratch, y *Layer, x, ctx []float32, rows int) {
+// consumed. t0 and the result are Timings' lap marks.
+func (m *Model) attentionOutput(s *Scratch, y *Layer, x, ctx []float32, rows int, t0 time.Time) time.Time {
 	H, eps := m.Config.HiddenSize, float32(m.Config.LayerNormEps)
 	ao, p := &y.Attention.Output, s.q[:rows*H]
-	ao.Dense.Forward(p, ctx, rows)                                                 // p = ctx·Woᵀ + bo   (rows,H)
+	ao.Dense.Forward(p, ctx, rows) // p = ctx·Woᵀ + bo   (rows,H)
+	t0 = s.lap(t0, opAttnOut)
 	nn.AddLayerNorm(x, p, x, ao.LayerNorm.Weight, ao.LayerNorm.Bias, rows, H, eps) // x = LN(p + x)      (rows,H)
+	return s.lap(t0, opAttnNorm)
 }
 
 // feedForward computes x (rows,H) = LN(x + GELU(x·W1ᵀ + b1)·W2ᵀ + b2), ffnRows rows at a time.
-func (m *Model) feedForward(s *Scratch, y *Layer, x []float32, rows int) {
+// t0 and the result are Timings' lap marks.
+func (m *Model) feedForward(s *Scratch, y *Layer, x []float32, rows int, t0 time.Time) time.Time {
 	H, I, eps := m.Config.HiddenSize, m.Config.IntermediateSize, float32(m.Config.LayerNormEps)
 	ff := &y.Output
 	for r0 := 0; r0 < rows; r0 += ffnRows {
 		c := min(ffnRows, rows-r0)
 		xc, h, tmp := x[r0*H:(r0+c)*H], s.h[:c*I], s.tmp[:c*H]
-		y.Intermediate.Dense.ForwardGELU(h, xc, c)                                      // h = GELU(x·W1ᵀ + b1) (c,I)
-		ff.Dense.Forward(tmp, h, c)                                                     // tmp = h·W2ᵀ + b2     (c,H)
+		y.Intermediate.Dense.ForwardGELU(h, xc, c) // h = GELU(x·W1ᵀ + b1) (c,I)
+		t0 = s.lap(t0, opFFNUp)
+		ff.Dense.Forward(tmp, h, c) // tmp = h·W2ᵀ + b2     (c,H)
+		t0 = s.lap(t0, opFFNDown)
 		nn.AddLayerNorm(xc, tmp, xc, ff.LayerNorm.Weight, ff.LayerNorm.Bias, c, H, eps) // x = LN(tmp + x)      (c,H)
+		t0 = s.lap(t0, opFFNNorm)
 	}
+	return t0
 }
 
 // heads returns the head count, the head size and the attention scale 1/√(head size).
@@ -329,12 +346,18 @@ func (s *Scratch) hookRows(hook Hook, name string, H int) {
 	}
 }
 
+// stage is a Timings bucket: a stage outside the layers, or an operation of a layer.
 type stage int
 
 const (
 	stageEmbeddings stage = iota
-	stageAttention
-	stageFFN
+	opQKV
+	opAttend
+	opAttnOut
+	opAttnNorm
+	opFFNUp
+	opFFNDown
+	opFFNNorm
 	stageHead
 )
 
@@ -352,16 +375,32 @@ func (s *Scratch) lap(t0 time.Time, st stage) time.Time {
 		return t0
 	}
 	now := time.Now()
-	d := now.Sub(t0)
+	d, t := now.Sub(t0), s.Timings
 	switch st {
 	case stageEmbeddings:
-		s.Timings.Embeddings += d
-	case stageAttention:
-		s.Timings.Attention += d
-	case stageFFN:
-		s.Timings.FFN += d
+		t.Embeddings += d
 	case stageHead:
-		s.Timings.Head += d
+		t.Head += d
+	case opQKV:
+		t.QKV += d
+	case opAttend:
+		t.Attend += d
+	case opAttnOut:
+		t.AttnOut += d
+	case opAttnNorm:
+		t.AttnNorm += d
+	case opFFNUp:
+		t.FFNUp += d
+	case opFFNDown:
+		t.FFNDown += d
+	case opFFNNorm:
+		t.FFNNorm += d
+	}
+	switch {
+	case st >= opQKV && st <= opAttnNorm:
+		t.Attention += d
+	case st >= opFFNUp && st <= opFFNNorm:
+		t.FFN += d
 	}
 	return now
 }

@@ -429,6 +429,10 @@ func TestForwardZeroAllocs(t *testing.T) {
 	if tm.Embeddings <= 0 || tm.Attention <= 0 || tm.FFN <= 0 || tm.Head <= 0 || tm.Attention+tm.FFN < time.Microsecond {
 		t.Errorf("timings not accumulated: %+v", *tm)
 	}
+	if tm.QKV+tm.Attend+tm.AttnOut+tm.AttnNorm != tm.Attention || tm.FFNUp+tm.FFNDown+tm.FFNNorm != tm.FFN ||
+		tm.QKV <= 0 || tm.Attend <= 0 || tm.AttnOut <= 0 || tm.AttnNorm <= 0 || tm.FFNUp <= 0 || tm.FFNDown <= 0 || tm.FFNNorm <= 0 {
+		t.Errorf("operation timings do not split their stages: %+v", *tm)
+	}
 }
 
 func TestForwardConcurrent(t *testing.T) {

@@ -311,7 +311,9 @@ func bench(o *benchOptions, lo gorerank.Options) (*benchResult, error) {
 		rounds = append(rounds, round{
 			rate: float64(calls*len(lens)) / el.Seconds(),
 			stages: map[string]float64{"total": ms(el), "tokenize": ms(tok), "embeddings": ms(tm.Embeddings),
-				"attention": ms(tm.Attention), "ffn": ms(tm.FFN), "head": ms(tm.Head)},
+				"attention": ms(tm.Attention), "ffn": ms(tm.FFN), "head": ms(tm.Head),
+				"qkv": ms(tm.QKV), "attend": ms(tm.Attend), "attn_out": ms(tm.AttnOut), "attn_norm": ms(tm.AttnNorm),
+				"ffn_up": ms(tm.FFNUp), "ffn_down": ms(tm.FFNDown), "ffn_norm": ms(tm.FFNNorm)},
 		})
 	}
 	var all []float64
@@ -584,10 +586,11 @@ func (r *benchResult) print(w io.Writer) {
 	if r.PeakGFLOPS > 0 {
 		fmt.Fprintf(w, "GEMM peak    %10.2f   GFLOP/s (MatMulNT %s): %.1f%% of peak\n", r.PeakGFLOPS, r.PeakShape, r.PctOfPeak)
 	}
-	fmt.Fprintln(w, "stage ms/call (median of rounds):")
-	for _, k := range []string{"tokenize", "embeddings", "attention", "ffn", "head", "total"} {
-		if v, ok := r.StageMSPerCall[k]; ok {
-			fmt.Fprintf(w, "  %-10s %10.3f\n", k, v)
+	fmt.Fprintln(w, "stage ms/call (median of rounds; the operations of the layers indented):")
+	for _, k := range []string{"tokenize", "embeddings", "attention", "  qkv", "  attend", "  attn_out", "  attn_norm",
+		"ffn", "  ffn_up", "  ffn_down", "  ffn_norm", "head", "total"} {
+		if v, ok := r.StageMSPerCall[strings.TrimSpace(k)]; ok {
+			fmt.Fprintf(w, "  %-11s %9.3f\n", k, v)
 		}
 	}
 	if r.PeakRSSBytes >= 0 {

@@ -123,6 +123,23 @@ func TestBenchTiny(t *testing.T) {
 		if stages["total"].(float64) <= 0 {
 			t.Errorf("stages %v", stages)
 		}
+		// The operations split their stage (medians of rounds: equal up to rounding when
+		// rounds differ, so compared loosely).
+		sum := func(keys ...string) (v float64) {
+			for _, k := range keys {
+				x, ok := stages[k].(float64)
+				if !ok || x < 0 {
+					t.Errorf("%v: stage %s = %v", args, k, stages[k])
+				}
+				v += x
+			}
+			return v
+		}
+		for stage, ops := range map[string][]string{"attention": {"qkv", "attend", "attn_out", "attn_norm"}, "ffn": {"ffn_up", "ffn_down", "ffn_norm"}} {
+			if got, want := sum(ops...), stages[stage].(float64); got < 0.5*want || got > 2*want {
+				t.Errorf("%v: %v sum to %.4f ms, %s is %.4f ms", args, ops, got, stage, want)
+			}
+		}
 	}
 	var stdout, stderr bytes.Buffer
 	if code := run(&env{stdout: &stdout, stderr: &stderr}, []string{"bench", "--model", "../../testdata/tiny",
