@@ -28,8 +28,16 @@
 #   SHAPES       synthetic batch x seq list                    ("1x128 8x128 8x256 4x512")
 #   RAG          1 to run the rag workload too                                          (1)
 #   TORCH        1 to run the PyTorch columns                                           (1)
-#   TORCH_DTYPES torch_xlmr.py --dtype list   ("fp32 bf16 bf16-autocast" on CPUs with AVX512_BF16 or
-#                AMX-BF16; "fp32" elsewhere: without BF16 hardware one 8x128 bf16 call takes > 10 min)
+#   TORCH_DTYPES torch_xlmr.py --dtype list   ("int8-dynamic" when DTYPE=int8; else "fp32 bf16 bf16-autocast"
+#                on CPUs with AVX512_BF16 or AMX-BF16, "fp32" elsewhere: without BF16 hardware one 8x128
+#                bf16 call takes > 10 min). int8-dynamic is PyTorch's dynamic int8 (per-channel int8
+#                weights, activations quantized per call); Debian's PyTorch 1.13 is built without
+#                FBGEMM, so its quantized engine is oneDNN (torch.backends.quantized.engine = onednn)
+#   TIER         empty: every system uses the best kernels the CPU has. avx2: every system limited to
+#                AVX2 + FMA, to stand in for an AVX2-only CPU (Zen 2/3, pre-Ice-Lake Xeons) on a newer
+#                one: gorerank GORERANK_TIER=avx2, PyTorch ONEDNN_MAX_CPU_ISA=AVX2 (oneDNN: int8, bf16)
+#                and OPENBLAS_CORETYPE=Haswell (fp32). ONNX Runtime cannot be limited (MLAS picks its
+#                kernels from CPUID): its column is left out unless ORT=1 is set explicitly       ()
 #   ORT          1 to run the ONNX Runtime column                                       (1)
 #   LLAMA_BIN    a llama.cpp build's bin folder (with llama-embedding); empty: no llama.cpp columns ()
 #   LLAMA_GGUF   "label=FILE.gguf ..." GGUF conversions of $WORKDIR's checkpoint, e.g.
@@ -73,6 +81,17 @@ PASSES=${PASSES:-2}
 SHAPES=${SHAPES:-"1x128 8x128 8x256 4x512"}
 RAG=${RAG:-1}
 TORCH=${TORCH:-1}
+TIER=${TIER:-}
+case "$TIER" in
+'') ;;
+avx2)
+	if [ -z "${ORT+set}" ] && grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
+		ORT=0
+		echo "bench.sh: TIER=avx2: ONNX Runtime cannot be limited to AVX2 and is left out (ORT=1 runs it on its own kernels)" >&2
+	fi
+	;;
+*) echo "bench.sh: TIER must be empty or avx2" >&2; exit 2 ;;
+esac
 ORT=${ORT:-1}
 WORKDIR=${WORKDIR:-.bench}
 SHARED=${SHARED:-../shared}
@@ -96,7 +115,9 @@ if [ -n "$LLAMA_BIN" ]; then
 else
 	LLAMA_GGUF=
 fi
-if [ -z "${TORCH_DTYPES+set}" ]; then
+if [ -z "${TORCH_DTYPES+set}" ] && [ "$DTYPE" = int8 ]; then
+	TORCH_DTYPES=int8-dynamic
+elif [ -z "${TORCH_DTYPES+set}" ]; then
 	if grep -qw -e avx512_bf16 -e amx_bf16 /proc/cpuinfo 2>/dev/null; then
 		TORCH_DTYPES="fp32 bf16 bf16-autocast"
 	else
@@ -107,8 +128,8 @@ fi
 [ "$TORCH" = 1 ] || TORCH_DTYPES=
 for d in $TORCH_DTYPES; do
 	case "$d" in
-	fp32 | bf16 | bf16-autocast) ;;
-	*) echo "bench.sh: TORCH_DTYPES entries must be fp32, bf16 or bf16-autocast, got $d" >&2; exit 2 ;;
+	fp32 | bf16 | bf16-autocast | int8-dynamic) ;;
+	*) echo "bench.sh: TORCH_DTYPES entries must be fp32, bf16, bf16-autocast or int8-dynamic, got $d" >&2; exit 2 ;;
 	esac
 done
 case "$PASSES" in '' | *[!0-9]* | 0) echo "bench.sh: PASSES must be a positive integer" >&2; exit 2 ;; esac
@@ -155,8 +176,11 @@ if [ -n "$TORCH_DTYPES" ] || [ "$ORT" = 1 ]; then
 	fi
 fi
 
+tier_env=() # what limits PyTorch to TIER's instructions
+[ "$TIER" != avx2 ] || tier_env=(ONEDNN_MAX_CPU_ISA=AVX2 OPENBLAS_CORETYPE=Haswell)
+
 py() { # the Debian torch with the OpenMP OpenBLAS
-	env LD_LIBRARY_PATH="$OPENMP_BLAS" OMP_NUM_THREADS="$THREADS" /usr/bin/python3 "$@"
+	env LD_LIBRARY_PATH="$OPENMP_BLAS" OMP_NUM_THREADS="$THREADS" "${tier_env[@]}" /usr/bin/python3 "$@"
 }
 
 record() { # label system pass json [proxy]
@@ -192,7 +216,7 @@ if [ "$ORT" = 1 ]; then
 fi
 
 ours_run() { # bench flags...
-	"$RERANK" bench --model "$OURS" --dtype "$DTYPE" --threads "$THREADS" --rounds "$ROUNDS" --min-time "${MIN_TIME}s" --json "$@"
+	env ${TIER:+GORERANK_TIER=$TIER} "$RERANK" bench --model "$OURS" --dtype "$DTYPE" --threads "$THREADS" --rounds "$ROUNDS" --min-time "${MIN_TIME}s" --json "$@"
 }
 
 llama_run() { # gguf pairs-file batch-tokens label
@@ -261,4 +285,5 @@ if [ "$RAG" = 1 ]; then
 fi
 
 echo "== results: $RESULTS" >&2
+[ -z "$TIER" ] || echo "TIER=$TIER: gorerank GORERANK_TIER=$TIER; PyTorch ${tier_env[*]}; ORT=$ORT"
 /usr/bin/python3 scripts/bench_table.py "$RESULTS" "$THREADS" "$DTYPE"

@@ -14,9 +14,11 @@ SYSTEMS = [  # column order; a column appears when the results hold it
     ("torch-fp32", "PyTorch fp32"),
     ("torch-bf16", "PyTorch bf16"),
     ("torch-bf16-autocast", "PyTorch bf16-autocast"),
+    ("torch-int8-dynamic", "PyTorch int8-dynamic"),
     ("ort-fp32", "ORT fp32"),
 ]
-RATIOS = [("ort-fp32", "ORT"), ("torch-fp32", "torch fp32"), ("torch-bf16-autocast", "torch bf16-autocast")]
+RATIOS = [("ort-fp32", "ORT"), ("torch-fp32", "torch fp32"), ("torch-bf16-autocast", "torch bf16-autocast"),
+          ("torch-int8-dynamic", "torch int8-dynamic")]
 
 
 def fmt(x):
@@ -44,6 +46,8 @@ def main(path, threads, dtype):
     info = [f"threads {threads}", f"gorerank dtype {dtype}"]
     for recs in (v for l in order for v in rows[l].values()):
         res = recs[0]["result"]
+        if "cpu_tier" in res and not any(i.startswith("gorerank tier") for i in info):
+            info.append(f"gorerank tier {res['cpu_tier']} ({res.get('cpu_kernels', '')})")
         if "torch" in res and not any(i.startswith("PyTorch") for i in info):
             info.append(f"PyTorch {res['torch']}")
         if "ort" in res and not any(i.startswith("ONNX Runtime") for i in info):
