@@ -101,6 +101,8 @@ func TestQuantizeCheckpointRoundTrip(t *testing.T) {
 	// An int8 checkpoint needs precision Int8; the output folder is not overwritten.
 	if _, err := Load(out, LoadOptions{}); err == nil || !strings.Contains(err.Error(), "I8") {
 		t.Errorf("loading the int8 checkpoint as F32: %v", err)
+	} else if n := strings.Count(err.Error(), "I8"); n != 1 {
+		t.Errorf("loading the int8 checkpoint as F32: the error names I8 %d times, want once:\n%v", n, err)
 	}
 	if err := QuantizeCheckpoint(tinyDir, out); err == nil {
 		t.Error("QuantizeCheckpoint overwrote an existing model.safetensors")

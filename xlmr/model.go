@@ -219,6 +219,7 @@ type loader struct {
 	errs      []error
 	dtypes    map[weights.DType]bool
 	converted int
+	int8Said  bool // the I8-without-Int8 error was recorded
 }
 
 const maxLoadErrors = 8
@@ -248,7 +249,10 @@ func (l *loader) tensor(key string, shape ...int) *weights.Tensor {
 	switch t.DType {
 	case weights.F32, weights.F16, weights.BF16:
 	case weights.I8:
-		l.fail(fmt.Errorf("xlmr: tensor %q has dtype I8: an int8 checkpoint loads only with precision Int8 (--dtype int8), and only for the encoder's linear weights", l.where+key))
+		if !l.int8Said { // one error for the whole checkpoint, not one per tensor
+			l.int8Said = true
+			l.fail(fmt.Errorf("xlmr: tensor %q has dtype I8: an int8 checkpoint (rerank quantize) loads only with precision Int8 (--dtype int8), and only for the encoder's linear weights", l.where+key))
+		}
 		return nil
 	default:
 		l.fail(fmt.Errorf("xlmr: tensor %q has dtype %s; only F32, F16 and BF16 are supported", l.where+key, t.DType))
