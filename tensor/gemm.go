@@ -27,8 +27,9 @@ import (
 // that owns its output (no two tasks write the same element, so tasks need no locks). A task
 // walks k in slices of kc; for each slice it packs its columns of op(b) into kc×nr
 // micro-panels (zero-padded to nr columns; L2-resident), then sweeps the rows mr at a time,
-// running the micro-kernel on each panel. A tile at the edge (fewer than mr rows or nr
-// columns) is computed into a small tile buffer and the part inside dst copied out.
+// running the micro-kernel on each panel (a task of at most fewRowBlocks row blocks goes the
+// other way round: panel by panel, every row block on it). A tile at the edge (fewer than mr
+// rows or nr columns) is computed into a small tile buffer and the part inside dst copied out.
 //
 // The BF16 dot path (MatMulNTBF16Compute on a tier with a dot kernel) differs in two places:
 // the prepared a holds BF16 values, zero beyond k up to the next 64 elements (the kernel's
@@ -308,25 +309,47 @@ func (c *gemmCall) task(t int, buf *gemmBuf) {
 			c.packB(buf.b[:], p0, kc, j0, j1)
 			packed = buf.b[:]
 		}
-		for i := i0; i < i1; i += sh.mr {
-			rows := min(sh.mr, i1-i)
-			a := c.ap[i*c.lap+p0:]
-			h, tile := sh.mr, c.tier.f32.tile // kernel height: lower for the last rows where the tier allows
-			if rows < sh.mr && c.tier.f32.short != nil {
-				h, tile = c.tier.f32.short(rows)
-			}
+		if i1-i0 <= fewRowBlocks*sh.mr {
+			// Few rows (a short query): each panel once, for all row blocks while it is in L1.
 			for j := j0; j < j1; j += sh.nr {
-				cols := min(sh.nr, j1-j)
-				bp := packed[(j-j0)*kc:]
-				if rows == h && cols == sh.nr {
-					tile(kc, a, c.lap, bp, c.dst[i*c.ldd+j:], c.ldd, add)
-					continue
+				for i := i0; i < i1; i += sh.mr {
+					c.tile(buf, packed[(j-j0)*kc:], i, i1, j, j1, p0, kc, add)
 				}
-				tile(kc, a, c.lap, bp, buf.c[:], sh.nr, false)
-				c.edge(buf.c[:], i, rows, j, cols, add)
+			}
+			continue
+		}
+		for i := i0; i < i1; i += sh.mr {
+			for j := j0; j < j1; j += sh.nr {
+				c.tile(buf, packed[(j-j0)*kc:], i, i1, j, j1, p0, kc, add)
 			}
 		}
 	}
+}
+
+// fewRowBlocks is the most row blocks of a task that run panel by panel (all row blocks on
+// one panel, then the next) rather than row block by row block (one row block across the
+// task's panels, then the next). With few rows of a the weights cannot be reused from cache
+// across many row blocks anyway: going panel by panel reads each panel from memory once and
+// again from L1 for the other row blocks, where the other order reads the whole column block
+// again from L2 or, on CPUs with a 512 KB L2 such as Zen 3, partly from L3.
+const fewRowBlocks = 4
+
+// tile runs the micro-kernel for rows [i, min(i+mr, i1)) × columns [j, min(j+nr, j1)) of dst
+// on the k slice [p0, p0+kc), with bp the packed panel of those columns.
+func (c *gemmCall) tile(buf *gemmBuf, bp []float32, i, i1, j, j1, p0, kc int, add bool) {
+	sh := c.sh
+	rows, cols := min(sh.mr, i1-i), min(sh.nr, j1-j)
+	a := c.ap[i*c.lap+p0:]
+	h, tile := sh.mr, c.tier.f32.tile // kernel height: lower for the last rows where the tier allows
+	if rows < sh.mr && c.tier.f32.short != nil {
+		h, tile = c.tier.f32.short(rows)
+	}
+	if rows == h && cols == sh.nr {
+		tile(kc, a, c.lap, bp, c.dst[i*c.ldd+j:], c.ldd, add)
+		return
+	}
+	tile(kc, a, c.lap, bp, buf.c[:], sh.nr, false)
+	c.edge(buf.c[:], i, rows, j, cols, add)
 }
 
 // dotSlice is task's k slice [p0, p0+kc) on the BF16 pair kernel.
