@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -52,8 +53,11 @@ type SearchOptions struct {
 	TopN   int    // chunks returned; 0: DefaultTopN; at most TopK
 	Mode   Mode   // "": Hybrid
 	Fusion Fusion // hybrid only; "": RRF
-	// DenseWeight and SparseWeight weigh Weighted fusion; both 0: the M3 paper's
-	// dense+sparse weights, 1 and 0.3.
+	// DenseWeight and SparseWeight weigh Weighted fusion (the server's dense_weight and
+	// sparse_weight, rerank kb search's --dense-weight and --sparse-weight); both 0: the M3
+	// paper's dense+sparse weights, 1 and 0.3; otherwise each as given, so that
+	// {DenseWeight: 1} is the dense score alone. Finite and not negative; either set with a
+	// fusion other than Weighted is an error (ErrOptions).
 	DenseWeight, SparseWeight float32
 	// NoRerank returns recall's order even when a reranker is there.
 	NoRerank bool
@@ -138,12 +142,14 @@ func (k *KB) checkSearch(o SearchOptions) (SearchOptions, error) {
 	if o.Fusion == "" {
 		o.Fusion = RRF
 	}
-	if o.DenseWeight == 0 && o.SparseWeight == 0 {
+	weights := o.DenseWeight != 0 || o.SparseWeight != 0 // given (NaN included); else the paper's
+	if !weights {
 		o.DenseWeight, o.SparseWeight = recall.PaperWeights.Dense, recall.PaperWeights.Sparse
 	}
 	bad := func(format string, a ...any) (SearchOptions, error) {
 		return o, fmt.Errorf("%w: %s", ErrOptions, fmt.Sprintf(format, a...))
 	}
+	badWeight := func(w float32) bool { return w < 0 || math.IsNaN(float64(w)) || math.IsInf(float64(w), 0) }
 	switch {
 	case o.TopK < 1 || o.TopK > MaxTopK:
 		return bad("top_k must be between 1 and %d (got %d)", MaxTopK, o.TopK)
@@ -153,8 +159,12 @@ func (k *KB) checkSearch(o SearchOptions) (SearchOptions, error) {
 		return bad("unknown mode %q (want hybrid, dense or sparse)", o.Mode)
 	case o.Fusion != RRF && o.Fusion != Weighted:
 		return bad("unknown fusion %q (want rrf or weighted)", o.Fusion)
-	case o.DenseWeight < 0 || o.SparseWeight < 0:
-		return bad("fusion weights must not be negative")
+	case badWeight(o.DenseWeight):
+		return bad("dense_weight must be a finite number, 0 or more (got %v)", o.DenseWeight)
+	case badWeight(o.SparseWeight):
+		return bad("sparse_weight must be a finite number, 0 or more (got %v)", o.SparseWeight)
+	case weights && o.Fusion != Weighted:
+		return bad("dense_weight and sparse_weight weigh fusion %q only (fusion is %q)", Weighted, o.Fusion)
 	}
 	for key, v := range o.Filter {
 		if _, err := json.Marshal(v); err != nil {

@@ -1,0 +1,99 @@
+package kb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+)
+
+// TestSearchOptionsChecked: checkSearch, the one place that validates SearchOptions, refuses
+// fusion weights that are negative, NaN or infinite, or set with a fusion other than
+// weighted, naming the field (the server's 400 and rerank kb search's usage error say it).
+func TestSearchOptionsChecked(t *testing.T) {
+	k := newKB(t, Config{ChunkTokens: 16, Overlap: 4})
+	mustAdd(t, k, policyDocs...)
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	for _, c := range []struct {
+		o   SearchOptions
+		msg string // "": valid
+	}{
+		{SearchOptions{Fusion: Weighted}, ""},
+		{SearchOptions{Fusion: Weighted, DenseWeight: 1}, ""},
+		{SearchOptions{Fusion: Weighted, SparseWeight: 2.5}, ""},
+		{SearchOptions{Mode: Dense, Fusion: Weighted, DenseWeight: 1, SparseWeight: 1}, ""},
+		{SearchOptions{Fusion: Weighted, DenseWeight: -1}, "dense_weight must be a finite number, 0 or more (got -1)"},
+		{SearchOptions{Fusion: Weighted, DenseWeight: 1, SparseWeight: -0.5}, "sparse_weight must be a finite number, 0 or more (got -0.5)"},
+		{SearchOptions{Fusion: Weighted, DenseWeight: nan}, "dense_weight must be a finite number"},
+		{SearchOptions{Fusion: Weighted, SparseWeight: inf}, "sparse_weight must be a finite number, 0 or more (got +Inf)"},
+		{SearchOptions{DenseWeight: 1}, `dense_weight and sparse_weight weigh fusion "weighted" only (fusion is "rrf")`},
+		{SearchOptions{Fusion: RRF, SparseWeight: 0.3}, `(fusion is "rrf")`},
+	} {
+		_, err := k.Search(context.Background(), "员工离职", c.o)
+		switch {
+		case c.msg == "" && err != nil:
+			t.Errorf("%+v: %v", c.o, err)
+		case c.msg != "" && (!errors.Is(err, ErrOptions) || !strings.Contains(err.Error(), c.msg)):
+			t.Errorf("%+v: %v, want ErrOptions with %q", c.o, err, c.msg)
+		}
+	}
+}
+
+// TestWeightedFusionWeights: weighted fusion scores every chunk DenseWeight·dense +
+// SparseWeight·sparse: dense weight alone is dense recall's order and scores, sparse weight
+// alone sparse recall's, no weights the paper's 1 and 0.3.
+func TestWeightedFusionWeights(t *testing.T) {
+	ctx := context.Background()
+	k := newKB(t, Config{ChunkTokens: 16, Overlap: 4})
+	mustAdd(t, k, policyDocs...)
+	mustAdd(t, k, Document{ID: "notice-2", Text: "离职通知应当提前三十日提交，公司收到通知后办理离职手续。"},
+		Document{ID: "other", Text: "The canteen opens at seven and closes at nine."})
+	const q = "员工离职需要提前多久通知公司?"
+	search := func(o SearchOptions) []Hit {
+		t.Helper()
+		o.TopK, o.TopN, o.NoRerank = 50, 50, true
+		sr, err := k.Search(ctx, q, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sr.Hits
+	}
+	key := func(h Hit) string { return fmt.Sprintf("%s#%d", h.DocID, h.Chunk) }
+	scores := func(hs []Hit) map[string]float64 {
+		m := map[string]float64{}
+		for _, h := range hs {
+			m[key(h)] = float64(h.RecallScore)
+		}
+		return m
+	}
+	dense, sparse := search(SearchOptions{Mode: Dense}), search(SearchOptions{Mode: Sparse})
+	if len(sparse) == 0 || len(sparse) == len(dense) {
+		t.Fatalf("the test wants chunks that share no token with the query: %d dense, %d sparse hits", len(dense), len(sparse))
+	}
+	ds, ss := scores(dense), scores(sparse)
+	same := func(name string, got, want []Hit) {
+		t.Helper()
+		if len(got) < len(want) {
+			t.Fatalf("%s: %d hits, want at least %d", name, len(got), len(want))
+		}
+		for i, w := range want {
+			if g := got[i]; key(g) != key(w) || math.Abs(float64(g.RecallScore-w.RecallScore)) > 1e-6 {
+				t.Fatalf("%s: hit %d is %s %v, want %s %v", name, i, key(g), g.RecallScore, key(w), w.RecallScore)
+			}
+		}
+	}
+	same("dense_weight 1, sparse_weight 0", search(SearchOptions{Fusion: Weighted, DenseWeight: 1}), dense)
+	same("dense_weight 0, sparse_weight 1", search(SearchOptions{Fusion: Weighted, SparseWeight: 1}), sparse)
+	same("no weights", search(SearchOptions{Fusion: Weighted}), search(SearchOptions{Fusion: Weighted, DenseWeight: 1, SparseWeight: 0.3}))
+	for _, w := range [][2]float64{{1, 0.3}, {0.2, 5}} {
+		got := search(SearchOptions{Fusion: Weighted, DenseWeight: float32(w[0]), SparseWeight: float32(w[1])})
+		for i, h := range got {
+			want := w[0]*ds[key(h)] + w[1]*ss[key(h)] // 0 for a chunk sparse recall did not find
+			if math.Abs(float64(h.RecallScore)-want) > 1e-5 || (i > 0 && h.RecallScore > got[i-1].RecallScore) {
+				t.Fatalf("weights %v: hit %d %s scores %v, want %v, in descending order", w, i, key(h), h.RecallScore, want)
+			}
+		}
+	}
+}
