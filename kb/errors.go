@@ -3,6 +3,7 @@ package kb
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -27,14 +28,30 @@ var (
 // CorruptError reports a knowledge base whose files do not hold what its database commits to:
 // a truncated or bit-flipped vector file, a chunk whose checksum does not match, SQLite's own
 // corruption reports. Nothing corrupt is ever served: the call that meets it fails with this.
+// Check reads everything and returns the first one; a knowledge base that has one is rebuilt
+// from its source documents (kb init a new folder, kb add them), or restored from a copy.
 type CorruptError struct {
+	// File is the damaged file's name in the knowledge base's folder: kb.db (the database:
+	// configuration, documents, chunks, sparse weights) or the vector file (vectors.bin).
+	File string
 	What string
 }
 
-func (e *CorruptError) Error() string { return "kb: corrupt knowledge base: " + e.What }
+func (e *CorruptError) Error() string {
+	if e.File == "" {
+		return "kb: corrupt knowledge base: " + e.What
+	}
+	return "kb: corrupt knowledge base: " + e.File + ": " + e.What
+}
 
+// corruptf is a CorruptError of the database, kb.db.
 func corruptf(format string, a ...any) error {
-	return &CorruptError{What: fmt.Sprintf(format, a...)}
+	return &CorruptError{File: dbName, What: fmt.Sprintf(format, a...)}
+}
+
+// corruptVecf is a CorruptError of the vector file at path.
+func corruptVecf(path, format string, a ...any) error {
+	return &CorruptError{File: filepath.Base(path), What: fmt.Sprintf(format, a...)}
 }
 
 // EmbedderError: the embedder given is not the one the knowledge base was built with.

@@ -179,12 +179,12 @@ func (k *KB) walk(ctx context.Context, id string, vectors bool, fn func(*DocInfo
 				}
 				if crc(buf) != vsum {
 					cs.Close()
-					return corruptf("the vector of chunk %d of document %q does not match its checksum", c.Chunk, r.id)
+					return corruptVecf(k.vec.path, "the vector of chunk %d of document %q does not match its checksum", c.Chunk, r.id)
 				}
 				c.Dense = make([]float32, k.cfg.Dim)
 				if err := recall.DecodeRow(c.Dense, buf, k.format); err != nil {
 					cs.Close()
-					return corruptf("the vector of chunk %d of document %q: %v", c.Chunk, r.id, err)
+					return corruptVecf(k.vec.path, "the vector of chunk %d of document %q: %v", c.Chunk, r.id, err)
 				}
 			}
 			d.Chunks = append(d.Chunks, c)

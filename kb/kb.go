@@ -452,7 +452,7 @@ func (k *KB) load(ctx context.Context) error {
 		return err
 	}
 	if onDisk < mark {
-		return corruptf("the vector file %s is truncated: it holds %d rows, the database commits %d", k.vec.path, onDisk, mark)
+		return corruptVecf(k.vec.path, "the vector file %s is truncated: it holds %d rows, the database commits %d", k.vec.path, onDisk, mark)
 	}
 
 	// New documents.
@@ -545,11 +545,11 @@ func (k *KB) load(ctx context.Context) error {
 			return err
 		}
 		if crc(buf) != vsum {
-			return corruptf("the vector of chunk row %d (document %q) does not match its checksum", row, ix.docs[d].id)
+			return corruptVecf(k.vec.path, "the vector of chunk row %d (document %q) does not match its checksum", row, ix.docs[d].id)
 		}
 		i, err := ix.dense.AppendEncoded(buf)
 		if err != nil {
-			return corruptf("the vector of chunk row %d (document %q): %v", row, ix.docs[d].id, err)
+			return corruptVecf(k.vec.path, "the vector of chunk row %d (document %q): %v", row, ix.docs[d].id, err)
 		}
 		if err := ix.sparse.Add(i, ids, ws); err != nil {
 			return corruptf("chunk row %d of document %q: sparse weights: %v", row, ix.docs[d].id, err)

@@ -2,9 +2,12 @@ package kb
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -95,5 +98,49 @@ func TestWeightedFusionWeights(t *testing.T) {
 				t.Fatalf("weights %v: hit %d %s scores %v, want %v, in descending order", w, i, key(h), h.RecallScore, want)
 			}
 		}
+	}
+}
+
+// TestCorruptErrorFile: a CorruptError names the file that is damaged: the vector file, or
+// the database.
+func TestCorruptErrorFile(t *testing.T) {
+	ctx := context.Background()
+	emb, _ := models(t)
+	k := newKB(t, Config{ChunkTokens: 16, Overlap: 4})
+	mustAdd(t, k, policyDocs...)
+	dir := k.Dir()
+	k.Close()
+
+	// a chunk's text changed in kb.db: its checksum no longer matches
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, dbName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE chunks SET text = 'tampered' WHERE row = 0`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	b, err := Open(ctx, dir, Options{Embedder: emb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ce *CorruptError
+	if err := b.Check(ctx); !errors.As(err, &ce) || ce.File != dbName || !strings.Contains(err.Error(), "corrupt knowledge base: kb.db: chunk 0 of document") {
+		t.Errorf("a changed chunk: %v", err)
+	}
+	b.Close()
+
+	// the vector file cut short
+	p := filepath.Join(dir, vectorsName)
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(p, st.Size()-7); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(ctx, dir, Options{Embedder: emb})
+	if !errors.As(err, &ce) || ce.File != vectorsName || !strings.Contains(err.Error(), "corrupt knowledge base: vectors.bin: the vector file") {
+		t.Errorf("a truncated vector file: %v", err)
 	}
 }

@@ -146,7 +146,7 @@ func dbErr(err error, what string) error {
 		return err
 	}
 	if isSQLiteCorrupt(err) {
-		return &CorruptError{What: fmt.Sprintf("%s: %v", what, err)}
+		return &CorruptError{File: dbName, What: fmt.Sprintf("%s: %v", what, err)}
 	}
 	return fmt.Errorf("kb: %s: %w", what, err)
 }

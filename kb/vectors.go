@@ -66,19 +66,19 @@ func openVectorFile(path string, format recall.Format, dim int) (*vectorFile, er
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		if os.IsNotExist(err) {
-			return nil, corruptf("the vector file %s is missing", path)
+			return nil, corruptVecf(path, "the vector file %s is missing", path)
 		}
 		return nil, err
 	}
 	h := make([]byte, vectorHeaderSize)
 	if _, err := io.ReadFull(f, h); err != nil {
 		f.Close()
-		return nil, corruptf("the vector file %s has no header (%v)", path, err)
+		return nil, corruptVecf(path, "the vector file %s has no header (%v)", path, err)
 	}
 	want := vectorHeader(format, dim)
 	if string(h) != string(want) {
 		f.Close()
-		return nil, corruptf("the vector file %s has a header that does not match the database (format %s, dim %d)", path, format, dim)
+		return nil, corruptVecf(path, "the vector file %s has a header that does not match the database (format %s, dim %d)", path, format, dim)
 	}
 	return &vectorFile{f: f, path: path, format: format, dim: dim, rowBytes: recall.RowBytes(format, dim)}, nil
 }
@@ -112,7 +112,7 @@ func (v *vectorFile) readRows(dst []byte, first int64) error {
 		return nil
 	}
 	if err == io.EOF || err == nil {
-		return corruptf("the vector file %s is truncated: row %d is not there", v.path, first+int64(n/v.rowBytes))
+		return corruptVecf(v.path, "the vector file %s is truncated: row %d is not there", v.path, first+int64(n/v.rowBytes))
 	}
 	return err
 }
@@ -139,7 +139,7 @@ func (w *rowWindow) row(r int64) ([]byte, error) {
 	if r < w.first || r >= w.first+w.n {
 		n := min(w.blockN, w.limit-r)
 		if n <= 0 {
-			return nil, corruptf("row %d is past the %d committed", r, w.limit)
+			return nil, corruptVecf(w.v.path, "row %d is past the %d committed", r, w.limit)
 		}
 		need := int(n) * w.v.rowBytes
 		if cap(w.buf) < need {
