@@ -27,28 +27,25 @@ type Stats struct {
 	Postings    int64  `json:"postings"`     // sparse weights indexed
 }
 
-// Stats reads what the knowledge base holds.
+// Stats reads what the knowledge base holds. The counts (documents, chunks, tokens, text
+// bytes, dead rows) scan the database's tables once per committed state: a Stats with no
+// commit since the last one (SQLite's data_version, as the index) reuses them and costs a
+// pragma and three file stats, so that a server can put it in every /info. It reads no
+// vector.
 func (k *KB) Stats(ctx context.Context) (*Stats, error) {
 	if err := k.refresh(ctx); err != nil {
 		return nil, err
 	}
-	s := &Stats{Config: k.cfg}
-	tx, err := k.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	// the state the index is at, read before the counts' transaction: counts cached under
+	// it are of that state or a later one, and a later commit changes it
+	k.mu.RLock()
+	ver := k.version
+	k.mu.RUnlock()
+	c, err := k.counts(ctx, ver)
 	if err != nil {
-		return nil, dbErr(err, "begin")
+		return nil, err
 	}
-	defer tx.Rollback()
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM docs`).Scan(&s.Documents, &s.TextBytes); err != nil {
-		return nil, dbErr(err, "count documents")
-	}
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(tokens), 0) FROM chunks`).Scan(&s.Chunks, &s.Tokens); err != nil {
-		return nil, dbErr(err, "count chunks")
-	}
-	rows, err := metaInt(ctx, tx, metaRows)
-	if err != nil {
-		return nil, dbErr(err, "read rows")
-	}
-	s.DeadRows = rows - s.Chunks
+	s := &Stats{Config: k.cfg, Documents: c.documents, TextBytes: c.textBytes, Chunks: c.chunks, Tokens: c.tokens, DeadRows: c.deadRows}
 	for _, name := range []string{dbName, dbName + "-wal"} {
 		if st, err := os.Stat(filepath.Join(k.dir, name)); err == nil {
 			s.DBBytes += st.Size()
@@ -65,6 +62,40 @@ func (k *KB) Stats(ctx context.Context) (*Stats, error) {
 	s.MemoryBytes = int64(ix.dense.Len())*int64(k.vec.rowBytes) + 8*s.Postings + 24*int64(ix.sparse.Vocab()) + 12*int64(len(ix.fileRow))
 	k.mu.RUnlock()
 	return s, nil
+}
+
+// statCounts are the counts of Stats that scan the database.
+type statCounts struct {
+	documents, textBytes, chunks, tokens, deadRows int64
+}
+
+// counts returns the counts of the database's state ver: the cached ones when they are of
+// it, else counted in one read transaction (one counting at a time).
+func (k *KB) counts(ctx context.Context, ver int64) (statCounts, error) {
+	k.statsMu.Lock()
+	defer k.statsMu.Unlock()
+	if k.statsOK && k.statsVer == ver {
+		return k.stats, nil
+	}
+	var c statCounts
+	tx, err := k.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return c, dbErr(err, "begin")
+	}
+	defer tx.Rollback()
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM docs`).Scan(&c.documents, &c.textBytes); err != nil {
+		return c, dbErr(err, "count documents")
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(tokens), 0) FROM chunks`).Scan(&c.chunks, &c.tokens); err != nil {
+		return c, dbErr(err, "count chunks")
+	}
+	rows, err := metaInt(ctx, tx, metaRows)
+	if err != nil {
+		return c, dbErr(err, "read rows")
+	}
+	c.deadRows = rows - c.chunks
+	k.stats, k.statsVer, k.statsOK = c, ver, true
+	return c, nil
 }
 
 // DocInfo is a stored document: its record and its chunks.

@@ -134,6 +134,11 @@ type KB struct {
 	watch   *sql.Conn    // the connection whose PRAGMA data_version says another commit happened
 	version int64        // data_version when the index was last brought up to date
 	index   *index
+
+	statsMu  sync.Mutex // guards the cache of Stats' counts below (info.go)
+	stats    statCounts
+	statsVer int64 // the data_version they are of
+	statsOK  bool
 }
 
 // index is the in-memory part: what recall scans and what maps its rows back.

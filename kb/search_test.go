@@ -101,6 +101,54 @@ func TestWeightedFusionWeights(t *testing.T) {
 	}
 }
 
+// TestStatsCounts: Stats' counts are counted once per committed state: reused while nothing
+// is committed, counted again after a commit of this knowledge base or of another process.
+func TestStatsCounts(t *testing.T) {
+	ctx := context.Background()
+	emb, _ := models(t)
+	k := newKB(t, Config{ChunkTokens: 16, Overlap: 4})
+	stats := func() *Stats {
+		t.Helper()
+		st, err := k.Stats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	if st := stats(); st.Documents != 0 || st.Chunks != 0 {
+		t.Fatalf("empty: %+v", st)
+	}
+	mustAdd(t, k, policyDocs...)
+	st := stats()
+	if st.Documents != 4 || st.Chunks < 4 || st.Tokens < st.Chunks || st.DeadRows != 0 || st.VectorBytes == 0 {
+		t.Fatalf("after adding 4: %+v", st)
+	}
+	// nothing committed: the cached counts (marked so that reusing them shows)
+	k.statsMu.Lock()
+	k.stats.documents = 1000
+	k.statsMu.Unlock()
+	if st := stats(); st.Documents != 1000 {
+		t.Fatalf("Stats counted again with nothing committed: %d documents", st.Documents)
+	}
+	// this knowledge base commits
+	if _, err := k.Remove(ctx, "trap"); err != nil {
+		t.Fatal(err)
+	}
+	if st := stats(); st.Documents != 3 || st.DeadRows < 1 {
+		t.Fatalf("after a remove: %+v", st)
+	}
+	// another process (connection) commits
+	b, err := Open(ctx, k.Dir(), Options{Embedder: emb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	mustAdd(t, b, Document{ID: "new", Text: "A document added by another process."})
+	if st := stats(); st.Documents != 4 {
+		t.Fatalf("after another process's add: %+v", st)
+	}
+}
+
 // TestCorruptErrorFile: a CorruptError names the file that is damaged: the vector file, or
 // the database.
 func TestCorruptErrorFile(t *testing.T) {
