@@ -414,7 +414,9 @@ func runKBSearch(e *env, args []string) int {
 	topK := fs.Int("top-k", kb.DefaultTopK, "chunks recall hands to the reranker")
 	topN := fs.Int("top-n", kb.DefaultTopN, "chunks printed")
 	mode := fs.String("mode", string(kb.Hybrid), "recall: hybrid, dense or sparse")
-	fusion := fs.String("fusion", string(kb.RRF), "hybrid: rrf (reciprocal rank fusion) or weighted (1·dense + 0.3·sparse)")
+	fusion := fs.String("fusion", string(kb.RRF), "hybrid: rrf (reciprocal rank fusion) or weighted (dense-weight·dense + sparse-weight·sparse)")
+	denseWeight := fs.Float64("dense-weight", 0, "--fusion weighted: the dense score's weight (both weights 0: the paper's 1 and 0.3)")
+	sparseWeight := fs.Float64("sparse-weight", 0, "--fusion weighted: the sparse score's weight (both weights 0: the paper's 1 and 0.3)")
 	noRerank := fs.Bool("no-rerank", false, "print recall's order; do not load the reranker")
 	filter := fs.String("filter", "", `metadata filter, a JSON object: {"lang": "zh", "team": ["hr", "legal"]}`)
 	asJSON := fs.Bool("json", false, "print the result as JSON")
@@ -424,7 +426,8 @@ func runKBSearch(e *env, args []string) int {
 	if fs.NArg() != 2 {
 		return kbUsageErr(e, "search", "want DIR and one QUERY (quote it), got %d arguments", fs.NArg())
 	}
-	o := kb.SearchOptions{TopK: *topK, TopN: *topN, Mode: kb.Mode(*mode), Fusion: kb.Fusion(*fusion), NoRerank: *noRerank}
+	o := kb.SearchOptions{TopK: *topK, TopN: *topN, Mode: kb.Mode(*mode), Fusion: kb.Fusion(*fusion),
+		DenseWeight: float32(*denseWeight), SparseWeight: float32(*sparseWeight), NoRerank: *noRerank} // checked by kb
 	if *filter != "" {
 		if err := json.Unmarshal([]byte(*filter), &o.Filter); err != nil {
 			return kbUsageErr(e, "search", "--filter must be a JSON object: %v", err)

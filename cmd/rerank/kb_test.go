@@ -118,6 +118,34 @@ not json
 	if code, _, errOut := runRerank(t, "", "kb", "search", dir, "q", "--top-k", "5", "--top-n", "9"); code != exitUsage || !strings.Contains(errOut, "top_n") {
 		t.Fatalf("top-n > top-k: %d %s", code, errOut)
 	}
+	// --dense-weight and --sparse-weight are kb's weights: the dense weight alone is dense
+	// recall's order; kb's check refuses bad ones
+	hits := func(args ...string) string {
+		t.Helper()
+		code, out, errOut := runRerank(t, "", append([]string{"kb", "search", dir, "员工离职需要提前多久通知公司?", "--top-k", "20", "--top-n", "20", "--no-rerank", "--json"}, args...)...)
+		var sr struct{ Results []kb.Hit }
+		if code != exitOK || json.Unmarshal([]byte(out), &sr) != nil || len(sr.Results) == 0 {
+			t.Fatalf("search %v: %d %s %s", args, code, out, errOut)
+		}
+		var b strings.Builder
+		for _, h := range sr.Results {
+			fmt.Fprintf(&b, "%s#%d %.5f\n", h.DocID, h.Chunk, h.RecallScore)
+		}
+		return b.String()
+	}
+	if w, d := hits("--fusion", "weighted", "--dense-weight", "1", "--sparse-weight", "0"), hits("--mode", "dense"); w != d {
+		t.Errorf("--dense-weight 1 --sparse-weight 0:\n%swant dense recall's:\n%s", w, d)
+	}
+	for _, c := range []struct{ args, msg string }{
+		{"--fusion weighted --dense-weight -1", "dense_weight must be a finite number, 0 or more"},
+		{"--fusion weighted --sparse-weight NaN", "sparse_weight must be a finite number"},
+		{"--sparse-weight 0.5", `weigh fusion "weighted" only`},
+	} {
+		args := append([]string{"kb", "search", dir, "q"}, strings.Fields(c.args)...)
+		if code, _, errOut := runRerank(t, "", args...); code != exitUsage || !strings.Contains(errOut, c.msg) {
+			t.Errorf("%s: %d %s, want a usage error with %q", c.args, code, errOut, c.msg)
+		}
+	}
 
 	code, out, errOut = runRerank(t, "", "kb", "rm", dir, "42", "absent")
 	if code != exitFailure || !strings.Contains(out, "removed 42") || !strings.Contains(errOut, "absent") {

@@ -274,8 +274,10 @@ func jsonKind(goKind string) string {
 		return "a string"
 	case "bool":
 		return "a boolean"
-	case "int", "int64", "int32", "float32", "float64":
+	case "int", "int64", "int32":
 		return "an integer"
+	case "float32", "float64":
+		return "a number"
 	case "slice":
 		return "an array"
 	case "struct", "map":

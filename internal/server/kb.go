@@ -149,6 +149,7 @@ func (s *Server) kbError(ctx context.Context, err error) error {
 }
 
 // searchRequest is POST /v1/search's body. Unknown keys are an error (decodeStrictJSON).
+// Every option is kb.SearchOptions', checked there (kb.ErrOptions: a 400).
 type searchRequest struct {
 	Query  *string        `json:"query"`
 	TopK   int            `json:"top_k"` // 0: kb.DefaultTopK
@@ -157,6 +158,9 @@ type searchRequest struct {
 	Fusion string         `json:"fusion"`
 	Rerank *bool          `json:"rerank"` // default true
 	Filter map[string]any `json:"filter"`
+	// fusion "weighted" only; both 0 or absent: the paper's 1 and 0.3 (kb.SearchOptions)
+	DenseWeight  float64 `json:"dense_weight"`
+	SparseWeight float64 `json:"sparse_weight"`
 }
 
 // handleSearch is POST /v1/search: kb.KB.Search, answered in its JSON form
@@ -171,6 +175,7 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) error {
 		return badRequest(`field "query" is required`)
 	}
 	o := kb.SearchOptions{TopK: req.TopK, TopN: req.TopN, Mode: kb.Mode(req.Mode), Fusion: kb.Fusion(req.Fusion),
+		DenseWeight: float32(req.DenseWeight), SparseWeight: float32(req.SparseWeight), // beyond float32: ±Inf, refused
 		NoRerank: req.Rerank != nil && !*req.Rerank, Filter: req.Filter}
 	ctx := withKBRequest(r.Context(), &kbRequest{w: w, field: "query"})
 	res, err := k.Search(ctx, *req.Query, o)
