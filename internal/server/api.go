@@ -101,6 +101,7 @@ const (
 	errTimeout        = "timeout"
 	errNotReady       = "not_ready"
 	errInternal       = "internal_error"
+	errKBCorrupt      = "knowledge_base_corrupt" // 500: a file of the served knowledge base fails its checksum
 )
 
 func badRequest(format string, a ...any) *apiError {

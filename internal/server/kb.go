@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 
 	"github.com/gorerank/gorerank"
@@ -130,22 +131,45 @@ func (s *Server) servedKB(w http.ResponseWriter) (*kb.KB, error) {
 	return k, nil
 }
 
-// kbError maps an error of the knowledge base to an HTTP answer: the forward passes' own
+// kbError maps an error of the knowledge base k to an HTTP answer: the forward passes' own
 // answers (admission, the pipeline's client errors) as they are, the knowledge base's client
-// errors to 400, the rest as scoreError does (timeouts, shutdown; anything else an
-// internal error, logged).
-func (s *Server) kbError(ctx context.Context, err error) error {
+// errors to 400, a corrupt knowledge base to a 500 that says so (corruptKB), the rest as
+// scoreError does (timeouts, shutdown; anything else an internal error, logged).
+func (s *Server) kbError(ctx context.Context, k *kb.KB, err error) error {
 	var ae *apiError
+	var ce *kb.CorruptError
 	msg := strings.TrimPrefix(err.Error(), "kb: ")
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &ce):
+		return s.corruptKB(ctx, k, ce)
 	case errors.Is(err, kb.ErrEmptyQuery):
 		return badRequest(`field "query": %s`, strings.TrimPrefix(kb.ErrEmptyQuery.Error(), "kb: "))
 	case errors.Is(err, kb.ErrOptions):
 		return badRequest("%s", msg)
 	}
 	return s.scoreError(ctx, err, "", nil)
+}
+
+// corruptKB is the answer to a request that met a corrupt knowledge base (kb.CorruptError,
+// which nothing serves): 500, type knowledge_base_corrupt, the damaged file and what to do.
+// It is logged here, once, at error level: the request's error is an answer already, which
+// the route does not log again.
+func (s *Server) corruptKB(ctx context.Context, k *kb.KB, ce *kb.CorruptError) *apiError {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	s.log.ErrorContext(ctx, "knowledge base corrupt", "request_id", id, "kb", k.Dir(), "file", ce.File, "error", ce.What)
+	return &apiError{status: 500, typ: errKBCorrupt, msg: fmt.Sprintf("%s (request id %s)", corruptMessage(k.Dir(), ce), id)}
+}
+
+// corruptMessage says that the knowledge base in dir is corrupt, which file, and what to do.
+// kb export reads every record through its checksum as search does, so it cannot copy out a
+// corrupt one: the way back is the sources or a copy.
+func corruptMessage(dir string, ce *kb.CorruptError) string {
+	return fmt.Sprintf("the knowledge base is corrupt: %s: %s; nothing corrupt is served. "+
+		"Run `rerank kb check %s` to see the first problem, then rebuild the knowledge base from its source documents "+
+		"(`rerank kb init NEWDIR --embedder ...` and `rerank kb add NEWDIR ...`) or restore a copy, and restart the server with --kb NEWDIR",
+		filepath.Join(dir, ce.File), ce.What, dir)
 }
 
 // searchRequest is POST /v1/search's body. Unknown keys are an error (decodeStrictJSON).
@@ -180,7 +204,7 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) error {
 	ctx := withKBRequest(r.Context(), &kbRequest{w: w, field: "query"})
 	res, err := k.Search(ctx, *req.Query, o)
 	if err != nil {
-		return s.kbError(ctx, err)
+		return s.kbError(ctx, k, err)
 	}
 	writeJSON(w, 200, res)
 	return nil
@@ -239,7 +263,7 @@ func (s *Server) handleAddDocuments(w http.ResponseWriter, r *http.Request) erro
 	ctx := withKBRequest(r.Context(), &kbRequest{w: w, field: "chunks", chunks: true})
 	res, err := k.Add(ctx, docs)
 	if err != nil {
-		return s.kbError(ctx, err)
+		return s.kbError(ctx, k, err)
 	}
 	resp := documentsResponse{Documents: make([]documentResult, len(res))}
 	for i, x := range res {
@@ -294,7 +318,7 @@ func (s *Server) handleDocument(w http.ResponseWriter, r *http.Request) error {
 	case errors.Is(err, kb.ErrNotFound):
 		return &apiError{status: 404, typ: errNotFound, msg: fmt.Sprintf("no document %q in the knowledge base", id)}
 	case err != nil:
-		return s.kbError(ctx, err)
+		return s.kbError(ctx, k, err)
 	}
 	writeJSON(w, 200, v)
 	return nil

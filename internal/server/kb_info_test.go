@@ -1,8 +1,15 @@
 package server
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gorerank/gorerank/kb"
@@ -62,5 +69,76 @@ func TestKBSearchWeights(t *testing.T) {
 		if r.status != 400 || e.Error.Type != errInvalidRequest || !strings.Contains(e.Error.Message, c.msg) {
 			t.Errorf("%s: %d %s, want 400 with %q", c.body, r.status, r.body, c.msg)
 		}
+	}
+}
+
+// syncBuffer is a log destination safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// TestKBCorrupt: a knowledge base whose vector file is damaged on disk answers a search
+// with a 500 of type knowledge_base_corrupt that names the file and says what to do, logged
+// once at error level; nothing of the damaged vector is served.
+func TestKBCorrupt(t *testing.T) {
+	var logs syncBuffer
+	f := newKBFixture(t, Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	if r := f.do(t, "POST", "/v1/documents", kbDocs); r.status != 200 {
+		t.Fatalf("add: %d %s", r.status, r.body)
+	}
+	// Another process adds a document, and its vector is damaged on disk before the
+	// server reads it (the server loads the rows committed since, checking each).
+	other, err := kb.Open(context.Background(), f.dir, kb.Options{Embedder: f.emb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Add(context.Background(), []kb.Document{{ID: "late", Text: "A document another process added."}}); err != nil {
+		t.Fatal(err)
+	}
+	other.Close()
+	vectors := filepath.Join(f.dir, "vectors.bin")
+	b, err := os.ReadFile(vectors)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-3] ^= 0x10 // in the last row: the new chunk's vector
+	if err := os.WriteFile(vectors, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	r := f.do(t, "POST", "/v1/search", `{"query": "员工离职需要提前多久通知公司?"}`)
+	e := decode[errorBody](t, r.body)
+	id := r.header.Get("X-Request-Id")
+	for _, want := range []string{
+		"the knowledge base is corrupt: " + vectors + ": the vector of chunk row",
+		"rerank kb check " + f.dir, "rerank kb init NEWDIR", "rerank kb add NEWDIR", "request id " + id,
+	} {
+		if r.status != 500 || e.Error.Type != errKBCorrupt || !strings.Contains(e.Error.Message, want) {
+			t.Errorf("search of a corrupt knowledge base: %d %s, want 500 %s with %q", r.status, r.body, errKBCorrupt, want)
+		}
+	}
+	var errorLines []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && rec["level"] == "ERROR" {
+			errorLines = append(errorLines, rec)
+		}
+	}
+	if len(errorLines) != 1 || errorLines[0]["msg"] != "knowledge base corrupt" || errorLines[0]["request_id"] != id ||
+		errorLines[0]["file"] != "vectors.bin" || errorLines[0]["kb"] != f.dir {
+		t.Errorf("want one error log line for the corrupt knowledge base, got %v", errorLines)
 	}
 }
