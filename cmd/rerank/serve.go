@@ -320,7 +320,6 @@ func loadEngine(ctx context.Context, f *serveFlags, srv *server.Server, log, lif
 		if err != nil {
 			return fail(fmt.Errorf("--kb %s: %w", f.kb, err))
 		}
-		srv.SetKB(k)
 		closeModels := closeAll
 		closeAll = func() { k.Close(); closeModels() }
 	}

@@ -39,7 +39,8 @@ type kbEmbedder struct {
 // openServedKB opens the knowledge base in dir with the served embedder it was built with
 // (each is tried: kb.Open checks the identity it recorded) and the served reranker (the one
 // it records when several are served, else the first; none: recall's order is the answer),
-// their forward passes going through srv.
+// their forward passes going through srv, and serves it on srv (server.SetKB, which /info
+// names the two models from).
 func openServedKB(ctx context.Context, dir string, srv *server.Server, embedders []kbEmbedder, rerankers []server.Engine, log *slog.Logger) (*kb.KB, error) {
 	if len(embedders) == 0 {
 		return nil, errors.New("no embedder is served: serve the knowledge base's embedder with --model, or leave --model out to serve the models it records")
@@ -80,6 +81,7 @@ func openServedKB(ctx context.Context, dir string, srv *server.Server, embedders
 				args[5] = rr.Info().ID
 			}
 			log.Info("knowledge base opened", args...)
+			srv.SetKB(k, se.e, rr)
 			return k, nil
 		case errors.As(err, &ee):
 			why = append(why, fmt.Sprintf("%s: %s", se.e.Info().ID, ee.Why))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gorerank/gorerank/internal/randmodel"
 	"github.com/gorerank/gorerank/internal/testmodels"
+	"github.com/gorerank/gorerank/kb"
 	"github.com/gorerank/gorerank/weights"
 )
 
@@ -64,6 +65,26 @@ func TestServeKB(t *testing.T) {
 	}
 	if code != 200 || json.Unmarshal(body, &sr) != nil || len(sr.Results) != 2 || !sr.Results[0].Reranked || sr.Results[0].Text == "" {
 		t.Fatalf("/v1/search: %d %s", code, body)
+	}
+	// /info names the knowledge base, what it holds and the models that run it
+	var info struct {
+		KB struct {
+			Path        string  `json:"path"`
+			Embedder    string  `json:"embedder"`
+			Reranker    *string `json:"reranker"`
+			VectorDType string  `json:"vector_dtype"`
+			Documents   int     `json:"documents"`
+			ChunkTokens int     `json:"chunk_tokens"`
+		} `json:"knowledge_base"`
+	}
+	if resp, err := http.Get(p.base + "/info"); err != nil {
+		t.Fatal(err)
+	} else {
+		err = json.NewDecoder(resp.Body).Decode(&info)
+		resp.Body.Close()
+		if k := info.KB; err != nil || k.Path != dir || k.Embedder != emb || k.Reranker == nil || *k.Reranker != rr || k.Documents != 3 || k.ChunkTokens != 24 || k.VectorDType != kb.DefaultVectors {
+			t.Errorf("/info knowledge_base: %+v %v", k, err)
+		}
 	}
 	if code, body := p.post(t, "/v1/documents", map[string]any{"documents": []any{map[string]any{"id": "new", "text": "A document added over HTTP."}}}); code != 200 || !strings.Contains(string(body), `"added"`) {
 		t.Fatalf("/v1/documents: %d %s", code, body)

@@ -369,6 +369,9 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) error {
 		models = append(models, modelInfo(m))
 	}
 	info["models"] = models
+	if sk := s.kbase.Load(); sk != nil {
+		info["knowledge_base"] = kbInfo(r.Context(), sk)
+	}
 	for k, v := range c.Extra {
 		if _, taken := info[k]; !taken {
 			info[k] = v

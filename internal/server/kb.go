@@ -34,10 +34,31 @@ import (
 // any path: an id "docs/a.md" is /v1/documents/docs/a.md or /v1/documents/docs%2Fa.md).
 const documentsPrefix = "/v1/documents/"
 
+// servedKnowledgeBase is the knowledge base the routes serve and the served models that run
+// it, as /info names them.
+type servedKnowledgeBase struct {
+	kb       *kb.KB
+	embedder string // the model id of the served embedder that embeds its chunks and queries
+	reranker string // the model id of the served reranker that reranks; "": none
+}
+
 // SetKB serves k on the knowledge base routes (nil: none; they answer 404). Open k with the
-// forward passes of [Server.KBOptions], so that its work goes through the server; its
-// caller closes it after [Server.Shutdown].
-func (s *Server) SetKB(k *kb.KB) { s.kbase.Store(k) }
+// forward passes of [Server.KBOptions], and give SetKB the embedder and reranker given to
+// it (reranker nil: none), which /info names; its caller closes k after [Server.Shutdown].
+func (s *Server) SetKB(k *kb.KB, embedder EmbedEngine, reranker Engine) {
+	if k == nil {
+		s.kbase.Store(nil)
+		return
+	}
+	sk := &servedKnowledgeBase{kb: k}
+	if embedder != nil {
+		sk.embedder = embedder.Info().ID
+	}
+	if reranker != nil {
+		sk.reranker = reranker.Info().ID
+	}
+	s.kbase.Store(sk)
+}
 
 // KBOptions returns kb.Options with the forward passes (EmbedFunc, RerankFunc) that run a
 // knowledge base's work on the served models embedder and reranker (the values given to
@@ -124,11 +145,11 @@ func (s *Server) servedKB(w http.ResponseWriter) (*kb.KB, error) {
 	if _, err := s.modelsOrUnavailable(w); err != nil {
 		return nil, err
 	}
-	k := s.kbase.Load()
-	if k == nil {
+	sk := s.kbase.Load()
+	if sk == nil {
 		return nil, &apiError{status: 404, typ: errNotFound, msg: "no knowledge base: start the server with --kb DIR"}
 	}
-	return k, nil
+	return sk.kb, nil
 }
 
 // kbError maps an error of the knowledge base k to an HTTP answer: the forward passes' own
@@ -170,6 +191,41 @@ func corruptMessage(dir string, ce *kb.CorruptError) string {
 		"Run `rerank kb check %s` to see the first problem, then rebuild the knowledge base from its source documents "+
 		"(`rerank kb init NEWDIR --embedder ...` and `rerank kb add NEWDIR ...`) or restore a copy, and restart the server with --kb NEWDIR",
 		filepath.Join(dir, ce.File), ce.What, dir)
+}
+
+// kbInfo is the knowledge_base object of /info: where the knowledge base is, what it holds
+// (kb.Stats: cheap while nothing is committed, see there) and the served models that run it.
+// A knowledge base that cannot say (a corrupt one) is described with the error instead of
+// the counts: /info still answers.
+func kbInfo(ctx context.Context, sk *servedKnowledgeBase) map[string]any {
+	c := sk.kb.Config()
+	out := map[string]any{
+		"path":         sk.kb.Dir(),
+		"embedder":     sk.embedder,
+		"reranker":     nil,
+		"vector_dtype": c.Vectors,
+		"dimensions":   c.Dim,
+		"chunk_tokens": c.ChunkTokens,
+		"overlap":      c.Overlap,
+	}
+	if sk.reranker != "" {
+		out["reranker"] = sk.reranker
+	}
+	st, err := sk.kb.Stats(ctx)
+	var ce *kb.CorruptError
+	switch {
+	case errors.As(err, &ce):
+		out["error"] = corruptMessage(sk.kb.Dir(), ce)
+	case err != nil:
+		out["error"] = strings.TrimPrefix(err.Error(), "kb: ")
+	default:
+		out["documents"] = st.Documents
+		out["chunks"] = st.Chunks
+		out["tokens"] = st.Tokens
+		out["dead_rows"] = st.DeadRows
+		out["memory_bytes"] = st.MemoryBytes
+	}
+	return out
 }
 
 // searchRequest is POST /v1/search's body. Unknown keys are an error (decodeStrictJSON).

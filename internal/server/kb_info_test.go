@@ -72,6 +72,74 @@ func TestKBSearchWeights(t *testing.T) {
 	}
 }
 
+// kbInfoReply is /info's knowledge_base.
+type kbInfoReply struct {
+	Path        string  `json:"path"`
+	Embedder    string  `json:"embedder"`
+	Reranker    *string `json:"reranker"`
+	VectorDType string  `json:"vector_dtype"`
+	Dimensions  int     `json:"dimensions"`
+	ChunkTokens int     `json:"chunk_tokens"`
+	Overlap     int     `json:"overlap"`
+	Documents   *int64  `json:"documents"`
+	Chunks      int64   `json:"chunks"`
+	Tokens      int64   `json:"tokens"`
+	DeadRows    int64   `json:"dead_rows"`
+	MemoryBytes int64   `json:"memory_bytes"`
+	Error       string  `json:"error"`
+}
+
+func (f *kbFixture) info(t *testing.T) *kbInfoReply {
+	t.Helper()
+	r := f.do(t, "GET", "/info", "")
+	var v struct {
+		KB *kbInfoReply `json:"knowledge_base"`
+	}
+	if r.status != 200 || json.Unmarshal(r.body, &v) != nil {
+		t.Fatalf("/info: %d %s", r.status, r.body)
+	}
+	return v.KB
+}
+
+// TestKBInfo: /info describes the served knowledge base (kb.Stats' counts, which follow
+// what is added and removed; its configuration; the served models that run it), and has no
+// knowledge_base without one.
+func TestKBInfo(t *testing.T) {
+	f := newKBFixture(t, Config{})
+	ki := f.info(t)
+	if ki == nil || ki.Path != f.dir || ki.Embedder != "bge-m3" || ki.Reranker == nil || *ki.Reranker != "reranker" ||
+		ki.VectorDType != kb.DefaultVectors || ki.Dimensions < 1 || ki.ChunkTokens != 16 || ki.Overlap != 4 ||
+		ki.Documents == nil || *ki.Documents != 0 || ki.Chunks != 0 || ki.Error != "" {
+		t.Fatalf("/info of an empty knowledge base: %+v", ki)
+	}
+	if r := f.do(t, "POST", "/v1/documents", kbDocs); r.status != 200 {
+		t.Fatalf("add: %d %s", r.status, r.body)
+	}
+	ki = f.info(t)
+	if *ki.Documents != 5 || ki.Chunks < 5 || ki.Tokens < ki.Chunks || ki.MemoryBytes <= 0 || ki.DeadRows != 0 {
+		t.Fatalf("/info after adding 5: %+v", ki)
+	}
+	chunks := ki.Chunks
+	if r := f.do(t, "DELETE", "/v1/documents/42", ""); r.status != 200 {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	if ki = f.info(t); *ki.Documents != 4 || ki.Chunks >= chunks || ki.DeadRows < 1 {
+		t.Errorf("/info after removing one: %+v", ki)
+	}
+	// served without a reranker: null
+	f.s.SetKB(f.s.kbase.Load().kb, nil, nil)
+	r := f.do(t, "GET", "/info", "")
+	if !strings.Contains(string(r.body), `"reranker":null`) {
+		t.Errorf("/info without a reranker: %s", r.body)
+	}
+	// no knowledge base: no knowledge_base
+	f.s.SetKB(nil, nil, nil)
+	r = f.do(t, "GET", "/info", "")
+	if r.status != 200 || strings.Contains(string(r.body), "knowledge_base") {
+		t.Errorf("/info without a knowledge base: %d %s", r.status, r.body)
+	}
+}
+
 // syncBuffer is a log destination safe for the server's goroutines.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -92,7 +160,7 @@ func (b *syncBuffer) String() string {
 
 // TestKBCorrupt: a knowledge base whose vector file is damaged on disk answers a search
 // with a 500 of type knowledge_base_corrupt that names the file and says what to do, logged
-// once at error level; nothing of the damaged vector is served.
+// once at error level; nothing of the damaged vector is served, and /info says it too.
 func TestKBCorrupt(t *testing.T) {
 	var logs syncBuffer
 	f := newKBFixture(t, Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
@@ -140,5 +208,10 @@ func TestKBCorrupt(t *testing.T) {
 	if len(errorLines) != 1 || errorLines[0]["msg"] != "knowledge base corrupt" || errorLines[0]["request_id"] != id ||
 		errorLines[0]["file"] != "vectors.bin" || errorLines[0]["kb"] != f.dir {
 		t.Errorf("want one error log line for the corrupt knowledge base, got %v", errorLines)
+	}
+	// /info still answers, and says why it has no counts
+	ki := f.info(t)
+	if ki == nil || ki.Documents != nil || !strings.Contains(ki.Error, "the knowledge base is corrupt: "+vectors) {
+		t.Errorf("/info of a corrupt knowledge base: %+v", ki)
 	}
 }

@@ -65,7 +65,7 @@ func newKBFixture(t *testing.T, cfg Config) *kbFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { k.Close() })
-	s.SetKB(k)
+	s.SetKB(k, emb, rr)
 	return &kbFixture{s: s, dir: dir, emb: ge, h: s.Handler()}
 }
 

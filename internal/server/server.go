@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/gorerank/gorerank"
-	"github.com/gorerank/gorerank/kb"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -168,7 +167,7 @@ type Server struct {
 	engine   atomic.Pointer[modelSet]
 	draining atomic.Bool // see drain.go
 	// the knowledge base of /v1/search and /v1/documents (kb.go); nil: none
-	kbase atomic.Pointer[kb.KB]
+	kbase atomic.Pointer[servedKnowledgeBase]
 
 	lnMu      sync.Mutex
 	listeners []*listener // from Server.Listener, emptied by Shutdown (listener.go)
