@@ -414,6 +414,11 @@ func (k *KB) refresh(ctx context.Context) error {
 		return nil
 	}
 	if err := k.load(ctx); err != nil {
+		// load adds to the index as it reads: a failure part way (a damaged row, the
+		// caller's context ending) may leave some of the new rows in it without their
+		// mark, and loading again from the mark would add them twice. Drop the index: the
+		// next refresh loads everything.
+		k.index = nil
 		return err
 	}
 	k.version = ver

@@ -460,6 +460,62 @@ func TestCrossProcessRefresh(t *testing.T) {
 	}
 }
 
+// TestRefreshFailsWhole: a refresh that fails part way through what another process added
+// (here the last new row's vector does not match its checksum) leaves none of it in the
+// index: once the file is mended, the next search finds every chunk exactly once.
+func TestRefreshFailsWhole(t *testing.T) {
+	ctx := context.Background()
+	emb, _ := models(t)
+	a := newKB(t, Config{})
+	b, err := Open(ctx, a.Dir(), Options{Embedder: emb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	mustAdd(t, a, policyDocs[0])
+	all := SearchOptions{Mode: Dense, TopK: 50, TopN: 50, NoRerank: true}
+	if _, err := b.Search(ctx, policyDocs[1].Text, all); err != nil { // b loads the first document
+		t.Fatal(err)
+	}
+	mustAdd(t, a, policyDocs[1:]...)
+	path := filepath.Join(a.Dir(), vectorsName)
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := slices.Clone(good)
+	bad[len(bad)-1] ^= 0x40 // the last row: the earlier new rows load before it fails
+	if err := os.WriteFile(path, bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var ce *CorruptError
+	if _, err := b.Search(ctx, policyDocs[1].Text, all); !errors.As(err, &ce) {
+		t.Fatalf("search over a damaged new row: %v, want a CorruptError", err)
+	}
+	if err := os.WriteFile(path, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sr, err := b.Search(ctx, policyDocs[1].Text, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := b.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, h := range sr.Hits {
+		key := fmt.Sprint(h.DocID, "#", h.Chunk)
+		if seen[key] {
+			t.Errorf("chunk %s found twice", key)
+		}
+		seen[key] = true
+	}
+	if int64(len(seen)) != st.Chunks || len(sr.Hits) != len(seen) {
+		t.Errorf("%d hits, %d distinct, the knowledge base has %d chunks", len(sr.Hits), len(seen), st.Chunks)
+	}
+}
+
 // snapshot is everything a knowledge base serves, for comparing a damaged copy with the original.
 func snapshot(t *testing.T, dir string) (string, error) {
 	emb, _ := models(t)
