@@ -92,6 +92,9 @@ def main(path, threads, dtype):
             g = [r["result"]["stage_ms_per_call"] for r in rows[label]["gorerank"]]
             print(f"{label}: ms/call " + ", ".join(f"{k} {statistics.median(s[k] for s in g):.2f}"
                                                    for k in ("tokenize", "embeddings", "attention", "ffn", "head", "total") if k in g[0]))
+            ops = [k for k in ("qkv", "attend", "attn_out", "attn_norm", "ffn_up", "ffn_down", "ffn_norm") if k in g[0]]
+            if ops:  # the layers' operations (rerank bench's split of attention and ffn)
+                print(f"{label}: ms/call by operation " + ", ".join(f"{k} {statistics.median(s[k] for s in g):.2f}" for k in ops))
     if check:
         d = {k[: -len("_max_abs_diff_vs_torch_f32")]: v for k, v in check.items() if k.endswith("_max_abs_diff_vs_torch_f32")}
         print("\nONNX export check (ORT vs PyTorch fp32 logits, padded random batch): "
