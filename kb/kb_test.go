@@ -432,17 +432,25 @@ func TestConcurrentSearchDuringAdd(t *testing.T) {
 	t.Logf("%d searches during the adds", n)
 }
 
+// twoHandles returns a new knowledge base and a second handle on its folder, as another
+// process would have; both are closed when the test ends.
+func twoHandles(t *testing.T) (a, b *KB) {
+	t.Helper()
+	emb, _ := models(t)
+	a = newKB(t, Config{})
+	b, err := Open(context.Background(), a.Dir(), Options{Embedder: emb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return a, b
+}
+
 // TestCrossProcessRefresh: a second KB handle on the folder (as another process would have)
 // sees what the first adds and removes.
 func TestCrossProcessRefresh(t *testing.T) {
 	ctx := context.Background()
-	emb, _ := models(t)
-	a := newKB(t, Config{})
-	b, err := Open(ctx, a.Dir(), Options{Embedder: emb})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := twoHandles(t)
 	mustAdd(t, a, policyDocs...)
 	sr, err := b.Search(ctx, policyDocs[1].Text, SearchOptions{TopN: 1, NoRerank: true})
 	if err != nil || len(sr.Hits) != 1 || sr.Hits[0].DocID != "severance" {
@@ -465,13 +473,7 @@ func TestCrossProcessRefresh(t *testing.T) {
 // index: once the file is mended, the next search finds every chunk exactly once.
 func TestRefreshFailsWhole(t *testing.T) {
 	ctx := context.Background()
-	emb, _ := models(t)
-	a := newKB(t, Config{})
-	b, err := Open(ctx, a.Dir(), Options{Embedder: emb})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := twoHandles(t)
 	mustAdd(t, a, policyDocs[0])
 	all := SearchOptions{Mode: Dense, TopK: 50, TopN: 50, NoRerank: true}
 	if _, err := b.Search(ctx, policyDocs[1].Text, all); err != nil { // b loads the first document
